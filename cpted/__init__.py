@@ -1,0 +1,1 @@
+"""The ``cpted`` command line and the local development platform."""

@@ -1,0 +1,13 @@
+"""Where each schema's migrations live, in the order they run."""
+
+from pathlib import Path
+
+import services
+import shared
+
+SCHEMAS: list[tuple[Path, str]] = [
+    (Path(shared.__file__).parent / "migrations_auth", "auth"),
+    (Path(services.__file__).parent / "audits" / "store" / "migrations", "audits"),
+    (Path(services.__file__).parent / "events" / "store" / "migrations", "events"),
+    (Path(services.__file__).parent / "metrics" / "store" / "migrations", "metrics"),
+]

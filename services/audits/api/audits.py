@@ -1,0 +1,80 @@
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.audits.api.deps import UowDep
+from services.audits.handlers import audits
+from services.audits.schemas import AuditCreate, AuditRead, AuditUpdate
+from services.audits.store import repository
+from services.audits.store.tables import Audit
+from shared.auth import ReaderKey
+from shared.http import IfMatch, SessionDep, created
+from shared.pagination import Page, PageDep
+from shared.versioning import set_etag
+from shared.vocabulary import AuditStatus, AuditTrigger
+
+router = APIRouter(prefix="/v1/audits", tags=["audits"])
+
+
+@router.post("", status_code=201, response_model=AuditRead)
+async def create_audit(body: AuditCreate, uow: UowDep, principal: ReaderKey, response: Response) -> Audit:
+    row, was_created = await audits.create(uow, principal, body)
+    created(response, f"/v1/audits/{row.id}", row.version, was_created)
+    return row
+
+
+@router.get("", response_model=Page[AuditRead])
+async def list_audits(
+    session: SessionDep,
+    principal: ReaderKey,
+    page: PageDep,
+    partnership_id: uuid.UUID | None = None,
+    neighbourhood_id: uuid.UUID | None = None,
+    status: AuditStatus | None = None,
+    trigger: AuditTrigger | None = None,
+    conducted_from: Annotated[date | None, Query(description="conducted on or after")] = None,
+    conducted_to: Annotated[date | None, Query(description="conducted on or before")] = None,
+) -> dict[str, object]:
+    rows, cursor = await repository.list_audits(
+        session,
+        page,
+        visible=None if principal.sees_all() else principal.partnership_ids,
+        partnership_id=partnership_id,
+        neighbourhood_id=neighbourhood_id,
+        status=status,
+        trigger=trigger,
+        conducted_from=conducted_from,
+        conducted_to=conducted_to,
+    )
+    return {"items": rows, "next_cursor": cursor}
+
+
+@router.get("/{audit_id}", response_model=AuditRead)
+async def get_audit(audit_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response) -> Audit:
+    async with uow:
+        row = await audits.visible(uow, principal, audit_id)
+    set_etag(response, row.version)
+    return row
+
+
+@router.patch("/{audit_id}", response_model=AuditRead)
+async def update_audit(
+    audit_id: uuid.UUID,
+    body: AuditUpdate,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Audit:
+    row = await audits.update(uow, principal, audit_id, body, if_match)
+    set_etag(response, row.version)
+    return row
+
+
+@router.delete("/{audit_id}", status_code=204)
+async def delete_audit(
+    audit_id: uuid.UUID, uow: UowDep, principal: ReaderKey, if_match: IfMatch = None
+) -> None:
+    await audits.delete(uow, principal, audit_id, if_match)

@@ -1,0 +1,68 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.audits.api.deps import UowDep
+from services.audits.handlers import partnerships
+from services.audits.handlers.records import load
+from services.audits.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
+from services.audits.store import repository
+from services.audits.store.tables import Partnership
+from shared.auth import ReaderKey
+from shared.http import IfMatch, SessionDep, created
+from shared.pagination import Page, PageDep
+from shared.versioning import set_etag
+from shared.vocabulary import PartnershipStatus
+
+router = APIRouter(prefix="/v1/partnerships", tags=["partnerships"])
+
+
+@router.post("", status_code=201, response_model=PartnershipRead)
+async def create_partnership(
+    body: PartnershipCreate, uow: UowDep, principal: ReaderKey, response: Response
+) -> Partnership:
+    row, was_created = await partnerships.create(uow, principal, body)
+    created(response, f"/v1/partnerships/{row.id}", row.version, was_created)
+    return row
+
+
+@router.get("", response_model=Page[PartnershipRead])
+async def list_partnerships(
+    session: SessionDep,
+    principal: ReaderKey,
+    page: PageDep,
+    status: PartnershipStatus | None = None,
+    neighbourhood_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> dict[str, object]:
+    visible = None if principal.sees_all() else principal.partnership_ids
+    rows, cursor = await repository.list_partnerships(
+        session, page, visible=visible, status=status, neighbourhood_id=neighbourhood_id
+    )
+    return {"items": rows, "next_cursor": cursor}
+
+
+@router.get("/{partnership_id}", response_model=PartnershipRead)
+async def get_partnership(
+    partnership_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response
+) -> Partnership:
+    async with uow:
+        row: Partnership = await load(uow, Partnership, partnership_id)
+    principal.ensure_visible([row.id], f"partnership {partnership_id}")
+    set_etag(response, row.version)
+    return row
+
+
+@router.patch("/{partnership_id}", response_model=PartnershipRead)
+async def update_partnership(
+    partnership_id: uuid.UUID,
+    body: PartnershipUpdate,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Partnership:
+    principal.ensure_visible([partnership_id], f"partnership {partnership_id}")
+    row = await partnerships.update(uow, principal, partnership_id, body, if_match)
+    set_etag(response, row.version)
+    return row

@@ -1,0 +1,123 @@
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.audits.api.deps import UowDep
+from services.audits.handlers import recommendations
+from services.audits.handlers.recommendations import RecommendationView
+from services.audits.schemas import (
+    RecommendationCreate,
+    RecommendationRead,
+    RecommendationUpdate,
+    TransitionCreate,
+    TransitionRead,
+)
+from services.audits.store import repository
+from shared.auth import ReaderKey
+from shared.http import IfMatch, SessionDep, created
+from shared.pagination import Page, PageDep
+from shared.versioning import set_etag
+from shared.vocabulary import Priority, RecommendationCategory, RecommendationStatus
+
+router = APIRouter(tags=["recommendations"])
+
+
+def _read(view: RecommendationView) -> RecommendationRead:
+    row = view.recommendation
+    return RecommendationRead(
+        **row.model_dump(),
+        partnership_id=view.audit.partnership_id,
+        neighbourhood_id=view.audit.neighbourhood_id,
+        history=[
+            TransitionRead(
+                from_=t.from_status,
+                to=t.to_status,
+                on=t.on,
+                note=t.note,
+                actor=t.actor,
+                recorded_at=t.recorded_at,
+            )
+            for t in view.history
+        ],
+    )
+
+
+@router.post("/v1/audits/{audit_id}/recommendations", status_code=201, response_model=RecommendationRead)
+async def create_recommendation(
+    audit_id: uuid.UUID, body: RecommendationCreate, uow: UowDep, principal: ReaderKey, response: Response
+) -> RecommendationRead:
+    view, was_created = await recommendations.create(uow, principal, audit_id, body)
+    row = view.recommendation
+    created(response, f"/v1/recommendations/{row.id}", row.version, was_created)
+    return _read(view)
+
+
+@router.get("/v1/recommendations", response_model=Page[RecommendationRead])
+async def list_recommendations(
+    session: SessionDep,
+    principal: ReaderKey,
+    page: PageDep,
+    audit_id: uuid.UUID | None = None,
+    partnership_id: uuid.UUID | None = None,
+    neighbourhood_id: uuid.UUID | None = None,
+    category: RecommendationCategory | None = None,
+    status: RecommendationStatus | None = None,
+    priority: Priority | None = None,
+    conducted_from: Annotated[date | None, Query(description="audit conducted on or after")] = None,
+    conducted_to: Annotated[date | None, Query(description="audit conducted on or before")] = None,
+) -> dict[str, object]:
+    rows, cursor = await repository.list_recommendations(
+        session,
+        page,
+        visible=None if principal.sees_all() else principal.partnership_ids,
+        audit_id=audit_id,
+        partnership_id=partnership_id,
+        neighbourhood_id=neighbourhood_id,
+        category=category,
+        status=status,
+        priority=priority,
+        conducted_from=conducted_from,
+        conducted_to=conducted_to,
+    )
+    history = await repository.history(session, [r.id for r, _ in rows])
+    items = [_read(RecommendationView(r, a, history.get(r.id, []))) for r, a in rows]
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.get("/v1/recommendations/{recommendation_id}", response_model=RecommendationRead)
+async def get_recommendation(
+    recommendation_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response
+) -> RecommendationRead:
+    view = await recommendations.get(uow, principal, recommendation_id)
+    set_etag(response, view.recommendation.version)
+    return _read(view)
+
+
+@router.patch("/v1/recommendations/{recommendation_id}", response_model=RecommendationRead)
+async def update_recommendation(
+    recommendation_id: uuid.UUID,
+    body: RecommendationUpdate,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RecommendationRead:
+    view = await recommendations.update(uow, principal, recommendation_id, body, if_match)
+    set_etag(response, view.recommendation.version)
+    return _read(view)
+
+
+@router.post("/v1/recommendations/{recommendation_id}/transitions", response_model=RecommendationRead)
+async def transition_recommendation(
+    recommendation_id: uuid.UUID,
+    body: TransitionCreate,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RecommendationRead:
+    view = await recommendations.transition(uow, principal, recommendation_id, body, if_match)
+    set_etag(response, view.recommendation.version)
+    return _read(view)

@@ -1,0 +1,23 @@
+"""The audits service: neighbourhoods, partnerships, CPTED audits, recommendations."""
+
+from fastapi import FastAPI
+
+from services.audits.api import audits, neighbourhoods, partnerships, recommendations
+from services.audits.store.tables import outbox
+from shared.app import create_service_app
+from shared.eventlog import event_log_router
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        name="audits",
+        title="CPTED audits",
+        description="Neighbourhoods, police-community partnerships, CPTED audits and their recommendations.",
+        routers=[
+            neighbourhoods.router,
+            partnerships.router,
+            audits.router,
+            recommendations.router,
+            event_log_router(outbox),
+        ],
+    )

@@ -1,0 +1,84 @@
+"""Use cases for CPTED audits."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.audits.handlers.records import load, state
+from services.audits.schemas import AuditCreate, AuditUpdate
+from services.audits.store import repository
+from services.audits.store.tables import Audit, Neighbourhood, Partnership
+from shared.auth import Principal
+from shared.errors import InvalidField
+from shared.events.audits import AuditCreated, AuditDeleted, AuditUpdated
+from shared.uow import UnitOfWork
+from shared.versioning import apply_changes, check_if_match
+
+
+def _emit(uow: UnitOfWork, event: type, row: Audit) -> None:
+    uow.emit(
+        event,
+        subject_id=row.id,
+        subject_version=row.version,
+        partnership_id=row.partnership_id,
+        neighbourhood_id=row.neighbourhood_id,
+        payload=state(row),
+    )
+
+
+async def visible(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False
+) -> Audit:
+    """The audit, or 404 for a key that may not see its partnership."""
+    row: Audit = await load(uow, Audit, id_, for_update=for_update)
+    principal.ensure_visible([row.partnership_id], f"audit {id_}")
+    return row
+
+
+async def create(uow: UnitOfWork, principal: Principal, body: AuditCreate) -> tuple[Audit, bool]:
+    principal.require_write(body.partnership_id)
+    async with uow:
+        if body.id and (existing := await uow.session.get(Audit, body.id)):
+            return existing, False
+        partnership = await repository.get(uow.session, Partnership, body.partnership_id)
+        if partnership is None:
+            raise InvalidField(f"unknown partnership {body.partnership_id}", field="body.partnership_id")
+        if await repository.get(uow.session, Neighbourhood, body.neighbourhood_id) is None:
+            raise InvalidField(
+                f"unknown neighbourhood {body.neighbourhood_id}", field="body.neighbourhood_id"
+            )
+        if body.neighbourhood_id not in partnership.neighbourhood_ids:
+            raise InvalidField(
+                "the neighbourhood is not one of the partnership's neighbourhoods",
+                field="body.neighbourhood_id",
+            )
+        row = Audit(id=body.id or uuid.uuid4(), **body.model_dump(exclude={"id"}))
+        uow.session.add(row)
+        _emit(uow, AuditCreated, row)
+        await uow.commit()
+    return row, True
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: AuditUpdate, if_match: str | None
+) -> Audit:
+    async with uow:
+        row = await visible(uow, principal, id_, for_update=True)
+        principal.require_write(row.partnership_id)
+        check_if_match(if_match, row.version)
+        if apply_changes(row, body.model_dump(exclude_unset=True)):
+            _emit(uow, AuditUpdated, row)
+            await uow.commit()
+    return row
+
+
+async def delete(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, if_match: str | None) -> None:
+    """Deleting an audit deletes its recommendations and their history."""
+    async with uow:
+        row = await visible(uow, principal, id_, for_update=True)
+        principal.require_write(row.partnership_id)
+        check_if_match(if_match, row.version)
+        row.version += 1
+        _emit(uow, AuditDeleted, row)
+        await uow.session.delete(row)
+        await uow.commit()

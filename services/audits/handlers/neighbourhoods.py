@@ -1,0 +1,47 @@
+"""Use cases for neighbourhoods."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.audits.handlers.records import load, state
+from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodUpdate
+from services.audits.store.tables import Neighbourhood
+from shared.auth import Principal
+from shared.events.audits import NeighbourhoodCreated, NeighbourhoodUpdated
+from shared.uow import UnitOfWork
+from shared.versioning import apply_changes, check_if_match
+
+
+def _emit(uow: UnitOfWork, event: type, row: Neighbourhood) -> None:
+    uow.emit(
+        event, subject_id=row.id, subject_version=row.version, neighbourhood_id=row.id, payload=state(row)
+    )
+
+
+async def create(
+    uow: UnitOfWork, principal: Principal, body: NeighbourhoodCreate
+) -> tuple[Neighbourhood, bool]:
+    principal.require_admin()
+    async with uow:
+        if body.id and (existing := await uow.session.get(Neighbourhood, body.id)):
+            return existing, False
+        fields = body.model_dump(exclude={"id"})
+        row = Neighbourhood(id=body.id or uuid.uuid4(), **fields)
+        uow.session.add(row)
+        _emit(uow, NeighbourhoodCreated, row)
+        await uow.commit()
+    return row, True
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: NeighbourhoodUpdate, if_match: str | None
+) -> Neighbourhood:
+    principal.require_admin()
+    async with uow:
+        row: Neighbourhood = await load(uow, Neighbourhood, id_, for_update=True)
+        check_if_match(if_match, row.version)
+        if apply_changes(row, body.model_dump(exclude_unset=True)):
+            _emit(uow, NeighbourhoodUpdated, row)
+            await uow.commit()
+    return row

@@ -1,0 +1,67 @@
+"""Use cases for partnerships."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.audits.handlers.records import load, state
+from services.audits.schemas import PartnershipCreate, PartnershipUpdate
+from services.audits.store import repository
+from services.audits.store.tables import Neighbourhood, Partnership
+from shared.auth import Principal
+from shared.errors import Conflict, InvalidField
+from shared.events.audits import PartnershipCreated, PartnershipUpdated
+from shared.uow import UnitOfWork
+from shared.versioning import apply_changes, check_if_match
+
+
+def _emit(uow: UnitOfWork, event: type, row: Partnership) -> None:
+    uow.emit(event, subject_id=row.id, subject_version=row.version, partnership_id=row.id, payload=state(row))
+
+
+async def _check_neighbourhoods(uow: UnitOfWork, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    unique = list(dict.fromkeys(ids))
+    missing = set(unique) - await repository.existing_ids(uow.session, Neighbourhood, unique)
+    if missing:
+        raise InvalidField(
+            f"unknown neighbourhood(s): {', '.join(sorted(map(str, missing)))}",
+            field="body.neighbourhood_ids",
+        )
+    return unique
+
+
+async def create(uow: UnitOfWork, principal: Principal, body: PartnershipCreate) -> tuple[Partnership, bool]:
+    principal.require_admin()
+    async with uow:
+        if body.id and (existing := await uow.session.get(Partnership, body.id)):
+            return existing, False
+        if await repository.name_taken(uow.session, body.name):
+            raise Conflict(f"a partnership named {body.name!r} exists already", field="body.name")
+        fields = body.model_dump(exclude={"id", "neighbourhood_ids"})
+        row = Partnership(
+            id=body.id or uuid.uuid4(),
+            neighbourhood_ids=await _check_neighbourhoods(uow, body.neighbourhood_ids),
+            **fields,
+        )
+        uow.session.add(row)
+        _emit(uow, PartnershipCreated, row)
+        await uow.commit()
+    return row, True
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: PartnershipUpdate, if_match: str | None
+) -> Partnership:
+    principal.require_write(id_)
+    async with uow:
+        row: Partnership = await load(uow, Partnership, id_, for_update=True)
+        check_if_match(if_match, row.version)
+        changes = body.model_dump(exclude_unset=True, exclude={"neighbourhood_ids"})
+        if body.neighbourhood_ids is not None:
+            changes["neighbourhood_ids"] = await _check_neighbourhoods(uow, body.neighbourhood_ids)
+        if body.name and await repository.name_taken(uow.session, body.name, except_id=id_):
+            raise Conflict(f"a partnership named {body.name!r} exists already", field="body.name")
+        if apply_changes(row, changes):
+            _emit(uow, PartnershipUpdated, row)
+            await uow.commit()
+    return row

@@ -1,0 +1,134 @@
+"""Use cases for recommendations and their lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.audits.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
+from services.audits.handlers import audits
+from services.audits.handlers.records import load, state
+from services.audits.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
+from services.audits.store import repository
+from services.audits.store.tables import Audit, Recommendation, RecommendationTransition
+from shared.auth import Principal
+from shared.errors import IllegalTransition, InvalidField
+from shared.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
+from shared.settings import get_settings
+from shared.uow import UnitOfWork
+from shared.versioning import apply_changes, check_if_match
+from shared.vocabulary import RecommendationStatus
+
+
+@dataclass
+class RecommendationView:
+    """A recommendation with what a reader needs beside it."""
+
+    recommendation: Recommendation
+    audit: Audit
+    history: list[RecommendationTransition]
+
+
+def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit, **extra: object) -> None:
+    uow.emit(
+        event,
+        subject_id=row.id,
+        subject_version=row.version,
+        partnership_id=audit.partnership_id,
+        neighbourhood_id=audit.neighbourhood_id,
+        payload=state(row, **extra),
+    )
+
+
+async def _view(uow: UnitOfWork, row: Recommendation, audit: Audit) -> RecommendationView:
+    history = await repository.history(uow.session, [row.id])
+    return RecommendationView(row, audit, history.get(row.id, []))
+
+
+async def get(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> RecommendationView:
+    async with uow:
+        row, audit = await _visible(uow, principal, id_)
+        return await _view(uow, row, audit)
+
+
+async def _visible(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False
+) -> tuple[Recommendation, Audit]:
+    row: Recommendation = await load(uow, Recommendation, id_, for_update=for_update)
+    audit: Audit = await load(uow, Audit, row.audit_id)
+    principal.ensure_visible([audit.partnership_id], f"recommendation {id_}")
+    return row, audit
+
+
+async def create(
+    uow: UnitOfWork, principal: Principal, audit_id: uuid.UUID, body: RecommendationCreate
+) -> tuple[RecommendationView, bool]:
+    async with uow:
+        audit = await audits.visible(uow, principal, audit_id, for_update=True)
+        principal.require_write(audit.partnership_id)
+        if body.id and (existing := await uow.session.get(Recommendation, body.id)):
+            return await _view(uow, existing, audit), False
+        row = Recommendation(
+            id=body.id or uuid.uuid4(),
+            audit_id=audit.id,
+            status=RecommendationStatus.proposed,
+            **body.model_dump(exclude={"id"}),
+        )
+        uow.session.add(row)
+        _emit(uow, RecommendationCreated, row, audit)
+        await uow.commit()
+        return RecommendationView(row, audit, []), True
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: RecommendationUpdate, if_match: str | None
+) -> RecommendationView:
+    async with uow:
+        row, audit = await _visible(uow, principal, id_, for_update=True)
+        principal.require_write(audit.partnership_id)
+        check_if_match(if_match, row.version)
+        if apply_changes(row, body.model_dump(exclude_unset=True)):
+            _emit(uow, RecommendationUpdated, row, audit)
+            await uow.commit()
+        return await _view(uow, row, audit)
+
+
+async def transition(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: TransitionCreate, if_match: str | None
+) -> RecommendationView:
+    async with uow:
+        row, audit = await _visible(uow, principal, id_, for_update=True)
+        principal.require_write(audit.partnership_id)
+        check_if_match(if_match, row.version)
+        current = RecommendationStatus(row.status)
+        today = datetime.now(ZoneInfo(get_settings().local_timezone)).date()
+        last_on = await repository.last_transition_on(uow.session, row.id)
+        try:
+            check_transition(current, body.to, body.on, last_on, today)
+        except TransitionRefused as refused:
+            if refused.field == "to":
+                raise IllegalTransition(str(refused), field="body.to") from refused
+            raise InvalidField(str(refused), field=f"body.{refused.field}") from refused
+        apply_changes(
+            row,
+            {
+                "status": body.to,
+                "implemented_on": implemented_on_after(body.to, body.on),
+                "status_note": body.note or row.status_note,
+            },
+        )
+        uow.session.add(
+            RecommendationTransition(
+                recommendation_id=row.id,
+                from_status=current,
+                to_status=body.to,
+                on=body.on,
+                note=body.note,
+                actor=principal.actor,
+            )
+        )
+        _emit(uow, RecommendationStatusChanged, row, audit, **{"from": current, "to": body.to, "on": body.on})
+        await uow.commit()
+        return await _view(uow, row, audit)

@@ -1,0 +1,32 @@
+"""What every record handler of the audits service shares: load-or-404 and event payloads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.audits.store import repository
+from services.audits.store.tables import Audit, Neighbourhood, Partnership, Recommendation
+from shared.errors import NotFound
+from shared.uow import UnitOfWork
+
+_NAMES = {
+    Neighbourhood: "neighbourhood",
+    Partnership: "partnership",
+    Audit: "audit",
+    Recommendation: "recommendation",
+}
+
+
+async def load(uow: UnitOfWork, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
+    row = await repository.get(uow.session, model, id_, for_update=for_update)
+    if row is None:
+        raise NotFound(f"{_NAMES[model]} {id_} not found")
+    return row
+
+
+def state(row: Any, **extra: Any) -> dict[str, Any]:
+    """The full state of a record as an event payload."""
+    data = row.model_dump(exclude={"version", "created_at", "updated_at"})
+    data.update(extra)
+    return data

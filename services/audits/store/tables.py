@@ -1,0 +1,105 @@
+"""Tables of the audits service (schema ``audits``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Uuid, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from shared.db import new_metadata
+from shared.outbox import outbox_table
+
+metadata = new_metadata("audits")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp() -> Any:
+    return Field(
+        default_factory=_now,
+        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": func.now()},
+        nullable=False,
+    )
+
+
+class AuditsTable(SQLModel, registry=registry(metadata=metadata)):
+    pass
+
+
+class Versioned(AuditsTable):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    version: int = Field(default=1)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Neighbourhood(Versioned, table=True):
+    name: str = Field(max_length=200, index=True)
+    municipality: str = Field(max_length=200, index=True)
+    boundary: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    population: int | None = None
+
+
+class Partnership(Versioned, table=True):
+    name: str = Field(max_length=200, unique=True)
+    police_service: str = Field(max_length=200)
+    neighbourhood_ids: list[uuid.UUID] = Field(sa_column=Column(ARRAY(Uuid), nullable=False))
+    safety_committees: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    business_improvement_areas: list[str] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False)
+    )
+    formalized_on: date | None = None
+    status: str = Field(max_length=20, index=True)
+
+
+class Audit(Versioned, table=True):
+    partnership_id: uuid.UUID = Field(foreign_key="audits.partnership.id", index=True)
+    neighbourhood_id: uuid.UUID = Field(foreign_key="audits.neighbourhood.id", index=True)
+    site_name: str = Field(max_length=200)
+    location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    conducted_on: date = Field(index=True)
+    auditors: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    trigger: str = Field(max_length=30)
+    findings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    status: str = Field(max_length=20)
+
+
+class Recommendation(Versioned, table=True):
+    audit_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("audits.audit.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    category: str = Field(max_length=30, index=True)
+    description: str
+    responsible_party: str | None = Field(default=None, max_length=200)
+    priority: str = Field(max_length=10)
+    status: str = Field(max_length=20, index=True)
+    implemented_on: date | None = None
+    expected_on: date | None = None
+    status_note: str | None = None
+
+
+class RecommendationTransition(AuditsTable, table=True):
+    __tablename__ = "recommendation_transition"
+    __table_args__ = (Index(None, "recommendation_id", "recorded_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    recommendation_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("audits.recommendation.id", ondelete="CASCADE"), nullable=False)
+    )
+    from_status: str = Field(sa_column=Column("from_status", String(20), nullable=False))
+    to_status: str = Field(sa_column=Column("to_status", String(20), nullable=False))
+    on: date
+    note: str | None = None
+    actor: str | None = Field(default=None, max_length=100)
+    recorded_at: datetime = _timestamp()
+
+
+outbox = outbox_table(metadata)

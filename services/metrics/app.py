@@ -1,0 +1,15 @@
+"""The metrics service: running totals read from projections of the producers' events."""
+
+from fastapi import FastAPI
+
+from services.metrics.api import totals
+from shared.app import create_service_app
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        name="metrics",
+        title="CPTED metrics",
+        description="Running totals of the programme, kept from the audits and events streams.",
+        routers=[totals.router],
+    )

@@ -1,0 +1,68 @@
+"""The running totals answer, assembled from summed counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from services.metrics.domain.contributions import BY_CATEGORY, BY_STATUS
+from shared.vocabulary import RecommendationCategory, RecommendationStatus
+
+
+class Totals(BaseModel):
+    partnerships: int = 0
+    audits: int = 0
+    audits_completed: int = 0
+    recommendations: int = 0
+    recommendations_implemented: int = 0
+    recommendations_by_status: dict[str, int]
+    recommendations_by_category: dict[str, int]
+    events: int = 0
+    special_events: int = 0
+    officers_attending: int = 0
+    materials: int = 0
+    translations: int = 0
+    copies_distributed: int = 0
+    trainings: int = 0
+    trainees: int = 0
+    stakeholders: int = 0
+    new_connections: int = 0
+    audit_requests: int = 0
+    audit_requests_open: int = 0
+    as_of: datetime | None
+    lag_events: int
+
+
+class GroupTotals(Totals):
+    id: str
+
+
+SCALARS = frozenset(Totals.model_fields) - {
+    "recommendations_by_status",
+    "recommendations_by_category",
+    "as_of",
+    "lag_events",
+}
+
+
+def assemble(
+    sums: Iterable[tuple[str, int]], *, partnerships: int, as_of: datetime | None, lag_events: int
+) -> dict[str, object]:
+    """Totals from ``(metric, value)`` sums; every status and category is present, zero if none."""
+    answer: dict[str, object] = {
+        "partnerships": partnerships,
+        "recommendations_by_status": {s.value: 0 for s in RecommendationStatus},
+        "recommendations_by_category": {c.value: 0 for c in RecommendationCategory},
+        "as_of": as_of,
+        "lag_events": lag_events,
+    }
+    for metric, value in sums:
+        if metric.startswith(BY_STATUS):
+            answer["recommendations_by_status"][metric.removeprefix(BY_STATUS)] = int(value)  # type: ignore[index]
+        elif metric.startswith(BY_CATEGORY):
+            answer["recommendations_by_category"][metric.removeprefix(BY_CATEGORY)] = int(value)  # type: ignore[index]
+        elif metric in SCALARS:
+            answer[metric] = int(value)
+    return answer

@@ -1,0 +1,50 @@
+"""Projections of the metrics service (schema ``metrics``).
+
+``subject`` keeps the latest state of every record the producers described
+(with its version, so a stale or repeated event changes nothing);
+``counter_total`` and ``counter_daily`` hold the running totals by
+partnership, neighbourhood and metric, overall and per local day.
+"""
+
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.db import new_metadata
+from shared.outbox import processed_events_table
+
+metadata = new_metadata("metrics")
+
+processed_event = processed_events_table(metadata)
+Index("ix_processed_event_processed_at", processed_event.c.processed_at)
+
+subject = Table(
+    "subject",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("parent_id", Uuid, nullable=True),
+    Column("deleted", Boolean, nullable=False, server_default="false"),
+    Column("state", JSONB, nullable=False),
+    Index(None, "kind", "parent_id"),
+)
+
+counter_total = Table(
+    "counter_total",
+    metadata,
+    Column("partnership_id", Uuid, primary_key=True),
+    Column("neighbourhood_id", Uuid, primary_key=True),
+    Column("metric", String(80), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+counter_daily = Table(
+    "counter_daily",
+    metadata,
+    Column("partnership_id", Uuid, primary_key=True),
+    Column("neighbourhood_id", Uuid, primary_key=True),
+    Column("metric", String(80), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    Index(None, "metric", "day"),
+)

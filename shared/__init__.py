@@ -1,0 +1,1 @@
+"""What every CPTED service uses: settings, database, bus, events, errors, auth."""

@@ -1,0 +1,145 @@
+"""RFC 9457 problem+json answers for every error a client can see.
+
+Each error has a stable ``type`` URI; validation errors list the fields in
+``errors`` as ``{"field": "body.findings.0.rating", "message": ...}``. A
+client never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.settings import NotConfigured
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://cpted.example.org/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error with a problem type, raised anywhere below the routers."""
+
+    status = 400
+    type = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.field:
+            body["errors"] = [{"field": self.field, "message": self.detail}]
+        body.update(self.extra)
+        return body
+
+
+class NotFound(Problem):
+    status, type, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, type, title = 409, "conflict", "Conflict"
+
+
+class InvalidField(Problem):
+    status, type, title = 422, "validation-error", "Invalid request"
+
+
+class IllegalTransition(Conflict):
+    type, title = "illegal-transition", "Illegal status change"
+
+
+class Unauthorized(Problem):
+    status, type, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(Problem):
+    status, type, title = 403, "forbidden", "Forbidden"
+
+
+class PreconditionFailed(Problem):
+    status, type, title = 412, "precondition-failed", "Precondition failed"
+
+
+class Unavailable(Problem):
+    status, type, title = 503, "unavailable", "Service unavailable"
+
+
+def problem_response(
+    status: int, type_: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + type_, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [{"field": _field_path(err["loc"]), "message": err["msg"]} for err in exc.errors()]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc)
+        fields = ", ".join(e["field"] for e in errors[:5])
+        return problem_response(
+            422, "validation-error", "Invalid request", f"invalid: {fields}", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            exc.status_code, slug, str(exc.detail), str(exc.detail), headers=getattr(exc, "headers", None)
+        )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return problem_response(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database is unavailable; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+
+    for exc_class in (OperationalError, PoolTimeoutError, ConnectionError, OSError, NotConfigured):
+        app.add_exception_handler(exc_class, _unavailable)
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return await _unavailable(request, exc)
+        log.exception("database error")
+        return problem_response(500, "internal", "Internal error", "an unexpected error occurred")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem_response(500, "internal", "Internal error", "an unexpected error occurred")

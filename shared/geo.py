@@ -1,0 +1,88 @@
+"""GeoJSON (RFC 7946, WGS84) geometries, validated with shapely."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from shapely.geometry import shape
+from shapely.validation import explain_validity
+
+
+def _check_position(position: list[float]) -> list[float]:
+    if len(position) not in (2, 3):
+        raise ValueError("a position is [longitude, latitude] or [longitude, latitude, elevation]")
+    lon, lat = position[0], position[1]
+    if not -180 <= lon <= 180:
+        raise ValueError(f"longitude {lon} is outside -180..180")
+    if not -90 <= lat <= 90:
+        raise ValueError(f"latitude {lat} is outside -90..90")
+    return position
+
+
+def _check_ring(ring: list[list[float]]) -> None:
+    if len(ring) < 4:
+        raise ValueError("a linear ring needs at least 4 positions")
+    if ring[0][:2] != ring[-1][:2]:
+        raise ValueError("a linear ring must end where it starts")
+    for position in ring:
+        _check_position(position)
+
+
+class Geometry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_shape(self) -> Any:
+        return shape(self.model_dump())
+
+
+class Point(Geometry):
+    type: Literal["Point"]
+    coordinates: list[float]
+
+    @field_validator("coordinates")
+    @classmethod
+    def _position(cls, value: list[float]) -> list[float]:
+        return _check_position(value)
+
+
+class _Areal(Geometry):
+    @model_validator(mode="after")
+    def _valid_area(self) -> _Areal:
+        geometry = self.to_shape()
+        if not shapely.is_valid(geometry):
+            raise ValueError(f"invalid {self.__class__.__name__}: {explain_validity(geometry)}")
+        if geometry.area == 0:
+            raise ValueError("the boundary encloses no area")
+        return self
+
+
+class Polygon(_Areal):
+    type: Literal["Polygon"]
+    coordinates: list[list[list[float]]] = Field(min_length=1)
+
+    @field_validator("coordinates")
+    @classmethod
+    def _rings(cls, value: list[list[list[float]]]) -> list[list[list[float]]]:
+        for ring in value:
+            _check_ring(ring)
+        return value
+
+
+class MultiPolygon(_Areal):
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[list[list[float]]]] = Field(min_length=1)
+
+    @field_validator("coordinates")
+    @classmethod
+    def _polygons(cls, value: list[list[list[list[float]]]]) -> list[list[list[list[float]]]]:
+        for polygon in value:
+            if not polygon:
+                raise ValueError("a polygon needs an exterior ring")
+            for ring in polygon:
+                _check_ring(ring)
+        return value
+
+
+Boundary = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]

@@ -1,0 +1,28 @@
+"""Request dependencies and response conventions every service shares."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import session_factory
+from shared.versioning import set_etag
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with session_factory(request.app.state.engine)() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(read_session)]
+IfMatch = Annotated[str | None, Header(description="ETag of the version being changed; 412 when stale")]
+
+
+def created(response: Response, location: str, version: int, was_created: bool) -> None:
+    """201 with Location for a new record; 200 when a client-chosen id already existed."""
+    response.status_code = 201 if was_created else 200
+    response.headers["Location"] = location
+    set_etag(response, version)

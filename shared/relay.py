@@ -1,0 +1,104 @@
+"""The outbox relay: publishes committed outbox rows to a Redis stream, in order.
+
+Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays can run over
+one outbox; a row is marked published only after Redis accepted it, in the
+same transaction that claimed it. A crash between XADD and that commit makes
+the row go out again: consumers absorb the duplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from redis.asyncio import Redis
+
+from shared.db import plain_url
+from shared.outbox import notify_channel
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    def __init__(
+        self,
+        database_url: str,
+        redis: Redis,
+        schema: str,
+        stream: str,
+        batch: int = 500,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.database_url = plain_url(database_url)
+        self.redis = redis
+        self.schema = schema
+        self.stream = stream
+        self.batch = batch
+        self.poll_s = poll_s
+        self.published = 0
+        self._wakeup = asyncio.Event()
+        self._claim_sql = (
+            f"SELECT position, envelope::text AS envelope FROM {schema}.outbox "
+            "WHERE published_at IS NULL ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED"
+        )
+        self._mark_sql = f"UPDATE {schema}.outbox SET published_at = now() WHERE position = ANY($1::bigint[])"
+
+    async def publish_once(self, conn: asyncpg.Connection) -> int:
+        """Publish one batch; returns how many rows went out."""
+        async with conn.transaction():
+            rows = await conn.fetch(self._claim_sql, self.batch)
+            if not rows:
+                return 0
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for row in rows:
+                    pipe.xadd(self.stream, {"event": row["envelope"]})
+                await pipe.execute()
+            await conn.execute(self._mark_sql, [row["position"] for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    async def drain(self, conn: asyncpg.Connection) -> int:
+        total = 0
+        while n := await self.publish_once(conn):
+            total += n
+        return total
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set, reconnecting after database or Redis faults."""
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError) as exc:
+                log.warning("relay %s: %s; retrying", self.schema, exc)
+            except Exception as exc:  # a Redis error also lands here
+                log.warning("relay %s: %s: %s; retrying", self.schema, type(exc).__name__, exc)
+            if not stop.is_set():
+                await _sleep_or_stop(stop, self.poll_s)
+
+    async def _run_connected(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self.database_url, timeout=10)
+        try:
+            await conn.add_listener(notify_channel(self.schema), self._on_notify)
+            while not stop.is_set():
+                self._wakeup.clear()
+                await self.drain(conn)
+                waiter = asyncio.ensure_future(self._wakeup.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {waiter, stopper}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                stopper.cancel()
+        finally:
+            await conn.close(timeout=5)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

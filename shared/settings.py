@@ -1,0 +1,90 @@
+"""Settings for every process, read from ``CPTED_*`` environment variables.
+
+When no database or Redis URL is configured, the URLs written by ``cpted dev``
+to ``<var_dir>/servers.json`` are used, so every ``cpted`` command run beside a
+running ``make run`` finds the same embedded servers with no configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVERS_FILE = "servers.json"
+
+
+class NotConfigured(RuntimeError):
+    """No server URL is configured and no ``cpted dev`` is running."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CPTED_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    var_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    stream_prefix: str = "cpted"
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_timeout_s: float = 5.0
+
+    # Event bus
+    consumer_group: str = "metrics"
+    consumer_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    consumer_batch: int = 200
+    consumer_block_ms: int = 500
+    claim_idle_ms: int = 30_000
+    claim_every_s: float = 5.0
+    max_deliveries: int = 5
+    relay_batch: int = 500
+    relay_poll_s: float = 1.0
+
+    # Auth
+    auth_cache_ttl_s: float = 5.0
+
+    # Where the producers serve their event logs (for rebuild and reconcile).
+    audits_url: str = "http://127.0.0.1:8001"
+    events_url: str = "http://127.0.0.1:8002"
+    metrics_url: str = "http://127.0.0.1:8003"
+    local_timezone: str = "America/Toronto"
+
+    def servers_file(self) -> Path:
+        return self.var_dir / SERVERS_FILE
+
+    def _dev_servers(self) -> dict[str, str]:
+        path = self.servers_file()
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+        return {}
+
+    def resolved_database_url(self) -> str:
+        url = self.database_url or self._dev_servers().get("database_url")
+        if not url:
+            raise NotConfigured("no database: set CPTED_DATABASE_URL or start the platform with `make run`")
+        return url
+
+    def resolved_redis_url(self) -> str:
+        url = self.redis_url or self._dev_servers().get("redis_url")
+        if not url:
+            raise NotConfigured("no Redis: set CPTED_REDIS_URL or start the platform with `make run`")
+        return url
+
+    def stream(self, source: str) -> str:
+        return f"{self.stream_prefix}:{source}"
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return f"{self.stream_prefix}:dead-letters"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
