@@ -153,9 +153,7 @@ async def issue_key(
 
 async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> bool:
     result = await session.execute(
-        update(api_key)
-        .where(api_key.c.id == key_id, api_key.c.revoked_at.is_(None))
-        .values(revoked_at=func.now())
+        update(api_key).where(api_key.c.id == key_id, api_key.c.revoked_at.is_(None)).values(revoked_at=func.now())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -41,9 +42,7 @@ def is_transient(exc: BaseException) -> bool:
     """Faults of the infrastructure, not of the event: retry without counting a delivery."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(
-        exc, OperationalError | OSError | TimeoutError | RedisConnectionError | RedisTimeoutError
-    )
+    return isinstance(exc, OperationalError | OSError | TimeoutError | RedisConnectionError | RedisTimeoutError)
 
 
 class StreamConsumer:
@@ -110,7 +109,7 @@ class StreamConsumer:
         if time.monotonic() - self._last_claim >= self.claim_every_s:
             handled += await self.claim_abandoned()
             self._last_claim = time.monotonic()
-        response = await self.redis.xreadgroup(
+        response: Any = await self.redis.xreadgroup(
             self.group, self.name, {s: ">" for s in self.streams}, count=self.batch, block=self.block_ms
         )
         for stream, messages in response or []:
@@ -121,7 +120,7 @@ class StreamConsumer:
         """After a restart under the same name, our own unacknowledged entries come first."""
         for stream in self.streams:
             while True:
-                response = await self.redis.xreadgroup(self.group, self.name, {stream: "0"}, count=self.batch)
+                response: Any = await self.redis.xreadgroup(self.group, self.name, {stream: "0"}, count=self.batch)
                 messages = response[0][1] if response else []
                 messages = [m for m in messages if m[1]]
                 if not messages:
@@ -133,7 +132,7 @@ class StreamConsumer:
         for stream in self.streams:
             start = "0-0"
             while True:
-                result = await self.redis.xautoclaim(
+                result: Any = await self.redis.xautoclaim(
                     stream, self.group, self.name, self.claim_idle_ms, start_id=start, count=self.batch
                 )
                 start, messages = _to_str(result[0]), [m for m in result[1] if m[1]]
@@ -160,9 +159,7 @@ class StreamConsumer:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.warning(
-                "consumer %s: batch of %d failed (%s); applying one by one", self.name, len(parsed), exc
-            )
+            log.warning("consumer %s: batch of %d failed (%s); applying one by one", self.name, len(parsed), exc)
             return await self._process_one_by_one(parsed)
         await self.redis.xack(stream, self.group, *[entry.entry_id for entry, _ in parsed])
         self.applied += len(parsed)
@@ -229,7 +226,8 @@ async def lag(redis: Redis, streams: Sequence[str], group: str) -> int:
             total += int(info["lag"])
         else:  # Redis before 7 does not report the lag
             last = _to_str(info["last-delivered-id"])
-            total += len(await redis.xrange(stream, min=f"({last}", count=1_000_000))
+            undelivered: Any = await redis.xrange(stream, min=f"({last}", count=1_000_000)
+            total += len(undelivered)
     return total
 
 

@@ -108,9 +108,7 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(exc)
         fields = ", ".join(e["field"] for e in errors[:5])
-        return problem_response(
-            422, "validation-error", "Invalid request", f"invalid: {fields}", errors=errors
-        )
+        return problem_response(422, "validation-error", "Invalid request", f"invalid: {fields}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

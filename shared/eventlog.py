@@ -20,9 +20,7 @@ def event_log_router(table: Table) -> APIRouter:
     async def outbox_log(
         session: SessionDep,
         principal: ReaderKey,
-        after: Annotated[
-            str | None, Query(max_length=60, description="position of the last event read")
-        ] = None,
+        after: Annotated[str | None, Query(max_length=60, description="position of the last event read")] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
         if after is not None:

@@ -94,9 +94,7 @@ async def write(session: AsyncSession, table: Table, events: Sequence[Envelope])
             for e in events
         ],
     )
-    await session.execute(
-        text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(table.schema or "")}
-    )
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(table.schema or "")})
 
 
 @dataclass(frozen=True)
@@ -131,8 +129,6 @@ async def read_log(session: AsyncSession, table: Table, after: str | None, limit
             {"txid": txid, "position": position, "limit": limit},
         )
     ).all()
-    items = [
-        {"position": encode_position(r.txid, r.position), "event": orjson.loads(r.envelope)} for r in rows
-    ]
+    items = [{"position": encode_position(r.txid, r.position), "event": orjson.loads(r.envelope)} for r in rows]
     next_after = items[-1]["position"] if len(items) == limit else None
     return LogPage(items=items, next_after=next_after)

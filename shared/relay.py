@@ -88,9 +88,7 @@ class Relay:
                 await self.drain(conn)
                 waiter = asyncio.ensure_future(self._wakeup.wait())
                 stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {waiter, stopper}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait({waiter, stopper}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
                 stopper.cancel()
         finally:

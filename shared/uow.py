@@ -13,8 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import outbox
 from shared.context import request_id
@@ -52,6 +51,8 @@ class UnitOfWork:
     ) -> None:
         self._depth -= 1
         if self._depth == 0:
+            # Detach first so that what was read stays readable after the block.
+            self.session.expunge_all()
             await self.session.rollback()
             await self.session.close()
             self._events = []
@@ -69,7 +70,7 @@ class UnitOfWork:
     ) -> Envelope:
         if self._source is None:
             raise RuntimeError("this unit of work does not publish events")
-        event = event_class(
+        event = event_class(  # type: ignore[call-arg]
             source=self._source,
             subject_id=subject_id,
             subject_version=subject_version,

@@ -83,9 +83,7 @@ def _lock_key(event: Envelope) -> str:
 
 
 def _store_plain(batch: Batch, event: Envelope, deleted: bool) -> Stored:
-    stored = Stored(
-        _kind(event), event.subject_id, event.subject_version, deleted, event.payload, _parent_id(event)
-    )
+    stored = Stored(_kind(event), event.subject_id, event.subject_version, deleted, event.payload, _parent_id(event))
     batch.put(stored)
     return stored
 
@@ -186,9 +184,7 @@ async def _load(conn: AsyncConnection, events: Sequence[Envelope]) -> Batch:
     rows = await conn.execute(select(subject).where(or_(*conditions)))
     for row in rows:
         model = STATE_MODELS[row.kind]
-        stored = Stored(
-            row.kind, row.id, row.version, row.deleted, model.model_validate(row.state), row.parent_id
-        )
+        stored = Stored(row.kind, row.id, row.version, row.deleted, model.model_validate(row.state), row.parent_id)
         batch.states[(row.kind, row.id)] = stored
         if row.kind == "recommendation" and row.parent_id:
             batch.children.setdefault(row.parent_id, set()).add(row.id)
@@ -254,9 +250,7 @@ async def _write_counters(conn: AsyncConnection, deltas: Counter[Key]) -> None:
         stmt = insert(table).values(changes)
         keys = [c for c in table.primary_key.columns]
         await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=keys, set_={"value": table.c.value + stmt.excluded.value}
-            )
+            stmt.on_conflict_do_update(index_elements=keys, set_={"value": table.c.value + stmt.excluded.value})
         )
 
 

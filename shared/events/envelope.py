@@ -55,8 +55,8 @@ class EventRegistry:
         cls: type[Envelope] = create_model(
             class_name,
             __base__=Envelope,
-            type=(Literal[type_name], type_name),  # type: ignore[valid-type]
-            version=(Literal[version], version),  # type: ignore[valid-type]
+            type=(Literal[type_name], type_name),  # type: ignore[valid-type, arg-type]
+            version=(Literal[version], version),  # type: ignore[valid-type, arg-type]
             payload=(payload, ...),
         )
         self._classes[(type_name, version)] = cls

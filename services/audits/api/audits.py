@@ -74,7 +74,5 @@ async def update_audit(
 
 
 @router.delete("/{audit_id}", status_code=204)
-async def delete_audit(
-    audit_id: uuid.UUID, uow: UowDep, principal: ReaderKey, if_match: IfMatch = None
-) -> None:
+async def delete_audit(audit_id: uuid.UUID, uow: UowDep, principal: ReaderKey, if_match: IfMatch = None) -> None:
     await audits.delete(uow, principal, audit_id, if_match)

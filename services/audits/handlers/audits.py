@@ -26,9 +26,7 @@ def _emit(uow: UnitOfWork, event: type, row: Audit) -> None:
     )
 
 
-async def visible(
-    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False
-) -> Audit:
+async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False) -> Audit:
     """The audit, or 404 for a key that may not see its partnership."""
     row: Audit = await load(uow, Audit, id_, for_update=for_update)
     principal.ensure_visible([row.partnership_id], f"audit {id_}")
@@ -44,9 +42,7 @@ async def create(uow: UnitOfWork, principal: Principal, body: AuditCreate) -> tu
         if partnership is None:
             raise InvalidField(f"unknown partnership {body.partnership_id}", field="body.partnership_id")
         if await repository.get(uow.session, Neighbourhood, body.neighbourhood_id) is None:
-            raise InvalidField(
-                f"unknown neighbourhood {body.neighbourhood_id}", field="body.neighbourhood_id"
-            )
+            raise InvalidField(f"unknown neighbourhood {body.neighbourhood_id}", field="body.neighbourhood_id")
         if body.neighbourhood_id not in partnership.neighbourhood_ids:
             raise InvalidField(
                 "the neighbourhood is not one of the partnership's neighbourhoods",

@@ -14,14 +14,10 @@ from shared.versioning import apply_changes, check_if_match
 
 
 def _emit(uow: UnitOfWork, event: type, row: Neighbourhood) -> None:
-    uow.emit(
-        event, subject_id=row.id, subject_version=row.version, neighbourhood_id=row.id, payload=state(row)
-    )
+    uow.emit(event, subject_id=row.id, subject_version=row.version, neighbourhood_id=row.id, payload=state(row))
 
 
-async def create(
-    uow: UnitOfWork, principal: Principal, body: NeighbourhoodCreate
-) -> tuple[Neighbourhood, bool]:
+async def create(uow: UnitOfWork, principal: Principal, body: NeighbourhoodCreate) -> tuple[Neighbourhood, bool]:
     principal.require_admin()
     async with uow:
         if body.id and (existing := await uow.session.get(Neighbourhood, body.id)):

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.store.tables import (
     Audit,
@@ -23,9 +23,7 @@ from shared.pagination import PageParams, paginate
 Row = TypeVar("Row", Neighbourhood, Partnership, Audit, Recommendation)
 
 
-async def get(
-    session: AsyncSession, model: type[Row], id_: uuid.UUID, *, for_update: bool = False
-) -> Row | None:
+async def get(session: AsyncSession, model: type[Row], id_: uuid.UUID, *, for_update: bool = False) -> Row | None:
     stmt = select(model).where(model.id == id_)
     if for_update:
         stmt = stmt.with_for_update()
@@ -104,9 +102,7 @@ def _audit_filters(
     return stmt
 
 
-async def list_audits(
-    session: AsyncSession, page: PageParams, **filters: Any
-) -> tuple[Sequence[Audit], str | None]:
+async def list_audits(session: AsyncSession, page: PageParams, **filters: Any) -> tuple[Sequence[Audit], str | None]:
     return await paginate(session, _audit_filters(select(Audit), **filters), Audit, page)
 
 
@@ -120,9 +116,7 @@ async def list_recommendations(
     priority: str | None,
     **audit_filters: Any,
 ) -> tuple[Sequence[tuple[Recommendation, Audit]], str | None]:
-    stmt = _audit_filters(
-        select(Recommendation).join(Audit, Audit.id == Recommendation.audit_id), **audit_filters
-    )
+    stmt = _audit_filters(select(Recommendation).join(Audit, Audit.id == Recommendation.audit_id), **audit_filters)
     if audit_id:
         stmt = stmt.where(Recommendation.audit_id == audit_id)
     if category:

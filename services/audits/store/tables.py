@@ -53,9 +53,7 @@ class Partnership(Versioned, table=True):
     police_service: str = Field(max_length=200)
     neighbourhood_ids: list[uuid.UUID] = Field(sa_column=Column(ARRAY(Uuid), nullable=False))
     safety_committees: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
-    business_improvement_areas: list[str] = Field(
-        default_factory=list, sa_column=Column(JSONB, nullable=False)
-    )
+    business_improvement_areas: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     formalized_on: date | None = None
     status: str = Field(max_length=20, index=True)
 

@@ -86,9 +86,7 @@ async def totals_by_partnership(
     return await _grouped(request, session, "partnership_id", start, end)
 
 
-@router.get(
-    "/by-neighbourhood", response_model=list[GroupTotals], summary="Totals, one row per neighbourhood"
-)
+@router.get("/by-neighbourhood", response_model=list[GroupTotals], summary="Totals, one row per neighbourhood")
 async def totals_by_neighbourhood(
     request: Request, session: SessionDep, principal: ReaderKey, start: FromQ = None, end: ToQ = None
 ) -> list[dict[str, object]]:

@@ -69,9 +69,7 @@ async def last_applied_at(session: AsyncSession) -> datetime | None:
 
 
 async def neighbourhood_ids(session: AsyncSession) -> list[uuid.UUID]:
-    rows = await session.execute(
-        select(subject.c.id).where(subject.c.kind == "neighbourhood").order_by(subject.c.id)
-    )
+    rows = await session.execute(select(subject.c.id).where(subject.c.kind == "neighbourhood").order_by(subject.c.id))
     return list(rows.scalars().all())
 
 

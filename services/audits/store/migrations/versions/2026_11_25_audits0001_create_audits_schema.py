@@ -77,9 +77,7 @@ def upgrade() -> None:
         unique=False,
         schema="audits",
     )
-    op.create_index(
-        op.f("ix_outbox_txid_position"), "outbox", ["txid", "position"], unique=False, schema="audits"
-    )
+    op.create_index(op.f("ix_outbox_txid_position"), "outbox", ["txid", "position"], unique=False, schema="audits")
     op.create_table(
         "partnership",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -125,12 +123,8 @@ def upgrade() -> None:
         schema="audits",
     )
     op.create_index(op.f("ix_audit_conducted_on"), "audit", ["conducted_on"], unique=False, schema="audits")
-    op.create_index(
-        op.f("ix_audit_neighbourhood_id"), "audit", ["neighbourhood_id"], unique=False, schema="audits"
-    )
-    op.create_index(
-        op.f("ix_audit_partnership_id"), "audit", ["partnership_id"], unique=False, schema="audits"
-    )
+    op.create_index(op.f("ix_audit_neighbourhood_id"), "audit", ["neighbourhood_id"], unique=False, schema="audits")
+    op.create_index(op.f("ix_audit_partnership_id"), "audit", ["partnership_id"], unique=False, schema="audits")
     op.create_table(
         "recommendation",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -155,15 +149,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recommendation")),
         schema="audits",
     )
-    op.create_index(
-        op.f("ix_recommendation_audit_id"), "recommendation", ["audit_id"], unique=False, schema="audits"
-    )
-    op.create_index(
-        op.f("ix_recommendation_category"), "recommendation", ["category"], unique=False, schema="audits"
-    )
-    op.create_index(
-        op.f("ix_recommendation_status"), "recommendation", ["status"], unique=False, schema="audits"
-    )
+    op.create_index(op.f("ix_recommendation_audit_id"), "recommendation", ["audit_id"], unique=False, schema="audits")
+    op.create_index(op.f("ix_recommendation_category"), "recommendation", ["category"], unique=False, schema="audits")
+    op.create_index(op.f("ix_recommendation_status"), "recommendation", ["status"], unique=False, schema="audits")
     op.create_table(
         "recommendation_transition",
         sa.Column("id", sa.Uuid(), nullable=False),

@@ -56,9 +56,7 @@ def upgrade() -> None:
         unique=False,
         schema="events",
     )
-    op.create_index(
-        op.f("ix_outbox_txid_position"), "outbox", ["txid", "position"], unique=False, schema="events"
-    )
+    op.create_index(op.f("ix_outbox_txid_position"), "outbox", ["txid", "position"], unique=False, schema="events")
 
 
 def downgrade() -> None:

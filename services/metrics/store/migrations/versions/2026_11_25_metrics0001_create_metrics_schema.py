@@ -25,9 +25,7 @@ def upgrade() -> None:
         sa.Column("metric", sa.String(length=80), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "partnership_id", "neighbourhood_id", "metric", "day", name=op.f("pk_counter_daily")
-        ),
+        sa.PrimaryKeyConstraint("partnership_id", "neighbourhood_id", "metric", "day", name=op.f("pk_counter_daily")),
         schema="metrics",
     )
     op.create_index(
@@ -43,18 +41,14 @@ def upgrade() -> None:
         sa.Column("neighbourhood_id", sa.Uuid(), nullable=False),
         sa.Column("metric", sa.String(length=80), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "partnership_id", "neighbourhood_id", "metric", name=op.f("pk_counter_total")
-        ),
+        sa.PrimaryKeyConstraint("partnership_id", "neighbourhood_id", "metric", name=op.f("pk_counter_total")),
         schema="metrics",
     )
     op.create_table(
         "processed_event",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("type", sa.String(length=80), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_processed_event")),
         schema="metrics",
     )
@@ -72,9 +66,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kind", "id", name=op.f("pk_subject")),
         schema="metrics",
     )
-    op.create_index(
-        op.f("ix_subject_kind_parent_id"), "subject", ["kind", "parent_id"], unique=False, schema="metrics"
-    )
+    op.create_index(op.f("ix_subject_kind_parent_id"), "subject", ["kind", "parent_id"], unique=False, schema="metrics")
 
 
 def downgrade() -> None:

@@ -1,0 +1,3 @@
+from cpted.cli import app
+
+app()

@@ -1,0 +1,189 @@
+"""``cpted dev``: the whole platform as one supervised command.
+
+Starts embedded PostgreSQL and Redis unless URLs are configured, migrates,
+loads the demo data once, then runs the three services, the two outbox
+relays and the metrics consumer as child processes, restarting any that
+dies, until Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from cpted.embedded import EmbeddedPostgres, EmbeddedRedis
+from cpted.platform import ensure_dev_key, migrate
+from shared.db import dispose_engines, get_engine
+from shared.settings import Settings
+
+console = Console(stderr=True)
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+    def start(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(self.args, env=env)
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class Ports:
+    audits: int = 8001
+    events: int = 8002
+    metrics: int = 8003
+    host: str = "127.0.0.1"
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{getattr(self, service)}"
+
+
+def children(ports: Ports) -> list[Child]:
+    py = sys.executable
+    serve = [py, "-m", "uvicorn", "--factory", "--host", ports.host, "--no-access-log", "--log-level", "warning"]
+    return [
+        Child("audits", [*serve, "--port", str(ports.audits), "services.audits.app:create_app"]),
+        Child("events", [*serve, "--port", str(ports.events), "services.events.app:create_app"]),
+        Child("metrics", [*serve, "--port", str(ports.metrics), "services.metrics.app:create_app"]),
+        Child("relay-audits", [py, "-m", "cpted", "relay", "audits"]),
+        Child("relay-events", [py, "-m", "cpted", "relay", "events"]),
+        Child("consumer", [py, "-m", "cpted", "consume"]),
+    ]
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    ports: Ports
+    demo: bool = True
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+    procs: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    def start_servers(self) -> tuple[str, str]:
+        var = self.settings.var_dir
+        database_url = self.settings.database_url
+        redis_url = self.settings.redis_url
+        if not database_url:
+            self.postgres = EmbeddedPostgres((var / "pg").resolve())
+            database_url = self.postgres.start()
+            console.print(f"[green]embedded PostgreSQL[/] data in {var / 'pg'}")
+        if not redis_url:
+            self.redis = EmbeddedRedis(var / "redis")
+            redis_url = self.redis.start()
+            console.print(f"[green]embedded Redis[/] data in {var / 'redis'}")
+        var.mkdir(parents=True, exist_ok=True)
+        self.settings.servers_file().write_text(
+            json.dumps({"database_url": database_url, "redis_url": redis_url}, indent=2) + "\n"
+        )
+        return database_url, redis_url
+
+    async def prepare(self, database_url: str) -> str:
+        settings = self.settings.model_copy(update={"database_url": database_url})
+        await migrate(database_url)
+        engine = get_engine(settings)
+        try:
+            key = await ensure_dev_key(engine, settings.var_dir)
+            if self.demo:
+                from cpted.demo import load_demo
+
+                if await load_demo(engine):
+                    console.print("[green]demo data loaded[/]")
+            return key
+        finally:
+            await dispose_engines()
+
+    def environment(self, database_url: str, redis_url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            CPTED_DATABASE_URL=database_url,
+            CPTED_REDIS_URL=redis_url,
+            CPTED_VAR_DIR=str(self.settings.var_dir.resolve()),
+            CPTED_STREAM_PREFIX=self.settings.stream_prefix,
+            CPTED_AUDITS_URL=self.ports.url("audits"),
+            CPTED_EVENTS_URL=self.ports.url("events"),
+            CPTED_METRICS_URL=self.ports.url("metrics"),
+        )
+        return env
+
+    def supervise(self, env: dict[str, str]) -> None:
+        self.procs = children(self.ports)
+        for child in self.procs:
+            child.start(env)
+        while not self.stopping:
+            time.sleep(0.5)
+            for child in self.procs:
+                if self.stopping or child.alive():
+                    continue
+                wait = min(2**child.restarts, 30) if time.monotonic() - child.started_at < 10 else 0
+                console.print(f"[yellow]{child.name} exited; restarting in {wait}s[/]")
+                time.sleep(wait)
+                child.restarts += 1
+                child.start(env)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for child in self.procs:
+            if child.alive():
+                child.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + 10
+        for child in self.procs:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+        if self.redis:
+            self.redis.stop()
+        if self.postgres:
+            self.postgres.stop()
+        self.settings.servers_file().unlink(missing_ok=True)
+
+
+def run(settings: Settings, ports: Ports, demo: bool = True) -> None:
+    platform = Platform(settings, ports, demo)
+
+    def _stop(signum: int, frame: object) -> None:
+        platform.stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        database_url, redis_url = platform.start_servers()
+        key = asyncio.run(platform.prepare(database_url))
+        env = platform.environment(database_url, redis_url)
+        _announce(ports, key, settings.var_dir)
+        platform.supervise(env)
+    finally:
+        console.print("stopping…")
+        platform.stop()
+        console.print("[green]stopped[/]")
+
+
+def _announce(ports: Ports, key: str, var_dir: Path) -> None:
+    console.rule("[bold]CPTED platform")
+    for service in ("audits", "events", "metrics"):
+        console.print(f"  {service:<8} {ports.url(service)}   docs: {ports.url(service)}/docs")
+    console.print(f"  dev admin API key: [bold]{key}[/]  (also in {var_dir / 'dev-api-key'})")
+    console.print(f"  try: curl -H 'Authorization: Bearer {key}' {ports.url('metrics')}/v1/totals")
+    console.print("  Ctrl-C stops everything.")
+    console.rule()

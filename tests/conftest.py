@@ -1,0 +1,84 @@
+"""Test run set-up: real PostgreSQL and Redis, a fresh database and stream prefix per run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.servers import TestServers
+
+SERVERS = TestServers()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or os.environ.get("CPTED_TEST_RUN_ID"):
+        return
+    SERVERS.start()
+    os.environ.update(
+        CPTED_ENV="test",
+        CPTED_TEST_RUN_ID=SERVERS.run_id,
+        CPTED_DATABASE_URL=SERVERS.database_url,
+        CPTED_REDIS_URL=SERVERS.redis_url,
+        CPTED_STREAM_PREFIX=SERVERS.stream_prefix,
+        CPTED_AUTH_CACHE_TTL_S="0",
+        CPTED_CLAIM_IDLE_MS="1000",
+        CPTED_CLAIM_EVERY_S="0.5",
+        CPTED_CONSUMER_BLOCK_MS="100",
+        CPTED_RELAY_POLL_S="0.2",
+    )
+    from cpted.platform import migrate
+
+    asyncio.run(migrate(SERVERS.database_url))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SERVERS.admin_url:
+        SERVERS.stop()
+
+
+@pytest.fixture(scope="session")
+def servers() -> TestServers:
+    return SERVERS
+
+
+@pytest.fixture(scope="session")
+async def engine() -> AsyncIterator[AsyncEngine]:
+    from shared.db import dispose_engines, get_engine
+    from shared.settings import get_settings
+
+    yield get_engine(get_settings())
+    await dispose_engines()
+
+
+@pytest.fixture(scope="session")
+async def redis() -> AsyncIterator[Redis]:
+    from shared.bus import redis_client
+
+    client = redis_client()
+    yield client
+    await client.aclose()
+
+
+DATA_TABLES = (
+    "audits.recommendation_transition, audits.recommendation, audits.audit, audits.partnership, "
+    "audits.neighbourhood, audits.outbox, events.outbox, metrics.processed_event, metrics.subject, "
+    "metrics.counter_total, metrics.counter_daily, auth.api_key"
+)
+
+
+@pytest.fixture
+async def clean(engine: AsyncEngine, redis: Redis) -> None:
+    """Empty tables and streams, for tests that count exactly."""
+    from shared.settings import get_settings
+
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {DATA_TABLES}"))
+    keys = [k async for k in redis.scan_iter(f"{get_settings().stream_prefix}*")]
+    if keys:
+        await redis.delete(*keys)

@@ -1,0 +1,214 @@
+"""Outbox → relay → Redis stream → consumer → projections, on real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.metrics.consumer import build_consumer
+from shared.consumer import StreamConsumer, lag
+from shared.db import plain_url
+from shared.events import Envelope
+from shared.relay import Relay
+from shared.settings import get_settings
+from tests import factories
+
+
+async def _relay_all(redis: Redis, source: str = "audits") -> int:
+    settings = get_settings()
+    relay = Relay(settings.resolved_database_url(), redis, source, settings.stream(source))
+    conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
+    try:
+        return await relay.drain(conn)
+    finally:
+        await conn.close()
+
+
+async def _consume_all(consumer: StreamConsumer) -> None:
+    await consumer.ensure_groups()
+    while await consumer.poll_once():
+        pass
+
+
+def _consumer(engine: AsyncEngine, redis: Redis, name: str = "c1", **overrides: Any) -> StreamConsumer:
+    settings = get_settings().model_copy(update={"consumer_name": name, **overrides})
+    return build_consumer(settings, engine, redis)
+
+
+async def _totals(metrics_api: httpx.AsyncClient, **params: str) -> dict[str, Any]:
+    r = await metrics_api.get("/v1/totals", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _scenario(audits_api: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    """3 recommendations on the world's audit, one implemented, one declined; a second audit deleted."""
+    audit_id = world["audit"]["id"]
+    recs = []
+    for category in ("lighting", "traffic_calming", "landscaping"):
+        r = await audits_api.post(
+            f"/v1/audits/{audit_id}/recommendations", json=factories.recommendation(category=category)
+        )
+        recs.append(r.json()["id"])
+    for to, on in (("accepted", "2025-05-01"), ("in_progress", "2025-06-01"), ("implemented", "2025-07-01")):
+        await audits_api.post(f"/v1/recommendations/{recs[0]}/transitions", json={"to": to, "on": on})
+    await audits_api.post(f"/v1/recommendations/{recs[1]}/transitions", json={"to": "declined", "on": "2025-05-02"})
+    p, n2 = world["partnership"], world["n2"]
+    other = (await audits_api.post("/v1/audits", json=factories.audit(p["id"], n2["id"]))).json()
+    await audits_api.post(f"/v1/audits/{other['id']}/recommendations", json=factories.recommendation())
+    await audits_api.delete(f"/v1/audits/{other['id']}")
+
+
+EXPECTED = {
+    "partnerships": 1,
+    "audits": 1,
+    "audits_completed": 1,
+    "recommendations": 3,
+    "recommendations_implemented": 1,
+}
+
+
+async def test_round_trip_gives_exact_totals(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    await _scenario(audits_api, world)
+    assert await _relay_all(redis) == 14
+    consumer = _consumer(engine, redis)
+    await _consume_all(consumer)
+    totals = await _totals(metrics_api)
+    assert {k: totals[k] for k in EXPECTED} == EXPECTED
+    assert totals["recommendations_by_status"] | {} == {
+        "proposed": 1, "accepted": 0, "in_progress": 0, "implemented": 1, "declined": 1, "deferred": 0,
+    }  # fmt: skip
+    assert totals["recommendations_by_category"]["lighting"] == 1
+    assert totals["recommendations_by_category"]["traffic_calming"] == 1
+    assert totals["lag_events"] == 0
+    by_n2 = await _totals(metrics_api, neighbourhood_id=world["n2"]["id"])
+    assert (by_n2["audits"], by_n2["recommendations"]) == (0, 0)
+    period = await _totals(metrics_api, **{"from": "2025-07-01", "to": "2025-07-31"})
+    assert (period["audits"], period["recommendations_implemented"]) == (0, 1)
+
+
+async def test_redelivered_events_are_applied_once(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    await _scenario(audits_api, world)
+    await _relay_all(redis)
+    # A relay that crashed after XADD but before marking rows published sends everything again.
+    settings = get_settings()
+    conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
+    await conn.execute("UPDATE audits.outbox SET published_at = NULL")
+    await conn.close()
+    assert await _relay_all(redis) == 14
+    assert await redis.xlen(settings.stream("audits")) == 28
+    await _consume_all(_consumer(engine, redis))
+    totals = await _totals(metrics_api)
+    assert {k: totals[k] for k in EXPECTED} == EXPECTED
+
+
+async def test_events_out_of_order_still_give_the_final_state(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    await _scenario(audits_api, world)
+    settings = get_settings()
+    conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
+    rows = await conn.fetch("SELECT envelope::text AS e FROM audits.outbox ORDER BY position DESC")
+    await conn.close()
+    for row in rows:  # newest first: the worst order two racing relays could produce
+        await redis.xadd(settings.stream("audits"), {"event": row["e"]})
+    await _consume_all(_consumer(engine, redis))
+    totals = await _totals(metrics_api)
+    assert {k: totals[k] for k in EXPECTED} == EXPECTED
+
+
+async def test_abandoned_entries_are_claimed_by_another_consumer(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    await _scenario(audits_api, world)
+    await _relay_all(redis)
+    settings = get_settings()
+    dead = _consumer(engine, redis, name="dead")
+    await dead.ensure_groups()
+    # "dead" reads a batch and dies before applying or acknowledging it.
+    read = await redis.xreadgroup(settings.consumer_group, "dead", {settings.stream("audits"): ">"}, count=10)
+    assert len(read[0][1]) == 10
+    assert await lag(redis, [settings.stream("audits")], settings.consumer_group) == 14
+    await asyncio.sleep(settings.claim_idle_ms / 1000 + 0.2)
+    survivor = _consumer(engine, redis, name="survivor", claim_every_s=0)
+    await _consume_all(survivor)
+    totals = await _totals(metrics_api)
+    assert {k: totals[k] for k in EXPECTED} == EXPECTED
+    assert totals["lag_events"] == 0
+
+
+async def test_poison_event_goes_to_dead_letters_and_others_flow(
+    engine: AsyncEngine, redis: Redis, clean: None
+) -> None:
+    settings = get_settings()
+    stream = settings.stream("audits")
+    applied: list[uuid.UUID] = []
+    poison_id = uuid.uuid4()
+
+    async def handler(events: Sequence[Envelope]) -> None:
+        if any(e.id == poison_id for e in events):
+            raise ValueError("cannot apply this one")
+        applied.extend(e.id for e in events)
+
+    def event(id_: uuid.UUID) -> bytes:
+        return factories_event(id_).to_json()
+
+    good = [uuid.uuid4() for _ in range(3)]
+    for id_ in (good[0], poison_id, good[1], good[2]):
+        await redis.xadd(stream, {"event": event(id_)})
+    await redis.xadd(stream, {"event": b"{not json"})
+    consumer = StreamConsumer(
+        redis, [stream], "test-group", "c", handler, settings.dead_letter_stream,
+        max_deliveries=3, claim_idle_ms=0, claim_every_s=0, block_ms=10,
+    )  # fmt: skip
+    await consumer.ensure_groups()
+    for _ in range(6):
+        await consumer.poll_once()
+    assert applied == good
+    dead = await redis.xrange(settings.dead_letter_stream)
+    assert len(dead) == 2
+    errors = sorted(fields[b"error"].decode() for _, fields in dead)
+    assert errors[0].startswith("ValueError: cannot apply this one")
+    assert errors[1].startswith("unreadable event")
+    pending = await redis.xpending(stream, "test-group")
+    assert pending["pending"] == 0
+
+
+def factories_event(id_: uuid.UUID) -> Envelope:
+    from shared.events.audits import PartnershipCreated
+
+    pid = uuid.uuid4()
+    return PartnershipCreated(
+        id=id_,
+        source="audits",
+        subject_id=pid,
+        subject_version=1,
+        payload={"id": pid, "name": "P", "police_service": "WPS", "neighbourhood_ids": [], "status": "active"},
+    )
