@@ -254,6 +254,8 @@ CATALOGUE: dict[Cat, tuple[tuple[str, str, Priority], ...]] = {
         ("Add motion-activated lights over rear yards and garage doors facing the alley", OWNER, M),
         ("Add pedestrian-scale lighting along the walkway to the parking lot", PUBLIC_WORKS, M),
         ("Light the recessed building entrance", OWNER, M),
+        ("Keep the rear security light on from dusk to dawn", OWNER, M),
+        ("Move the streetlight that the tree canopy blocks", ENWIN, M),
     ),
     Cat.traffic_calming: (
         ("Install speed humps in the alley to discourage cut-through traffic", PUBLIC_WORKS, H),
@@ -261,6 +263,7 @@ CATALOGUE: dict[Cat, tuple[tuple[str, str, Priority], ...]] = {
         ("Post a 40 km/h area speed limit and add driver feedback signs", PUBLIC_WORKS, M),
         ("Narrow the travel lane with flex-post bollards for a season", PUBLIC_WORKS, M),
         ("Targeted speed enforcement during school arrival and dismissal", POLICE, M),
+        ("Install a raised crosswalk at the park entrance", PUBLIC_WORKS, M),
     ),
     Cat.landscaping: (
         ("Trim bushes along the sidewalk to below 1 m to restore sightlines", OWNER, H),
@@ -268,6 +271,7 @@ CATALOGUE: dict[Cat, tuple[tuple[str, str, Priority], ...]] = {
         ("Remove the overgrown hedge that screens the alley entrance", OWNER, M),
         ("Cut back branches covering the streetlight", PARKS, H),
         ("Replace dense shrubs at the park edge with low planting", PARKS, L),
+        ("Mow and clear the overgrown vacant lot", OWNER, M),
     ),
     Cat.signage: (
         ("Post Trespass to Property Act signs at the alley entrances", OWNER, M),
@@ -304,6 +308,9 @@ CATALOGUE: dict[Cat, tuple[tuple[str, str, Priority], ...]] = {
     ),
 }
 
+Item = tuple[Cat, str, str, Priority]
+ITEMS: tuple[Item, ...] = tuple((category, *row) for category, rows in CATALOGUE.items() for row in rows)
+
 STEP_NOTES: dict[S, tuple[str, ...]] = {
     S.accepted: ("Accepted by the partnership", "Agreed with the responsible party at the audit debrief"),
     S.in_progress: ("Work order issued", "Scheduled with the contractor", "Owner has started the work"),
@@ -329,12 +336,12 @@ async def load_demo(engine: AsyncEngine) -> bool:
             return False
     rng = random.Random(SEED)
     await _create_places(engine)
-    categories = _categories(rng)
-    statuses = _statuses(rng, categories)
+    plan = _plan(rng)
+    statuses = _statuses(rng, plan)
     for index, site in enumerate(AUDITS):
         audit_id = await _create_audit(engine, rng, site)
-        for number, category in enumerate(categories[index]):
-            await _create_recommendation(engine, rng, site, audit_id, number, category, statuses[index, number])
+        for number, item in enumerate(plan[index]):
+            await _create_recommendation(engine, rng, site, audit_id, number, item, statuses[index, number])
     return True
 
 
@@ -362,21 +369,32 @@ async def _create_places(engine: AsyncEngine) -> None:
         await partnerships.create(_uow(engine), ADMIN, body)
 
 
-def _categories(rng: random.Random) -> list[list[Cat]]:
-    """How many recommendations each audit made, and of which kind."""
+def _plan(rng: random.Random) -> list[list[Item]]:
+    """Which recommendations each audit made."""
     counts = [7] * len(AUDITS)
     for _ in range(RECOMMENDATIONS - sum(counts)):
         counts[rng.randrange(len(counts))] += 1
-    kinds, weights = list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values())
-    return [rng.choices(kinds, weights, k=n) for n in counts]
+    return [_draw(rng, count) for count in counts]
 
 
-def _statuses(rng: random.Random, categories: list[list[Cat]]) -> dict[tuple[int, int], S]:
+def _draw(rng: random.Random, count: int) -> list[Item]:
+    # Without replacement: one audit never recommends the same thing twice.
+    left, drawn = list(ITEMS), []
+    for _ in range(count):
+        # A category's weight is shared by its items, so the mix still follows CATEGORY_WEIGHTS.
+        weights = [CATEGORY_WEIGHTS[item[0]] / len(CATALOGUE[item[0]]) for item in left]
+        item = rng.choices(left, weights)[0]
+        left.remove(item)
+        drawn.append(item)
+    return drawn
+
+
+def _statuses(rng: random.Random, plan: list[list[Item]]) -> dict[tuple[int, int], S]:
     """Where each recommendation stands; keys are (audit index, recommendation number)."""
-    slots = [(a, n) for a, kinds in enumerate(categories) for n in range(len(kinds))]
+    slots = [(a, n) for a, items in enumerate(plan) for n in range(len(items))]
     early = [s for s in slots if AUDITS[s[0]].conducted_on < IMPLEMENTABLE_BEFORE]
-    primary = [s for s in early if categories[s[0]][s[1]] in PRIMARY]
-    other = [s for s in early if categories[s[0]][s[1]] not in PRIMARY]
+    primary = [s for s in early if plan[s[0]][s[1]][0] in PRIMARY]
+    other = [s for s in early if plan[s[0]][s[1]][0] not in PRIMARY]
     done = rng.sample(primary, IMPLEMENTED_PRIMARY) + rng.sample(other, IMPLEMENTED_OTHER)
     statuses = dict.fromkeys(slots, S.proposed) | dict.fromkeys(done, S.implemented)
     rest = [s for s in slots if statuses[s] is S.proposed]
@@ -435,9 +453,9 @@ def _expected_on(rng: random.Random, status: S, steps: list[tuple[S, date]]) -> 
 
 
 async def _create_recommendation(
-    engine: AsyncEngine, rng: random.Random, site: Site, audit_id: uuid.UUID, number: int, category: Cat, status: S
+    engine: AsyncEngine, rng: random.Random, site: Site, audit_id: uuid.UUID, number: int, item: Item, status: S
 ) -> None:
-    description, party, priority = rng.choice(CATALOGUE[category])
+    category, description, party, priority = item
     steps = _steps(rng, site.conducted_on, status)
     body = RecommendationCreate(
         id=_id("recommendation", f"{site.name}#{number}"),

@@ -121,12 +121,12 @@ async def read_log(session: AsyncSession, table: Table, after: str | None, limit
                 SELECT txid::text::bigint AS txid, position, envelope::text AS envelope
                 FROM {table.schema}.{table.name}
                 WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
-                  AND (txid, position) > (:txid::text::xid8, :position)
+                  AND (txid, position) > (CAST(CAST(:txid AS text) AS xid8), :position)
                 ORDER BY txid, position
                 LIMIT :limit
                 """
             ),
-            {"txid": txid, "position": position, "limit": limit},
+            {"txid": str(txid), "position": position, "limit": limit},
         )
     ).all()
     items = [{"position": encode_position(r.txid, r.position), "event": orjson.loads(r.envelope)} for r in rows]

@@ -51,6 +51,7 @@ class TestServers:
     redis_url: str = ""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     embedded: list[object] = field(default_factory=list)
+    extra_databases: list[str] = field(default_factory=list)
 
     @property
     def database(self) -> str:
@@ -87,7 +88,8 @@ class TestServers:
 
     def stop(self) -> None:
         try:
-            asyncio.run(_admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+            for name in [*self.extra_databases, self.database]:
+                asyncio.run(_admin(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             client = redis.Redis.from_url(self.redis_url)
             for key in client.scan_iter(f"{self.stream_prefix}*"):
                 client.delete(key)
@@ -95,3 +97,21 @@ class TestServers:
         finally:
             for server in reversed(self.embedded):
                 server.stop()  # type: ignore[attr-defined]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fresh_database(servers: TestServers, suffix: str) -> str:
+    """Another database of this run (dropped with the run), migrated."""
+    from cpted.platform import migrate
+
+    name = f"{servers.database}_{suffix}"
+    asyncio.run(_admin(servers.admin_url, f'CREATE DATABASE "{name}"'))
+    servers.extra_databases.append(name)
+    url = _with_database(servers.admin_url, name)
+    asyncio.run(migrate(url))
+    return url

@@ -105,7 +105,7 @@ PAYLOADS: dict[type[Payload], Callable[[], dict[str, Any]]] = {
 def an_event(type_name: str, version: int = 1, **changes: Any) -> Envelope:
     cls = registry.get(type_name, version)
     assert cls is not None
-    payload = PAYLOADS[cls.model_fields["payload"].annotation](**{})  # type: ignore[index]
+    payload = PAYLOADS[cls.model_fields["payload"].annotation]()  # type: ignore[index]
     return cls(source="audits", subject_id=payload["id"], subject_version=2, payload=payload, **changes)
 
 

@@ -206,3 +206,20 @@ async def test_deleting_an_audit_deletes_its_recommendations(
     assert (await audits_api.delete(f"/v1/audits/{audit_id}")).status_code == 204
     assert (await audits_api.get(f"/v1/audits/{audit_id}")).status_code == 404
     assert (await audits_api.get(f"/v1/recommendations/{rec['id']}")).status_code == 404
+
+
+async def test_event_log_pages_through_every_event_once(audits_api: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    audit_id = world["audit"]["id"]
+    for _ in range(5):
+        await audits_api.post(f"/v1/audits/{audit_id}/recommendations", json=factories.recommendation())
+    ids: list[str] = []
+    after = None
+    while True:
+        page = (await audits_api.get("/v1/outbox", params={"limit": 3} | ({"after": after} if after else {}))).json()
+        ids += [item["event"]["id"] for item in page["items"]]
+        after = page["next_after"]
+        if not after:
+            break
+    assert len(ids) == len(set(ids)) == 9
+    bad = await audits_api.get("/v1/outbox", params={"after": "x-y"})
+    assert bad.status_code == 422

@@ -63,7 +63,7 @@ def test_unknown_fields_are_refused_not_dropped() -> None:
         Body(name="x", staus="completed")
 
 
-@pytest.mark.parametrize("if_match", [None, "*", ' * ', '"3"', 'W/"3"', '"2", "3"'])
+@pytest.mark.parametrize("if_match", [None, "*", " * ", '"3"', 'W/"3"', '"2", "3"'])
 def test_a_current_or_absent_if_match_is_accepted(if_match: str | None) -> None:
     check_if_match(if_match, 3)
 

@@ -46,9 +46,7 @@ def test_a_valid_multipolygon_is_accepted() -> None:
         pytest.param(polygon([[0, 0], [1, 0], [2, 0], [0, 0]]), "(?i)self-intersection|no area", id="zero-area"),
         pytest.param({"type": "Point", "coordinates": [0, 0]}, "'Polygon', 'MultiPolygon'", id="wrong-type"),
         pytest.param({"type": "MultiPolygon", "coordinates": [[]]}, "exterior ring", id="empty-polygon"),
-        pytest.param(
-            {"type": "MultiPolygon", "coordinates": [[SQUARE], [SQUARE]]}, "MultiPolygon", id="overlapping"
-        ),
+        pytest.param({"type": "MultiPolygon", "coordinates": [[SQUARE], [SQUARE]]}, "MultiPolygon", id="overlapping"),
     ],
 )
 def test_a_bad_boundary_is_refused_naming_the_problem(value: dict[str, object], problem: str) -> None:

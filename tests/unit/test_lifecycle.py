@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -51,8 +52,8 @@ def test_allowed_next_matches_the_table(current: S) -> None:
 
 def test_the_happy_path_reaches_implemented() -> None:
     path = [S.proposed, S.accepted, S.in_progress, S.implemented]
-    for current, to in zip(path, path[1:], strict=False):
-        step(current, to)
+    for days, (current, to) in enumerate(pairwise(path)):
+        step(current, to, on=TODAY - timedelta(days=2 - days), last_on=TODAY - timedelta(days=3 - days))
 
 
 @pytest.mark.parametrize("current", [S.proposed, S.accepted, S.in_progress, S.deferred])
