@@ -37,13 +37,17 @@ class TransitionRefused(ValueError):
         self.field = field
 
 
-def check_transition(current: S, to: S, on: date, last_on: date | None, today: date) -> None:
+def check_transition(
+    current: S, to: S, on: date, last_on: date | None, today: date, audit_on: date | None = None
+) -> None:
     """Raise ``TransitionRefused`` unless ``current → to`` on ``on`` is a legal step."""
     if to not in allowed_next(current):
         options = ", ".join(sorted(allowed_next(current))) or "none: the recommendation is closed"
         raise TransitionRefused(f"cannot go from {current} to {to}; allowed: {options}", "to")
     if on > today:
         raise TransitionRefused(f"the date {on} is in the future", "on")
+    if audit_on is not None and on < audit_on:
+        raise TransitionRefused(f"the date {on} is before the audit ({audit_on})", "on")
     if last_on is not None and on < last_on:
         raise TransitionRefused(f"the date {on} is before the previous step ({last_on})", "on")
 

@@ -62,6 +62,13 @@ async def update(
         row = await visible(uow, principal, id_, for_update=True)
         principal.require_write(row.partnership_id)
         check_if_match(if_match, row.version)
+        if body.conducted_on is not None:
+            first_step = await repository.first_transition_on(uow.session, row.id)
+            if first_step is not None and body.conducted_on > first_step:
+                raise InvalidField(
+                    f"a recommendation of this audit changed status on {first_step}, before {body.conducted_on}",
+                    field="body.conducted_on",
+                )
         if apply_changes(row, body.model_dump(exclude_unset=True)):
             _emit(uow, AuditUpdated, row)
             await uow.commit()

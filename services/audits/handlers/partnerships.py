@@ -59,6 +59,12 @@ async def update(
         changes = body.model_dump(exclude_unset=True, exclude={"neighbourhood_ids"})
         if body.neighbourhood_ids is not None:
             changes["neighbourhood_ids"] = await _check_neighbourhoods(uow, body.neighbourhood_ids)
+            dropped = set(row.neighbourhood_ids) - set(changes["neighbourhood_ids"])
+            if in_use := await repository.neighbourhoods_in_use(uow.session, id_, dropped):
+                raise Conflict(
+                    f"audits of this partnership are in neighbourhood(s) {', '.join(sorted(map(str, in_use)))}",
+                    field="body.neighbourhood_ids",
+                )
         if body.name and await repository.name_taken(uow.session, body.name, except_id=id_):
             raise Conflict(f"a partnership named {body.name!r} exists already", field="body.name")
         if apply_changes(row, changes):

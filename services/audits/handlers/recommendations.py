@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from services.audits.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
@@ -14,7 +14,7 @@ from services.audits.schemas import RecommendationCreate, RecommendationUpdate, 
 from services.audits.store import repository
 from services.audits.store.tables import Audit, Recommendation, RecommendationTransition
 from shared.auth import Principal
-from shared.errors import IllegalTransition, InvalidField
+from shared.errors import Conflict, IllegalTransition, InvalidField
 from shared.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
 from shared.settings import get_settings
 from shared.uow import UnitOfWork
@@ -40,6 +40,13 @@ def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit, **ext
         neighbourhood_id=audit.neighbourhood_id,
         payload=state(row, **extra),
     )
+
+
+def _check_expected_on(expected_on: date | None, audit: Audit) -> None:
+    if expected_on is not None and expected_on < audit.conducted_on:
+        raise InvalidField(
+            f"expected_on {expected_on} is before the audit ({audit.conducted_on})", field="body.expected_on"
+        )
 
 
 async def _view(uow: UnitOfWork, row: Recommendation, audit: Audit) -> RecommendationView:
@@ -69,7 +76,10 @@ async def create(
         audit = await audits.visible(uow, principal, audit_id, for_update=True)
         principal.require_write(audit.partnership_id)
         if body.id and (existing := await uow.session.get(Recommendation, body.id)):
+            if existing.audit_id != audit.id:
+                raise Conflict(f"recommendation {body.id} belongs to another audit", field="body.id")
             return await _view(uow, existing, audit), False
+        _check_expected_on(body.expected_on, audit)
         row = Recommendation(
             id=body.id or uuid.uuid4(),
             audit_id=audit.id,
@@ -89,6 +99,7 @@ async def update(
         row, audit = await _visible(uow, principal, id_, for_update=True)
         principal.require_write(audit.partnership_id)
         check_if_match(if_match, row.version)
+        _check_expected_on(body.expected_on, audit)
         if apply_changes(row, body.model_dump(exclude_unset=True)):
             _emit(uow, RecommendationUpdated, row, audit)
             await uow.commit()
@@ -106,7 +117,7 @@ async def transition(
         today = datetime.now(ZoneInfo(get_settings().local_timezone)).date()
         last_on = await repository.last_transition_on(uow.session, row.id)
         try:
-            check_transition(current, body.to, body.on, last_on, today)
+            check_transition(current, body.to, body.on, last_on, today, audit_on=audit.conducted_on)
         except TransitionRefused as refused:
             if refused.field == "to":
                 raise IllegalTransition(str(refused), field="body.to") from refused
@@ -116,7 +127,7 @@ async def transition(
             {
                 "status": body.to,
                 "implemented_on": implemented_on_after(body.to, body.on),
-                "status_note": body.note or row.status_note,
+                "status_note": body.note,
             },
         )
         uow.session.add(

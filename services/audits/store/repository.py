@@ -162,9 +162,25 @@ async def last_transition_on(session: AsyncSession, recommendation_id: uuid.UUID
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def recommendations_of(session: AsyncSession, audit_id: uuid.UUID) -> Sequence[Recommendation]:
-    rows = await session.execute(select(Recommendation).where(Recommendation.audit_id == audit_id))
-    return rows.scalars().all()
+async def first_transition_on(session: AsyncSession, audit_id: uuid.UUID) -> date | None:
+    stmt = (
+        select(func.min(RecommendationTransition.on))
+        .join(Recommendation, Recommendation.id == RecommendationTransition.recommendation_id)
+        .where(Recommendation.audit_id == audit_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def neighbourhoods_in_use(
+    session: AsyncSession, partnership_id: uuid.UUID, neighbourhood_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    wanted = list(neighbourhood_ids)
+    if not wanted:
+        return set()
+    stmt = select(Audit.neighbourhood_id).where(
+        Audit.partnership_id == partnership_id, Audit.neighbourhood_id.in_(wanted)
+    )
+    return set((await session.execute(stmt.distinct())).scalars().all())
 
 
 def _escape_like(value: str) -> str:
