@@ -80,4 +80,4 @@ async def upgrade(url: str, locations: list[tuple[Path, str]]) -> None:
 def _upgrade_on(connection: Connection, script_location: Path, schema: str) -> None:
     cfg = alembic_config(script_location, schema)
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")

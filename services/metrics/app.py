@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.metrics.api import totals
 from shared.app import create_service_app
+from shared.deadletters import dead_letter_router
 
 
 def create_app() -> FastAPI:
@@ -11,5 +12,5 @@ def create_app() -> FastAPI:
         name="metrics",
         title="CPTED metrics",
         description="Running totals of the programme, kept from the audits and events streams.",
-        routers=[totals.router],
+        routers=[totals.router, dead_letter_router()],
     )

@@ -212,3 +212,41 @@ def factories_event(id_: uuid.UUID) -> Envelope:
         subject_version=1,
         payload={"id": pid, "name": "P", "police_service": "WPS", "neighbourhood_ids": [], "status": "active"},
     )
+
+
+async def test_dead_letters_are_listed_and_retried(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    settings = get_settings()
+    await _relay_all(redis)
+    failing = {"on": True}
+    real = build_consumer(settings, engine, redis).handler
+
+    async def flaky(events: Sequence[Envelope]) -> None:
+        if failing["on"] and any(e.type == "audit.created" for e in events):
+            raise RuntimeError("projection refused the audit")
+        await real(events)
+
+    consumer = StreamConsumer(
+        redis, [settings.stream("audits")], settings.consumer_group, "c", flaky, settings.dead_letter_stream,
+        max_deliveries=2, claim_idle_ms=0, claim_every_s=0, block_ms=10,
+    )  # fmt: skip
+    await consumer.ensure_groups()
+    for _ in range(4):
+        await consumer.poll_once()
+    listed = (await metrics_api.get("/v1/bus/dead-letters")).json()["items"]
+    assert [(x["event"]["type"], x["deliveries"]) for x in listed] == [("audit.created", 2)]
+    assert "projection refused the audit" in listed[0]["error"]
+    assert (await _totals(metrics_api))["audits"] == 0
+    failing["on"] = False
+    retried = await metrics_api.post(f"/v1/bus/dead-letters/{listed[0]['id']}/retry")
+    assert retried.status_code == 200
+    await _consume_all(consumer)
+    assert (await _totals(metrics_api))["audits"] == 1
+    assert (await metrics_api.get("/v1/bus/dead-letters")).json()["items"] == []
+    missing = await metrics_api.post("/v1/bus/dead-letters/1-1/retry")
+    assert missing.status_code == 404
