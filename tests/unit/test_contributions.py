@@ -43,14 +43,26 @@ def a_recommendation(audit: AuditState, **changes: object) -> RecommendationStat
     return RecommendationState(**(fields | changes))
 
 
+def once(metric: str, day: date = DAY) -> dict[Key, int]:
+    """Counted once for the partnership and once in the programme-wide totals."""
+    return {Key(P, N, metric, day): 1, Key(c.ALL, N, metric, day): 1}
+
+
 def test_a_planned_audit_counts_once_and_not_as_completed() -> None:
-    assert c.audit(an_audit()) == Counter({Key(P, N, c.AUDITS, DAY): 1})
+    assert c.audit(an_audit()) == Counter(once(c.AUDITS))
 
 
 def test_a_completed_audit_also_counts_as_completed() -> None:
-    assert c.audit(an_audit(status="completed")) == Counter(
-        {Key(P, N, c.AUDITS, DAY): 1, Key(P, N, c.AUDITS_COMPLETED, DAY): 1}
+    assert c.audit(an_audit(status="completed")) == Counter(once(c.AUDITS) | once(c.AUDITS_COMPLETED))
+
+
+def test_a_thing_shared_by_two_partnerships_counts_once_overall() -> None:
+    other = uuid.uuid4()
+    keys = Counter(c.counted([P, other, P], N, "events", DAY))
+    assert keys == Counter(
+        {Key(P, N, "events", DAY): 1, Key(other, N, "events", DAY): 1, Key(c.ALL, N, "events", DAY): 1}
     )
+    assert Counter(c.counted([P], None, "events", DAY))[Key(c.ALL, c.NOWHERE, "events", DAY)] == 1
 
 
 def test_no_audit_contributes_nothing() -> None:
@@ -60,11 +72,9 @@ def test_no_audit_contributes_nothing() -> None:
 def test_a_recommendation_counts_under_its_audit_by_status_and_category() -> None:
     audit = an_audit()
     assert c.recommendation(a_recommendation(audit, category="signage"), audit) == Counter(
-        {
-            Key(P, N, c.RECOMMENDATIONS, DAY): 1,
-            Key(P, N, "recommendations_by_status.proposed", DAY): 1,
-            Key(P, N, "recommendations_by_category.signage", DAY): 1,
-        }
+        once(c.RECOMMENDATIONS)
+        | once("recommendations_by_status.proposed")
+        | once("recommendations_by_category.signage")
     )
 
 

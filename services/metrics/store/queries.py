@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.domain.contributions import ALL
 from services.metrics.store.tables import counter_daily, counter_total, processed_event, subject
 
 
@@ -24,8 +25,10 @@ def _counter_query(
     if group_by:
         columns.insert(0, table.c[group_by].label("group_id"))
     stmt = select(*columns)
-    if partnership_id:
-        stmt = stmt.where(table.c.partnership_id == partnership_id)
+    if group_by == "partnership_id":
+        stmt = stmt.where(table.c.partnership_id != ALL)
+    else:
+        stmt = stmt.where(table.c.partnership_id == (partnership_id or ALL))
     if neighbourhood_id:
         stmt = stmt.where(table.c.neighbourhood_id == neighbourhood_id)
     if start:
