@@ -9,8 +9,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 
 def _no_nul(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor unpaired surrogates: refuse them here, not with a 500."""
     if "\x00" in value:
         raise ValueError("text may not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no unpaired surrogates)") from None
     return value
 
 
