@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,7 @@ from shared.auth import KeyVerifier
 from shared.bus import redis_client
 from shared.context import request_id
 from shared.db import get_engine, ping
+from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.settings import get_settings
 
 log = logging.getLogger("cpted.http")
@@ -69,6 +71,8 @@ def create_service_app(
     name: str,
     title: str,
     routers: Sequence[APIRouter],
+    body_limits: Mapping[str, int] | None = None,
+    slow_routes: Mapping[str, float] | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     description: str = "",
@@ -92,7 +96,21 @@ def create_service_app(
             await app.state.engine.dispose()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
+    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
+    app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
     app.add_middleware(RequestContextMiddleware, service=name)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            allow_credentials=False,
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     errors.install(app)
     for router in routers:
         app.include_router(router)

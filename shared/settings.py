@@ -47,8 +47,13 @@ class Settings(BaseSettings):
     relay_batch: int = 500
     relay_poll_s: float = 1.0
 
-    # Auth
+    # Auth and protection
     auth_cache_ttl_s: float = 5.0
+    rate_limit_per_second: int = 200
+    max_body_bytes: int = 1_048_576
+    request_timeout_s: float = 30.0
+    cors_origins: list[str] = []
+    hsts: bool = False
 
     # Where the producers serve their event logs (for rebuild and reconcile).
     audits_url: str = "http://127.0.0.1:8001"
