@@ -21,6 +21,7 @@ from shared.bus import redis_client
 from shared.context import request_id
 from shared.db import get_engine, ping
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
+from shared.openapi import document_problems
 from shared.settings import get_settings
 
 log = logging.getLogger("cpted.http")
@@ -114,6 +115,7 @@ def create_service_app(
     errors.install(app)
     for router in routers:
         app.include_router(router)
+    document_problems(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

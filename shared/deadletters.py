@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
@@ -81,7 +81,11 @@ def dead_letter_router() -> APIRouter:
         return {"items": items, "next_cursor": next_cursor}
 
     @router.post("/{letter_id}/retry", summary="Deliver a dead letter again (admin)")
-    async def retry_dead_letter(request: Request, principal: CurrentKey, letter_id: str) -> DeadLetter:
+    async def retry_dead_letter(
+        request: Request,
+        principal: CurrentKey,
+        letter_id: Annotated[str, Path(max_length=40, pattern=r"^\d+-\d+$", description="id of the dead letter")],
+    ) -> DeadLetter:
         principal.require_admin()
         return await retry(request.app.state.redis, request.app.state.settings.dead_letter_stream, letter_id)
 
