@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import Table
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import errors
@@ -20,6 +21,7 @@ from shared.auth import KeyVerifier
 from shared.bus import redis_client
 from shared.context import request_id
 from shared.db import get_engine, ping
+from shared.idempotency import IdempotencyMiddleware
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.openapi import document_problems
 from shared.settings import get_settings
@@ -74,6 +76,7 @@ def create_service_app(
     routers: Sequence[APIRouter],
     body_limits: Mapping[str, int] | None = None,
     slow_routes: Mapping[str, float] | None = None,
+    idempotency: Table | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     description: str = "",
@@ -99,6 +102,8 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
+    if idempotency is not None:
+        app.add_middleware(IdempotencyMiddleware, table=idempotency)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
     app.add_middleware(RequestContextMiddleware, service=name)

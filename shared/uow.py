@@ -20,6 +20,7 @@ from shared.context import request_id
 from shared.db import session_factory
 from shared.events import Envelope
 from shared.events.envelope import Source
+from shared.idempotency import take_claim
 
 
 class UnitOfWork:
@@ -89,6 +90,7 @@ class UnitOfWork:
         return list(self._events)
 
     async def commit(self) -> None:
+        await take_claim(self.session)
         if self._events:
             assert self._outbox_table is not None
             await outbox.write(self.session, self._outbox_table, self._events)

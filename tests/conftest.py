@@ -68,7 +68,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 DATA_TABLES = (
     "audits.recommendation_transition, audits.recommendation, audits.audit, audits.partnership, "
-    "audits.neighbourhood, audits.outbox, events.outbox, metrics.processed_event, metrics.subject, "
+    "audits.neighbourhood, audits.outbox, audits.idempotency_key, events.outbox, metrics.processed_event, metrics.subject, "
     "metrics.counter_total, metrics.counter_daily, auth.api_key"
 )
 

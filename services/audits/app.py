@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from services.audits.api import audits, neighbourhoods, partnerships, recommendations
-from services.audits.store.tables import outbox
+from services.audits.store.tables import idempotency, outbox
 from shared.app import create_service_app
 from shared.eventlog import event_log_router
 
@@ -13,6 +13,7 @@ def create_app() -> FastAPI:
         name="audits",
         title="CPTED audits",
         description="Neighbourhoods, police-community partnerships, CPTED audits and their recommendations.",
+        idempotency=idempotency,
         routers=[
             neighbourhoods.router,
             partnerships.router,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.db import new_metadata
+from shared.idempotency import idempotency_table
 from shared.outbox import outbox_table
 
 metadata = new_metadata("audits")
@@ -101,3 +102,4 @@ class RecommendationTransition(AuditsTable, table=True):
 
 
 outbox = outbox_table(metadata)
+idempotency = idempotency_table(metadata)

@@ -1,0 +1,206 @@
+"""``Idempotency-Key`` on POST: a repeat with the same key and body gets the first answer.
+
+The key is claimed inside the transaction of the change itself (the unit of
+work inserts the claim row before committing), so two racing requests with
+one key can never both write. After the answer is produced it is stored on
+the claim row and replayed byte for byte to later repeats; the same key with
+a different body is a 422; a repeat while the first is still running is a 409
+with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import Conflict
+from shared.middleware import send_problem
+
+HEADER = b"idempotency-key"
+KEPT_HEADERS = {b"content-type", b"location", b"etag"}
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    return Table(
+        "idempotency_key",
+        metadata,
+        Column("principal", String(64), primary_key=True),
+        Column("key", String(255), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status", Integer, nullable=True),
+        Column("headers", JSONB, nullable=True),
+        Column("body", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+@dataclass
+class Claim:
+    table: Table
+    principal: str
+    key: str
+    fingerprint: str
+    taken: bool = False
+
+
+current_claim: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)
+
+
+class KeyInUse(Conflict):
+    type, title = "idempotency-key-in-use", "A request with this Idempotency-Key is in progress"
+
+
+async def take_claim(session: AsyncSession) -> None:
+    """Called by the unit of work just before it commits: the claim and the change land together."""
+    claim = current_claim.get()
+    if claim is None or claim.taken:
+        return
+    row = {"principal": claim.principal, "key": claim.key, "fingerprint": claim.fingerprint}
+    result = await session.execute(
+        insert(claim.table).values(row).on_conflict_do_nothing().returning(claim.table.c.key)
+    )
+    if result.first() is None:
+        raise KeyInUse("another request with this Idempotency-Key got there first; retry to get its answer")
+    claim.taken = True
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, table: Table) -> None:
+        self.app = app
+        self.table = table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"]) if scope["type"] == "http" else {}
+        if scope["type"] != "http" or scope["method"] != "POST" or HEADER not in headers:
+            await self.app(scope, receive, send)
+            return
+        key = headers[HEADER].decode("latin-1")
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            await send_problem(
+                send, 400, "bad-idempotency-key", "Bad Idempotency-Key", "use 1 to 255 printable characters"
+            )
+            return
+        body, replay_receive = await _buffer(receive)
+        principal = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()
+        query = scope.get("query_string", b"")
+        fingerprint = hashlib.sha256(b"\0".join([scope["path"].encode(), query, body])).hexdigest()
+        claim = Claim(self.table, principal, key, fingerprint)
+        engine: AsyncEngine = scope["app"].state.engine
+        if await self._replayed(engine, claim, send, wait_s=0):
+            return
+        captured = _Captured(send)
+        token = current_claim.set(claim)
+        try:
+            await self.app(scope, replay_receive, captured.send)
+        finally:
+            current_claim.reset(token)
+        if captured.status == 409 and captured.problem_type.endswith("idempotency-key-in-use"):
+            if await self._replayed(engine, claim, send, wait_s=5):
+                return
+        await captured.flush()
+        if 200 <= captured.status < 300:
+            await _store(engine, claim, captured)
+
+    async def _replayed(self, engine: AsyncEngine, claim: Claim, send: Send, wait_s: float) -> bool:
+        """Answer from the stored first answer when there is a claim (waiting up to ``wait_s`` for it)."""
+        row = await self._claimed(engine, claim, wait_s)
+        if row is None:
+            return False
+        if row.fingerprint != claim.fingerprint:
+            detail = "this Idempotency-Key was used with a different request"
+            await send_problem(send, 422, "idempotency-key-reused", "Idempotency-Key reused", detail)
+        elif row.status is None:
+            detail = "a request with this Idempotency-Key is in progress"
+            await send_problem(send, 409, "idempotency-key-in-use", "Request in progress", detail, {"Retry-After": "1"})
+        else:
+            stored = [(k.encode(), v.encode()) for k, v in row.headers.items()] + [(b"idempotent-replayed", b"true")]
+            await send({"type": "http.response.start", "status": row.status, "headers": stored})
+            await send({"type": "http.response.body", "body": row.body})
+        return True
+
+    async def _claimed(self, engine: AsyncEngine, claim: Claim, wait_s: float) -> Any:
+        table = self.table
+        query = select(table).where(table.c.principal == claim.principal, table.c.key == claim.key)
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            async with AsyncSession(engine) as session:
+                row = (await session.execute(query)).first()
+            answered = row is None or row.status is not None or row.fingerprint != claim.fingerprint
+            if answered or asyncio.get_running_loop().time() >= deadline:
+                return row
+            await asyncio.sleep(0.05)
+
+
+class _Captured:
+    """Holds the route's answer until it is known whether to send it or a replay."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.messages: list[Message] = []
+        self.status = 500
+        self.headers: dict[str, str] = {}
+        self.body = b""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = {k.decode(): v.decode() for k, v in message.get("headers", []) if k.lower() in KEPT_HEADERS}
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+        self.messages.append(message)
+
+    @property
+    def problem_type(self) -> str:
+        try:
+            return str(orjson.loads(self.body).get("type", "")) if self.status == 409 else ""
+        except orjson.JSONDecodeError:
+            return ""
+
+    async def flush(self) -> None:
+        for message in self.messages:
+            await self._send(message)
+
+
+async def _store(engine: AsyncEngine, claim: Claim, answer: _Captured) -> None:
+    values = {"status": answer.status, "headers": answer.headers, "body": answer.body}
+    async with AsyncSession(engine) as session:
+        if claim.taken:
+            table = claim.table
+            await session.execute(
+                update(table).where(table.c.principal == claim.principal, table.c.key == claim.key).values(values)
+            )
+        else:  # the route changed nothing (e.g. a create that found its record): remember the answer all the same
+            row = {"principal": claim.principal, "key": claim.key, "fingerprint": claim.fingerprint, **values}
+            await session.execute(insert(claim.table).values(row).on_conflict_do_nothing())
+        await session.commit()
+
+
+async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
