@@ -66,10 +66,13 @@ async def redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-DATA_TABLES = (
-    "audits.recommendation_transition, audits.recommendation, audits.audit, audits.partnership, "
-    "audits.neighbourhood, audits.outbox, audits.idempotency_key, events.outbox, metrics.processed_event, metrics.subject, "
-    "metrics.counter_total, metrics.counter_daily, auth.api_key"
+ALL_DATA_TABLES = text(
+    """
+    SELECT string_agg(format('%I.%I', table_schema, table_name), ', ')
+    FROM information_schema.tables
+    WHERE table_schema IN ('auth', 'audits', 'events', 'metrics')
+      AND table_type = 'BASE TABLE' AND table_name <> 'alembic_version'
+    """
 )
 
 
@@ -79,7 +82,8 @@ async def clean(engine: AsyncEngine, redis: Redis) -> None:
     from shared.settings import get_settings
 
     async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {DATA_TABLES}"))
+        tables = (await conn.execute(ALL_DATA_TABLES)).scalar_one()
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     keys = [k async for k in redis.scan_iter(f"{get_settings().stream_prefix}*")]
     if keys:
         await redis.delete(*keys)

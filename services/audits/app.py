@@ -4,7 +4,9 @@ from fastapi import FastAPI
 
 from services.audits.api import audits, neighbourhoods, partnerships, recommendations
 from services.audits.store.tables import idempotency, outbox
+from shared import keys_api
 from shared.app import create_service_app
+from shared.audittrail import audit_trail_router
 from shared.eventlog import event_log_router
 
 
@@ -20,5 +22,7 @@ def create_app() -> FastAPI:
             audits.router,
             recommendations.router,
             event_log_router(outbox),
+            audit_trail_router(outbox),
+            keys_api.router,
         ],
     )
