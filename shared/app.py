@@ -23,6 +23,7 @@ from shared.context import request_id
 from shared.db import get_engine, ping
 from shared.idempotency import IdempotencyMiddleware
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
+from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
 from shared.settings import get_settings
 
@@ -89,6 +90,7 @@ def create_service_app(
         app.state.engine = get_engine(settings)
         app.state.redis = redis_client(settings)
         app.state.key_verifier = KeyVerifier(app.state.engine, settings.auth_cache_ttl_s)
+        app.state.token_verifier = TokenVerifier(settings) if settings.oidc_enabled else None
         for hook in on_startup:
             await hook(app)
         try:

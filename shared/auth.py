@@ -212,8 +212,12 @@ def bearer_token(request: Request) -> str:
 
 
 async def current_principal(request: Request) -> Principal:
+    token = bearer_token(request)
+    tokens = getattr(request.app.state, "token_verifier", None)
+    if tokens is not None and tokens.accepts(token):
+        return await tokens.verify(token)
     verifier: KeyVerifier = request.app.state.key_verifier
-    return await verifier.verify(bearer_token(request))
+    return await verifier.verify(token)
 
 
 CurrentKey = Annotated[Principal, Depends(current_principal)]

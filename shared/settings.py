@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     request_timeout_s: float = 30.0
     cors_origins: list[str] = []
     hsts: bool = False
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url)
 
     # Where the producers serve their event logs (for rebuild and reconcile).
     audits_url: str = "http://127.0.0.1:8001"
