@@ -123,24 +123,27 @@ def _api_key(settings: Settings, given: str | None) -> str:
     raise typer.BadParameter("give --api-key (or set CPTED_API_KEY), or run beside `make run`")
 
 
+def _log_clients(settings: Settings, key: str) -> dict[str, httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {key}"}
+    return {
+        "audits": httpx.AsyncClient(base_url=settings.audits_url, headers=headers, timeout=60),
+        "events": httpx.AsyncClient(base_url=settings.events_url, headers=headers, timeout=60),
+    }
+
+
+ApiKey = Annotated[str | None, typer.Option(envvar="CPTED_API_KEY", help="a key that can read the event logs")]
+
+
 @app.command("rebuild-metrics")
-def rebuild_metrics(
-    api_key: Annotated[str | None, typer.Option(envvar="CPTED_API_KEY", help="key that can read the logs")] = None,
-    debug: Debug = False,
-) -> None:
-    """Rebuild the metrics projections from the producers' event logs."""
-    from services.metrics.rebuild import rebuild
+def rebuild_metrics(api_key: ApiKey = None, debug: Debug = False) -> None:
+    """Rebuild the metrics projections from zero out of the producers' event logs."""
+    from services.metrics.replay import rebuild
     from shared.db import get_engine
 
     settings = get_settings()
-    key = _api_key(settings, api_key)
+    clients = _log_clients(settings, _api_key(settings, api_key))
 
     async def main() -> int:
-        headers = {"Authorization": f"Bearer {key}"}
-        clients = {
-            "audits": httpx.AsyncClient(base_url=settings.audits_url, headers=headers, timeout=60),
-            "events": httpx.AsyncClient(base_url=settings.events_url, headers=headers, timeout=60),
-        }
         try:
             with Progress(console=err) as bar:
                 task = bar.add_task("replaying events", total=None)
@@ -151,6 +154,33 @@ def rebuild_metrics(
 
     applied = _run(main(), debug)
     console.print(f"rebuilt the projections from {applied} events")
+
+
+@app.command()
+def reconcile(api_key: ApiKey = None, debug: Debug = False) -> None:
+    """Apply every logged event the metrics projections lack, and report how many were missing."""
+    from services.metrics.replay import reconcile as run_reconcile
+    from shared.db import get_engine
+
+    settings = get_settings()
+    clients = _log_clients(settings, _api_key(settings, api_key))
+
+    async def main() -> object:
+        try:
+            with Progress(console=err) as bar:
+                task = bar.add_task("comparing with the event logs", total=None)
+                return await run_reconcile(get_engine(settings), clients, progress=lambda s, n: bar.advance(task, n))
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    report = _run(main(), debug)
+    for source, examined in report.examined.items():  # type: ignore[attr-defined]
+        console.print(
+            f"{source}: {examined} events in the log, {report.missing[source]} were missing and are now applied"
+        )  # type: ignore[attr-defined]
+    if report.repaired:  # type: ignore[attr-defined]
+        console.print(f"repaired: {report.repaired} events")  # type: ignore[attr-defined]
 
 
 @app.command("demo")

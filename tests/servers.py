@@ -47,6 +47,7 @@ async def _admin(url: str, sql: str) -> None:
 
 @dataclass
 class TestServers:
+    __test__ = False  # not a test class, whatever pytest thinks of its name
     admin_url: str = ""
     redis_url: str = ""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])

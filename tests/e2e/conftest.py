@@ -26,27 +26,42 @@ def _issue_admin_key(database_url: str) -> str:
     return asyncio.run(issue())
 
 
-@pytest.fixture(scope="module")
-def platform(servers: TestServers) -> Iterator[Platform]:
-    """Audits, events and metrics services, the audits relay and one consumer, as real processes."""
+def start_platform(
+    servers: TestServers, *, redis_url: str | None = None, relays: int = 1, consumers: int = 1
+) -> Platform:
+    """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database."""
     suffix = uuid.uuid4().hex[:6]
     database_url = fresh_database(servers, f"e2e{suffix}")
     env = dict(os.environ) | {
         "CPTED_DATABASE_URL": database_url,
         "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-e2e{suffix}",
     }
+    if redis_url:
+        env["CPTED_REDIS_URL"] = redis_url
     platform = Platform(env)
+    platform.database_url = database_url  # type: ignore[attr-defined]
     for service in ("audits", "events", "metrics"):
         platform.start_service(service)
-    platform.env |= {
-        "CPTED_AUDITS_URL": platform.url("audits"),
-        "CPTED_EVENTS_URL": platform.url("events"),
-    }
-    platform.start_cli("relay-audits", "relay", "audits")
-    platform.start_cli("consumer-1", "consume", CPTED_CONSUMER_NAME="consumer-1")
+    platform.env |= {"CPTED_AUDITS_URL": platform.url("audits"), "CPTED_EVENTS_URL": platform.url("events")}
+    for n in range(1, relays + 1):
+        for source in ("audits", "events"):
+            platform.start_cli(f"relay-{source}-{n}", "relay", source)
+    for n in range(1, consumers + 1):
+        platform.start_cli(f"consumer-{n}", "consume", CPTED_CONSUMER_NAME=f"consumer-{n}")
     platform.api_key = _issue_admin_key(database_url)  # type: ignore[attr-defined]
     try:
         platform.wait_ready()
+    except Exception:
+        platform.stop()
+        raise
+    return platform
+
+
+@pytest.fixture(scope="module")
+def platform(servers: TestServers) -> Iterator[Platform]:
+    """Audits, events and metrics services, one relay per producer and one consumer, as real processes."""
+    platform = start_platform(servers)
+    try:
         yield platform
     finally:
         platform.stop()

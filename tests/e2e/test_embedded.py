@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.processes import LOGS, Platform
-from tests.e2e.test_platform import Ledger, _implement, _wait_for, _write_world
+from tests.e2e.scenario import Ledger, implement, wait_for, write_world
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.embedded]
@@ -101,10 +101,10 @@ def test_the_end_to_end_scenario_on_the_embedded_servers(dev_platform: tuple[Pat
             httpx.AsyncClient(base_url=platform.url("metrics"), headers=headers, timeout=30) as metrics,
         ):
             ledger = Ledger()
-            world = await _write_world(api, ledger, audits=3, recs_per_audit=6)
+            world = await write_world(api, ledger, audits=3, recs_per_audit=6)
             for rec_id in list(ledger.recs)[:4]:
-                await _implement(api, ledger, rec_id)
-            await _wait_for(metrics, ledger, world["partnership"]["id"])
+                await implement(api, ledger, rec_id)
+            await wait_for(metrics, ledger, world["partnership"]["id"])
             overall = (await metrics.get("/v1/totals")).json()
             assert overall["audits"] == 20 + 3
             assert overall["recommendations_implemented"] == 27 + 4

@@ -1,0 +1,88 @@
+"""A scenario of writes with an independent ledger of what the totals must be."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from tests import factories
+from tests.e2e.processes import Platform
+
+TIMEOUT_S = 30
+
+
+class Ledger:
+    """What the accepted writes say the totals must be, computed independently of the platform."""
+
+    def __init__(self) -> None:
+        self.audits: dict[str, dict[str, Any]] = {}
+        self.recs: dict[str, dict[str, Any]] = {}
+
+    def expected(self) -> dict[str, Any]:
+        live = [r for r in self.recs.values() if r["audit_id"] in self.audits]
+        return {
+            "audits": len(self.audits),
+            "recommendations": len(live),
+            "recommendations_implemented": sum(r["status"] == "implemented" for r in live),
+            "by_category": Counter(r["category"] for r in live),
+        }
+
+
+async def write_world(api: httpx.AsyncClient, ledger: Ledger, audits: int, recs_per_audit: int) -> dict[str, Any]:
+    n1 = (await api.post("/v1/neighbourhoods", json=factories.neighbourhood())).json()
+    p = (await api.post("/v1/partnerships", json=factories.partnership([n1["id"]]))).json()
+    for i in range(audits):
+        a = (
+            await api.post("/v1/audits", json=factories.audit(p["id"], n1["id"], conducted_on=f"2025-03-{i + 1:02d}"))
+        ).json()
+        ledger.audits[a["id"]] = a
+    categories = ["lighting", "traffic_calming", "landscaping", "signage"]
+
+    async def add(audit_id: str, k: int) -> None:
+        body = factories.recommendation(category=categories[k % 4])
+        r = await api.post(f"/v1/audits/{audit_id}/recommendations", json=body)
+        assert r.status_code == 201, r.text
+        ledger.recs[r.json()["id"]] = r.json()
+
+    await asyncio.gather(*(add(a, k) for a in list(ledger.audits) for k in range(recs_per_audit)))
+    return {"partnership": p, "neighbourhood": n1}
+
+
+async def implement(api: httpx.AsyncClient, ledger: Ledger, rec_id: str) -> None:
+    for to, on in (("accepted", "2025-04-01"), ("in_progress", "2025-05-01"), ("implemented", "2025-06-01")):
+        r = await api.post(f"/v1/recommendations/{rec_id}/transitions", json={"to": to, "on": on})
+        assert r.status_code == 200, r.text
+    ledger.recs[rec_id]["status"] = "implemented"
+
+
+async def wait_for(metrics: httpx.AsyncClient, ledger: Ledger, partnership_id: str | None) -> dict[str, Any]:
+    """Poll the totals (of one partnership, or overall) until they equal the ledger's."""
+    want = ledger.expected()
+    deadline = time.monotonic() + TIMEOUT_S
+    got: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        params = {"partnership_id": partnership_id} if partnership_id else {}
+        got = (await metrics.get("/v1/totals", params=params)).json()
+        seen = {
+            "audits": got["audits"],
+            "recommendations": got["recommendations"],
+            "recommendations_implemented": got["recommendations_implemented"],
+            "by_category": Counter({k: v for k, v in got["recommendations_by_category"].items() if v}),
+        }
+        if seen == want and got["lag_events"] == 0:
+            return got
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"totals never matched: want {want}, got {got}")
+
+
+def clients(platform: Platform) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {platform.api_key}"}  # type: ignore[attr-defined]
+    limits = httpx.Limits(max_connections=20)
+    return (
+        httpx.AsyncClient(base_url=platform.url("audits"), headers=headers, timeout=30, limits=limits),
+        httpx.AsyncClient(base_url=platform.url("metrics"), headers=headers, timeout=30),
+    )

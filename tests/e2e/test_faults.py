@@ -1,0 +1,197 @@
+"""Faults on real processes: relays and Redis killed at the worst moments, PostgreSQL gone a while.
+
+Each test counts what the clients were told was accepted, and checks the
+totals end exactly there: nothing lost, nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from redis import Redis
+
+from cpted.embedded import EmbeddedRedis
+from shared.db import plain_url
+from tests.e2e.conftest import start_platform
+from tests.e2e.processes import Platform
+from tests.e2e.scenario import TIMEOUT_S, Ledger, clients, implement, wait_for, write_world
+from tests.servers import TestServers
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis of this test alone, so it can be killed without touching anyone else's."""
+    server = EmbeddedRedis(tmp_path / "redis", appendonly=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _sql(platform: Platform, query: str) -> int:
+    conn = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
+    try:
+        return int(await conn.fetchval(query))
+    finally:
+        await conn.close()
+
+
+def _stream_length(platform: Platform, source: str = "audits") -> int:
+    redis = Redis.from_url(platform.env["CPTED_REDIS_URL"])
+    try:
+        return int(redis.xlen(f"{platform.env['CPTED_STREAM_PREFIX']}:{source}"))
+    finally:
+        redis.close()
+
+
+async def test_relay_killed_after_publishing_but_before_marking(servers: TestServers) -> None:
+    platform = await asyncio.to_thread(start_platform, servers)
+    try:
+        platform.procs["relay-audits-1"].stop()
+        api, metrics = clients(platform)
+        async with api, metrics:
+            ledger = Ledger()
+            world = await write_world(api, ledger, audits=2, recs_per_audit=10)
+            rows = await _sql(platform, "SELECT count(*) FROM audits.outbox")
+            assert await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
+            # Hold a lock that lets the relay claim and publish rows but blocks it from marking them.
+            blocker = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
+            lock = blocker.transaction()
+            await lock.start()
+            await blocker.execute("LOCK TABLE audits.outbox IN SHARE MODE")
+            relay = platform.start_cli("relay-audits-victim", "relay", "audits")
+            deadline = time.monotonic() + TIMEOUT_S
+            while _stream_length(platform) < rows and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert _stream_length(platform) == rows, "the relay never published"
+            relay.signal(signal.SIGKILL)
+            await lock.rollback()
+            await blocker.close()
+            assert await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
+            platform.start_cli("relay-audits-2", "relay", "audits")
+            await _settle(platform)
+            await wait_for(metrics, ledger, world["partnership"]["id"])
+            assert _stream_length(platform) == 2 * rows  # every event went out twice ...
+            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == rows  # ... and counted once
+    finally:
+        platform.stop()
+
+
+async def test_redis_lost_under_writes_then_reconciled(servers: TestServers, own_redis: EmbeddedRedis) -> None:
+    platform = await asyncio.to_thread(start_platform, servers, redis_url=own_redis.url)
+    try:
+        api, metrics = clients(platform)
+        async with api, metrics:
+            ledger = Ledger()
+            world = await write_world(api, ledger, audits=3, recs_per_audit=8)
+            await wait_for(metrics, ledger, world["partnership"]["id"])
+            platform.procs["consumer-1"].stop()
+            for rec_id in list(ledger.recs)[:6]:  # published to Redis, never consumed: lost with it
+                await implement(api, ledger, rec_id)
+            await _settle(platform)
+            assert own_redis._process is not None
+            own_redis._process.kill()
+            own_redis._process.wait()
+            await write_world(api, ledger, audits=1, recs_per_audit=4)  # writes go on while Redis is gone
+            own_redis.start()
+            platform.start_cli("consumer-2", "consume", CPTED_CONSUMER_NAME="consumer-2")
+            await _settle(platform)
+            await _caught_up(metrics)
+            result = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "cpted", "reconcile", "--api-key", platform.api_key],  # type: ignore[attr-defined]
+                env=platform.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stderr
+            assert "repaired: 18 events" in result.stdout, result.stdout  # 6 recommendations x 3 steps
+            await wait_for(metrics, ledger, None)
+            outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
+            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+    finally:
+        platform.stop()
+
+
+async def _caught_up(metrics: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while (await metrics.get("/v1/totals")).json()["lag_events"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
+async def _settle(platform: Platform) -> None:
+    """Wait until the relays have published everything they can."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        if await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the relays never caught up after Redis came back")
+
+
+async def test_two_relays_and_three_consumers_apply_each_event_once(servers: TestServers) -> None:
+    platform = await asyncio.to_thread(start_platform, servers, relays=2, consumers=3)
+    try:
+        api, metrics = clients(platform)
+        async with api, metrics:
+            ledger = Ledger()
+            world = await write_world(api, ledger, audits=5, recs_per_audit=30)
+            await asyncio.gather(*(implement(api, ledger, r) for r in list(ledger.recs)[:20]))
+            await wait_for(metrics, ledger, world["partnership"]["id"])
+            outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
+            assert _stream_length(platform) == outbox  # SKIP LOCKED: no row published twice
+            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            redis = Redis.from_url(platform.env["CPTED_REDIS_URL"])
+            stream = f"{platform.env['CPTED_STREAM_PREFIX']}:audits"
+            consumers = {c["name"]: c for c in redis.xinfo_consumers(stream, "metrics")}
+            redis.close()
+            assert len(consumers) == 3
+    finally:
+        platform.stop()
+
+
+async def test_database_outage_is_503_then_recovers_without_leaking_connections(tmp_path: Path) -> None:
+    from cpted.embedded import EmbeddedPostgres
+    from cpted.platform import migrate
+    from services.audits.app import create_app
+    from shared.auth import Scope
+    from shared.settings import get_settings
+    from tests.integration.conftest import client_for, new_key
+
+    pg = EmbeddedPostgres(tmp_path / "pg")
+    url = pg.start()
+    await migrate(url)
+    settings = get_settings()
+    saved = settings.database_url
+    settings.database_url = url
+    try:
+        from shared.db import get_engine
+
+        engine = get_engine(settings)
+        key = await new_key(engine, Scope.admin)
+        async for api in client_for(create_app(), key):
+            assert (await api.get("/v1/audits")).status_code == 200
+            pg.stop()
+            down = [await api.get("/v1/audits") for _ in range(5)]
+            assert {r.status_code for r in down} == {503}
+            assert all(r.headers["retry-after"] == "5" for r in down)
+            assert down[0].headers["content-type"] == "application/problem+json"
+            assert (await api.get("/readyz")).status_code == 503
+            pg.start()
+            recovered = [await api.get("/v1/audits") for _ in range(5)]
+            assert {r.status_code for r in recovered} == {200}
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        settings.database_url = saved
+        pg.stop()
