@@ -16,6 +16,10 @@ from tests.servers import TestServers
 SERVERS = TestServers()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run the long versions of the randomised tests")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or os.environ.get("CPTED_TEST_RUN_ID"):
         return
