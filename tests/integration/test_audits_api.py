@@ -223,3 +223,24 @@ async def test_event_log_pages_through_every_event_once(audits_api: httpx.AsyncC
     assert len(ids) == len(set(ids)) == 9
     bad = await audits_api.get("/v1/outbox", params={"after": "x-y"})
     assert bad.status_code == 422
+
+
+async def test_server_owned_fields_cannot_be_set(audits_api: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    audit_id = world["audit"]["id"]
+    owned = [
+        (f"/v1/audits/{audit_id}/recommendations", factories.recommendation(status="implemented"), "body.status"),
+        (
+            f"/v1/audits/{audit_id}/recommendations",
+            factories.recommendation(implemented_on="2025-01-01"),
+            "body.implemented_on",
+        ),
+        (f"/v1/audits/{audit_id}/recommendations", factories.recommendation(history=[]), "body.history"),
+        ("/v1/neighbourhoods", factories.neighbourhood(version=7), "body.version"),
+        ("/v1/neighbourhoods", factories.neighbourhood(created_at="2020-01-01T00:00:00Z"), "body.created_at"),
+    ]
+    for path, body, field in owned:
+        r = await audits_api.post(path, json=body)
+        assert r.status_code == 422, (field, r.text)
+        assert field in [e["field"] for e in r.json()["errors"]]
+    r = await audits_api.patch(f"/v1/audits/{audit_id}", json={"partnership_id": world["partnership"]["id"]})
+    assert r.status_code == 422
