@@ -1,8 +1,8 @@
 """The outbox relay: publishes committed outbox rows to a Redis stream, in order.
 
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays can run over
-one outbox; a row is marked published only after Redis accepted it, in the
-same transaction that claimed it. A crash between XADD and that commit makes
+one outbox; a row's mark as published is committed only after Redis accepted
+it, in the same transaction that claimed it. A crash between XADD and that commit makes
 the row go out again: consumers absorb the duplicate by event id.
 """
 
@@ -38,23 +38,24 @@ class Relay:
         self.poll_s = poll_s
         self.published = 0
         self._wakeup = asyncio.Event()
+        # Claim and mark in one statement; the mark only sticks if the transaction commits after XADD.
         self._claim_sql = (
-            f"SELECT position, envelope::text AS envelope FROM {schema}.outbox "
-            "WHERE published_at IS NULL ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED"
+            f"UPDATE {schema}.outbox SET published_at = now() WHERE position IN ("
+            f"SELECT position FROM {schema}.outbox WHERE published_at IS NULL "
+            "ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED) "
+            "RETURNING position, envelope::text AS envelope"
         )
-        self._mark_sql = f"UPDATE {schema}.outbox SET published_at = now() WHERE position = ANY($1::bigint[])"
 
     async def publish_once(self, conn: asyncpg.Connection) -> int:
         """Publish one batch; returns how many rows went out."""
         async with conn.transaction():
-            rows = await conn.fetch(self._claim_sql, self.batch)
+            rows = sorted(await conn.fetch(self._claim_sql, self.batch), key=lambda row: row["position"])
             if not rows:
                 return 0
             async with self.redis.pipeline(transaction=False) as pipe:
                 for row in rows:
                     pipe.xadd(self.stream, {"event": row["envelope"]})
                 await pipe.execute()
-            await conn.execute(self._mark_sql, [row["position"] for row in rows])
         self.published += len(rows)
         return len(rows)
 

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Event bus
     consumer_group: str = "metrics"
     consumer_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
-    consumer_batch: int = 200
+    consumer_batch: int = 500
     consumer_block_ms: int = 500
     claim_idle_ms: int = 30_000
     claim_every_s: float = 5.0

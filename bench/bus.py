@@ -1,0 +1,90 @@
+"""Throughput of the metrics consumer and of the outbox relay, each against a bare Redis loop."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.common import Figure, audit_events
+from services.metrics.consumer import handler_for
+from shared.consumer import StreamConsumer
+from shared.db import plain_url
+from shared.relay import Relay
+from shared.settings import Settings
+
+BATCH = 500
+
+
+async def _fill(redis: Redis, stream: str, payloads: list[bytes]) -> None:
+    for i in range(0, len(payloads), 2000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for payload in payloads[i : i + 2000]:
+                pipe.xadd(stream, {"event": payload})
+            await pipe.execute()
+
+
+async def _raw_consume(redis: Redis, stream: str, total: int) -> float:
+    await redis.xgroup_create(stream, "raw", id="0", mkstream=True)
+    done, start = 0, time.perf_counter()
+    while done < total:
+        response: Any = await redis.xreadgroup("raw", "r", {stream: ">"}, count=BATCH, block=1000)
+        ids = [entry_id for entry_id, _ in response[0][1]]
+        await redis.xack(stream, "raw", *ids)
+        done += len(ids)
+    return total / (time.perf_counter() - start)
+
+
+async def consumer_figure(settings: Settings, engine: AsyncEngine, redis: Redis, total: int) -> Figure:
+    payloads = [e.to_json() for e in audit_events(total)]
+    raw_stream, our_stream = settings.stream("bench-raw"), settings.stream("bench-consumer")
+    await _fill(redis, raw_stream, payloads)
+    await _fill(redis, our_stream, payloads)
+    raw_rate = await _raw_consume(redis, raw_stream, total)
+    consumer = StreamConsumer(redis, [our_stream], "metrics", "bench", handler_for(engine), settings.dead_letter_stream,
+                              batch=BATCH, claim_every_s=3600, block_ms=1000)  # fmt: skip
+    await consumer.ensure_groups()
+    start = time.perf_counter()
+    while consumer.applied < total:
+        await consumer.poll_once()
+    rate = total / (time.perf_counter() - start)
+    return Figure("metrics consumer", rate, "events/s", raw_rate, "XREADGROUP+XACK, no work", ">= 50%",
+                  rate >= 0.5 * raw_rate)  # fmt: skip
+
+
+async def relay_figure(settings: Settings, redis: Redis, total: int) -> Figure:
+    events = audit_events(total, seed=11)
+    conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
+    try:
+        await conn.execute("TRUNCATE audits.outbox")
+        await conn.executemany(
+            "INSERT INTO audits.outbox (id, type, version, subject_id, envelope) VALUES ($1, $2, 1, $3, $4::jsonb)",
+            [(e.id, e.type, e.subject_id, e.to_json().decode()) for e in events],
+        )
+        texts = [r["envelope"] for r in await conn.fetch("SELECT envelope::text AS envelope FROM audits.outbox")]
+        start = time.perf_counter()
+        for i in range(0, total, BATCH):
+            async with redis.pipeline(transaction=False) as pipe:
+                for envelope in texts[i : i + BATCH]:
+                    pipe.xadd(settings.stream("bench-raw-relay"), {"event": envelope})
+                await pipe.execute()
+        raw_rate = total / (time.perf_counter() - start)
+        relay = Relay(settings.resolved_database_url(), redis, "audits", settings.stream("bench-relay"), batch=BATCH)
+        start = time.perf_counter()
+        published = await relay.drain(conn)
+        rate = published / (time.perf_counter() - start)
+    finally:
+        await conn.close()
+    return Figure("outbox relay", rate, "events/s", raw_rate, "pipelined XADD of the same payloads", ">= 50%",
+                  rate >= 0.5 * raw_rate)  # fmt: skip
+
+
+async def reset_projections(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("TRUNCATE metrics.processed_event, metrics.subject, metrics.counter_total, metrics.counter_daily")
+        )

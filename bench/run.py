@@ -1,0 +1,80 @@
+"""``make bench``: every figure of the platform against a baseline measured in the same run.
+
+Runs on scratch servers (CPTED_BENCH_DATABASE_URL / CPTED_BENCH_REDIS_URL, else
+the local servers, else embedded ones) in a database and stream prefix of its
+own, prints a table and writes the same numbers to bench/results/latest.json.
+Loopback only; every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+from pathlib import Path
+
+from bench.common import Figure
+from cpted.scratch import ScratchServers
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def print_table(figures: list[Figure]) -> None:
+    print(f"{'figure':<34}{'value':>14}  {'unit':<10}{'baseline':>14}  {'ratio':>7}  {'target':<12}{'met':<5}")
+    for f in figures:
+        baseline = f"{f.baseline:,.1f}" if f.baseline is not None else "-"
+        ratio = f"{f.ratio:.0%}" if f.ratio is not None else "-"
+        met = "-" if f.met is None else ("yes" if f.met else "NO")
+        print(f"{f.name:<34}{f.value:>14,.1f}  {f.unit:<10}{baseline:>14}  {ratio:>7}  {f.target:<12}{met:<5}")
+        if f.note:
+            print(f"{'':<4}{f.note}")
+
+
+async def measure(scale: float) -> list[Figure]:
+    from bench import bus
+    from cpted.platform import migrate
+    from shared.bus import redis_client
+    from shared.db import dispose_engines, get_engine
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    await migrate(settings.resolved_database_url())
+    engine, redis = get_engine(settings), redis_client(settings)
+    figures: list[Figure] = []
+    try:
+        figures.append(await bus.consumer_figure(settings, engine, redis, int(50_000 * scale)))
+        figures.append(await bus.relay_figure(settings, redis, int(50_000 * scale)))
+    finally:
+        await redis.aclose()
+        await dispose_engines()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CPTED platform benchmarks")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload (0.1 for a quick run)")
+    args = parser.parse_args()
+    servers = ScratchServers(env_prefix="CPTED_BENCH_", name="cpted_bench")
+    servers.start()
+    os.environ.update(
+        CPTED_DATABASE_URL=servers.database_url,
+        CPTED_REDIS_URL=servers.redis_url,
+        CPTED_STREAM_PREFIX=servers.stream_prefix,
+        CPTED_RATE_LIMIT_PER_SECOND="0",
+    )
+    try:
+        figures = asyncio.run(measure(args.scale))
+    finally:
+        servers.stop()
+    print_table(figures)
+    RESULTS.mkdir(exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    (RESULTS / "latest.json").write_text(
+        json.dumps({"machine": machine, "figures": [f.row() for f in figures]}, indent=2) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
