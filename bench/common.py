@@ -57,8 +57,9 @@ def audit_events(count: int, seed: int = 7) -> list[Envelope]:
                                    neighbourhood_id=n, payload=audit))  # fmt: skip
         for _ in range(10):
             rec_id = uuid.uuid4()
-            rec = {"id": rec_id, "audit_id": audit_id, "category": rng.choice(["lighting", "traffic_calming"]),
-                   "description": "Install LED lighting along the alley", "priority": "high", "status": "proposed"}  # fmt: skip
+            category = rng.choice(["lighting", "traffic_calming"])
+            rec = {"id": rec_id, "audit_id": audit_id, "category": category, "description": "LED lighting",
+                   "priority": "high", "status": "proposed"}  # fmt: skip
             events.append(RecommendationCreated(source="audits", subject_id=rec_id, subject_version=1,
                                                 partnership_id=p, neighbourhood_id=n, payload=rec))  # fmt: skip
             step = rec | {"status": "accepted", "from": "proposed", "to": "accepted", "on": day + timedelta(days=5)}
