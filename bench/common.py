@@ -51,18 +51,55 @@ def audit_events(count: int, seed: int = 7) -> list[Envelope]:
     while len(events) < count:
         audit_id, day = uuid.uuid4(), date(2024, 1, 1) + timedelta(days=rng.randrange(900))
         p, n = rng.choice(partnerships), rng.choice(neighbourhoods)
-        audit = {"id": audit_id, "partnership_id": p, "neighbourhood_id": n, "site_name": "Laneway",
-                 "conducted_on": day, "trigger": "crime_statistics", "status": "completed"}  # fmt: skip
-        events.append(AuditCreated(source="audits", subject_id=audit_id, subject_version=1, partnership_id=p,
-                                   neighbourhood_id=n, payload=audit))  # fmt: skip
+        audit = {
+            "id": audit_id,
+            "partnership_id": p,
+            "neighbourhood_id": n,
+            "site_name": "Laneway",
+            "conducted_on": day,
+            "trigger": "crime_statistics",
+            "status": "completed",
+        }
+        events.append(
+            AuditCreated(
+                source="audits",
+                subject_id=audit_id,
+                subject_version=1,
+                partnership_id=p,
+                neighbourhood_id=n,
+                payload=audit,
+            )
+        )
         for _ in range(10):
             rec_id = uuid.uuid4()
             category = rng.choice(["lighting", "traffic_calming"])
-            rec = {"id": rec_id, "audit_id": audit_id, "category": category, "description": "LED lighting",
-                   "priority": "high", "status": "proposed"}  # fmt: skip
-            events.append(RecommendationCreated(source="audits", subject_id=rec_id, subject_version=1,
-                                                partnership_id=p, neighbourhood_id=n, payload=rec))  # fmt: skip
+            rec = {
+                "id": rec_id,
+                "audit_id": audit_id,
+                "category": category,
+                "description": "LED lighting",
+                "priority": "high",
+                "status": "proposed",
+            }
+            events.append(
+                RecommendationCreated(
+                    source="audits",
+                    subject_id=rec_id,
+                    subject_version=1,
+                    partnership_id=p,
+                    neighbourhood_id=n,
+                    payload=rec,
+                )
+            )
             step = rec | {"status": "accepted", "from": "proposed", "to": "accepted", "on": day + timedelta(days=5)}
-            events.append(RecommendationStatusChanged(source="audits", subject_id=rec_id, subject_version=2,
-                                                      partnership_id=p, neighbourhood_id=n, payload=step))  # fmt: skip
+            events.append(
+                RecommendationStatusChanged(
+                    source="audits",
+                    subject_id=rec_id,
+                    subject_version=2,
+                    partnership_id=p,
+                    neighbourhood_id=n,
+                    payload=step,
+                )
+            )
     return events[:count]

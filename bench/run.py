@@ -21,6 +21,16 @@ from cpted.scratch import ScratchServers
 RESULTS = Path(__file__).parent / "results"
 
 
+async def admin_key(engine: object) -> str:
+    from shared.auth import Scope, issue_key
+    from shared.db import session_factory
+
+    async with session_factory(engine)() as session:  # type: ignore[arg-type]
+        issued = await issue_key(session, name="bench", scope=Scope.admin)
+        await session.commit()
+    return issued.plaintext
+
+
 def print_table(figures: list[Figure]) -> None:
     print(f"{'figure':<34}{'value':>14}  {'unit':<10}{'baseline':>14}  {'ratio':>7}  {'target':<12}{'met':<5}")
     for f in figures:
@@ -32,8 +42,8 @@ def print_table(figures: list[Figure]) -> None:
             print(f"{'':<4}{f.note}")
 
 
-async def measure(scale: float) -> list[Figure]:
-    from bench import bus
+async def measure(scale: float, only: set[str]) -> list[Figure]:
+    from bench import api, bus
     from cpted.platform import migrate
     from shared.bus import redis_client
     from shared.db import dispose_engines, get_engine
@@ -44,8 +54,13 @@ async def measure(scale: float) -> list[Figure]:
     engine, redis = get_engine(settings), redis_client(settings)
     figures: list[Figure] = []
     try:
-        figures.append(await bus.consumer_figure(settings, engine, redis, int(50_000 * scale)))
-        figures.append(await bus.relay_figure(settings, redis, int(50_000 * scale)))
+        if not only or "bus" in only:
+            figures.append(await bus.consumer_figure(settings, engine, redis, int(50_000 * scale)))
+            figures.append(await bus.relay_figure(settings, redis, int(50_000 * scale)))
+            await bus.reset_projections(engine)
+        key = await admin_key(engine)
+        if not only or "api" in only:
+            figures += await api.write_figures(key, ["uvicorn", "granian"])
     finally:
         await redis.aclose()
         await dispose_engines()
@@ -55,6 +70,7 @@ async def measure(scale: float) -> list[Figure]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="CPTED platform benchmarks")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload (0.1 for a quick run)")
+    parser.add_argument("--only", action="append", default=[], help="bus, api, latency (repeatable)")
     args = parser.parse_args()
     servers = ScratchServers(env_prefix="CPTED_BENCH_", name="cpted_bench")
     servers.start()
@@ -65,7 +81,7 @@ def main() -> None:
         CPTED_RATE_LIMIT_PER_SECOND="0",
     )
     try:
-        figures = asyncio.run(measure(args.scale))
+        figures = asyncio.run(measure(args.scale, set(args.only)))
     finally:
         servers.stop()
     print_table(figures)

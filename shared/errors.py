@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -129,6 +129,12 @@ def install(app: FastAPI) -> None:
 
     for exc_class in (OperationalError, PoolTimeoutError, ConnectionError, OSError, NotConfigured):
         app.add_exception_handler(exc_class, _unavailable)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A concurrent change won the race (e.g. the audit was deleted while a recommendation was added).
+        log.info("integrity conflict: %s", exc.orig)
+        return problem_response(409, "conflict", "Conflict", "the request conflicts with a concurrent change; retry")
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth import ReaderKey
 from shared.db import session_factory
+from shared.events.envelope import Source
+from shared.uow import UnitOfWork
 from shared.versioning import set_etag
 
 
@@ -19,6 +23,15 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(read_session)]
 IfMatch = Annotated[str | None, Header(description="ETag of the version being changed; 412 when stale")]
+
+
+def unit_of_work(outbox: Table, source: Source) -> Callable[..., Awaitable[UnitOfWork]]:
+    """The ``UowDep`` dependency of a producing service: a unit of work writing to its outbox."""
+
+    async def get_uow(request: Request, principal: ReaderKey) -> UnitOfWork:
+        return UnitOfWork(request.app.state.engine, outbox, source, actor=principal.actor)
+
+    return get_uow
 
 
 def created(response: Response, location: str, version: int, was_created: bool) -> None:

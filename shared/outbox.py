@@ -73,12 +73,8 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
-def notify_channel(schema: str) -> str:
-    return f"{schema}_outbox"
-
-
 async def write(session: AsyncSession, table: Table, events: Sequence[Envelope]) -> None:
-    """Add the events to the current transaction and wake the relays on commit."""
+    """Add the events to the current transaction."""
     if not events:
         return
     await session.execute(
@@ -94,7 +90,6 @@ async def write(session: AsyncSession, table: Table, events: Sequence[Envelope])
             for e in events
         ],
     )
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(table.schema or "")})
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import asyncpg
 from redis.asyncio import Redis
 
 from shared.db import plain_url
-from shared.outbox import notify_channel
 
 log = logging.getLogger(__name__)
+
+MIN_POLL_S = 0.005
 
 
 class Relay:
@@ -37,7 +38,6 @@ class Relay:
         self.batch = batch
         self.poll_s = poll_s
         self.published = 0
-        self._wakeup = asyncio.Event()
         # Claim and mark in one statement; the mark only sticks if the transaction commits after XADD.
         self._claim_sql = (
             f"UPDATE {schema}.outbox SET published_at = now() WHERE position IN ("
@@ -65,9 +65,6 @@ class Relay:
             total += n
         return total
 
-    def _on_notify(self, *_: object) -> None:
-        self._wakeup.set()
-
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set, reconnecting after database or Redis faults."""
         while not stop.is_set():
@@ -81,17 +78,18 @@ class Relay:
                 await _sleep_or_stop(stop, self.poll_s)
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
+        """Poll the outbox: every few milliseconds while writes flow, backing off to ``poll_s`` when idle.
+
+        Writers do not NOTIFY: PostgreSQL serialises the commits of notifying
+        transactions on one lock, which would cap the write rate of every API.
+        The poll is an index-only probe of an (almost always empty) partial index.
+        """
         conn = await asyncpg.connect(self.database_url, timeout=10)
+        wait = MIN_POLL_S
         try:
-            await conn.add_listener(notify_channel(self.schema), self._on_notify)
             while not stop.is_set():
-                self._wakeup.clear()
-                await self.drain(conn)
-                waiter = asyncio.ensure_future(self._wakeup.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
+                wait = MIN_POLL_S if await self.drain(conn) else min(wait * 2, self.poll_s)
+                await _sleep_or_stop(stop, wait)
         finally:
             await conn.close(timeout=5)
 

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     claim_every_s: float = 5.0
     max_deliveries: int = 5
     relay_batch: int = 500
-    relay_poll_s: float = 1.0
+    relay_poll_s: float = 0.05
 
     # Auth and protection
     auth_cache_ttl_s: float = 5.0

@@ -73,7 +73,9 @@ async def create(
     uow: UnitOfWork, principal: Principal, audit_id: uuid.UUID, body: RecommendationCreate
 ) -> tuple[RecommendationView, bool]:
     async with uow:
-        audit = await audits.visible(uow, principal, audit_id, for_update=True)
+        # No lock on the audit: the foreign key already keeps a concurrent delete from orphaning the row,
+        # and recommendations of one audit are added in parallel.
+        audit = await audits.visible(uow, principal, audit_id)
         principal.require_write(audit.partnership_id)
         if body.id and (existing := await uow.session.get(Recommendation, body.id)):
             if existing.audit_id != audit.id:

@@ -1,0 +1,69 @@
+"""API write throughput (create a recommendation: auth, validation, outbox) against a bare endpoint."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import orjson
+
+from bench.common import Figure
+from bench.load import closed_loop, request_bytes
+from bench.servers import serving
+
+SECONDS = 8
+CONNECTIONS = 16
+
+
+def _setup(port: int, key: str) -> str:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as api:
+        ring = [[-83.0, 42.3], [-82.99, 42.3], [-82.99, 42.31], [-83.0, 42.3]]
+        n = api.post(
+            "/v1/neighbourhoods",
+            json={"name": "Bench", "municipality": "Windsor", "boundary": {"type": "Polygon", "coordinates": [ring]}},
+        ).json()
+        p = api.post(
+            "/v1/partnerships",
+            json={"name": f"Bench partnership {uuid.uuid4()}", "police_service": "WPS", "neighbourhood_ids": [n["id"]]},
+        ).json()
+        a = api.post(
+            "/v1/audits",
+            json={
+                "partnership_id": p["id"],
+                "neighbourhood_id": n["id"],
+                "site_name": "Bench",
+                "conducted_on": "2025-01-01",
+            },
+        ).json()
+        return str(a["id"])
+
+
+async def write_figures(key: str, servers: list[str]) -> list[Figure]:
+    body = orjson.dumps({"category": "lighting", "description": "Install LED lighting along the alley"})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    figures: list[Figure] = []
+    rates: dict[str, float] = {}
+    for server in servers:
+        with serving("bench.bare_app:create_app", server) as port:
+            baseline = await closed_loop(port, request_bytes("POST", "/v1/echo", body, headers), CONNECTIONS, SECONDS)
+        with serving("services.audits.app:create_app", server, health="/healthz") as port:
+            audit_id = _setup(port, key)
+            write = request_bytes("POST", f"/v1/audits/{audit_id}/recommendations", body, headers)
+            ours = await closed_loop(port, write, CONNECTIONS, SECONDS)
+        base_rps, our_rps = baseline.completed / SECONDS, ours.completed / SECONDS
+        rates[server] = our_rps
+        note = f"{ours.failed} failed" if ours.failed else ""
+        figures.append(
+            Figure(
+                f"API write rps ({server})",
+                our_rps,
+                "req/s",
+                base_rps,
+                f"bare FastAPI echo on {server}",
+                ">= 40%",
+                our_rps >= 0.4 * base_rps,
+                note,
+            )
+        )
+    return figures
