@@ -43,7 +43,7 @@ def print_table(figures: list[Figure]) -> None:
 
 
 async def measure(scale: float, only: set[str]) -> list[Figure]:
-    from bench import api, bus
+    from bench import api, bus, latency, replay
     from cpted.platform import migrate
     from shared.bus import redis_client
     from shared.db import dispose_engines, get_engine
@@ -61,6 +61,10 @@ async def measure(scale: float, only: set[str]) -> list[Figure]:
         key = await admin_key(engine)
         if not only or "api" in only:
             figures += await api.write_figures(key, ["uvicorn", "granian"])
+        if not only or "latency" in only:
+            figures += await latency.steady_figures(key)
+        if not only or "replay" in only:
+            figures += await replay.replay_figures(settings, engine, key, int(1_000_000 * scale))
     finally:
         await redis.aclose()
         await dispose_engines()

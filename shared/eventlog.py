@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Table
 
 from shared.auth import ReaderKey
-from shared.errors import InvalidField
 from shared.http import SessionDep
-from shared.outbox import decode_position, read_log
+from shared.outbox import read_log
 
 
 def event_log_router(table: Table) -> APIRouter:
     router = APIRouter(tags=["event log"])
 
-    @router.get("/v1/outbox", summary="Events in commit order, for rebuilding projections")
+    @router.get(
+        "/v1/outbox",
+        summary="Events in position order, for rebuilding projections",
+        description="Page with `after` = the previous `next_after`. `waiting: true` means a transaction may still "
+        "be committing an earlier event: read the same page again shortly.",
+    )
     async def outbox_log(
+        request: Request,
         session: SessionDep,
         principal: ReaderKey,
-        after: Annotated[str | None, Query(max_length=60, description="position of the last event read")] = None,
+        after: Annotated[int, Query(ge=0, le=2**62, description="position of the last event read")] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
-        if after is not None:
-            try:
-                decode_position(after)
-            except ValueError as exc:
-                raise InvalidField("after is not a position this log issued", field="query.after") from exc
-        page = await read_log(session, table, after, limit)
-        return {"items": page.items, "next_after": page.next_after}
+        gap_timeout = request.app.state.settings.log_gap_timeout_s
+        page = await read_log(session, table, after, limit, gap_timeout)
+        return {"items": page.items, "next_after": page.next_after, "waiting": page.waiting}
 
     return router

@@ -1,10 +1,7 @@
 """The transactional outbox: event rows written in the same transaction as the change.
 
-``outbox_table`` is created in each producer's schema. ``txid`` is the writing
-transaction's id; the event log (``read_log``) only serves rows whose
-transaction is older than every transaction still running, ordered by
-``(txid, position)``, so a reader paging with ``after`` never skips a row that
-commits later.
+``outbox_table`` is created in each producer's schema; ``read_log`` serves it
+as the producer's event log, in position order.
 """
 
 from __future__ import annotations
@@ -54,7 +51,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("subject_id", Uuid, nullable=False),
         Column("envelope", JSONB, nullable=False),
         Column("txid", Xid8, nullable=False, server_default=text("pg_current_xact_id()")),
-        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # The time of the insert itself (not of the transaction's start): the event log's gap rule needs it.
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
         Column("published_at", DateTime(timezone=True), nullable=True),
         Index(None, "position", postgresql_where=text("published_at IS NULL")),
         Index(None, "txid", "position"),
@@ -95,35 +93,38 @@ async def write(session: AsyncSession, table: Table, events: Sequence[Envelope])
 @dataclass(frozen=True)
 class LogPage:
     items: list[dict[str, Any]]
-    next_after: str | None
+    next_after: int | None
+    waiting: bool
+    """True when the page stopped before a position that may still commit: read again shortly."""
 
 
-def encode_position(txid: int, position: int) -> str:
-    return f"{txid}-{position}"
+async def read_log(session: AsyncSession, table: Table, after: int, limit: int, gap_timeout_s: float) -> LogPage:
+    """Events in position order, never skipping one that commits later.
 
-
-def decode_position(value: str) -> tuple[int, int]:
-    txid, _, position = value.partition("-")
-    return int(txid), int(position)
-
-
-async def read_log(session: AsyncSession, table: Table, after: str | None, limit: int) -> LogPage:
-    txid, position = decode_position(after) if after else (0, 0)
+    Positions come from one sequence and are taken just before commit, so a
+    missing position is a transaction still committing or one rolled back. The
+    page stops before it, unless the row after it was inserted more than
+    ``gap_timeout_s`` ago: then it was rolled back and is passed over.
+    """
     rows = (
         await session.execute(
             text(
                 f"""
-                SELECT txid::text::bigint AS txid, position, envelope::text AS envelope
+                SELECT position, envelope::text AS envelope,
+                       created_at < clock_timestamp() - make_interval(secs => :timeout) AS settled
                 FROM {table.schema}.{table.name}
-                WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
-                  AND (txid, position) > (CAST(CAST(:txid AS text) AS xid8), :position)
-                ORDER BY txid, position
-                LIMIT :limit
+                WHERE position > :after ORDER BY position LIMIT :limit
                 """
             ),
-            {"txid": str(txid), "position": position, "limit": limit},
+            {"after": after, "limit": limit, "timeout": gap_timeout_s},
         )
     ).all()
-    items = [{"position": encode_position(r.txid, r.position), "event": orjson.loads(r.envelope)} for r in rows]
+    items: list[dict[str, Any]] = []
+    expected = after + 1
+    for row in rows:
+        if row.position != expected and not row.settled:
+            return LogPage(items, items[-1]["position"] if items else after, waiting=True)
+        items.append({"position": row.position, "event": orjson.loads(row.envelope)})
+        expected = row.position + 1
     next_after = items[-1]["position"] if len(items) == limit else None
-    return LogPage(items=items, next_after=next_after)
+    return LogPage(items, next_after, waiting=False)

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     max_deliveries: int = 5
     relay_batch: int = 500
     relay_poll_s: float = 0.05
+    log_gap_timeout_s: float = 10.0
 
     # Auth and protection
     auth_cache_ttl_s: float = 5.0

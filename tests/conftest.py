@@ -87,7 +87,7 @@ async def clean(engine: AsyncEngine, redis: Redis) -> None:
 
     async with engine.begin() as conn:
         tables = (await conn.execute(ALL_DATA_TABLES)).scalar_one()
-        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     keys = [k async for k in redis.scan_iter(f"{get_settings().stream_prefix}*")]
     if keys:
         await redis.delete(*keys)

@@ -12,6 +12,7 @@ and change nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -25,16 +26,19 @@ Progress = Callable[[str, int], None]
 
 
 async def read_log(client: httpx.AsyncClient, page_size: int) -> AsyncIterator[list[Envelope]]:
-    after: str | None = None
+    after = 0
     while True:
-        params: dict[str, str | int] = {"limit": page_size} | ({"after": after} if after else {})
-        response = await client.get("/v1/outbox", params=params)
+        response = await client.get("/v1/outbox", params={"limit": page_size, "after": after})
         response.raise_for_status()
         body = response.json()
         yield [parse_event(item["event"]) for item in body["items"]]
-        after = body["next_after"]
-        if not after:
+        if body["waiting"]:  # an earlier event may still be committing: read on from where this page stopped
+            after = body["next_after"]
+            await asyncio.sleep(0.2)
+            continue
+        if body["next_after"] is None:
             return
+        after = body["next_after"]
 
 
 async def rebuild(
