@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python bench/write_to_totals.py
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf var

@@ -7,33 +7,70 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from cpted.cswb import cswb_app
+from cpted.reporting import export_command, report_command
 from shared import logs
 from shared.settings import NotConfigured, Settings, get_settings
 
-app = typer.Typer(help="CPTED partnerships platform", no_args_is_help=True, pretty_exceptions_enable=False)
+
+def one_line(exc: BaseException) -> str:
+    """A failure as one line: the first line of its message (the database's own, not SQLAlchemy's essay)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+class Cli(typer.Typer):
+    """Whatever a command does not handle still ends as one line on stderr and exit 1; ``--debug`` shows it all."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if "--debug" in sys.argv:
+                raise
+            err.print(f"[red]error:[/] {escape(one_line(exc))}", soft_wrap=True, highlight=False)
+            raise SystemExit(1) from None
+
+
+app = Cli(
+    help="CPTED partnerships platform. Exit codes: 0 done, 1 failed (one line on stderr), 2 bad usage.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 keys_app = typer.Typer(help="Manage API keys", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(cswb_app, name="cswb")
 console = Console()
 err = Console(stderr=True)
 
 Debug = Annotated[bool, typer.Option("--debug", help="show the full traceback on failure")]
 
 
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show the full traceback of any failure")] = False,
+) -> None:
+    """Options for every command."""
+
+
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         raise exc
-    err.print(f"[red]error:[/] {exc}")
+    err.print(f"[red]error:[/] {escape(one_line(exc))}", soft_wrap=True, highlight=False)
     raise typer.Exit(1)
 
 
@@ -123,36 +160,35 @@ def _api_key(settings: Settings, given: str | None) -> str:
     raise typer.BadParameter("give --api-key (or set CPTED_API_KEY), or run beside `make run`")
 
 
-def _log_clients(settings: Settings, key: str) -> dict[str, httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {key}"}
-    return {
-        "audits": httpx.AsyncClient(base_url=settings.audits_url, headers=headers, timeout=60),
-        "events": httpx.AsyncClient(base_url=settings.events_url, headers=headers, timeout=60),
-    }
-
-
 ApiKey = Annotated[str | None, typer.Option(envvar="CPTED_API_KEY", help="a key that can read the event logs")]
+
+
+def _replay(api_key: str | None, label: str, debug: bool, replay: Any) -> Any:
+    """Run ``replay(engine, log_clients, progress=...)`` over the producers' event logs, with a progress bar."""
+    from shared.db import get_engine
+
+    settings = get_settings()
+    headers = {"Authorization": f"Bearer {_api_key(settings, api_key)}"}
+
+    async def main() -> Any:
+        async with (
+            httpx.AsyncClient(base_url=settings.audits_url, headers=headers, timeout=60) as audits,
+            httpx.AsyncClient(base_url=settings.events_url, headers=headers, timeout=60) as events,
+        ):
+            with Progress(console=err) as bar:
+                task = bar.add_task(label, total=None)
+                logs = {"audits": audits, "events": events}
+                return await replay(get_engine(settings), logs, progress=lambda s, n: bar.advance(task, n))
+
+    return _run(main(), debug)
 
 
 @app.command("rebuild-metrics")
 def rebuild_metrics(api_key: ApiKey = None, debug: Debug = False) -> None:
     """Rebuild the metrics projections from zero out of the producers' event logs."""
     from services.metrics.replay import rebuild
-    from shared.db import get_engine
 
-    settings = get_settings()
-    clients = _log_clients(settings, _api_key(settings, api_key))
-
-    async def main() -> int:
-        try:
-            with Progress(console=err) as bar:
-                task = bar.add_task("replaying events", total=None)
-                return await rebuild(get_engine(settings), clients, progress=lambda s, n: bar.advance(task, n))
-        finally:
-            for client in clients.values():
-                await client.aclose()
-
-    applied = _run(main(), debug)
+    applied = _replay(api_key, "replaying events", debug, rebuild)
     console.print(f"rebuilt the projections from {applied} events")
 
 
@@ -160,37 +196,70 @@ def rebuild_metrics(api_key: ApiKey = None, debug: Debug = False) -> None:
 def reconcile(api_key: ApiKey = None, debug: Debug = False) -> None:
     """Apply every logged event the metrics projections lack, and report how many were missing."""
     from services.metrics.replay import reconcile as run_reconcile
-    from shared.db import get_engine
 
-    settings = get_settings()
-    clients = _log_clients(settings, _api_key(settings, api_key))
-
-    async def main() -> object:
-        try:
-            with Progress(console=err) as bar:
-                task = bar.add_task("comparing with the event logs", total=None)
-                return await run_reconcile(get_engine(settings), clients, progress=lambda s, n: bar.advance(task, n))
-        finally:
-            for client in clients.values():
-                await client.aclose()
-
-    report = _run(main(), debug)
-    for source, examined in report.examined.items():  # type: ignore[attr-defined]
+    report = _replay(api_key, "comparing with the event logs", debug, run_reconcile)
+    for source, examined in report.examined.items():
         console.print(
             f"{source}: {examined} events in the log, {report.missing[source]} were missing and are now applied"
-        )  # type: ignore[attr-defined]
-    if report.repaired:  # type: ignore[attr-defined]
-        console.print(f"repaired: {report.repaired} events")  # type: ignore[attr-defined]
+        )
+    if report.repaired:
+        console.print(f"repaired: {report.repaired} events")
 
 
 @app.command("demo")
 def demo(debug: Debug = False) -> None:
-    """Load the demo data set (once)."""
-    from cpted.demo import load_demo
+    """Load the demo data set (each part once)."""
+    from cpted.platform import load_demo_data
+    from shared.db import dispose_engines, get_engine
+
+    async def main() -> list[str]:
+        try:
+            return await load_demo_data(get_engine(get_settings()))
+        finally:
+            await dispose_engines()
+
+    loaded = _run(main(), debug) or []
+    console.print(f"demo data loaded: {', '.join(loaded)}" if loaded else "the demo data was there already")
+
+
+OnErrorOption = Annotated[str, typer.Option(help="reject: store nothing if a row is bad; skip: store the good rows")]
+
+
+@app.command("import-incidents")
+def import_incidents(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file with a header")],
+    source: Annotated[str | None, typer.Option(help="source of rows without a source column")] = None,
+    on_error: OnErrorOption = "reject",
+    column: Annotated[list[str] | None, typer.Option(help="map a field to a column: occurred_at='Date Time'")] = None,
+    encoding: Annotated[str, typer.Option(help="the file's encoding, e.g. cp1252")] = "utf-8",
+    debug: Debug = False,
+) -> None:
+    """Import crime incidents from a CSV file. Exit 0 stored, 1 failed, 2 bad usage,
+    3 bad rows (reject: nothing stored), 4 bad rows skipped (skip: the good rows stored)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.metrics import importer
+    from services.metrics.domain.incidents import HeaderError, column_overrides
     from shared.db import get_engine
 
-    loaded = _run(load_demo(get_engine(get_settings())), debug)
-    console.print("demo data loaded" if loaded else "demo data was there already")
+    if on_error not in ("reject", "skip"):
+        raise typer.BadParameter("--on-error is reject or skip")
+    try:
+        columns = column_overrides(column or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = get_settings()
+    options = importer.options(settings.local_timezone, on_error, columns, source, encoding)
+    try:
+        report = _run(importer.run(get_engine(settings), file, options, err), debug)
+    except (HeaderError, SQLAlchemyError) as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] {importer.one_line(exc)}", highlight=False)
+        raise typer.Exit(1) from None
+    importer.print_errors(report, err)  # type: ignore[arg-type]
+    console.print(importer.summary(report, file), highlight=False)  # type: ignore[arg-type]
+    raise typer.Exit(importer.exit_code(report))  # type: ignore[arg-type]
 
 
 @keys_app.command("create")
@@ -269,3 +338,7 @@ def clean(var_dir: Path = Path("var")) -> None:
 
     remove(var_dir)
     console.print(f"removed {var_dir}")
+
+
+app.command("export")(export_command)
+app.command("report")(report_command)

@@ -2,8 +2,9 @@
 
 Starts embedded PostgreSQL and Redis unless URLs are configured, migrates,
 loads the demo data once, then runs the three services, the two outbox
-relays and the metrics consumer as child processes, restarting any that
-dies, until Ctrl-C stops everything.
+relays, the metrics consumer and the Celery worker and beat (nightly CSWB
+feeds) as child processes, restarting any that dies, until Ctrl-C stops
+everything.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cpted.embedded import EmbeddedPostgres, EmbeddedRedis
-from cpted.platform import ensure_dev_key, migrate
+from cpted.platform import ensure_dev_key, ensure_service_key, load_demo_data, migrate
 from shared.db import dispose_engines, get_engine
 from shared.settings import Settings
 
@@ -58,6 +59,7 @@ class Ports:
 def children(ports: Ports) -> list[Child]:
     py = sys.executable
     serve = [py, "-m", "uvicorn", "--factory", "--host", ports.host, "--no-access-log", "--log-level", "warning"]
+    celery = [py, "-m", "celery", "-A", "services.metrics.tasks:celery_app"]
     return [
         Child("audits", [*serve, "--port", str(ports.audits), "services.audits.app:create_app"]),
         Child("events", [*serve, "--port", str(ports.events), "services.events.app:create_app"]),
@@ -65,6 +67,8 @@ def children(ports: Ports) -> list[Child]:
         Child("relay-audits", [py, "-m", "cpted", "relay", "audits"]),
         Child("relay-events", [py, "-m", "cpted", "relay", "events"]),
         Child("consumer", [py, "-m", "cpted", "consume"]),
+        Child("worker", [*celery, "worker", "--loglevel", "warning", "--without-gossip", "--without-mingle"]),
+        Child("beat", [*celery, "beat", "--loglevel", "warning"]),  # the scheduler: exactly one
     ]
 
 
@@ -77,6 +81,7 @@ class Platform:
     redis: EmbeddedRedis | None = None
     procs: list[Child] = field(default_factory=list)
     stopping: bool = False
+    service_key: str = ""
 
     def start_servers(self) -> tuple[str, str]:
         var = self.settings.var_dir
@@ -102,11 +107,10 @@ class Platform:
         engine = get_engine(settings)
         try:
             key = await ensure_dev_key(engine, settings.var_dir)
+            self.service_key = await ensure_service_key(engine, settings.var_dir)
             if self.demo:
-                from cpted.demo import load_demo
-
-                if await load_demo(engine):
-                    console.print("[green]demo data loaded[/]")
+                for part in await load_demo_data(engine):
+                    console.print(f"[green]demo data loaded: {part}[/]")
             return key
         finally:
             await dispose_engines()
@@ -121,6 +125,7 @@ class Platform:
             CPTED_AUDITS_URL=self.ports.url("audits"),
             CPTED_EVENTS_URL=self.ports.url("events"),
             CPTED_METRICS_URL=self.ports.url("metrics"),
+            CPTED_SERVICE_API_KEY=self.settings.service_api_key or self.service_key,
         )
         return env
 

@@ -12,21 +12,43 @@ from shared.auth import Scope, issue_key, key_is_valid
 from shared.db import session_factory
 
 DEV_KEY_FILE = "dev-api-key"
+SERVICE_KEY_FILE = "service-api-key"
 
 
 async def migrate(database_url: str) -> None:
     await migrations.upgrade(database_url, SCHEMAS)
 
 
+async def load_demo_data(engine: AsyncEngine) -> list[str]:
+    """Load each part of the demo data set that is not there yet; returns what was loaded."""
+    from cpted.demo import load_demo
+    from cpted.demo_crime import load_crime_demo
+    from cpted.demo_engagement import load_engagement_demo
+
+    # Crime after the audits: the incidents cool down where recommendations were implemented.
+    parts = [("audits and recommendations", load_demo), ("crime incidents", load_crime_demo),
+             ("community engagement", load_engagement_demo)]  # fmt: skip
+    return [name for name, load in parts if await load(engine)]
+
+
 async def ensure_dev_key(engine: AsyncEngine, var_dir: Path) -> str:
     """The dev admin key: the one in ``<var>/dev-api-key`` while it is valid, else a new one."""
-    path = var_dir / DEV_KEY_FILE
+    return await _ensure_key(engine, var_dir, DEV_KEY_FILE, "dev admin (make run)", Scope.admin)
+
+
+async def ensure_service_key(engine: AsyncEngine, var_dir: Path) -> str:
+    """The reader key the services call each other with on no caller's behalf (``CPTED_SERVICE_API_KEY``)."""
+    return await _ensure_key(engine, var_dir, SERVICE_KEY_FILE, "services (make run)", Scope.reader)
+
+
+async def _ensure_key(engine: AsyncEngine, var_dir: Path, file_name: str, name: str, scope: Scope) -> str:
+    path = var_dir / file_name
     async with session_factory(engine)() as session:
         if path.exists():
             plaintext = path.read_text().strip()
             if plaintext and await key_is_valid(session, plaintext):
                 return plaintext
-        issued = await issue_key(session, name="dev admin (make run)", scope=Scope.admin)
+        issued = await issue_key(session, name=name, scope=scope)
         await session.commit()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(issued.plaintext + "\n")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import MetaData, text
+from sqlalchemy import DateTime, MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import Field
 
 from shared.settings import Settings, get_settings
 
@@ -83,3 +86,33 @@ async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp_field() -> Any:
+    """A ``created_at``/``updated_at`` column of a SQLModel table: UTC, set by Python and by the server."""
+    return Field(
+        default_factory=utc_now,
+        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": func.now()},
+        nullable=False,
+    )
+
+
+async def get_row(session: AsyncSession, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
+    """The row of ``model`` with this id, locked for update if asked, or None."""
+    stmt = select(model).where(model.id == id_)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def existing_ids(session: AsyncSession, model: Any, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` name a row of ``model``."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    return set((await session.execute(select(model.id).where(model.id.in_(wanted)))).scalars().all())

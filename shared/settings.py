@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
+    # A reader key a service sends when it calls another on no caller's behalf (OGC API's keyless reads);
+    # `cpted dev` issues one.
+    service_api_key: str | None = None
 
     @property
     def oidc_enabled(self) -> bool:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -14,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.servers import TestServers
 
 SERVERS = TestServers()
+PHOTO_DIR = Path(tempfile.gettempdir()) / f"cpted-test-photos-{SERVERS.run_id}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
         CPTED_CLAIM_EVERY_S="0.5",
         CPTED_CONSUMER_BLOCK_MS="100",
         CPTED_RELAY_POLL_S="0.2",
+        # Photos of the run go to a scratch directory, never to ./var of a developer's platform.
+        CPTED_PHOTO_DIR=str(PHOTO_DIR),
     )
     from cpted.platform import migrate
 
@@ -45,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if SERVERS.admin_url:
         SERVERS.stop()
+        shutil.rmtree(PHOTO_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,44 @@
-"""The events service: community and special events, outreach material, training.
+"""The events service: community and special events, outreach material, distributions, training, connections."""
 
-Its resources arrive with the engagement work; today it serves its (empty)
-event log, health and readiness so the relay and the platform run whole.
-"""
+from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 
-from services.events.store.tables import outbox
+from services.events.api import calendar, events, materials, programme, stakeholders
+from services.events.store.tables import idempotency, outbox
 from shared.app import create_service_app
+from shared.audittrail import audit_trail_router
 from shared.eventlog import event_log_router
 
 
-def create_app() -> FastAPI:
-    return create_service_app(
+def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """``audits_transport`` lets tests reach an in-process audits app instead of ``CPTED_AUDITS_URL``."""
+
+    async def open_audits_client(app: FastAPI) -> None:
+        app.state.audits_client = httpx.AsyncClient(
+            base_url=app.state.settings.audits_url, transport=audits_transport, timeout=5.0
+        )
+
+    async def close_audits_client(app: FastAPI) -> None:
+        await app.state.audits_client.aclose()
+
+    app = create_service_app(
         name="events",
         title="CPTED community events",
-        description="Community and special events, outreach material, distributions and training.",
-        routers=[event_log_router(outbox)],
+        description="Community and special events, outreach material in any language, distributions to "
+        "frontline staff, training sessions and the partnerships' community connections.",
+        routers=[
+            events.router,
+            calendar.router,
+            materials.router,
+            programme.router,
+            stakeholders.router,
+            event_log_router(outbox),
+            audit_trail_router(outbox),
+        ],
+        idempotency=idempotency,
+        on_startup=[open_audits_client],
+        on_shutdown=[close_audits_client],
     )
+    return app

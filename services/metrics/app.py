@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from services.metrics.api import totals
+from services.metrics.api import cswb, evaluations, incident_counts, incidents, reports, targeting, totals
 from shared.app import create_service_app
 from shared.deadletters import dead_letter_router
 
@@ -12,5 +12,16 @@ def create_app() -> FastAPI:
         name="metrics",
         title="CPTED metrics",
         description="Running totals of the programme, kept from the audits and events streams.",
-        routers=[totals.router, dead_letter_router()],
+        body_limits=incidents.BODY_LIMITS,
+        slow_routes=incidents.SLOW_ROUTES,
+        routers=[
+            totals.router,
+            incidents.router,
+            incident_counts.router,
+            evaluations.router,
+            targeting.router,
+            cswb.router,
+            reports.router,
+            dead_letter_router(),
+        ],
     )

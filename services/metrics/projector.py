@@ -16,21 +16,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metrics.domain import contributions
 from services.metrics.domain.contributions import Key
-from services.metrics.store.tables import counter_daily, counter_total, processed_event, subject
+from services.metrics.store import projections
+from services.metrics.store.placement import follow_boundaries
 from shared.events import Envelope
-from shared.events.audits import AuditState, NeighbourhoodState, PartnershipState, RecommendationState
+from shared.events.audits import (
+    AuditRequestState,
+    AuditState,
+    NeighbourhoodState,
+    PartnershipState,
+    RecommendationState,
+)
+from shared.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
+from shared.settings import get_settings
 
 STATE_MODELS: dict[str, type[BaseModel]] = {
     "neighbourhood": NeighbourhoodState,
     "partnership": PartnershipState,
     "audit": AuditState,
     "recommendation": RecommendationState,
+    "audit_request": AuditRequestState,
+    "event": EventState,
+    "material": MaterialState,
+    "distribution": DistributionState,
+    "training": TrainingState,
+    "stakeholder": StakeholderState,
 }
 
 
@@ -55,6 +69,13 @@ class Batch:
     states: dict[tuple[str, uuid.UUID], Stored]
     children: dict[uuid.UUID, set[uuid.UUID]]
     deltas: Counter[Key] = field(default_factory=Counter)
+
+    def shift(self, before: Counter[Key], after: Counter[Key]) -> None:
+        """Take the old contribution out and put the new one in (zeros are dropped when written)."""
+        if before != after:
+            self.deltas.update(after)
+            self.deltas.subtract(before)
+
     dirty: set[tuple[str, uuid.UUID]] = field(default_factory=set)
 
     def get(self, kind: str, id_: uuid.UUID | None) -> Stored | None:
@@ -72,6 +93,8 @@ def _kind(event: Envelope) -> str:
 
 
 def _parent_id(event: Envelope) -> uuid.UUID | None:
+    if _kind(event) != "recommendation":
+        return None  # an audit request names its audit too, but does not count under it
     return getattr(event.payload, "audit_id", None)
 
 
@@ -91,15 +114,13 @@ def _store_plain(batch: Batch, event: Envelope, deleted: bool) -> Stored:
 def _apply_audit(batch: Batch, event: Envelope, old: Stored | None) -> None:
     before = old.live if old else None
     after = _store_plain(batch, event, deleted=event.type == "audit.deleted").live
-    batch.deltas.update(contributions.delta(contributions.audit(before), contributions.audit(after)))
+    batch.shift(contributions.audit(before), contributions.audit(after))
     for rec_id in batch.children.get(event.subject_id, set()):
         rec = batch.get("recommendation", rec_id)
         if rec is not None:
-            batch.deltas.update(
-                contributions.delta(
-                    contributions.recommendation(rec.live, before),
-                    contributions.recommendation(rec.live, after),
-                )
+            batch.shift(
+                contributions.recommendation(rec.live, before),
+                contributions.recommendation(rec.live, after),
             )
 
 
@@ -108,7 +129,14 @@ def _apply_recommendation(batch: Batch, event: Envelope, old: Stored | None) -> 
     audit = parent.live if parent else None
     before = contributions.recommendation(old.live if old else None, audit)
     after = contributions.recommendation(_store_plain(batch, event, deleted=False).live, audit)
-    batch.deltas.update(contributions.delta(before, after))
+    batch.shift(before, after)
+
+
+def _apply_audit_request(batch: Batch, event: Envelope, old: Stored | None) -> None:
+    zone = get_settings().local_timezone
+    before = contributions.audit_request(old.live if old else None, zone)
+    after = contributions.audit_request(_store_plain(batch, event, deleted=False).live, zone)
+    batch.shift(before, after)
 
 
 def _apply_state(batch: Batch, event: Envelope, old: Stored | None) -> None:
@@ -116,6 +144,26 @@ def _apply_state(batch: Batch, event: Envelope, old: Stored | None) -> None:
 
 
 Apply = Callable[[Batch, Envelope, Stored | None], None]
+
+
+def _counting(contribution: Callable[[Any], Counter[Key]], deleted_type: str = "") -> Apply:
+    """An apply function for a record that counts on its own (no parent): old contribution out, new in."""
+
+    def apply(batch: Batch, event: Envelope, old: Stored | None) -> None:
+        before = contribution(old.live if old else None)
+        after = contribution(_store_plain(batch, event, deleted=event.type == deleted_type).live)
+        batch.shift(before, after)
+
+    return apply
+
+
+def _event(state: EventState | None) -> Counter[Key]:
+    return contributions.event(state, get_settings().local_timezone)
+
+
+_apply_event = _counting(_event, deleted_type="event.deleted")
+_apply_material = _counting(contributions.material)
+_apply_stakeholder = _counting(contributions.stakeholder)
 
 HANDLERS: dict[str, Apply] = {
     "neighbourhood.created": _apply_state,
@@ -128,6 +176,19 @@ HANDLERS: dict[str, Apply] = {
     "recommendation.created": _apply_recommendation,
     "recommendation.updated": _apply_recommendation,
     "recommendation.status_changed": _apply_recommendation,
+    "audit_request.created": _apply_audit_request,
+    "audit_request.updated": _apply_audit_request,
+    "event.created": _apply_event,
+    "event.updated": _apply_event,
+    "event.cancelled": _apply_event,
+    "event.deleted": _apply_event,
+    "material.created": _apply_material,
+    "material.updated": _apply_material,
+    "material.translated": _apply_material,
+    "distribution.recorded": _counting(contributions.distribution),
+    "training.recorded": _counting(contributions.training),
+    "stakeholder.created": _apply_stakeholder,
+    "stakeholder.updated": _apply_stakeholder,
 }
 
 
@@ -151,7 +212,9 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope]) -> int
             continue  # an older version arriving late changes nothing
         handler(batch, event, old)
     await _write_states(conn, batch)
-    await _write_counters(conn, batch.deltas)
+    # Incidents follow the latest boundaries (see store/placement.py).
+    await follow_boundaries(conn, [id_ for kind, id_ in batch.dirty if kind == "neighbourhood"])
+    await projections.add_to_counters(conn, batch.deltas)
     return len(fresh)
 
 
@@ -159,13 +222,7 @@ async def _record_processed(conn: AsyncConnection, events: Sequence[Envelope]) -
     unique = {e.id: e for e in events}
     if not unique:
         return []
-    result = await conn.execute(
-        insert(processed_event)
-        .values([{"id": e.id, "type": e.type} for e in sorted(unique.values(), key=lambda e: e.id)])
-        .on_conflict_do_nothing()
-        .returning(processed_event.c.id)
-    )
-    new_ids = set(result.scalars().all())
+    new_ids = await projections.record_processed(conn, [(e.id, e.type) for e in unique.values()])
     return [e for e in unique.values() if e.id in new_ids]
 
 
@@ -173,16 +230,8 @@ async def _load(conn: AsyncConnection, events: Sequence[Envelope]) -> Batch:
     wanted = {(_kind(e), e.subject_id) for e in events if _kind(e) in STATE_MODELS}
     wanted |= {("audit", pid) for e in events if (pid := _parent_id(e))}
     changing_audits = [e.subject_id for e in events if _kind(e) == "audit"]
-    conditions = []
-    if wanted:
-        conditions.append(tuple_(subject.c.kind, subject.c.id).in_(sorted(wanted, key=str)))
-    if changing_audits:
-        conditions.append(and_(subject.c.kind == "recommendation", subject.c.parent_id.in_(changing_audits)))
     batch = Batch(states={}, children={})
-    if not conditions:
-        return batch
-    rows = await conn.execute(select(subject).where(or_(*conditions)))
-    for row in rows:
+    for row in await projections.load_states(conn, wanted, changing_audits):
         model = STATE_MODELS[row.kind]
         stored = Stored(row.kind, row.id, row.version, row.deleted, model.model_validate(row.state), row.parent_id)
         batch.states[(row.kind, row.id)] = stored
@@ -192,69 +241,14 @@ async def _load(conn: AsyncConnection, events: Sequence[Envelope]) -> Batch:
 
 
 async def _write_states(conn: AsyncConnection, batch: Batch) -> None:
-    if not batch.dirty:
-        return
     rows = []
-    for kind, id_ in sorted(batch.dirty, key=str):
+    for kind, id_ in batch.dirty:
         stored = batch.states[(kind, id_)]
-        rows.append(
-            {
-                "kind": kind,
-                "id": id_,
-                "version": stored.version,
-                "parent_id": stored.parent_id,
-                "deleted": stored.deleted,
-                "state": stored.state.model_dump(mode="json", by_alias=True),
-            }
-        )
-    stmt = insert(subject).values(rows)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[subject.c.kind, subject.c.id],
-            set_={c: stmt.excluded[c] for c in ("version", "parent_id", "deleted", "state")},
-        )
-    )
-
-
-async def _write_counters(conn: AsyncConnection, deltas: Counter[Key]) -> None:
-    if not deltas:
-        return
-    totals: Counter[tuple[uuid.UUID, uuid.UUID, str]] = Counter()
-    for key, count in deltas.items():
-        totals[(key.partnership_id, key.neighbourhood_id, key.metric)] += count
-    for table, changes in (
-        (
-            counter_total,
-            [
-                {"partnership_id": p, "neighbourhood_id": n, "metric": m, "value": v}
-                for (p, n, m), v in sorted(totals.items(), key=str)
-                if v
-            ],
-        ),
-        (
-            counter_daily,
-            [
-                {
-                    "partnership_id": k.partnership_id,
-                    "neighbourhood_id": k.neighbourhood_id,
-                    "metric": k.metric,
-                    "day": k.day,
-                    "value": v,
-                }
-                for k, v in sorted(deltas.items(), key=str)
-            ],
-        ),
-    ):
-        if not changes:
-            continue
-        stmt = insert(table).values(changes)
-        keys = [c for c in table.primary_key.columns]
-        await conn.execute(
-            stmt.on_conflict_do_update(index_elements=keys, set_={"value": table.c.value + stmt.excluded.value})
-        )
+        state = stored.state.model_dump_json(by_alias=True)
+        rows.append((kind, id_, stored.version, stored.parent_id, stored.deleted, state))
+    await projections.write_states(conn, rows)
 
 
 async def clear_projections(conn: AsyncConnection) -> None:
     """Empty every projection, for a rebuild from the producers' logs."""
-    names = ", ".join(f"metrics.{t.name}" for t in (processed_event, subject, counter_total, counter_daily))
-    await conn.execute(text(f"TRUNCATE {names}"))
+    await projections.clear(conn)

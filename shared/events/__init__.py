@@ -6,3 +6,4 @@ __all__ = ["Envelope", "EventRegistry", "parse_event", "registry"]
 
 # Importing the catalogues registers their event types.
 from shared.events import audits as audits
+from shared.events import events as events

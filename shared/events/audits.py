@@ -6,10 +6,11 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shared.events.envelope import Payload, registry
 from shared.vocabulary import (
+    AuditRequestStatus,
     AuditStatus,
     AuditTrigger,
     PartnershipStatus,
@@ -70,6 +71,22 @@ class RecommendationTransition(RecommendationState):
     on: date
 
 
+class AuditRequestState(Payload):
+    """A request for an audit; the requester's name, email and phone are never part of it."""
+
+    id: uuid.UUID
+    place: str
+    description: str
+    location: dict[str, Any] | None = None
+    neighbourhood_id: uuid.UUID | None = None
+    status: AuditRequestStatus
+    audit_id: uuid.UUID | None = None
+    partnership_id: uuid.UUID | None = None
+    reason: str | None = None
+    source: str
+    received_at: AwareDatetime
+
+
 NeighbourhoodCreated = registry.define("neighbourhood.created", NeighbourhoodState)
 NeighbourhoodUpdated = registry.define("neighbourhood.updated", NeighbourhoodState)
 PartnershipCreated = registry.define("partnership.created", PartnershipState)
@@ -80,3 +97,22 @@ AuditDeleted = registry.define("audit.deleted", AuditState)
 RecommendationCreated = registry.define("recommendation.created", RecommendationState)
 RecommendationUpdated = registry.define("recommendation.updated", RecommendationState)
 RecommendationStatusChanged = registry.define("recommendation.status_changed", RecommendationTransition)
+AuditRequestCreated = registry.define("audit_request.created", AuditRequestState)
+AuditRequestUpdated = registry.define("audit_request.updated", AuditRequestState)
+
+
+class PhotoState(Payload):
+    """A photo's record for the audit trail: never its place, which stays with the photo."""
+
+    id: uuid.UUID
+    audit_id: uuid.UUID
+    recommendation_id: uuid.UUID | None = None
+    kind: str
+    caption: str | None = None
+    content_type: str
+    sha256: str
+    uploaded_by: str | None = None
+
+
+PhotoAdded = registry.define("photo.added", PhotoState)
+PhotoDeleted = registry.define("photo.deleted", PhotoState)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -13,14 +13,17 @@ from pydantic import ValidationError
 
 from shared.events import Envelope, parse_event, registry
 from shared.events.audits import (
+    AuditRequestState,
     AuditState,
     NeighbourhoodState,
     PartnershipState,
+    PhotoState,
     RecommendationState,
     RecommendationStatusChanged,
     RecommendationTransition,
 )
 from shared.events.envelope import Payload, UnknownEvent
+from tests.contract.engagement_payloads import ENGAGEMENT_PAYLOADS, EVENTS_CATALOGUE
 
 # The audits part of the catalogue in events.md, written out by hand.
 AUDITS_CATALOGUE = {
@@ -34,6 +37,10 @@ AUDITS_CATALOGUE = {
     ("recommendation.created", 1),
     ("recommendation.updated", 1),
     ("recommendation.status_changed", 1),
+    ("audit_request.created", 1),
+    ("audit_request.updated", 1),
+    ("photo.added", 1),
+    ("photo.deleted", 1),
 }
 
 SQUARE = [[-79.40, 43.65], [-79.39, 43.65], [-79.39, 43.66], [-79.40, 43.66], [-79.40, 43.65]]
@@ -93,13 +100,36 @@ def transition() -> dict[str, Any]:
     return recommendation() | {"from": "in_progress", "to": "implemented", "on": date(2026, 4, 2)}
 
 
+def audit_request() -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "place": "Laneway behind Augusta Ave",
+        "description": "Dark at night",
+        "location": {"type": "Point", "coordinates": [-79.4, 43.655]},
+        "neighbourhood_id": uuid.uuid4(),
+        "status": "scheduled",
+        "audit_id": uuid.uuid4(),
+        "partnership_id": uuid.uuid4(),
+        "source": "open311",
+        "received_at": datetime(2026, 3, 1, 15, 0, tzinfo=UTC),
+    }
+
+
+def photo() -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "audit_id": uuid.uuid4(), "kind": "completion", "content_type": "image/jpeg",
+            "sha256": "ab" * 32, "uploaded_by": "key:test"}  # fmt: skip
+
+
 PAYLOADS: dict[type[Payload], Callable[[], dict[str, Any]]] = {
     NeighbourhoodState: neighbourhood,
     PartnershipState: partnership,
     AuditState: audit,
     RecommendationState: recommendation,
     RecommendationTransition: transition,
+    AuditRequestState: audit_request,
+    PhotoState: photo,
 }
+PAYLOADS.update(ENGAGEMENT_PAYLOADS)
 
 
 def an_event(type_name: str, version: int = 1, **changes: Any) -> Envelope:
@@ -109,8 +139,8 @@ def an_event(type_name: str, version: int = 1, **changes: Any) -> Envelope:
     return cls(source="audits", subject_id=payload["id"], subject_version=2, payload=payload, **changes)
 
 
-def test_the_registered_types_are_exactly_the_audits_catalogue() -> None:
-    assert set(registry.types()) == AUDITS_CATALOGUE
+def test_the_registered_types_are_exactly_the_catalogue() -> None:
+    assert set(registry.types()) == AUDITS_CATALOGUE | EVENTS_CATALOGUE
 
 
 @pytest.mark.parametrize(("type_name", "version"), registry.types())
@@ -172,3 +202,16 @@ def test_an_event_from_an_unknown_source_fails() -> None:
     raw = orjson.loads(an_event("audit.created").to_json()) | {"source": "metrics"}
     with pytest.raises(ValidationError, match="source"):
         parse_event(raw)
+
+
+def test_a_photo_event_never_carries_the_photo_place() -> None:
+    raw = orjson.loads(an_event("photo.added").to_json())
+    raw["payload"]["location"] = {"type": "Point", "coordinates": [-83.0, 42.3]}
+    assert "location" not in parse_event(raw).payload.model_dump()
+
+
+def test_an_audit_request_event_carries_no_personal_data() -> None:
+    raw = orjson.loads(an_event("audit_request.created").to_json())
+    assert {"requester", "name", "email", "phone", "first_name", "last_name"}.isdisjoint(raw["payload"])
+    raw["payload"]["email"] = "dana@example.org"  # even if a producer slipped it in, the contract drops it
+    assert "email" not in parse_event(raw).payload.model_dump()

@@ -11,14 +11,14 @@ from shared.auth import Scope, issue_key
 from shared.db import dispose_engines, get_engine, session_factory
 from shared.settings import Settings
 from tests.e2e.processes import Platform
-from tests.servers import TestServers, fresh_database
+from tests.servers import TestServers, free_port, fresh_database
 
 
-def _issue_admin_key(database_url: str) -> str:
+def _issue_key(database_url: str, scope: Scope) -> str:
     async def issue() -> str:
         engine = get_engine(Settings(database_url=database_url))
         async with session_factory(engine)() as session:
-            issued = await issue_key(session, name="e2e admin", scope=Scope.admin)
+            issued = await issue_key(session, name=f"e2e {scope}", scope=scope)
             await session.commit()
         await dispose_engines()
         return issued.plaintext
@@ -40,15 +40,22 @@ def start_platform(
         env["CPTED_REDIS_URL"] = redis_url
     platform = Platform(env)
     platform.database_url = database_url  # type: ignore[attr-defined]
+    platform.ports = {service: free_port() for service in ("audits", "events", "metrics")}
+    # Known before the services start: the events service checks partnerships with the audits service.
+    platform.env |= {"CPTED_AUDITS_URL": platform.url("audits"), "CPTED_EVENTS_URL": platform.url("events")}
+    # The audits service's OGC API reads events and incident counts from the others, as `cpted dev` wires it.
+    platform.env |= {
+        "CPTED_METRICS_URL": platform.url("metrics"),
+        "CPTED_SERVICE_API_KEY": _issue_key(database_url, Scope.reader),
+    }
     for service in ("audits", "events", "metrics"):
         platform.start_service(service)
-    platform.env |= {"CPTED_AUDITS_URL": platform.url("audits"), "CPTED_EVENTS_URL": platform.url("events")}
     for n in range(1, relays + 1):
         for source in ("audits", "events"):
             platform.start_cli(f"relay-{source}-{n}", "relay", source)
     for n in range(1, consumers + 1):
         platform.start_cli(f"consumer-{n}", "consume", CPTED_CONSUMER_NAME=f"consumer-{n}")
-    platform.api_key = _issue_admin_key(database_url)  # type: ignore[attr-defined]
+    platform.api_key = _issue_key(database_url, Scope.admin)  # type: ignore[attr-defined]
     try:
         platform.wait_ready()
     except Exception:

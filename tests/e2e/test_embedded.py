@@ -20,7 +20,13 @@ from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.embedded]
 
-REPORTED = {"partnerships": 4, "audits": 20, "recommendations": 201, "recommendations_implemented": 27}
+REPORTED = {
+    "partnerships": 4,
+    "audits": 20,
+    "recommendations": 201,
+    "recommendations_implemented": 27,
+    "special_events": 19,
+}
 
 
 def _start_dev(var_dir: Path, ports: dict[str, int]) -> subprocess.Popen[bytes]:
@@ -32,7 +38,7 @@ def _start_dev(var_dir: Path, ports: dict[str, int]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_for_totals(var_dir: Path, metrics_url: str, timeout_s: float = 120) -> dict[str, int]:
+def _wait_for_totals(var_dir: Path, metrics_url: str, timeout_s: float = 240) -> dict[str, int]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         key_file = var_dir / "dev-api-key"
@@ -41,8 +47,10 @@ def _wait_for_totals(var_dir: Path, metrics_url: str, timeout_s: float = 120) ->
                 r = httpx.get(
                     f"{metrics_url}/v1/totals", headers={"Authorization": f"Bearer {key_file.read_text().strip()}"}
                 )
-                if r.status_code == 200 and r.json()["lag_events"] == 0 and r.json()["audits"] > 0:
-                    return r.json()
+                body = r.json() if r.status_code == 200 else {}
+                # Both relays have published once events are applied too; lag 0 then means all applied.
+                if body and body["lag_events"] == 0 and body["audits"] > 0 and body["special_events"] > 0:
+                    return body
             except httpx.HTTPError:
                 pass
         time.sleep(0.2)

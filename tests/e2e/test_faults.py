@@ -54,6 +54,14 @@ def _stream_length(platform: Platform, source: str = "audits") -> int:
         redis.close()
 
 
+HOLD_COMMITS = """
+CREATE FUNCTION hold_commit() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN PERFORM pg_advisory_xact_lock(424242); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER hold_commit AFTER UPDATE ON audits.outbox
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hold_commit();
+"""
+
+
 async def test_relay_killed_after_publishing_but_before_marking(servers: TestServers) -> None:
     platform = await asyncio.to_thread(start_platform, servers)
     try:
@@ -64,19 +72,23 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
             world = await write_world(api, ledger, audits=2, recs_per_audit=10)
             rows = await _sql(platform, "SELECT count(*) FROM audits.outbox")
             assert await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
-            # Hold a lock that lets the relay claim and publish rows but blocks it from marking them.
-            blocker = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
-            lock = blocker.transaction()
-            await lock.start()
-            await blocker.execute("LOCK TABLE audits.outbox IN SHARE MODE")
+            # A deferred trigger makes the relay's COMMIT wait on a lock this test holds: the events
+            # are in Redis, the marks not yet committed. Then the relay dies and its transaction with it.
+            holder = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
+            await holder.execute(HOLD_COMMITS)
+            await holder.execute("SELECT pg_advisory_lock(424242)")
             relay = platform.start_cli("relay-audits-victim", "relay", "audits")
             deadline = time.monotonic() + TIMEOUT_S
             while _stream_length(platform) < rows and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             assert _stream_length(platform) == rows, "the relay never published"
             relay.signal(signal.SIGKILL)
-            await lock.rollback()
-            await blocker.close()
+            await holder.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            await holder.execute("DROP TRIGGER hold_commit ON audits.outbox; DROP FUNCTION hold_commit()")
+            await holder.close()
             assert await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
             platform.start_cli("relay-audits-2", "relay", "audits")
             await _settle(platform)

@@ -24,6 +24,7 @@ from tests import factories
 from tests.e2e.conftest import start_platform
 from tests.e2e.processes import Platform
 from tests.e2e.scenario import clients
+from tests.integration.events.factories import event
 from tests.servers import TestServers
 
 pytestmark = pytest.mark.e2e
@@ -38,13 +39,17 @@ class Book:
 
     audits: dict[str, dict[str, Any]] = field(default_factory=dict)
     recs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
     accepted: int = 0
 
 
 def expected(books: list[Book]) -> dict[str, Any]:
     audits = {k: v for b in books for k, v in b.audits.items() if not v["deleted"]}
     recs = [r for b in books for r in b.recs.values() if r["audit_id"] in audits]
+    live_events = [e for b in books for e in b.events.values() if e["status"] != "cancelled" and not e["deleted"]]
     return {
+        "events": len(live_events),
+        "special_events": sum(e["special"] for e in live_events),
         "audits": len(audits),
         "audits_completed": sum(a["status"] == "completed" for a in audits.values()),
         "recommendations": len(recs),
@@ -55,11 +60,39 @@ def expected(books: list[Book]) -> dict[str, Any]:
 
 
 def observed(totals: dict[str, Any]) -> dict[str, Any]:
-    keep = ("audits", "audits_completed", "recommendations", "recommendations_implemented")
+    keep = ("events", "special_events", "audits", "audits_completed", "recommendations", "recommendations_implemented")
     return {k: totals[k] for k in keep} | {
         "by_status": Counter({k: v for k, v in totals["recommendations_by_status"].items() if v}),
         "by_category": Counter({k: v for k, v in totals["recommendations_by_category"].items() if v}),
     }
+
+
+async def event_writer(
+    events: httpx.AsyncClient, rng: random.Random, book: Book, world: dict[str, Any], until: float
+) -> None:
+    """Creates, flips, cancels and deletes community events (the events service)."""
+    while time.monotonic() < until:
+        live = [e for e, v in book.events.items() if not v["deleted"] and v["status"] != "cancelled"]
+        roll = rng.random()
+        if roll < 0.5 or not live:
+            p = rng.choice(world["partnerships"])
+            special = rng.random() < 0.5
+            r = await events.post("/v1/events", json=event([p["id"]], special=special, status="scheduled"))
+            if _ok(book, r, 201):
+                book.events[r.json()["id"]] = {"special": special, "status": "scheduled", "deleted": False}
+        elif roll < 0.7:
+            chosen = rng.choice(live)
+            flipped = not book.events[chosen]["special"]
+            if _ok(book, await events.patch(f"/v1/events/{chosen}", json={"special": flipped}), 200):
+                book.events[chosen]["special"] = flipped
+        elif roll < 0.85:
+            chosen = rng.choice(live)
+            if _ok(book, await events.patch(f"/v1/events/{chosen}", json={"status": "cancelled"}), 200):
+                book.events[chosen]["status"] = "cancelled"
+        else:
+            chosen = rng.choice(list(book.events))
+            if _ok(book, await events.delete(f"/v1/events/{chosen}"), 204):
+                book.events[chosen]["deleted"] = True
 
 
 async def writer(api: httpx.AsyncClient, rng: random.Random, book: Book, world: dict[str, Any], until: float) -> None:
@@ -174,13 +207,15 @@ async def test_random_history_ends_with_exact_totals(servers: TestServers, pytes
     kills: Counter[str] = Counter()
     try:
         api, metrics = clients(platform)
-        async with api, metrics:
+        headers = {"Authorization": f"Bearer {platform.api_key}"}  # type: ignore[attr-defined]
+        async with api, metrics, httpx.AsyncClient(base_url=platform.url("events"), headers=headers) as events:
             world = await _world(api)
             until = time.monotonic() + seconds
             books = [Book() for _ in range(6)]
             await asyncio.gather(
                 chaos(platform, random.Random(rng.random()), until, kills),
-                *(writer(api, random.Random(rng.random()), book, world, until) for book in books),
+                *(writer(api, random.Random(rng.random()), book, world, until) for book in books[:4]),
+                *(event_writer(events, random.Random(rng.random()), book, world, until) for book in books[4:]),
             )
             want, got = expected(books), {}
             deadline = time.monotonic() + 60

@@ -42,6 +42,15 @@ async def audits_api(admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def keyless_audits_api(admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The audits service as a city's 311 system or GIS sees it without a key."""
+    from services.audits.app import create_app
+
+    async for client in client_for(create_app(), None):
+        yield client
+
+
+@pytest.fixture
 async def metrics_api(admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
     from services.metrics.app import create_app
 
@@ -57,3 +66,14 @@ async def world(audits_api: httpx.AsyncClient) -> dict[str, Any]:
     p = (await audits_api.post("/v1/partnerships", json=factories.partnership([n1["id"], n2["id"]]))).json()
     a = (await audits_api.post("/v1/audits", json=factories.audit(p["id"], n1["id"]))).json()
     return {"n1": n1, "n2": n2, "partnership": p, "audit": a}
+
+
+@pytest.fixture
+async def other_editor(engine: AsyncEngine, audits_api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """The audits service with an editor key of another partnership than the world's."""
+    from services.audits.app import create_app
+
+    n = (await audits_api.post("/v1/neighbourhoods", json=factories.neighbourhood())).json()
+    p = (await audits_api.post("/v1/partnerships", json=factories.partnership([n["id"]]))).json()
+    async for client in client_for(create_app(), await new_key(engine, Scope.editor, [p["id"]])):
+        yield client

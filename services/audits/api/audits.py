@@ -1,10 +1,9 @@
 import uuid
-from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
-from services.audits.api.deps import UowDep
+from services.audits.api.deps import PhotoFilesDep, UowDep
+from services.audits.api.filters import AuditFiltersDep, visible_to
 from services.audits.handlers import audits
 from services.audits.schemas import AuditCreate, AuditRead, AuditUpdate
 from services.audits.store import repository
@@ -13,7 +12,6 @@ from shared.auth import ReaderKey
 from shared.http import IfMatch, SessionDep, created
 from shared.pagination import Page, PageDep
 from shared.versioning import set_etag
-from shared.vocabulary import AuditStatus, AuditTrigger
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 
@@ -30,24 +28,9 @@ async def list_audits(
     session: SessionDep,
     principal: ReaderKey,
     page: PageDep,
-    partnership_id: uuid.UUID | None = None,
-    neighbourhood_id: uuid.UUID | None = None,
-    status: AuditStatus | None = None,
-    trigger: AuditTrigger | None = None,
-    conducted_from: Annotated[date | None, Query(description="conducted on or after")] = None,
-    conducted_to: Annotated[date | None, Query(description="conducted on or before")] = None,
+    filters: AuditFiltersDep,
 ) -> dict[str, object]:
-    rows, cursor = await repository.list_audits(
-        session,
-        page,
-        visible=None if principal.sees_all() else principal.partnership_ids,
-        partnership_id=partnership_id,
-        neighbourhood_id=neighbourhood_id,
-        status=status,
-        trigger=trigger,
-        conducted_from=conducted_from,
-        conducted_to=conducted_to,
-    )
+    rows, cursor = await repository.list_audits(session, page, visible=visible_to(principal), **filters.as_kwargs())
     return {"items": rows, "next_cursor": cursor}
 
 
@@ -74,5 +57,7 @@ async def update_audit(
 
 
 @router.delete("/{audit_id}", status_code=204)
-async def delete_audit(audit_id: uuid.UUID, uow: UowDep, principal: ReaderKey, if_match: IfMatch = None) -> None:
-    await audits.delete(uow, principal, audit_id, if_match)
+async def delete_audit(
+    audit_id: uuid.UUID, uow: UowDep, principal: ReaderKey, files: PhotoFilesDep, if_match: IfMatch = None
+) -> None:
+    await audits.delete(uow, principal, audit_id, if_match, files)

@@ -6,13 +6,27 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.audits.store.photo_files import PhotoFiles
 from services.audits.store.tables import outbox
-from shared.auth import ReaderKey
+from shared.auth import Principal, bearer_token
+from shared.http import unit_of_work
 from shared.uow import UnitOfWork
 
-
-def get_uow(request: Request, principal: ReaderKey) -> UnitOfWork:
-    return UnitOfWork(request.app.state.engine, outbox, "audits", actor=principal.actor)
-
-
+get_uow = unit_of_work(outbox, "audits")
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+async def get_photo_files(request: Request) -> PhotoFiles:
+    files: PhotoFiles = request.app.state.photo_files
+    return files
+
+
+PhotoFilesDep = Annotated[PhotoFiles, Depends(get_photo_files)]
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """For the open standards: no key is the public view; a key that is sent must be valid (else Unauthorized)."""
+    if "authorization" not in request.headers:
+        return None
+    principal: Principal = await request.app.state.key_verifier.verify(bearer_token(request))
+    return principal

@@ -1,10 +1,9 @@
 import uuid
-from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from services.audits.api.deps import UowDep
+from services.audits.api.filters import RecommendationFiltersDep, visible_to
 from services.audits.handlers import recommendations
 from services.audits.handlers.recommendations import RecommendationView
 from services.audits.schemas import (
@@ -19,7 +18,6 @@ from shared.auth import ReaderKey
 from shared.http import IfMatch, SessionDep, created
 from shared.pagination import Page, PageDep
 from shared.versioning import set_etag
-from shared.vocabulary import Priority, RecommendationCategory, RecommendationStatus
 
 router = APIRouter(tags=["recommendations"])
 
@@ -59,27 +57,10 @@ async def list_recommendations(
     session: SessionDep,
     principal: ReaderKey,
     page: PageDep,
-    audit_id: uuid.UUID | None = None,
-    partnership_id: uuid.UUID | None = None,
-    neighbourhood_id: uuid.UUID | None = None,
-    category: RecommendationCategory | None = None,
-    status: RecommendationStatus | None = None,
-    priority: Priority | None = None,
-    conducted_from: Annotated[date | None, Query(description="audit conducted on or after")] = None,
-    conducted_to: Annotated[date | None, Query(description="audit conducted on or before")] = None,
+    filters: RecommendationFiltersDep,
 ) -> dict[str, object]:
     rows, cursor = await repository.list_recommendations(
-        session,
-        page,
-        visible=None if principal.sees_all() else principal.partnership_ids,
-        audit_id=audit_id,
-        partnership_id=partnership_id,
-        neighbourhood_id=neighbourhood_id,
-        category=category,
-        status=status,
-        priority=priority,
-        conducted_from=conducted_from,
-        conducted_to=conducted_to,
+        session, page, visible=visible_to(principal), **filters.as_kwargs()
     )
     history = await repository.history(session, [r.id for r, _ in rows])
     items = [_read(RecommendationView(r, a, history.get(r.id, []))) for r, a in rows]

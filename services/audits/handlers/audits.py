@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from services.audits.handlers.records import load, state
+from services.audits.handlers.records import emit_state, load
 from services.audits.schemas import AuditCreate, AuditUpdate
+from services.audits.store import photos as photo_store
 from services.audits.store import repository
+from services.audits.store.photo_files import PhotoFiles, forget
 from services.audits.store.tables import Audit, Neighbourhood, Partnership
 from shared.auth import Principal
 from shared.errors import InvalidField
@@ -14,16 +16,7 @@ from shared.events.audits import AuditCreated, AuditDeleted, AuditUpdated
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 
-
-def _emit(uow: UnitOfWork, event: type, row: Audit) -> None:
-    uow.emit(
-        event,
-        subject_id=row.id,
-        subject_version=row.version,
-        partnership_id=row.partnership_id,
-        neighbourhood_id=row.neighbourhood_id,
-        payload=state(row),
-    )
+_emit = emit_state
 
 
 async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False) -> Audit:
@@ -75,13 +68,18 @@ async def update(
     return row
 
 
-async def delete(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, if_match: str | None) -> None:
-    """Deleting an audit deletes its recommendations and their history."""
+async def delete(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, if_match: str | None, files: PhotoFiles
+) -> None:
+    """Deleting an audit deletes its recommendations, their history and every photo (the files once committed)."""
     async with uow:
         row = await visible(uow, principal, id_, for_update=True)
         principal.require_write(row.partnership_id)
         check_if_match(if_match, row.version)
         row.version += 1
         _emit(uow, AuditDeleted, row)
+        # Read under the audit's lock: a photo added concurrently waits for it and then finds no audit.
+        photo_keys = await photo_store.files_of_audit(uow.session, row.id)
         await uow.session.delete(row)
         await uow.commit()
+    await forget(files, photo_keys)

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from services.audits.store import repository
-from services.audits.store.tables import Audit, Neighbourhood, Partnership, Recommendation
+from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Partnership, Recommendation
 from shared.errors import NotFound
 from shared.uow import UnitOfWork
 
@@ -15,6 +15,7 @@ _NAMES = {
     Partnership: "partnership",
     Audit: "audit",
     Recommendation: "recommendation",
+    AuditRequest: "audit request",
 }
 
 
@@ -23,6 +24,18 @@ async def load(uow: UnitOfWork, model: Any, id_: uuid.UUID, *, for_update: bool 
     if row is None:
         raise NotFound(f"{_NAMES[model]} {id_} not found")
     return row
+
+
+def emit_state(uow: UnitOfWork, event: type, row: Any) -> None:
+    """Emit a record's full state, scoped by its own partnership and neighbourhood."""
+    uow.emit(
+        event,
+        subject_id=row.id,
+        subject_version=row.version,
+        partnership_id=row.partnership_id,
+        neighbourhood_id=row.neighbourhood_id,
+        payload=state(row),
+    )
 
 
 def state(row: Any, **extra: Any) -> dict[str, Any]:

@@ -101,5 +101,72 @@ class RecommendationTransition(AuditsTable, table=True):
     recorded_at: datetime = _timestamp()
 
 
+class AuditRequest(Versioned, table=True):
+    """A resident's or a 311 system's request for an audit of a place."""
+
+    __tablename__ = "audit_request"
+
+    place: str = Field(max_length=200)
+    description: str
+    location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    neighbourhood_id: uuid.UUID | None = Field(default=None, foreign_key="audits.neighbourhood.id", index=True)
+    status: str = Field(max_length=20, index=True)
+    # A deleted audit unlinks its requests instead of blocking the deletion.
+    audit_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("audits.audit.id", ondelete="SET NULL"), index=True)
+    )
+    partnership_id: uuid.UUID | None = Field(default=None, foreign_key="audits.partnership.id", index=True)
+    reason: str | None = None
+    source: str = Field(max_length=20)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    media_url: str | None = Field(default=None, max_length=2000)
+    received_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
+
+
+class AuditRequestRequester(AuditsTable, table=True):
+    """Who asked: kept apart from the request so that no read or event of a request can carry it."""
+
+    __tablename__ = "audit_request_requester"
+
+    audit_request_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("audits.audit_request.id", ondelete="CASCADE"), primary_key=True)
+    )
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    recorded_at: datetime = _timestamp()
+
+
+class Photo(AuditsTable, table=True):
+    """A photo of an audited site or of a recommendation; its files are kept by ``store/photo_files.py``."""
+
+    __table_args__ = (Index(None, "audit_id", "created_at", "id"), Index(None, "recommendation_id", "created_at"))
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # Every photo names its audit, a recommendation's too, so that deleting an audit finds all of them.
+    audit_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("audits.audit.id", ondelete="CASCADE"), nullable=False)
+    )
+    recommendation_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("audits.recommendation.id", ondelete="CASCADE"))
+    )
+    kind: str = Field(max_length=20)
+    caption: str | None = None
+    taken_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    taken_at_source: str | None = Field(default=None, max_length=10)
+    location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    location_source: str | None = Field(default=None, max_length=10)
+    content_type: str = Field(max_length=20)
+    width: int
+    height: int
+    bytes: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=300)
+    thumbnail_key: str = Field(max_length=300)
+    original_filename: str | None = Field(default=None, max_length=200)
+    uploaded_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _timestamp()
+
+
 outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)

@@ -16,9 +16,11 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
-from shared.events.audits import AuditState, RecommendationState
-from shared.vocabulary import AuditStatus, RecommendationStatus
+from shared.events.audits import AuditRequestState, AuditState, RecommendationState
+from shared.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
+from shared.vocabulary import AuditRequestStatus, AuditStatus, EventStatus, RecommendationStatus
 
 
 class Key(NamedTuple):
@@ -39,6 +41,12 @@ RECOMMENDATIONS = "recommendations"
 IMPLEMENTED = "recommendations_implemented"
 BY_STATUS = "recommendations_by_status."
 BY_CATEGORY = "recommendations_by_category."
+AUDIT_REQUESTS = "audit_requests"
+AUDIT_REQUESTS_OPEN = "audit_requests_open"
+EVENTS, SPECIAL_EVENTS, OFFICERS_ATTENDING = "events", "special_events", "officers_attending"
+MATERIALS, TRANSLATIONS, COPIES_DISTRIBUTED = "materials", "translations", "copies_distributed"
+TRAININGS, TRAINEES = "trainings", "trainees"
+STAKEHOLDERS, NEW_CONNECTIONS = "stakeholders", "new_connections"
 
 
 def counted(partnerships: Iterable[uuid.UUID], neighbourhood: uuid.UUID | None, metric: str, day: date) -> list[Key]:
@@ -70,6 +78,71 @@ def recommendation(state: RecommendationState | None, parent: AuditState | None)
     if state.status is RecommendationStatus.implemented and state.implemented_on:
         keys += counted(p, n, IMPLEMENTED, state.implemented_on)
     return Counter(keys)
+
+
+def audit_request(state: AuditRequestState | None, zone: str) -> Counter[Key]:
+    """An audit request counts on the local day it was received; open until done or rejected.
+
+    It counts under a partnership once it is scheduled for one of its audits.
+    """
+    if state is None:
+        return Counter()
+    p = [state.partnership_id] if state.partnership_id else []
+    n, day = state.neighbourhood_id, state.received_at.astimezone(ZoneInfo(zone)).date()
+    keys = counted(p, n, AUDIT_REQUESTS, day)
+    if state.status in (AuditRequestStatus.received, AuditRequestStatus.scheduled):
+        keys += counted(p, n, AUDIT_REQUESTS_OPEN, day)
+    return Counter(keys)
+
+
+def _times(keys: list[Key], weight: int) -> Counter[Key]:
+    """Keys counting ``weight`` each (officers at an event, copies handed out)."""
+    return Counter(dict.fromkeys(keys, weight)) if weight else Counter()
+
+
+def event(state: EventState | None, zone: str) -> Counter[Key]:
+    """A community event counts on the local day it starts, unless cancelled (or deleted: ``None``)."""
+    if state is None or state.status is EventStatus.cancelled:
+        return Counter()
+    p, n, day = state.partnership_ids, state.neighbourhood_id, state.starts_at.astimezone(ZoneInfo(zone)).date()
+    keys = Counter(counted(p, n, EVENTS, day))
+    if state.special:
+        keys.update(counted(p, n, SPECIAL_EVENTS, day))
+    keys.update(_times(counted(p, n, OFFICERS_ATTENDING, day), state.officers_attending))
+    return keys
+
+
+def material(state: MaterialState | None) -> Counter[Key]:
+    """Programme-wide: the material on its publication day, each language besides the source on its own day."""
+    if state is None:
+        return Counter()
+    keys = Counter(counted([], None, MATERIALS, state.published_on))
+    for lang, text in state.translations.items():
+        if lang != state.source_language:
+            keys.update(counted([], None, TRANSLATIONS, text.translated_on))
+    return keys
+
+
+def distribution(state: DistributionState | None) -> Counter[Key]:
+    if state is None:
+        return Counter()
+    return _times(counted([], None, COPIES_DISTRIBUTED, state.distributed_on), state.copies)
+
+
+def training(state: TrainingState | None) -> Counter[Key]:
+    if state is None:
+        return Counter()
+    keys = Counter(counted([], None, TRAININGS, state.held_on))
+    keys.update(_times(counted([], None, TRAINEES, state.held_on), state.attendees))
+    return keys
+
+
+def stakeholder(state: StakeholderState | None) -> Counter[Key]:
+    """A connection counts from the day it was made, whatever its status since: a connection made stays made."""
+    if state is None:
+        return Counter()
+    p, n, day = [state.partnership_id], state.neighbourhood_id, state.connected_on
+    return Counter(counted(p, n, STAKEHOLDERS, day) + counted(p, n, NEW_CONNECTIONS, day))
 
 
 def delta(old: Counter[Key], new: Counter[Key]) -> Counter[Key]:

@@ -1,0 +1,176 @@
+"""OGC API - Features - Part 1: Core under ``/ogc``: what a GIS (QGIS, ArcGIS, GDAL) adds as layers.
+
+No key is needed; a reader or admin key in ``Authorization: Bearer`` also
+shows the recommendation categories hidden from the public. Errors are the
+standard's exception document ``{code, description}``. The standard's own
+OpenAPI 3.0 definition is at ``/ogc/api`` (this service's ``/openapi.json`` is 3.1).
+The collections ``events`` and ``incident-counts`` are read from the events and
+metrics services at request time (see ``services/audits/upstream.py``).
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from services.audits.api.deps import optional_principal
+from services.audits.api.ogc_openapi import document
+from services.audits.domain.ogc import CONFORMANCE, GEOJSON, JSON, OPENAPI, OgcError, acceptable, check_params, link
+from services.audits.handlers import ogc as handlers
+from services.audits.upstream import Sources, sources
+from shared.auth import bearer_token
+from shared.errors import Problem, Unauthorized
+from shared.http import SessionDep
+
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+
+_EXCEPTION = {
+    "type": "object",
+    "required": ["code"],
+    "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+}
+_WHY = {
+    400: "Unknown or invalid parameter",
+    401: "Unknown API key",
+    403: "The key may not read the service that holds the collection",
+    404: "Not found",
+    406: "Not acceptable",
+    503: "The service that holds the collection is unavailable",
+}
+
+
+def _documented(media: str, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """For this service's own OpenAPI document; ``/ogc/api`` is the standard's."""
+    declared: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "content": {media: {"schema": {}}}}}
+    for status in errors:
+        declared[status] = {"description": _WHY[status], "content": {JSON: {"schema": _EXCEPTION}}}
+    return declared
+
+
+async def _answer(
+    request: Request, media: str, work: Callable[[], Awaitable[Any]], offered: Sequence[str] = ()
+) -> Response:
+    try:
+        if not acceptable(request.headers.get("accept"), [media, JSON, *offered]):
+            raise OgcError(406, "NotAcceptable", f"this resource is served as {media}")
+        return Response(orjson.dumps(await work()), media_type=media)
+    except OgcError as error:
+        return Response(orjson.dumps(error.body()), status_code=error.status, media_type=JSON)
+    except Unauthorized as problem:
+        return Response(orjson.dumps({"code": "Unauthorized", "description": problem.detail}), 401, media_type=JSON)
+    except Problem as problem:  # e.g. a cursor this API never issued
+        status = 404 if problem.status == 404 else 400
+        body = {"code": "NotFound" if status == 404 else "InvalidParameterValue", "description": problem.detail}
+        return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _params(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+def _sources(request: Request, as_caller: bool) -> Sources:
+    """The events and metrics services, asked with the caller's key (already verified) or the service key."""
+    callers_key = bearer_token(request) if as_caller and "authorization" in request.headers else None
+    return sources(request.app.state.upstream_clients, callers_key, request.app.state.settings.service_api_key)
+
+
+async def _asked(request: Request) -> handlers.Asked:
+    principal = await optional_principal(request)  # a key sent must be valid before it is passed on
+    return handlers.Asked(principal, _sources(request, as_caller=True), _params(request), request.url)
+
+
+@router.get("/", summary="Landing page", responses=_documented(JSON, 400, 406))
+async def landing(request: Request) -> Response:
+    async def work() -> Any:
+        check_params(request.query_params, {"f"})
+        base = _base(request)
+        return {
+            "title": "CPTED audits",
+            "description": "Neighbourhoods, CPTED audits, their recommendations, audit requests, community events "
+            "and monthly crime incident counts by neighbourhood.",
+            "links": [
+                link(f"{base}/", "self", JSON, "this document"),
+                link(f"{base}/api", "service-desc", OPENAPI, "the API definition"),
+                link(f"{base}/api.html", "service-doc", "text/html", "the API documentation"),
+                link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
+                link(f"{base}/collections", "data", JSON, "feature collections"),
+            ],
+        }
+
+    return await _answer(request, JSON, work)
+
+
+@router.get("", include_in_schema=False)
+async def landing_without_slash(request: Request) -> Response:
+    return await landing(request)
+
+
+@router.get("/conformance", summary="Conformance classes", responses=_documented(JSON, 400, 406))
+async def conformance(request: Request) -> Response:
+    async def work() -> Any:
+        check_params(request.query_params, {"f"})
+        return {"conformsTo": CONFORMANCE}
+
+    return await _answer(request, JSON, work)
+
+
+@router.get("/api", summary="The OpenAPI 3.0 definition of /ogc", responses=_documented(OPENAPI, 406))
+async def api_definition(request: Request) -> Response:
+    async def work() -> Any:
+        return document(str(request.base_url).rstrip("/"))
+
+    return await _answer(request, OPENAPI, work)
+
+
+@router.get("/api.html", summary="The definition of /ogc as a page", response_class=HTMLResponse)
+async def api_page() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/ogc/api", title="CPTED audits - OGC API - Features")
+
+
+@router.get("/collections", summary="Feature collections", responses=_documented(JSON, 400, 406))
+async def collections(request: Request, session: SessionDep) -> Response:
+    async def work() -> Any:
+        check_params(request.query_params, {"f"})
+        return await handlers.collections(session, _sources(request, as_caller=False), _base(request))
+
+    return await _answer(request, JSON, work)
+
+
+@router.get("/collections/{collection_id}", summary="A feature collection", responses=_documented(JSON, 400, 404, 406))
+async def collection(request: Request, session: SessionDep, collection_id: str) -> Response:
+    async def work() -> Any:
+        check_params(request.query_params, {"f"})
+        return await handlers.one_collection(session, _sources(request, as_caller=False), collection_id, _base(request))
+
+    return await _answer(request, JSON, work)
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features of a collection (limit, bbox, datetime, property filters; next links)",
+    responses=_documented(GEOJSON, 400, 401, 403, 404, 406, 503),
+)
+async def items(request: Request, session: SessionDep, collection_id: str) -> Response:
+    async def work() -> Any:
+        return await handlers.items(session, await _asked(request), collection_id)
+
+    return await _answer(request, GEOJSON, work)
+
+
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One feature",
+    responses=_documented(GEOJSON, 400, 401, 403, 404, 406, 503),
+)
+async def item(request: Request, session: SessionDep, collection_id: str, feature_id: str) -> Response:
+    async def work() -> Any:
+        return await handlers.item(session, await _asked(request), collection_id, feature_id)
+
+    return await _answer(request, GEOJSON, work)

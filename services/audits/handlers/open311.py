@@ -1,0 +1,144 @@
+"""Use cases behind Open311 GeoReport v2, over the same recommendations and audit requests as ``/v1``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.audits.domain.open311 import (
+    AUDIT_REQUEST,
+    AUDIT_REQUEST_NOTICE,
+    Open311Error,
+    RequestQuery,
+    Site,
+    audit_request_request,
+    recommendation_request,
+)
+from services.audits.domain.open311_submission import Form, parse_submission
+from services.audits.domain.places import centroid, point_of
+from services.audits.handlers import audit_requests
+from services.audits.schemas import AuditRequestCreate
+from services.audits.settings import get_audits_settings
+from services.audits.store import repository, service_requests
+from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
+from shared.auth import Principal
+from shared.errors import Forbidden
+from shared.settings import get_settings
+from shared.uow import UnitOfWork
+from shared.vocabulary import RecommendationCategory
+
+
+def visible_categories(principal: Principal | None) -> list[RecommendationCategory]:
+    """Everything for a reader or admin key; without one, the categories that describe no weakness."""
+    if principal is not None and principal.sees_all():
+        return list(RecommendationCategory)
+    hidden = get_audits_settings().hidden_categories
+    return [c for c in RecommendationCategory if c not in hidden]
+
+
+def site(place: str | None, location: dict[str, Any] | None, neighbourhood: Neighbourhood | None) -> Site:
+    """A site's own point, else its neighbourhood's centroid; the address from the most to the least specific."""
+    point = point_of(location) or (centroid(neighbourhood.boundary) if neighbourhood else None)
+    area = (neighbourhood.name, neighbourhood.municipality) if neighbourhood else ()
+    return Site(", ".join(part for part in (place, *area) if part) or None, point)
+
+
+def _last_note(history: Sequence[RecommendationTransition]) -> str | None:
+    return history[-1].note if history else None
+
+
+async def _recommendations(
+    session: AsyncSession, query: RequestQuery, categories: list[str], zone: str
+) -> list[tuple[datetime, dict[str, Any]]]:
+    rows: list[tuple[Recommendation, Audit]] = await service_requests.recommendations(session, query, categories)
+    places = await service_requests.neighbourhoods(session, [a.neighbourhood_id for _, a in rows])
+    history = await repository.history(session, [r.id for r, _ in rows])
+    return [
+        (
+            rec.created_at,
+            recommendation_request(
+                rec, audit, site(audit.site_name, audit.location, places.get(audit.neighbourhood_id)),
+                _last_note(history.get(rec.id, [])), zone,
+            ),
+        )
+        for rec, audit in rows
+    ]  # fmt: skip
+
+
+async def _audit_requests(
+    session: AsyncSession, query: RequestQuery, zone: str
+) -> list[tuple[datetime, dict[str, Any]]]:
+    rows: list[AuditRequest] = await service_requests.audit_requests(session, query)
+    places = await service_requests.neighbourhoods(session, [r.neighbourhood_id for r in rows])
+    audits = await repository.audits_by_id(session, {r.audit_id for r in rows if r.audit_id})
+    agency = get_audits_settings().open311_agency
+    return [
+        (
+            row.received_at,
+            audit_request_request(
+                row, audits[row.audit_id].conducted_on if row.audit_id in audits else None,
+                site(row.place, row.location, places.get(row.neighbourhood_id)), agency, zone,
+            ),
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+async def list_requests(
+    session: AsyncSession, principal: Principal | None, query: RequestQuery
+) -> list[dict[str, Any]]:
+    """Newest first, at most ``query.limit``: recommendations of the visible categories, then audit requests."""
+    zone = get_settings().local_timezone
+    codes = query.service_codes
+    categories = [c.value for c in visible_categories(principal) if codes is None or c.value in codes]
+    answers = await _recommendations(session, query, categories, zone) if categories else []
+    if codes is None or AUDIT_REQUEST in codes:
+        answers += await _audit_requests(session, query, zone)
+    answers.sort(key=lambda pair: pair[0], reverse=True)
+    return [answer for _, answer in answers[: query.limit]]
+
+
+async def get_request(session: AsyncSession, principal: Principal | None, raw_id: str) -> list[dict[str, Any]]:
+    try:
+        found = await list_requests(session, principal, RequestQuery(ids=[uuid.UUID(raw_id)]))
+    except ValueError:
+        found = []
+    if not found:
+        raise Open311Error(404, f"service_request_id {raw_id} not found")
+    return found
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+async def submit(uow: UnitOfWork, principal: Principal, form: Form) -> list[dict[str, Any]]:
+    """POST requests: a ``cpted_audit_request`` becomes an audit request, created at once (no token)."""
+    try:
+        audit_requests.require_triage(principal)
+    except Forbidden as refused:
+        raise Open311Error(
+            403, "this api_key may not create requests -- can't proceed with create_request."
+        ) from refused
+    given = parse_submission(form)
+    try:
+        body = AuditRequestCreate.model_validate(
+            {
+                "place": given.place,
+                "description": given.description,
+                "location": given.location,
+                "media_url": given.media_url,
+                "requester": given.requester or None,
+            }
+        )
+    except ValidationError as exc:
+        raise Open311Error(400, _first_problem(exc)) from exc
+    view, _ = await audit_requests.create(uow, principal, body, source="open311", attributes=given.attributes)
+    return [{"service_request_id": str(view.request.id), "service_notice": AUDIT_REQUEST_NOTICE, "account_id": None}]

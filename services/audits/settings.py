@@ -1,0 +1,31 @@
+"""Settings of the audits service's public interfaces (Open311 GeoReport v2, OGC API - Features)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.vocabulary import RecommendationCategory
+
+
+class AuditsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CPTED_", extra="ignore")
+
+    # Recommendations of these categories describe a site's weaknesses, so they are left out of what
+    # Open311 and OGC API clients see without a key; a reader (or admin) key sees everything.
+    hidden_categories: frozenset[RecommendationCategory] = frozenset(
+        {RecommendationCategory.target_hardening, RecommendationCategory.surveillance}
+    )
+    # One jurisdiction per deployment: the parameter is optional, and any other value is "not found".
+    open311_jurisdiction_id: str = "cpted.example.org"
+    open311_agency: str = "CPTED police-community partnerships"
+    open311_contact: str = "Ask the partnership coordinators of your police service."
+    open311_key_service: str = "API keys are issued by the programme's administrators (cpted keys create)."
+    ogc_default_limit: int = 100
+    ogc_max_limit: int = 1000
+
+
+@lru_cache
+def get_audits_settings() -> AuditsSettings:
+    return AuditsSettings()

@@ -1,0 +1,75 @@
+"""``GET /v1/partnerships/{id}/calendar.ics``: a partnership's events for calendar apps to subscribe to.
+
+Calendar apps cannot send a Bearer header, so the key may also come as the
+password of HTTP Basic auth (any user name), which they do support.
+"""
+
+import base64
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from services.events.directory import AuditsDirectory
+from services.events.domain.calendar import build
+from services.events.store import repository
+from shared.auth import Principal, bearer_token
+from shared.errors import NotFound, Unauthorized, Unavailable
+from shared.http import SessionDep
+
+router = APIRouter(tags=["calendar"])
+
+HISTORY = timedelta(days=400)
+MOST_EVENTS = 5000
+
+
+def _key(request: Request) -> str:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return bearer_token(request)
+    try:
+        return base64.b64decode(credentials, validate=True).decode().partition(":")[2]
+    except ValueError as exc:
+        raise Unauthorized("malformed Basic credentials; send the API key as the password") from exc
+
+
+async def calendar_key(request: Request) -> Principal:
+    principal: Principal = await request.app.state.key_verifier.verify(_key(request))
+    principal.require_read()
+    return principal
+
+
+@router.get(
+    "/v1/partnerships/{partnership_id}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+    summary="The partnership's events as an iCalendar feed (last 400 days and everything ahead)",
+)
+async def partnership_calendar(
+    partnership_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(calendar_key)],
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    principal.ensure_visible([partnership_id], f"partnership {partnership_id}")
+    name = f"CPTED partnership {partnership_id}"
+    directory = AuditsDirectory(request.app.state.audits_client, _key(request))
+    try:
+        known = await directory.partnership(partnership_id)
+    except Unavailable:
+        known = None  # the feed still serves its events while audits is away
+    else:
+        if known is None:
+            raise NotFound(f"partnership {partnership_id} not found")
+    if known:
+        name = f"{known.name}: community events"
+    rows = await repository.calendar_events(session, partnership_id, datetime.now(UTC) - HISTORY, MOST_EVENTS)
+    body = build(name, rows)
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": tag, "Cache-Control": "private, max-age=300"}
+    if if_none_match and tag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)

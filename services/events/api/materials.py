@@ -1,0 +1,128 @@
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import HTMLResponse
+
+from services.events.api.deps import UowDep
+from services.events.domain import printable
+from services.events.handlers import materials
+from services.events.handlers.programme import get
+from services.events.schemas import ContentRead, MaterialCreate, MaterialRead, MaterialUpdate, TranslationBody
+from services.events.store import repository
+from services.events.store.tables import Material
+from shared.auth import ReaderKey
+from shared.http import IfMatch, SessionDep, created
+from shared.pagination import Page, PageDep
+from shared.versioning import set_etag
+from shared.vocabulary import MaterialKind, MaterialTopic
+
+router = APIRouter(prefix="/v1/materials", tags=["materials"])
+
+StrictQ = Annotated[
+    bool, Query(description="refuse to save text with stigmatizing terms (422) instead of only reporting them")
+]
+LangQ = Annotated[str | None, Query(max_length=35, description="BCP 47 tag; overrides Accept-Language")]
+AcceptLanguage = Annotated[str | None, Header(max_length=1000)]
+
+
+@router.post("", status_code=201, response_model=MaterialRead)
+async def create_material(
+    body: MaterialCreate, uow: UowDep, principal: ReaderKey, response: Response, strict: StrictQ = False
+) -> dict[str, Any]:
+    row, was_created = await materials.create(uow, principal, body, strict)
+    created(response, f"/v1/materials/{row.id}", row.version, was_created)
+    return materials.view(row)
+
+
+@router.get("", response_model=Page[MaterialRead])
+async def list_materials(
+    session: SessionDep,
+    principal: ReaderKey,
+    page: PageDep,
+    topic: MaterialTopic | None = None,
+    kind: MaterialKind | None = None,
+    language: Annotated[str | None, Query(max_length=35, description="has a version in this language")] = None,
+) -> dict[str, object]:
+    wanted = materials.tag(language, "query.language") if language else None
+    rows, cursor = await repository.list_materials(session, page, topic=topic, kind=kind, language=wanted)
+    return {"items": [materials.view(r) for r in rows], "next_cursor": cursor}
+
+
+@router.get("/{material_id}", response_model=MaterialRead)
+async def get_material(material_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response) -> dict[str, Any]:
+    row = await get(uow, Material, material_id)
+    set_etag(response, row.version)
+    return materials.view(row)
+
+
+@router.patch("/{material_id}", response_model=MaterialRead)
+async def update_material(
+    material_id: uuid.UUID,
+    body: MaterialUpdate,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    if_match: IfMatch = None,
+    strict: StrictQ = False,
+) -> dict[str, Any]:
+    row = await materials.update(uow, principal, material_id, body, if_match, strict)
+    set_etag(response, row.version)
+    return materials.view(row)
+
+
+@router.put("/{material_id}/translations/{lang}", response_model=MaterialRead)
+async def put_translation(
+    material_id: uuid.UUID,
+    lang: Annotated[str, Path(max_length=35, description="BCP 47 language tag")],
+    body: TranslationBody,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    if_match: IfMatch = None,
+    strict: StrictQ = False,
+) -> dict[str, Any]:
+    row, added = await materials.translate(uow, principal, material_id, lang, body, if_match, strict)
+    response.status_code = 201 if added else 200
+    set_etag(response, row.version)
+    return materials.view(row)
+
+
+def _negotiated(response: Response, row: Material, language: str) -> None:
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["ETag"] = f'"{row.version}-{language}"'
+
+
+@router.get("/{material_id}/content", response_model=ContentRead)
+async def material_content(
+    material_id: uuid.UUID,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    lang: LangQ = None,
+    accept_language: AcceptLanguage = None,
+) -> dict[str, Any]:
+    row = await get(uow, Material, material_id)
+    choice = materials.negotiate(row, lang, accept_language)
+    _negotiated(response, row, choice.language)
+    return materials.content(row, choice)
+
+
+@router.get("/{material_id}/print.html", response_class=HTMLResponse, summary="The material as a printable page")
+async def material_print_html(
+    material_id: uuid.UUID,
+    uow: UowDep,
+    principal: ReaderKey,
+    lang: LangQ = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    row = await get(uow, Material, material_id)
+    text = materials.content(row, materials.negotiate(row, lang, accept_language))
+    page = printable.html(
+        slug=row.slug, language=text["language"], direction=text["direction"], title=text["title"], body=text["body"]
+    )
+    response = HTMLResponse(page)
+    _negotiated(response, row, text["language"])
+    response.headers["Content-Disposition"] = f'inline; filename="{row.slug}-{text["language"]}.html"'
+    return response

@@ -1,0 +1,81 @@
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.events.api.deps import DirectoryDep, UowDep
+from services.events.handlers import stakeholders
+from services.events.schemas import StakeholderCreate, StakeholderRead, StakeholderUpdate
+from services.events.store import repository
+from services.events.store.tables import Stakeholder
+from shared.auth import ReaderKey
+from shared.errors import InvalidField
+from shared.http import IfMatch, SessionDep, created
+from shared.pagination import Page, PageDep
+from shared.versioning import set_etag
+from shared.vocabulary import StakeholderKind, StakeholderStatus
+
+router = APIRouter(prefix="/v1/stakeholders", tags=["stakeholders"])
+
+
+@router.post("", status_code=201, response_model=StakeholderRead)
+async def create_stakeholder(
+    body: StakeholderCreate, uow: UowDep, directory: DirectoryDep, principal: ReaderKey, response: Response
+) -> Stakeholder:
+    row, was_created = await stakeholders.create(uow, principal, directory, body)
+    created(response, f"/v1/stakeholders/{row.id}", row.version, was_created)
+    return row
+
+
+@router.get("", response_model=Page[StakeholderRead])
+async def list_stakeholders(
+    session: SessionDep,
+    principal: ReaderKey,
+    page: PageDep,
+    partnership_id: uuid.UUID | None = None,
+    neighbourhood_id: uuid.UUID | None = None,
+    kind: StakeholderKind | None = None,
+    status: StakeholderStatus | None = None,
+    start: Annotated[date | None, Query(alias="from", description="connected on or after")] = None,
+    end: Annotated[date | None, Query(alias="to", description="connected on or before")] = None,
+) -> dict[str, object]:
+    if start and end and start > end:
+        raise InvalidField("'from' is after 'to'", field="query.from")
+    rows, cursor = await repository.list_stakeholders(
+        session,
+        page,
+        visible=None if principal.sees_all() else principal.partnership_ids,
+        partnership_id=partnership_id,
+        neighbourhood_id=neighbourhood_id,
+        kind=kind,
+        status=status,
+        start=start,
+        end=end,
+    )
+    return {"items": rows, "next_cursor": cursor}
+
+
+@router.get("/{stakeholder_id}", response_model=StakeholderRead)
+async def get_stakeholder(
+    stakeholder_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response
+) -> Stakeholder:
+    async with uow:
+        row = await stakeholders.visible(uow, principal, stakeholder_id)
+    set_etag(response, row.version)
+    return row
+
+
+@router.patch("/{stakeholder_id}", response_model=StakeholderRead)
+async def update_stakeholder(
+    stakeholder_id: uuid.UUID,
+    body: StakeholderUpdate,
+    uow: UowDep,
+    directory: DirectoryDep,
+    principal: ReaderKey,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Stakeholder:
+    row = await stakeholders.update(uow, principal, directory, stakeholder_id, body, if_match)
+    set_etag(response, row.version)
+    return row

@@ -1,0 +1,112 @@
+"""Use cases for community and special events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from services.events.directory import Directory
+from services.events.domain.schedule import RuleBroken, check_status, check_times, to_utc
+from services.events.handlers.records import check_places, load, refuse_nulls, require_any_write, state
+from services.events.schemas import EventCreate, EventUpdate
+from services.events.store.tables import CommunityEvent
+from shared.auth import Principal
+from shared.errors import IllegalTransition, InvalidField
+from shared.events.events import EventCancelled, EventCreated, EventDeleted, EventUpdated
+from shared.uow import UnitOfWork
+from shared.versioning import apply_changes, check_if_match
+from shared.vocabulary import EventStatus
+
+REQUIRED = ("partnership_ids", "name", "kind", "special", "starts_at", "officers_attending", "status")
+
+
+def _emit(uow: UnitOfWork, event: type, row: CommunityEvent) -> None:
+    uow.emit(
+        event,
+        subject_id=row.id,
+        subject_version=row.version,
+        partnership_ids=list(row.partnership_ids),
+        neighbourhood_id=row.neighbourhood_id,
+        payload=state(row),
+    )
+
+
+def _checked(fields: dict[str, Any], current: EventStatus | None) -> dict[str, Any]:
+    """Times in UTC, the rules applied; raises a problem naming the field."""
+    for name in ("starts_at", "ends_at"):
+        if fields.get(name) is not None:
+            fields[name] = to_utc(fields[name])
+    try:
+        check_times(fields["starts_at"], fields.get("ends_at"))
+        check_status(current, EventStatus(fields["status"]), fields["starts_at"], datetime.now(UTC))
+    except RuleBroken as broken:
+        if broken.conflict:
+            raise IllegalTransition(str(broken), field=f"body.{broken.field}") from broken
+        raise InvalidField(str(broken), field=f"body.{broken.field}") from broken
+    fields["partnership_ids"] = list(dict.fromkeys(fields["partnership_ids"]))
+    return fields
+
+
+async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False) -> CommunityEvent:
+    """The event, or 404 for a key that may see none of its partnerships."""
+    row: CommunityEvent = await load(uow, CommunityEvent, id_, for_update=for_update)
+    principal.ensure_visible(row.partnership_ids, f"event {id_}")
+    return row
+
+
+async def create(
+    uow: UnitOfWork, principal: Principal, directory: Directory, body: EventCreate
+) -> tuple[CommunityEvent, bool]:
+    require_any_write(principal, body.partnership_ids)
+    async with uow:
+        if body.id and (existing := await uow.session.get(CommunityEvent, body.id)):
+            principal.ensure_visible(existing.partnership_ids, f"event {body.id}")
+            return existing, False
+        fields = _checked(body.model_dump(exclude={"id"}), None)
+        await check_places(directory, fields["partnership_ids"], fields["neighbourhood_id"])
+        row = CommunityEvent(id=body.id or uuid.uuid4(), **fields)
+        uow.session.add(row)
+        _emit(uow, EventCreated, row)
+        await uow.commit()
+    return row, True
+
+
+async def update(
+    uow: UnitOfWork,
+    principal: Principal,
+    directory: Directory,
+    id_: uuid.UUID,
+    body: EventUpdate,
+    if_match: str | None,
+) -> CommunityEvent:
+    changes = body.model_dump(exclude_unset=True)
+    refuse_nulls(changes, REQUIRED)
+    async with uow:
+        row = await visible(uow, principal, id_, for_update=True)
+        require_any_write(principal, row.partnership_ids)
+        check_if_match(if_match, row.version)
+        merged = _checked(state(row) | changes, EventStatus(row.status))
+        changes = {k: merged[k] for k in changes}
+        if "partnership_ids" in changes:
+            require_any_write(principal, changes["partnership_ids"])
+        added = set(merged["partnership_ids"]) - set(row.partnership_ids)
+        if added or changes.get("neighbourhood_id") not in (None, row.neighbourhood_id):
+            await check_places(directory, added, changes.get("neighbourhood_id"))
+        was_cancelled = row.status == EventStatus.cancelled
+        if apply_changes(row, changes):
+            cancelled = row.status == EventStatus.cancelled and not was_cancelled
+            _emit(uow, EventCancelled if cancelled else EventUpdated, row)
+            await uow.commit()
+    return row
+
+
+async def delete(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, if_match: str | None) -> None:
+    async with uow:
+        row = await visible(uow, principal, id_, for_update=True)
+        require_any_write(principal, row.partnership_ids)
+        check_if_match(if_match, row.version)
+        row.version += 1
+        _emit(uow, EventDeleted, row)
+        await uow.session.delete(row)
+        await uow.commit()

@@ -1,0 +1,184 @@
+"""Use cases for outreach material, its translations and the language it is written in."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from services.events.domain import language_check
+from services.events.domain.languages import InvalidTag, direction, normalize
+from services.events.domain.negotiation import Choice, MissingTranslation, choose
+from services.events.handlers.records import load, refuse_nulls, state, today
+from services.events.schemas import MaterialCreate, MaterialUpdate, TranslationBody
+from services.events.store import repository
+from services.events.store.tables import Material
+from shared.auth import Principal
+from shared.errors import Conflict, InvalidField, NotFound, Problem
+from shared.events.events import MaterialCreated, MaterialTranslated, MaterialUpdated
+from shared.uow import UnitOfWork
+from shared.versioning import apply_changes, check_if_match
+
+
+class StigmatizingLanguage(Problem):
+    status, type, title = 422, "stigmatizing-language", "Stigmatizing language"
+
+
+class TranslationMissing(NotFound):
+    type, title = "translation-missing", "Translation missing"
+
+
+def tag(value: str, field: str) -> str:
+    try:
+        return normalize(value)
+    except InvalidTag as exc:
+        raise InvalidField(str(exc), field=field) from exc
+
+
+def _translation(body: TranslationBody, default_day: date) -> dict[str, Any]:
+    return {"title": body.title, "body": body.body, "translated_on": (body.translated_on or default_day).isoformat()}
+
+
+def _translations(raw: dict[str, TranslationBody]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for given, body in raw.items():
+        canonical = tag(given, f"body.translations.{given}")
+        if canonical in found:
+            raise InvalidField(f"{given!r} is the same language as {canonical!r}", field=f"body.translations.{given}")
+        found[canonical] = _translation(body, today())
+    return found
+
+
+def _check_source(source: str, translations: dict[str, Any]) -> None:
+    if source not in translations:
+        raise InvalidField(f"translations has no text in the source language {source}", field="body.translations")
+
+
+def findings(row: Material) -> list[dict[str, Any]]:
+    """Stigmatizing terms in every title and body of the material."""
+    found = []
+    for lang, text in sorted(row.translations.items()):
+        for part in ("title", "body"):
+            for f in language_check.check(text[part], lang):
+                found.append({"field": f"translations.{lang}.{part}"} | asdict(f))
+    return found
+
+
+def view(row: Material) -> dict[str, Any]:
+    return row.model_dump() | {"languages": sorted(row.translations), "language_findings": findings(row)}
+
+
+def _refuse_if_strict(row: Material, strict: bool) -> None:
+    if strict and (found := findings(row)):
+        raise StigmatizingLanguage(
+            f"{len(found)} stigmatizing term(s) found; see findings for person-first alternatives",
+            findings=found,
+        )
+
+
+def _emit(uow: UnitOfWork, event: type, row: Material) -> None:
+    uow.emit(event, subject_id=row.id, subject_version=row.version, payload=state(row))
+
+
+async def create(uow: UnitOfWork, principal: Principal, body: MaterialCreate, strict: bool) -> tuple[Material, bool]:
+    principal.require_admin()
+    async with uow:
+        if body.id and (existing := await uow.session.get(Material, body.id)):
+            return existing, False
+        translations = _translations(body.translations)
+        source = tag(body.source_language, "body.source_language")
+        _check_source(source, translations)
+        if await repository.slug_taken(uow.session, body.slug):
+            raise Conflict(f"a material with slug {body.slug!r} exists already", field="body.slug")
+        fields = body.model_dump(exclude={"id", "translations", "source_language", "published_on"})
+        row = Material(
+            id=body.id or uuid.uuid4(),
+            source_language=source,
+            translations=translations,
+            published_on=body.published_on or today(),
+            **fields,
+        )
+        _refuse_if_strict(row, strict)
+        uow.session.add(row)
+        _emit(uow, MaterialCreated, row)
+        await uow.commit()
+    return row, True
+
+
+async def update(
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: MaterialUpdate, if_match: str | None, strict: bool
+) -> Material:
+    principal.require_admin()
+    changes = body.model_dump(exclude_unset=True)
+    refuse_nulls(changes, ("slug", "kind", "topic", "source_language", "published_on", "translations"))
+    changes.pop("translations", None)
+    async with uow:
+        row: Material = await load(uow, Material, id_, for_update=True)
+        check_if_match(if_match, row.version)
+        if body.translations is not None:
+            changes["translations"] = _translations(body.translations)
+        if "source_language" in changes:
+            changes["source_language"] = tag(changes["source_language"], "body.source_language")
+        source = changes.get("source_language", row.source_language)
+        _check_source(source, changes.get("translations", row.translations))
+        if body.slug and await repository.slug_taken(uow.session, body.slug, except_id=id_):
+            raise Conflict(f"a material with slug {body.slug!r} exists already", field="body.slug")
+        if apply_changes(row, changes):
+            _refuse_if_strict(row, strict)
+            _emit(uow, MaterialUpdated, row)
+            await uow.commit()
+    return row
+
+
+async def translate(
+    uow: UnitOfWork,
+    principal: Principal,
+    id_: uuid.UUID,
+    lang: str,
+    body: TranslationBody,
+    if_match: str | None,
+    strict: bool,
+) -> tuple[Material, bool]:
+    """Add or replace one translation; True when the language is new."""
+    principal.require_admin()
+    language = tag(lang, "path.lang")
+    async with uow:
+        row: Material = await load(uow, Material, id_, for_update=True)
+        check_if_match(if_match, row.version)
+        added = language not in row.translations
+        translations = row.translations | {language: _translation(body, today())}
+        if apply_changes(row, {"translations": translations}):
+            _refuse_if_strict(row, strict)
+            _emit(uow, MaterialTranslated, row)
+            await uow.commit()
+    return row, added
+
+
+def negotiate(row: Material, lang: str | None, accept: str | None) -> Choice:
+    if lang is not None:
+        tag(lang, "query.lang")
+    try:
+        return choose(list(row.translations), row.source_language, lang=lang, accept=accept)
+    except MissingTranslation as missing:
+        raise TranslationMissing(
+            f"material {row.slug} has no {lang} version; available: {', '.join(missing.available)}",
+            field="query.lang",
+            available_languages=missing.available,
+        ) from missing
+
+
+def content(row: Material, choice: Choice) -> dict[str, Any]:
+    text = row.translations[choice.language]
+    return {
+        "material_id": row.id,
+        "slug": row.slug,
+        "language": choice.language,
+        "direction": direction(choice.language),
+        "negotiated_by": choice.reason,
+        "title": text["title"],
+        "body": text["body"],
+        "translated_on": text["translated_on"],
+        "source_language": row.source_language,
+        "available_languages": sorted(row.translations),
+    }

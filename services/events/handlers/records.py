@@ -1,0 +1,83 @@
+"""What every handler of the events service shares: load-or-404, payloads, write rights, places, today."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.events.directory import Directory
+from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
+from shared.auth import Principal, Scope
+from shared.db import get_row
+from shared.errors import Forbidden, InvalidField, NotFound
+from shared.settings import get_settings
+from shared.uow import UnitOfWork
+
+_NAMES = {
+    CommunityEvent: "event",
+    Material: "material",
+    Distribution: "distribution",
+    Training: "training",
+    Stakeholder: "stakeholder",
+}
+
+
+async def load(uow: UnitOfWork, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
+    row = await get_row(uow.session, model, id_, for_update=for_update)
+    if row is None:
+        raise NotFound(f"{_NAMES[model]} {id_} not found")
+    return row
+
+
+def state(row: Any) -> dict[str, Any]:
+    """The full state of a record as an event payload."""
+    return dict(row.model_dump(exclude={"version", "created_at", "updated_at"}))
+
+
+def today() -> date:
+    return datetime.now(ZoneInfo(get_settings().local_timezone)).date()
+
+
+def not_in_future(day: date, field: str) -> None:
+    if day > today():
+        raise InvalidField(f"{day} is in the future; record what has happened", field=f"body.{field}")
+
+
+def require_any_write(principal: Principal, partnership_ids: Iterable[uuid.UUID]) -> None:
+    """A record shared by several partnerships may be changed by an editor of any of them."""
+    if principal.is_admin:
+        return
+    if principal.scope is Scope.editor and principal.partnership_ids.intersection(partnership_ids):
+        return
+    raise Forbidden("this key may not change this partnership's records")
+
+
+def refuse_nulls(changes: dict[str, Any], required: Iterable[str]) -> None:
+    for name in required:
+        if name in changes and changes[name] is None:
+            raise InvalidField(f"{name} cannot be null", field=f"body.{name}")
+
+
+async def check_places(
+    directory: Directory,
+    partnership_ids: Iterable[uuid.UUID],
+    neighbourhood_id: uuid.UUID | None,
+    *,
+    partnership_field: str = "body.partnership_ids",
+) -> None:
+    """Every partnership named exists (and the caller may see it); so does the neighbourhood."""
+    known, missing = [], []
+    for pid in dict.fromkeys(partnership_ids):
+        found = await directory.partnership(pid)
+        (known if found else missing).append(found or pid)
+    if missing:
+        raise InvalidField(f"unknown partnership(s): {', '.join(map(str, missing))}", field=partnership_field)
+    if neighbourhood_id is None:
+        return
+    if any(neighbourhood_id in p.neighbourhood_ids for p in known):
+        return
+    if not await directory.neighbourhood_exists(neighbourhood_id):
+        raise InvalidField(f"unknown neighbourhood: {neighbourhood_id}", field="body.neighbourhood_id")

@@ -1,0 +1,86 @@
+"""Use cases for a partnership's community connections."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.events.directory import Directory
+from services.events.handlers.records import check_places, load, not_in_future, refuse_nulls, state
+from services.events.schemas import StakeholderCreate, StakeholderUpdate
+from services.events.store import repository
+from services.events.store.tables import Stakeholder
+from shared.auth import Principal
+from shared.errors import Conflict
+from shared.events.events import StakeholderCreated, StakeholderUpdated
+from shared.uow import UnitOfWork
+from shared.versioning import apply_changes, check_if_match
+
+
+def _emit(uow: UnitOfWork, event: type, row: Stakeholder) -> None:
+    uow.emit(
+        event,
+        subject_id=row.id,
+        subject_version=row.version,
+        partnership_id=row.partnership_id,
+        neighbourhood_id=row.neighbourhood_id,
+        payload=state(row),
+    )
+
+
+async def _name_free(uow: UnitOfWork, partnership_id: uuid.UUID, name: str, except_id: uuid.UUID | None) -> None:
+    if await repository.stakeholder_named(uow.session, partnership_id, name, except_id):
+        raise Conflict(f"this partnership already has a connection named {name!r}", field="body.name")
+
+
+async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False) -> Stakeholder:
+    row: Stakeholder = await load(uow, Stakeholder, id_, for_update=for_update)
+    principal.ensure_visible([row.partnership_id], f"stakeholder {id_}")
+    return row
+
+
+async def create(
+    uow: UnitOfWork, principal: Principal, directory: Directory, body: StakeholderCreate
+) -> tuple[Stakeholder, bool]:
+    principal.require_write(body.partnership_id)
+    async with uow:
+        if body.id and (existing := await uow.session.get(Stakeholder, body.id)):
+            principal.ensure_visible([existing.partnership_id], f"stakeholder {body.id}")
+            return existing, False
+        not_in_future(body.connected_on, "connected_on")
+        await check_places(
+            directory, [body.partnership_id], body.neighbourhood_id, partnership_field="body.partnership_id"
+        )
+        await _name_free(uow, body.partnership_id, body.name, None)
+        row = Stakeholder(id=body.id or uuid.uuid4(), **body.model_dump(exclude={"id"}))
+        uow.session.add(row)
+        _emit(uow, StakeholderCreated, row)
+        await uow.commit()
+    return row, True
+
+
+async def update(
+    uow: UnitOfWork,
+    principal: Principal,
+    directory: Directory,
+    id_: uuid.UUID,
+    body: StakeholderUpdate,
+    if_match: str | None,
+) -> Stakeholder:
+    changes = body.model_dump(exclude_unset=True)
+    refuse_nulls(changes, ("name", "kind", "connected_on", "status"))
+    async with uow:
+        row = await visible(uow, principal, id_, for_update=True)
+        principal.require_write(row.partnership_id)
+        check_if_match(if_match, row.version)
+        if body.connected_on:
+            not_in_future(body.connected_on, "connected_on")
+        if body.name:
+            await _name_free(uow, row.partnership_id, body.name, row.id)
+        if changes.get("neighbourhood_id") not in (None, row.neighbourhood_id):
+            await check_places(
+                directory, [row.partnership_id], changes["neighbourhood_id"], partnership_field="body.partnership_id"
+            )
+        if apply_changes(row, changes):
+            _emit(uow, StakeholderUpdated, row)
+            await uow.commit()
+    return row

@@ -1,0 +1,86 @@
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.metrics import chart
+from services.metrics.api.params import CategoriesQ, split_values, today_of, zone_of
+from services.metrics.crime_schemas import EvaluationRead
+from services.metrics.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
+from services.metrics.handlers import evaluations, summary
+from services.metrics.store import crime_queries as queries
+from shared.auth import ReaderKey
+from shared.errors import InvalidField
+from shared.http import SessionDep
+
+router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
+
+WindowDaysQ = Annotated[
+    int, Query(ge=MIN_WINDOW_DAYS, le=MAX_WINDOW_DAYS, description="length of each window in local days")
+]
+
+
+def _params(
+    window_days: WindowDaysQ = 365,
+    categories: CategoriesQ = [],  # noqa: B006
+    buffer_m: Annotated[float | None, Query(gt=0, le=10_000, description="buffer ring width in metres")] = None,
+    control_neighbourhood_ids: Annotated[
+        list[str], Query(description="control neighbourhoods, repeatable or comma-separated; default: the others")
+    ] = [],  # noqa: B006
+) -> evaluations.Params:
+    try:
+        controls = tuple(uuid.UUID(v) for v in split_values(control_neighbourhood_ids))
+    except ValueError:
+        raise InvalidField("not a list of UUIDs", field="query.control_neighbourhood_ids") from None
+    return evaluations.Params(window_days, tuple(split_values(categories, normalise=True)), buffer_m, controls)
+
+
+ParamsDep = Annotated[evaluations.Params, Depends(_params)]
+
+
+@router.get("/audits/{audit_id}", response_model=EvaluationRead, summary="Before/after evaluation of one audit")
+async def evaluate_audit(
+    audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
+) -> dict[str, Any]:
+    """Definitions: before-after.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
+    subject = await evaluations.load_subject(session, audit_id, principal)
+    return await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
+
+
+@router.get(
+    "/audits/{audit_id}/chart.png",
+    summary="Monthly incidents of target and control around the intervention date",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def evaluation_chart(
+    audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
+) -> Response:
+    subject = await evaluations.load_subject(session, audit_id, principal)
+    answer = await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
+    first, last = chart.full_months(answer["before_window"][0], answer["after_window"][1])
+    target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], first, last, params.categories)
+    control = await queries.monthly_counts(session, answer["control_neighbourhood_ids"], first, last, params.categories)
+    title = f"{subject.audit.site_name} (audit of {subject.audit.conducted_on})"
+    png = await asyncio.to_thread(chart.render, answer, target, control, title)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/summary", summary="Pooled evaluation over every audit with an implemented recommendation")
+async def evaluation_summary(
+    request: Request,
+    session: SessionDep,
+    principal: ReaderKey,
+    window_days: WindowDaysQ = 365,
+    categories: CategoriesQ = [],  # noqa: B006
+    include_incomplete: Annotated[bool, Query(description="also pool audits whose after window is running")] = False,
+) -> dict[str, Any]:
+    return await summary.summary(
+        session,
+        principal,
+        window_days=window_days,
+        categories=split_values(categories, normalise=True),
+        include_incomplete=include_incomplete,
+        today=today_of(request),
+    )

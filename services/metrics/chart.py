@@ -1,0 +1,61 @@
+"""The evaluation as a picture: monthly incidents of target and control around the intervention date.
+
+Drawn on a bare ``Figure`` (the Agg canvas; never pyplot, so no display and no global state),
+off the event loop.
+Target and control have their own axes because the control is usually many
+times larger; shading shows the before and after windows.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from typing import Any
+
+import matplotlib.dates as mdates
+from matplotlib.figure import Figure
+
+
+def months(first: date, last: date) -> list[date]:
+    """First days of the calendar months from ``first``'s month to ``last``'s."""
+    out, day = [], first.replace(day=1)
+    while day <= last:
+        out.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return out
+
+
+def full_months(first: date, last: date) -> tuple[date, date]:
+    """The whole calendar months around ``first``..``last``, so no month on the chart is cut short."""
+    following = (last.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return first.replace(day=1), following - timedelta(days=1)
+
+
+def render(evaluation: dict[str, Any], target: dict[date, int], control: dict[date, int], title: str) -> bytes:
+    before, after = evaluation["before_window"], evaluation["after_window"]
+    axis = months(before[0], after[1])
+    middles = [m + timedelta(days=14) for m in axis]  # a month's count is drawn in the middle of its month
+    figure = Figure(figsize=(10, 5.2), dpi=100)
+    left = figure.add_subplot()
+    right = left.twinx()
+    left.plot(middles, [target.get(m, 0) for m in axis], marker="o", color="#c0392b", label="target (left axis)")
+    right.plot(middles, [control.get(m, 0) for m in axis], marker=".", color="#7f8c8d", label="control (right axis)")
+    left.axvspan(before[0], before[1], color="#3498db", alpha=0.08, label="before window")
+    left.axvspan(after[0], after[1], color="#2ecc71", alpha=0.08, label="after window")
+    left.axvline(evaluation["intervention_date"], color="black", linestyle="--", label="intervention")
+    left.set_ylabel("target incidents per month")
+    right.set_ylabel("control incidents per month")
+    left.set_ylim(bottom=0)
+    right.set_ylim(bottom=0)
+    left.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    odds = evaluation["odds_ratio"]
+    low, high = evaluation["odds_ratio_ci95"]
+    status = "" if evaluation["complete"] else " (after window still running)"
+    left.set_title(f"{title}\nOR {odds} [{low}, {high}], target change {evaluation['percent_change']}%{status}")
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    left.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, fontsize="small")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,0 +1,121 @@
+"""Delivering a stored feed to one configured destination: signed, timed out, retried, finally failed.
+
+The POST carries ``X-CSWB-Timestamp`` (Unix seconds) and ``X-CSWB-Signature:
+sha256=<hex>``, the HMAC-SHA256 with the shared secret of
+``<timestamp>.<body>``, so a receiver can refuse a forged or replayed feed.
+``Idempotency-Key`` is the same for every attempt of one revision: delivery
+is at least once (a worker killed after the receiver answered sends again),
+and receivers drop repeats by that key.
+
+The delivery row is locked (``FOR UPDATE SKIP LOCKED``) for the length of an
+attempt and names the attempt it expects (``token``), so a duplicate or stale
+task does nothing while another attempt runs or after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.metrics.cswb import store
+from services.metrics.cswb.settings import CswbSettings
+
+SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-CSWB-Signature", "X-CSWB-Timestamp"
+ERROR_CHARS = 500
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def backoff_s(attempt: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with 'equal jitter': half the step is fixed, half random, so retries spread out."""
+    step = min(max_s, base_s * 2 ** max(0, attempt - 1))
+    return step / 2 + (rng or random).uniform(0, step / 2)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    """delivered, retrying, failed, or skipped (another attempt holds it, it is done, or the task is stale)."""
+    retry_in_s: float | None = None
+    error: str | None = None
+
+
+def headers(feed_date: date, revision: int, digest: str, body: bytes, secret: str, now: float) -> dict[str, str]:
+    timestamp = int(now)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "cpted-cswb-feed/1",
+        "Idempotency-Key": f"cswb-{feed_date.isoformat()}-r{revision}",
+        "X-CSWB-Feed-Date": feed_date.isoformat(),
+        "X-CSWB-Revision": str(revision),
+        "X-CSWB-Digest": f"sha256={digest}",
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: signature(secret, timestamp, body),
+    }
+
+
+async def post(
+    client: httpx.AsyncClient, url: str, body: bytes, sent_headers: dict[str, str]
+) -> tuple[int | None, str | None]:
+    """The status and, unless it is a 2xx, what went wrong."""
+    try:
+        response = await client.post(url, content=body, headers=sent_headers)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARS] or type(exc).__name__
+    if response.is_success:
+        return response.status_code, None
+    return response.status_code, f"HTTP {response.status_code}: {response.text}"[:ERROR_CHARS]
+
+
+def _result(attempts: int, status: int | None, error: str | None, cswb: CswbSettings) -> tuple[Outcome, dict[str, Any]]:
+    if error is None:
+        return Outcome("delivered"), {"state": "delivered", "last_status": status, "last_error": None,
+                                      "delivered_at": func.now(), "next_attempt_at": None}  # fmt: skip
+    if attempts >= cswb.cswb_max_attempts:
+        return Outcome("failed", error=error), {"state": "failed", "last_status": status, "last_error": error,
+                                                "next_attempt_at": None}  # fmt: skip
+    wait = backoff_s(attempts, cswb.cswb_backoff_base_s, cswb.cswb_backoff_max_s)
+    values = {"state": "retrying", "last_status": status, "last_error": error,
+              "next_attempt_at": func.now() + timedelta(seconds=wait)}  # fmt: skip
+    return Outcome("retrying", wait, error), values
+
+
+async def _attempt(
+    client: httpx.AsyncClient, ticket: store.Ticket, row: Any, cswb: CswbSettings
+) -> tuple[Outcome, dict[str, Any]]:
+    if cswb.cswb_signing_secret is None:
+        unsigned = "CPTED_CSWB_SIGNING_SECRET is not set: feeds are never sent unsigned"
+        return Outcome("failed", error=unsigned), {"state": "failed", "last_error": unsigned}
+    secret = cswb.cswb_signing_secret.get_secret_value()
+    sent = headers(ticket.feed_date, row.revision, row.digest, row.body, secret, time.time())
+    status, error = await post(client, ticket.destination, row.body, sent)
+    return _result(row.attempts + 1, status, error, cswb)
+
+
+async def deliver(engine: AsyncEngine, cswb: CswbSettings, ticket: store.Ticket, client: httpx.AsyncClient) -> Outcome:
+    if ticket.destination not in cswb.cswb_destinations:
+        return Outcome("skipped", error="not a configured destination")
+    async with engine.begin() as conn:
+        row = await store.claim_delivery(conn, ticket.feed_date, ticket.destination)
+        if row is None or row.state not in ("pending", "retrying") or row.total_attempts != ticket.token:
+            return Outcome("skipped")
+        outcome, values = await _attempt(client, ticket, row, cswb)
+        await store.record_attempt(conn, ticket.feed_date, ticket.destination, **values)
+    return outcome
+
+
+def new_client(cswb: CswbSettings) -> httpx.AsyncClient:
+    # Never follow a redirect: a feed goes to the configured URL and nowhere else.
+    return httpx.AsyncClient(timeout=cswb.cswb_timeout_s, follow_redirects=False)

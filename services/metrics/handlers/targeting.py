@@ -1,0 +1,59 @@
+"""Where to audit next: every neighbourhood ranked by incidents per 1,000 residents over a period."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.metrics.domain import targeting
+from services.metrics.domain.contributions import NOWHERE
+from services.metrics.domain.windows import Period, previous
+from services.metrics.handlers.evaluations import neighbourhoods
+from services.metrics.store import crime_queries as queries
+from shared.events.audits import AuditState
+
+
+async def _last_audits(session: AsyncSession, today: date) -> dict[uuid.UUID, date]:
+    """The day of the latest audit conducted by today, per neighbourhood (planned future ones do not count)."""
+    last: dict[uuid.UUID, date] = {}
+    for state in await queries.live_states(session, "audit"):
+        audit = AuditState.model_validate(state)
+        if audit.conducted_on <= today and audit.conducted_on > last.get(audit.neighbourhood_id, date.min):
+            last[audit.neighbourhood_id] = audit.conducted_on
+    return last
+
+
+async def rank(
+    session: AsyncSession,
+    period: Period,
+    *,
+    categories: Sequence[str],
+    municipality: str | None,
+    today: date,
+) -> dict[str, Any]:
+    before = previous(period)
+    counts = await queries.counts_by_neighbourhood(session, [period, before], categories)
+    places = [
+        targeting.Place(n.id, n.name, n.municipality, n.population)
+        for n in (await neighbourhoods(session)).values()
+        if municipality is None or n.municipality == municipality
+    ]
+    rows = targeting.rank(places, counts, await _last_audits(session, today), period, today)
+    unassigned = counts.get(NOWHERE, [0, 0])
+    return {
+        "period": period.as_list(),
+        "previous_period": before.as_list(),
+        "categories": list(categories),
+        "municipality": municipality,
+        "items": rows,
+        "unassigned_incidents": unassigned[0],
+        "method": (
+            "rate_per_1000 = 1000 * incidents / population over the period; rate_per_1000_per_year scales it "
+            "to 365.25 days. trend compares with the previous period of equal length: up or down when "
+            f"|x1 - x0| / sqrt(x1 + x0) > {targeting.statistics.Z:.3f} (Poisson counts), else stable."
+        ),
+    }

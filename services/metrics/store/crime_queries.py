@@ -1,0 +1,155 @@
+"""Every read of the crime statistics: sums over the daily counts, and points for buffer rings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.metrics.domain.evaluation import Counts
+from services.metrics.domain.windows import Period
+from services.metrics.store.crime_tables import crime_incident, incident_daily
+from services.metrics.store.tables import subject
+
+
+async def live_states(session: AsyncSession, kind: str, ids: Sequence[uuid.UUID] | None = None) -> list[dict[str, Any]]:
+    stmt = select(subject.c.state).where(subject.c.kind == kind, subject.c.deleted.is_(False))
+    if ids is not None:
+        stmt = stmt.where(subject.c.id.in_(list(ids)))
+    return [row[0] for row in (await session.execute(stmt)).all()]
+
+
+async def children(session: AsyncSession, audit_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """The recommendations of the given audits."""
+    stmt = select(subject.c.state).where(
+        subject.c.kind == "recommendation", subject.c.parent_id.in_(list(audit_ids)), subject.c.deleted.is_(False)
+    )
+    return [row[0] for row in (await session.execute(stmt)).all()]
+
+
+def _in_categories(stmt: Select[Any], column: Any, categories: Sequence[str]) -> Select[Any]:
+    return stmt.where(column.in_(list(categories))) if categories else stmt
+
+
+async def area_counts(
+    session: AsyncSession, ids: Sequence[uuid.UUID], before: Period, after: Period, categories: Sequence[str]
+) -> Counts:
+    """Incidents of the given neighbourhoods in each window, from the daily counts."""
+    d = incident_daily.c
+    stmt = select(
+        func.coalesce(func.sum(d.incidents).filter(d.day.between(before.first, before.last)), 0),
+        func.coalesce(func.sum(d.incidents).filter(d.day.between(after.first, after.last)), 0),
+    ).where(d.neighbourhood_id.in_(list(ids)), d.day.between(before.first, after.last))
+    row = (await session.execute(_in_categories(stmt, d.category, categories))).one()
+    return Counts(int(row[0]), int(row[1]))
+
+
+async def ring_candidates(
+    session: AsyncSession,
+    box: tuple[float, float, float, float],
+    outside: Sequence[uuid.UUID],
+    before: tuple[datetime, datetime],
+    after: tuple[datetime, datetime],
+    categories: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points in a box that may lie in a buffer ring, with whether each is in the after window.
+
+    A ring leaves out target and control, so its points are unassigned or placed in one of the
+    ``outside`` neighbourhoods: the index on ``neighbourhood_id`` finds them without
+    looking at the target's or control's incidents. Windows are ``[start, end)`` in UTC."""
+    c = crime_incident.c
+    west, south, east, north = box
+    placed = c.neighbourhood_id.is_(None)
+    if outside:
+        placed = or_(placed, c.neighbourhood_id.in_(list(outside)))
+    windows = or_(*[and_(c.occurred_at >= start, c.occurred_at < end) for start, end in (before, after)])
+    stmt = select(func.array_agg(c.lon), func.array_agg(c.lat), func.array_agg(c.occurred_at >= after[0])).where(
+        c.lon.between(west, east), c.lat.between(south, north), placed, windows
+    )
+    row = (await session.execute(_in_categories(stmt, c.category, categories))).one()
+    lon, lat, is_after = (row[i] or [] for i in range(3))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), np.asarray(is_after, dtype=bool)
+
+
+async def counts_by_neighbourhood(
+    session: AsyncSession, periods: Sequence[Period], categories: Sequence[str]
+) -> dict[uuid.UUID, list[int]]:
+    """Per neighbourhood, its incidents in each of the periods."""
+    d = incident_daily.c
+    sums = [func.coalesce(func.sum(d.incidents).filter(d.day.between(p.first, p.last)), 0) for p in periods]
+    first, last = min(p.first for p in periods), max(p.last for p in periods)
+    stmt = select(d.neighbourhood_id, *sums).where(d.day.between(first, last)).group_by(d.neighbourhood_id)
+    rows = (await session.execute(_in_categories(stmt, d.category, categories))).all()
+    return {row[0]: [int(x) for x in row[1:]] for row in rows}
+
+
+async def monthly_counts(
+    session: AsyncSession, ids: Sequence[uuid.UUID], first: date, last: date, categories: Sequence[str]
+) -> dict[date, int]:
+    """Incidents of the given neighbourhoods per calendar month (keyed by the month's first day)."""
+    d = incident_daily.c
+    month = func.date_trunc("month", d.day).cast(incident_daily.c.day.type).label("month")
+    stmt = (
+        select(month, func.sum(d.incidents))
+        .where(d.neighbourhood_id.in_(list(ids)), d.day.between(first, last))
+        .group_by(month)
+    )
+    rows = (await session.execute(_in_categories(stmt, d.category, categories))).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+async def categories_seen(session: AsyncSession) -> list[str]:
+    stmt = select(incident_daily.c.category).distinct().order_by(incident_daily.c.category)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def list_incidents(
+    session: AsyncSession, limit: int, after: tuple[datetime, uuid.UUID] | None, filters: IncidentFilters
+) -> list[Any]:
+    """One page, newest first, keyset on ``(occurred_at, id)``."""
+    c = crime_incident.c
+    stmt = _filtered(select(crime_incident), filters)
+    if after:
+        stmt = stmt.where(tuple_(c.occurred_at, c.id) < tuple_(*after))
+    stmt = stmt.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).all())
+
+
+async def count_incidents(session: AsyncSession, filters: IncidentFilters) -> int:
+    stmt = _filtered(select(func.count()).select_from(crime_incident), filters)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+@dataclass(frozen=True)
+class IncidentFilters:
+    source: str | None = None
+    categories: Sequence[str] = ()
+    neighbourhood_ids: Sequence[uuid.UUID] = ()
+    unassigned: bool | None = None
+    occurred: tuple[datetime, datetime] | None = None
+    """``[start, end)`` in UTC, from local days."""
+    bbox: tuple[float, float, float, float] | None = None
+
+
+def _filtered(stmt: Select[Any], f: IncidentFilters) -> Select[Any]:
+    c = crime_incident.c
+    if f.source:
+        stmt = stmt.where(c.source == f.source)
+    if f.categories:
+        stmt = stmt.where(c.category.in_(list(f.categories)))
+    if f.neighbourhood_ids:
+        stmt = stmt.where(c.neighbourhood_id.in_(list(f.neighbourhood_ids)))
+    if f.unassigned is not None:
+        stmt = stmt.where(c.neighbourhood_id.is_(None) if f.unassigned else c.neighbourhood_id.is_not(None))
+    if f.occurred:
+        stmt = stmt.where(c.occurred_at >= f.occurred[0], c.occurred_at < f.occurred[1])
+    if f.bbox:
+        west, south, east, north = f.bbox
+        stmt = stmt.where(c.lon.between(west, east), c.lat.between(south, north))
+    return stmt

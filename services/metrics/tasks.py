@@ -1,0 +1,168 @@
+"""The metrics service's Celery app: the nightly CSWB feeds, built and delivered.
+
+Run with ``celery -A services.metrics.tasks:celery_app worker`` and, in
+exactly one process, ``... beat``. The broker is the platform's Redis; its
+keys carry the stream prefix, so platforms (and test runs) sharing a Redis
+never share a queue. Tasks are acknowledged late and rejected back to the
+queue when the worker process dies, so a killed worker's task runs again;
+every task is idempotent against the database (see ``cswb.feeds`` and
+``cswb.delivery``), never against the scheduler, since a beat can fire twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
+from typing import Any, TypeVar
+
+from celery import Celery
+from celery.schedules import crontab
+from redis.exceptions import RedisError
+from sqlalchemy import exc, pool
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.metrics.consumer import SOURCES
+from services.metrics.cswb import delivery, feeds, store
+from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
+from services.metrics.domain.windows import local_today
+from shared.bus import redis_client
+from shared.consumer import lag
+from shared.db import async_url
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TRANSIENT = (OSError, exc.OperationalError, exc.InterfaceError)
+"""The database or the broker is away for a moment: the build is tried again with backoff."""
+
+
+def broker_url(redis_url: str) -> str:
+    """Celery's form of a Redis URL: a unix socket (the embedded Redis of ``make run``) is ``redis+socket://``."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+def schedule(cswb: CswbSettings) -> crontab | float:
+    if cswb.cswb_every_s > 0:
+        return cswb.cswb_every_s
+    minute, hour, day_of_month, month_of_year, day_of_week = cswb.cswb_schedule.split()
+    return crontab(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
+    )
+
+
+def config(settings: Settings, cswb: CswbSettings) -> dict[str, Any]:
+    visibility = cswb.celery_visibility_timeout_s
+    return {
+        "broker_url": broker_url(cswb.celery_broker_url or settings.resolved_redis_url()),
+        "broker_transport_options": {
+            "global_keyprefix": f"{settings.stream_prefix}:celery:",
+            "visibility_timeout": visibility,
+            # Look for the tasks of dead workers a few times per visibility timeout.
+            "unacked_restore_interval": max(1, min(10, visibility // 4)),
+            "unacked_restore_throttle": 1,
+        },
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": "metrics",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_ignore_result": True,
+        "task_time_limit": cswb.celery_task_time_limit_s,
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": cswb.celery_concurrency,
+        "worker_hijack_root_logger": False,
+        "timezone": settings.local_timezone,
+        "enable_utc": True,
+        "beat_schedule": {"cswb-nightly-feeds": {"task": "metrics.build_nightly_feeds", "schedule": schedule(cswb)}},
+        "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
+    }
+
+
+celery_app = Celery("metrics")
+celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings()))
+
+
+def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """One event loop and one unpooled engine per task: a worker process runs many loops, one at a time."""
+
+    async def main() -> T:
+        engine = create_async_engine(async_url(get_settings().resolved_database_url()), poolclass=pool.NullPool)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def enqueue(tickets: Iterable[store.Ticket]) -> int:
+    sent = 0
+    for ticket in tickets:
+        deliver_feed.apply_async(args=(ticket.feed_date.isoformat(), ticket.destination, ticket.token))
+        sent += 1
+    return sent
+
+
+async def _consumer_lag() -> int:
+    settings = get_settings()
+    redis = redis_client(settings)
+    try:
+        return await lag(redis, [settings.stream(s) for s in SOURCES], settings.consumer_group)
+    except RedisError as exc:  # the lag is a courtesy: without it, build from what the projections hold
+        log.warning("cannot read the metrics consumer's lag: %s", exc)
+        return 0
+    finally:
+        await redis.aclose()
+
+
+@celery_app.task(
+    name="metrics.build_nightly_feeds", bind=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5
+)
+def build_nightly_feeds(self: Any) -> list[str]:
+    """Yesterday's feed (and missed days within the catch-up window), then every delivery due.
+
+    A feed built while the metrics consumer is behind would miss the day's last events, so the run waits
+    for it (up to ``cswb_consumer_wait_s``) and builds anyway after that.
+    """
+    cswb, zone = get_cswb_settings(), get_settings().local_timezone
+    step = min(60.0, cswb.celery_visibility_timeout_s / 2)
+    behind = asyncio.run(_consumer_lag())
+    if behind and self.request.retries * step < cswb.cswb_consumer_wait_s:
+        log.info("the metrics consumer is %d events behind; building the CSWB feeds in %.0fs", behind, step)
+        raise self.retry(countdown=step, max_retries=None)
+    built, tickets = _run(lambda engine: feeds.build_nightly(engine, cswb, zone, local_today(zone)))
+    enqueue(tickets)
+    return [f"{b.feed_date}:{b.outcome}" for b in built]
+
+
+@celery_app.task(name="metrics.build_feed", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def build_feed(feed_date: str) -> str:
+    cswb, zone = get_cswb_settings(), get_settings().local_timezone
+    day = date.fromisoformat(feed_date)
+
+    async def work(engine: AsyncEngine) -> tuple[feeds.Built, list[store.Ticket]]:
+        return await feeds.build_feed(engine, day, cswb, zone), await feeds.due(engine, cswb, day)
+
+    built, tickets = _run(work)
+    enqueue(tickets)
+    return built.outcome
+
+
+@celery_app.task(name="metrics.deliver_feed", bind=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def deliver_feed(self: Any, feed_date: str, destination: str, token: int) -> str:
+    cswb = get_cswb_settings()
+    ticket = store.Ticket(date.fromisoformat(feed_date), destination, token)
+
+    async def work(engine: AsyncEngine) -> delivery.Outcome:
+        async with delivery.new_client(cswb) as client:
+            return await delivery.deliver(engine, cswb, ticket, client)
+
+    outcome = _run(work)
+    if outcome.state == "failed":
+        log.warning("CSWB feed %s to %s failed for good: %s", feed_date, destination, outcome.error)
+    if outcome.retry_in_s is not None:
+        raise self.retry(args=(feed_date, destination, token + 1), countdown=outcome.retry_in_s, max_retries=None)
+    return outcome.state

@@ -1,0 +1,222 @@
+"""The deployment files agree with the code: every manifest and the compose file parse, name real processes,
+ports and settings, and keep secrets out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import yaml
+from pydantic_settings import BaseSettings
+from redis.crc import key_slot
+
+from cpted.cli import app as cli
+from cpted.dev import Ports
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+APIS = ("audits", "events", "metrics")
+SECRET_NAME = "cpted-secrets"
+OTHER_ENV = {"MPLCONFIGDIR"}
+"""Variables the image reads that are not the platform's settings."""
+
+
+def _settings_classes() -> list[type[BaseSettings]]:
+    modules = ["shared.settings", "services.metrics.cswb.settings"]
+    modules += [f"services.{p.parent.name}.settings" for p in sorted((ROOT / "services").glob("*/settings.py"))]
+    found = []
+    for name in modules:
+        module = importlib.import_module(name)
+        found += [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, BaseSettings)]
+    return [cls for cls in found if cls is not BaseSettings]
+
+
+SETTINGS = {f"CPTED_{field.upper()}" for cls in _settings_classes() for field in cls.model_fields}
+
+
+def _docs() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+DOCS = _docs()
+
+
+def _kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in DOCS if d.get("kind") == kind}
+
+
+DEPLOYMENTS, SERVICES, CONFIG = _kind("Deployment"), _kind("Service"), _kind("ConfigMap")
+WORKLOADS = {**DEPLOYMENTS, **_kind("Job")}
+
+
+def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(workload["spec"]["template"]["spec"]["containers"])
+
+
+def _port_of(command: list[str]) -> int:
+    return int(command[command.index("--port") + 1])
+
+
+def _check_process(command: list[str]) -> None:
+    """The command starts a process the code has: an app factory, the Celery app, or a `cpted` command."""
+    if command[0] == "uvicorn":
+        module, _, factory = next(arg for arg in command if ":create_app" in arg).partition(":")
+        assert callable(getattr(importlib.import_module(module), factory))
+    elif command[0] == "celery":
+        module, _, name = command[command.index("-A") + 1].partition(":")
+        assert getattr(importlib.import_module(module), name).main == "metrics"
+        assert command[command.index("-A") + 2] in ("worker", "beat")
+    else:
+        assert command[0] == "cpted", command
+        assert command[1] in typer.main.get_command(cli).commands, command  # type: ignore[attr-defined]
+        if command[1] == "relay":
+            assert command[2] in ("audits", "events")
+
+
+def test_every_manifest_parses_and_every_workload_names_a_real_process_with_resources() -> None:
+    assert {"audits", "events", "metrics", "relay-audits", "relay-events", "consumer"} <= set(DEPLOYMENTS)
+    assert {"celery-worker", "celery-beat"} <= set(DEPLOYMENTS)
+    for name, workload in WORKLOADS.items():
+        for container in _containers(workload):
+            _check_process(container["command"])
+            requests = container["resources"]["requests"]
+            assert requests.get("cpu") and requests.get("memory"), name
+            assert container["image"] == "cpted-platform", name
+
+
+def test_the_apis_scale_out_behind_services_with_health_probes() -> None:
+    for name in APIS:
+        deployment, service = DEPLOYMENTS[name], SERVICES[name]
+        assert deployment["spec"]["replicas"] > 1
+        (container,) = _containers(deployment)
+        port = _port_of(container["command"])
+        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": port}
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= labels.items()
+        assert service["spec"]["ports"][0]["targetPort"] in ("http", port)
+
+
+def test_consumers_and_relays_run_several_replicas_and_beat_exactly_one() -> None:
+    for name in ("consumer", "relay-audits", "relay-events", "celery-worker"):
+        assert DEPLOYMENTS[name]["spec"]["replicas"] > 1, name
+    (consumer,) = _containers(DEPLOYMENTS["consumer"])
+    naming = next(e for e in consumer["env"] if e["name"] == "CPTED_CONSUMER_NAME")
+    assert naming["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"  # one distinct consumer per pod
+    beat = DEPLOYMENTS["celery-beat"]["spec"]
+    assert beat["replicas"] == 1 and beat["strategy"]["type"] == "Recreate"
+
+
+def test_every_variable_the_manifests_set_is_a_setting_and_secrets_come_from_the_secret() -> None:
+    (config,) = CONFIG.values()
+    assert set(config["data"]) <= SETTINGS | OTHER_ENV
+    for name, workload in WORKLOADS.items():
+        for container in _containers(workload):
+            assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == ["cpted-config"]
+            for env in container.get("env", []):
+                assert env["name"] in SETTINGS, (name, env["name"])
+                secret = env.get("valueFrom", {}).get("secretKeyRef")
+                if secret:
+                    assert secret["name"] == SECRET_NAME
+                    assert f"CPTED_{secret['key'].replace('-', '_').upper()}" == env["name"]
+    assert not _kind("Secret"), "secrets are created outside version control"
+
+
+def test_service_urls_in_the_config_point_at_services_and_ports_that_exist() -> None:
+    (config,) = CONFIG.values()
+    for api in APIS:
+        url = config["data"][f"CPTED_{api.upper()}_URL"]
+        host, port = re.fullmatch(r"http://([a-z-]+):(\d+)", url).groups()  # type: ignore[union-attr]
+        assert host == api and int(port) in [p["port"] for p in SERVICES[api]["spec"]["ports"]]
+
+
+def _same_slot(prefix: str) -> bool:
+    settings = Settings(stream_prefix=prefix)
+    keys = [settings.stream("audits"), settings.stream("events"), settings.dead_letter_stream]
+    return len({key_slot(k.encode()) for k in keys}) == 1
+
+
+def test_stream_keys_share_one_redis_cluster_slot_through_a_hash_tag() -> None:
+    (config,) = CONFIG.values()
+    compose_env = _compose()["x-app"]["environment"]
+    example = _env_example()
+    for prefix in (
+        config["data"]["CPTED_STREAM_PREFIX"],
+        compose_env["CPTED_STREAM_PREFIX"],
+        example["CPTED_STREAM_PREFIX"],
+    ):
+        assert re.search(r"\{[^}]+\}", prefix) and _same_slot(prefix), prefix
+    assert not _same_slot("cpted")  # why the tag is needed
+
+
+def _compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def _env_example() -> dict[str, str]:
+    lines = (ROOT / "deploy" / "env.example").read_text().splitlines()
+    pairs = [line.lstrip("# ").split("=", 1) for line in lines if re.match(r"#? ?CPTED_[A-Z0-9_]+=", line)]
+    return {k: v for k, v in pairs}
+
+
+def _interpolated() -> set[str]:
+    return set(re.findall(r"\$\{([A-Z0-9_]+)", (ROOT / "docker-compose.yml").read_text()))
+
+
+def test_compose_runs_every_process_on_the_documented_ports() -> None:
+    services = _compose()["services"]
+    expected = {"postgres", "redis", "migrate", *APIS, "relay-audits", "relay-events", "consumer", "worker", "beat"}
+    assert expected <= set(services)
+    defaults = Ports()
+    for api in APIS:
+        port = _port_of(services[api]["command"])
+        assert services[api]["ports"] == [f"{getattr(defaults, api)}:{port}"]
+    for name, service in services.items():
+        if name not in ("postgres", "redis"):
+            _check_process(service["command"])
+            assert set(service["environment"]) <= SETTINGS, name
+
+
+def test_compose_starts_things_in_order_and_checks_their_health() -> None:
+    services = _compose()["services"]
+    conditions = {"service_started", "service_healthy", "service_completed_successfully"}
+    for name, service in services.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            assert dependency in services and rule["condition"] in conditions, (name, dependency)
+            if rule["condition"] == "service_healthy":
+                assert "test" in services[dependency]["healthcheck"], dependency
+        serves_http = service.get("command", [""])[0] == "uvicorn"  # the image's HEALTHCHECK applies
+        assert serves_http or "healthcheck" in service, name
+    assert services["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "--appendonly" in services["redis"]["command"]
+
+
+def test_no_secret_is_written_in_compose_and_the_env_example_names_only_settings() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for match in re.finditer(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}", text):
+        if re.search("PASSWORD|SECRET|TOKEN", match.group(1)):
+            assert (match.group(2) or "").startswith(":?"), f"{match.group(0)} has a default value"
+    for key, value in yaml.safe_load(text)["x-app"]["environment"].items():
+        if re.search("PASSWORD|SECRET|TOKEN", key):
+            pytest.fail(f"{key} is set in docker-compose.yml: {value}")
+    example = _env_example()
+    assert set(example) <= SETTINGS | _interpolated()
+    assert {"CPTED_CSWB_SIGNING_SECRET", "CPTED_CSWB_DESTINATIONS", "CPTED_DATABASE_URL"} <= set(example)
+
+
+def test_the_image_is_slim_runs_as_a_user_and_checks_its_health() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    final = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert final.startswith("python:3.11-slim")
+    assert re.search(r"^USER (?!0\b|root\b)\S+", final, re.M)
+    assert re.search(r"^HEALTHCHECK .*", final, re.M) and "/healthz" in final

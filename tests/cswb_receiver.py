@@ -1,0 +1,95 @@
+"""A CSWB feed receiver on 127.0.0.1, as the province's or the committee's endpoint would be.
+
+It checks each POST's signature and timestamp with the shared secret, can be
+told to fail a date's first N attempts, and records every attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+MAX_SKEW_S = 300
+
+
+@dataclass(frozen=True)
+class Attempt:
+    feed_date: str
+    status: int
+    signature_ok: bool
+    idempotency_key: str
+    body: bytes
+
+
+def signed_ok(secret: str, headers: Any, body: bytes) -> bool:
+    timestamp = headers.get("X-CSWB-Timestamp", "")
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_SKEW_S:
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers.get("X-CSWB-Signature", ""))
+
+
+@dataclass
+class Receiver:
+    secret: str
+    fail_first: dict[str, int] = field(default_factory=dict)
+    """Answer 503 to the first N attempts for a date."""
+    always_fail: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/cswb/feeds"
+
+    def _answer(self, headers: Any, body: bytes) -> int:
+        ok = signed_ok(self.secret, headers, body)
+        day = orjson.loads(body)["feed_date"] if ok else headers.get("X-CSWB-Feed-Date", "")
+        with self._lock:
+            seen = sum(a.feed_date == day for a in self.attempts)
+            status = 401 if not ok else 503 if self.always_fail or seen < self.fail_first.get(day, 0) else 200
+            self.attempts.append(Attempt(day, status, ok, headers.get("Idempotency-Key", ""), body))
+        return status
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = receiver._answer(self.headers, body)
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def accepted(self) -> Counter[str]:
+        """Deliveries answered 200, by feed date."""
+        with self._lock:
+            return Counter(a.feed_date for a in self.attempts if a.status == 200)
+
+    def tries(self, day: str) -> list[int]:
+        with self._lock:
+            return [a.status for a in self.attempts if a.feed_date == day]

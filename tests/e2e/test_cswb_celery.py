@@ -1,0 +1,130 @@
+"""The nightly CSWB feeds on real Celery workers and beats, the real Redis broker and PostgreSQL.
+
+A local receiver checks every delivery's signature. The claims: one feed and
+one delivery per date, whatever runs twice (a task sent twice, two beats, a
+worker killed mid-task and its task run again); a receiver failing twice
+gets the feed on the third try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import asyncpg
+import pytest
+
+from services.metrics.cswb.store import LOCK_NAMESPACE
+from services.metrics.domain.windows import local_today
+from shared.db import plain_url
+from tests.e2e.cswb_processes import CeleryWorld, celery_world, kill, log_of, until
+from tests.servers import TestServers
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def world(servers: TestServers) -> Iterator[CeleryWorld]:
+    """One steady worker for the tests that kill nothing."""
+    world = celery_world(servers)
+    world.worker("steady")
+    yield world
+    world.stop()
+
+
+@pytest.fixture
+def own_world(servers: TestServers) -> Iterator[CeleryWorld]:
+    """Processes of one test alone, with a short visibility timeout, so a lost task comes back soon."""
+    world = celery_world(servers, CPTED_CELERY_TASK_TIME_LIMIT_S="5", CPTED_CELERY_VISIBILITY_TIMEOUT_S="6")
+    yield world
+    world.stop()
+
+
+async def _delivered_once(world: CeleryWorld, days: list[str], settle_s: float = 1.5) -> None:
+    async def all_there() -> bool:
+        return all(world.receiver.accepted()[d] for d in days)
+
+    await until(all_there, f"deliveries of {days}")
+    await asyncio.sleep(settle_s)  # a duplicate would have arrived by now
+    assert {d: world.receiver.accepted()[d] for d in days} == dict.fromkeys(days, 1)
+    assert all(a.signature_ok for a in world.receiver.attempts if a.feed_date in days)
+    feeds = await world.feeds()
+    assert {d: feeds.get(d) for d in days} == dict.fromkeys(days, 1)
+
+
+async def test_a_worker_builds_each_date_once_and_the_receiver_gets_one_signed_delivery_each(
+    world: CeleryWorld,
+) -> None:
+    days = ["2026-10-01", "2026-10-02", "2026-10-03"]
+    sender = world.sender()
+    for day in [*days, days[0], days[0]]:  # the first date asked for three times
+        sender.send_task("metrics.build_feed", args=[day])
+    await _delivered_once(world, days)
+    (row,) = await world.sql("SELECT body FROM metrics.cswb_feed WHERE feed_date = $1", date(2026, 10, 2))
+    (sent,) = [a for a in world.receiver.attempts if a.feed_date == "2026-10-02"]
+    assert sent.body == bytes(row["body"]) and sent.idempotency_key == "cswb-2026-10-02-r1"
+
+
+async def test_a_receiver_failing_twice_gets_the_feed_on_the_third_try(world: CeleryWorld) -> None:
+    day = "2026-10-10"
+    world.receiver.fail_first[day] = 2
+    world.sender().send_task("metrics.build_feed", args=[day])
+    await _delivered_once(world, [day])
+    assert world.receiver.tries(day) == [503, 503, 200]
+    query = "SELECT state, attempts, last_status FROM metrics.cswb_delivery WHERE feed_date = $1"
+    (row,) = await world.sql(query, date.fromisoformat(day))
+    assert (row["state"], row["attempts"], row["last_status"]) == ("delivered", 3, 200)
+
+
+async def _hold_date_lock(world: CeleryWorld, day: date) -> asyncpg.Connection:
+    conn = await asyncpg.connect(plain_url(world.database_url))
+    await conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_NAMESPACE, day.toordinal())
+    return conn
+
+
+async def _builder_waits_on(world: CeleryWorld, day: date) -> None:
+    query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND NOT granted"
+
+    async def waiting() -> bool:
+        return int((await world.sql(query, LOCK_NAMESPACE, day.toordinal()))[0][0]) > 0
+
+    await until(waiting, f"a worker building {day}")
+
+
+@pytest.mark.parametrize("whole_worker", [False, True], ids=["pool-process-killed", "worker-and-pool-killed"])
+async def test_a_worker_killed_mid_task_leaves_exactly_one_feed(own_world: CeleryWorld, whole_worker: bool) -> None:
+    """The build is held mid-task on its date lock, then SIGKILLed: with acks_late and reject-on-worker-lost
+    the surviving worker process runs it again; with the whole worker gone, Redis hands the unacknowledged
+    task to another worker after the visibility timeout."""
+    day = date(2026, 10, 20)
+    victim = own_world.worker("victim")
+    lock = await _hold_date_lock(own_world, day)
+    try:
+        own_world.sender().send_task("metrics.build_feed", args=[day.isoformat()])
+        await _builder_waits_on(own_world, day)
+        kill(victim, children_only=not whole_worker)
+    finally:
+        await lock.close()
+    if whole_worker:
+        own_world.worker("rescuer")
+    else:
+        await until(lambda: _contains(victim, "WorkerLostError"), "the worker noticing its lost process")
+    await _delivered_once(own_world, [day.isoformat()])
+
+
+async def _contains(proc: object, text: str) -> bool:
+    return text in log_of(proc)  # type: ignore[arg-type]
+
+
+async def test_two_beats_and_two_workers_at_once_still_give_one_feed_per_date(own_world: CeleryWorld) -> None:
+    own_world.env |= {"CPTED_CSWB_EVERY_S": "0.5", "CPTED_CSWB_CATCH_UP_DAYS": "3"}
+    today = local_today("America/Toronto")
+    days = [(today - timedelta(days=k)).isoformat() for k in (3, 2, 1)]
+    beats = [own_world.beat("beat-1"), own_world.beat("beat-2")]
+    own_world.worker("worker-1")
+    own_world.worker("worker-2")
+    await _delivered_once(own_world, days, settle_s=3)
+    for beat in beats:  # both schedulers fired, several times each: duplicates were there to be absorbed
+        assert log_of(beat).count("Sending due task cswb-nightly-feeds") >= 3
+    assert len(await own_world.feeds()) == 3
