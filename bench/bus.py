@@ -100,6 +100,12 @@ async def relay_figure(settings: Settings, redis: Redis, total: int) -> Figure:
     )
 
 
+async def figures(settings: Settings, engine: AsyncEngine, redis: Redis, total: int) -> list[Figure]:
+    measured = [await consumer_figure(settings, engine, redis, total), await relay_figure(settings, redis, total)]
+    await reset_projections(engine)
+    return measured
+
+
 async def reset_projections(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(

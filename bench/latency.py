@@ -70,6 +70,19 @@ async def _watch(url: str, headers: dict[str, str], until: list[bool], seen: lis
             seen.append((time.perf_counter(), count))
 
 
+def _wait_until_applied(metrics_url: str, headers: dict[str, str], timeout_s: float = 60) -> None:
+    """Start measuring only once the relay and the consumer run: the set-up's audit is counted."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{metrics_url}/v1/totals", headers=headers).json()["audits"] >= 1:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the relay and consumer never applied the set-up")
+
+
 def _visibility(acks: list[float], seen: list[tuple[float, int]]) -> list[float]:
     """For the k-th acknowledged write, the time until the totals first count k writes."""
     acks.sort()
@@ -90,6 +103,7 @@ async def steady_figures(key: str, rate: float = 500, seconds: float = 10) -> li
         metrics_port = stack.enter_context(serving("services.metrics.app:create_app", health="/healthz"))
         stack.enter_context(pipeline())
         audit_id = _setup(audits_port, key)
+        _wait_until_applied(f"http://127.0.0.1:{metrics_port}", headers)
         request = request_bytes("POST", f"/v1/audits/{audit_id}/recommendations", body,
                                 {"Content-Type": "application/json", **headers})  # fmt: skip
         acks: list[float] = []

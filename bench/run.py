@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import platform
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ async def admin_key(engine: object) -> str:
         issued = await issue_key(session, name="bench", scope=Scope.admin)
         await session.commit()
     return issued.plaintext
+
+
+async def import_figures_of(rows: int) -> list[Figure]:
+    from bench import import_incidents
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    return import_figures(await import_incidents.main(rows, 60))
 
 
 def import_figures(result: dict[str, Any]) -> list[Figure]:
@@ -56,8 +65,8 @@ def print_table(figures: list[Figure]) -> None:
             print(f"{'':<4}{f.note}")
 
 
-async def measure(scale: float, only: set[str]) -> list[Figure]:
-    from bench import api, bus, import_incidents, latency, replay
+async def measure(scale: float, only: set[str], rate: float) -> list[Figure]:
+    from bench import api, bus, latency, replay
     from cpted.platform import migrate
     from shared.bus import redis_client
     from shared.db import dispose_engines, get_engine
@@ -68,21 +77,22 @@ async def measure(scale: float, only: set[str]) -> list[Figure]:
     engine, redis = get_engine(settings), redis_client(settings)
     figures: list[Figure] = []
     try:
-        if not only or "bus" in only:
-            figures.append(await bus.consumer_figure(settings, engine, redis, int(50_000 * scale)))
-            figures.append(await bus.relay_figure(settings, redis, int(50_000 * scale)))
-            await bus.reset_projections(engine)
         key = await admin_key(engine)
-        if not only or "api" in only:
-            figures += await api.write_figures(key, ["uvicorn", "granian"])
-        if not only or "latency" in only:
-            figures += await latency.steady_figures(key)
-        if not only or "replay" in only:
-            figures += await replay.replay_figures(settings, engine, key, int(1_000_000 * scale))
-        if not only or "import" in only:
+        groups: dict[str, Callable[[], Awaitable[list[Figure]]]] = {
+            "bus": lambda: bus.figures(settings, engine, redis, int(50_000 * scale)),
+            "api": lambda: api.write_figures(key, ["uvicorn", "granian"]),
+            "latency": lambda: latency.steady_figures(key, rate=rate),
+            "replay": lambda: replay.replay_figures(settings, engine, key, int(1_000_000 * scale)),
             # Last: it works in a scratch database of its own, named through the environment.
-            get_settings.cache_clear()
-            figures += import_figures(await import_incidents.main(int(1_000_000 * scale), 60))
+            "import": lambda: import_figures_of(int(1_000_000 * scale)),
+        }
+        for name, group in groups.items():
+            if only and name not in only:
+                continue
+            try:
+                figures += await group()
+            except Exception as exc:  # one broken measurement must not hide the others
+                figures.append(Figure(f"{name}: FAILED", 0, "", note=f"{type(exc).__name__}: {str(exc)[:200]}"))
     finally:
         await redis.aclose()
         await dispose_engines()
@@ -93,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="CPTED platform benchmarks")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload (0.1 for a quick run)")
     parser.add_argument("--only", action="append", default=[], help="bus, api, latency (repeatable)")
+    parser.add_argument("--rate", type=float, default=500, help="writes/s of the steady write -> totals run")
     args = parser.parse_args()
     servers = ScratchServers(env_prefix="CPTED_BENCH_", name="cpted_bench")
     servers.start()
@@ -103,7 +114,7 @@ def main() -> None:
         CPTED_RATE_LIMIT_PER_SECOND="0",
     )
     try:
-        figures = asyncio.run(measure(args.scale, set(args.only)))
+        figures = asyncio.run(measure(args.scale, set(args.only), args.rate))
     finally:
         servers.stop()
     print_table(figures)

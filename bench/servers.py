@@ -15,41 +15,11 @@ from cpted.scratch import free_port
 
 
 def command(server: str, target: str, port: int, workers: int) -> list[str]:
-    if server == "granian":
-        return [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            target,
-        ]
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        target,
-    ]
+    # The same settings for both servers, so that only the server differs.
+    common = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+              "--no-access-log", "--log-level", "warning", target]  # fmt: skip
+    interface = ["--interface", "asgi"] if server == "granian" else []
+    return [sys.executable, "-m", server, *interface, *common]
 
 
 @contextmanager

@@ -192,16 +192,21 @@ HANDLERS: dict[str, Apply] = {
 }
 
 
-async def apply_events(conn: AsyncConnection, events: Sequence[Envelope]) -> int:
-    """Apply the events not applied before; returns how many were new. The caller commits."""
+async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], *, exclusive: bool = False) -> int:
+    """Apply the events not applied before; returns how many were new. The caller commits.
+
+    ``exclusive``: the caller already holds the projections alone (a rebuild, after its TRUNCATE),
+    so the per-audit locks, which would pile up in one long transaction, are not taken.
+    """
     fresh = await _record_processed(conn, events)
     if not fresh:
         return 0
-    keys = sorted({_lock_key(e) for e in fresh})
-    await conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"),
-        {"keys": keys},
-    )
+    if not exclusive:
+        keys = sorted({_lock_key(e) for e in fresh})
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"),
+            {"keys": keys},
+        )
     batch = await _load(conn, fresh)
     for event in fresh:
         handler = HANDLERS.get(event.type)

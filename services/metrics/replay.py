@@ -54,7 +54,7 @@ async def rebuild(
         await clear_projections(conn)
         for source, client in logs.items():
             async for events in read_log(client, page_size):
-                applied += await apply_events(conn, events)
+                applied += await apply_events(conn, events, exclusive=True)
                 if progress:
                     progress(source, len(events))
     return applied
