@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,24 +18,12 @@ from services.audits.store.tables import (
     Recommendation,
     RecommendationTransition,
 )
+from shared.db import existing_ids as existing_ids
+from shared.db import get_row
 from shared.pagination import PageParams, paginate
 
-Row = TypeVar("Row", Neighbourhood, Partnership, Audit, Recommendation)
-
-
-async def get(session: AsyncSession, model: type[Row], id_: uuid.UUID, *, for_update: bool = False) -> Row | None:
-    stmt = select(model).where(model.id == id_)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
-
-
-async def existing_ids(session: AsyncSession, model: type[Row], ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    wanted = list(ids)
-    if not wanted:
-        return set()
-    rows = await session.execute(select(model.id).where(model.id.in_(wanted)))
-    return set(rows.scalars().all())
+# The row-by-id lookups every service shares, under this repository's names.
+get = get_row
 
 
 async def name_taken(session: AsyncSession, name: str, except_id: uuid.UUID | None = None) -> bool:

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Uuid, func
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import new_metadata
+from shared.db import new_metadata, timestamp_field
 from shared.idempotency import idempotency_table
 from shared.outbox import outbox_table
 
 metadata = new_metadata("audits")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _timestamp() -> Any:
-    return Field(
-        default_factory=_now,
-        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
-        sa_column_kwargs={"server_default": func.now()},
-        nullable=False,
-    )
 
 
 class AuditsTable(SQLModel, registry=registry(metadata=metadata)):
@@ -38,8 +25,8 @@ class AuditsTable(SQLModel, registry=registry(metadata=metadata)):
 class Versioned(AuditsTable):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     version: int = Field(default=1)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class Neighbourhood(Versioned, table=True):
@@ -98,7 +85,7 @@ class RecommendationTransition(AuditsTable, table=True):
     on: date
     note: str | None = None
     actor: str | None = Field(default=None, max_length=100)
-    recorded_at: datetime = _timestamp()
+    recorded_at: datetime = timestamp_field()
 
 
 class AuditRequest(Versioned, table=True):
@@ -134,7 +121,7 @@ class AuditRequestRequester(AuditsTable, table=True):
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=50)
-    recorded_at: datetime = _timestamp()
+    recorded_at: datetime = timestamp_field()
 
 
 class Photo(AuditsTable, table=True):
@@ -165,7 +152,7 @@ class Photo(AuditsTable, table=True):
     thumbnail_key: str = Field(max_length=300)
     original_filename: str | None = Field(default=None, max_length=200)
     uploaded_by: str | None = Field(default=None, max_length=100)
-    created_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
 
 
 outbox = outbox_table(metadata)
