@@ -13,6 +13,7 @@ from sqlalchemy import DateTime, MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import Field
 
+from shared.errors import NotFound
 from shared.settings import Settings, get_settings
 
 NAMING_CONVENTION = {
@@ -108,6 +109,14 @@ async def get_row(session: AsyncSession, model: Any, id_: uuid.UUID, *, for_upda
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
+
+
+async def get_or_404(session: AsyncSession, model: Any, id_: uuid.UUID, what: str, *, for_update: bool = False) -> Any:
+    """The row of ``model`` with this id, or a 404 problem naming ``what`` was not found."""
+    row = await get_row(session, model, id_, for_update=for_update)
+    if row is None:
+        raise NotFound(f"{what} {id_} not found")
+    return row
 
 
 async def existing_ids(session: AsyncSession, model: Any, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:

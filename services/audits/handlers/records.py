@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.audits.store import repository
 from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Partnership, Recommendation
-from shared.errors import NotFound
+from shared.db import get_or_404
 from shared.uow import UnitOfWork
 
 _NAMES = {
@@ -20,10 +19,7 @@ _NAMES = {
 
 
 async def load(uow: UnitOfWork, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
-    row = await repository.get(uow.session, model, id_, for_update=for_update)
-    if row is None:
-        raise NotFound(f"{_NAMES[model]} {id_} not found")
-    return row
+    return await get_or_404(uow.session, model, id_, _NAMES[model], for_update=for_update)
 
 
 def emit_state(uow: UnitOfWork, event: type, row: Any) -> None:

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from services.events.directory import Directory
 from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
 from shared.auth import Principal, Scope
-from shared.db import get_row
-from shared.errors import Forbidden, InvalidField, NotFound
+from shared.db import get_or_404
+from shared.errors import Forbidden, InvalidField
 from shared.settings import get_settings
 from shared.uow import UnitOfWork
 
@@ -26,10 +26,7 @@ _NAMES = {
 
 
 async def load(uow: UnitOfWork, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
-    row = await get_row(uow.session, model, id_, for_update=for_update)
-    if row is None:
-        raise NotFound(f"{_NAMES[model]} {id_} not found")
-    return row
+    return await get_or_404(uow.session, model, id_, _NAMES[model], for_update=for_update)
 
 
 def state(row: Any) -> dict[str, Any]:
