@@ -112,3 +112,14 @@ async def test_bad_tokens_are_401(
 async def test_a_token_signed_by_another_key_is_401(audits_anonymous: httpx.AsyncClient) -> None:
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     assert (await audits_anonymous.get("/v1/audits", headers=token(forger))).status_code == 401
+
+
+async def test_the_open_standards_accept_tokens_too(
+    audits_anonymous: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey
+) -> None:
+    reader = token(signing_key, cpted_scope="reader")
+    assert (await audits_anonymous.get("/open311/v2/services.json", headers=reader)).status_code == 200
+    forged = token(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    refused = await audits_anonymous.get("/open311/v2/services.json", headers=forged)
+    assert refused.status_code == 403  # GeoReport's own answer to a refused credential
+    assert refused.json()[0]["code"] == 403

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from services.audits.store.photo_files import PhotoFiles
 from services.audits.store.tables import outbox
-from shared.auth import Principal, bearer_token
+from shared.auth import Principal, current_principal
 from shared.http import unit_of_work
 from shared.uow import UnitOfWork
 
@@ -28,5 +28,5 @@ async def optional_principal(request: Request) -> Principal | None:
     """For the open standards: no key is the public view; a key that is sent must be valid (else Unauthorized)."""
     if "authorization" not in request.headers:
         return None
-    principal: Principal = await request.app.state.key_verifier.verify(bearer_token(request))
-    return principal
+    # The same checks as every other route, OIDC tokens included.
+    return await current_principal(request)
