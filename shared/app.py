@@ -21,6 +21,7 @@ from shared.auth import KeyVerifier
 from shared.bus import redis_client
 from shared.context import request_id
 from shared.db import get_engine, ping
+from shared.docs import install_docs
 from shared.idempotency import IdempotencyMiddleware
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.oidc import TokenVerifier
@@ -67,6 +68,13 @@ class RequestContextMiddleware:
             request_id.reset(token)
 
 
+CORS_REQUEST_HEADERS = [
+    "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID", "Accept-Language",
+]  # fmt: skip
+CORS_EXPOSED_HEADERS = [
+    "ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed", "Content-Language", "Content-Disposition",
+]  # fmt: skip
+
 Hook = Callable[[FastAPI], Awaitable[None]]
 
 
@@ -101,7 +109,17 @@ def create_service_app(
             await app.state.redis.aclose()
             await app.state.engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # Operation ids are the handlers' names (``create_recommendation``), unique per service, so generated
+        # clients get readable method names.
+        generate_unique_id_function=lambda route: route.name,
+    )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
     if idempotency is not None:
@@ -109,20 +127,22 @@ def create_service_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
     app.add_middleware(RequestContextMiddleware, service=name)
-    if settings.cors_origins:
+    if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
             allow_credentials=False,
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     errors.install(app)
     for router in routers:
         app.include_router(router)
-    document_problems(app)
+    document_problems(app, server_url=getattr(settings, f"{name}_url", None), oidc_issuer=settings.oidc_issuer)
+    install_docs(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from sqlalchemy import (
     Column,
     DateTime,
@@ -203,6 +204,29 @@ class KeyVerifier:
         return principal
 
 
+# Declared for the OpenAPI document (the Authorize button, generated clients); the key itself is read by
+# ``bearer_token`` so every route answers a missing or malformed key with the same problem.
+API_KEY_SCHEME = "apiKey"
+OPTIONAL_KEY_SCHEME = "apiKeyOptional"
+api_key_scheme = HTTPBearer(
+    scheme_name=API_KEY_SCHEME,
+    bearerFormat="cpted_… API key, or an OIDC access token where OIDC is configured",
+    description="An API key issued by an admin (`cpted keys create`, `POST /v1/keys`), sent as "
+    "`Authorization: Bearer cpted_…`.",
+    auto_error=False,
+)
+# Routes of the open standards: public without a key, more with one. The OpenAPI document lists them
+# as "no key, or apiKey".
+optional_key_scheme = HTTPBearer(scheme_name=OPTIONAL_KEY_SCHEME, auto_error=False)
+calendar_basic_scheme = HTTPBasic(
+    scheme_name="calendarBasic",
+    description="For calendar apps that cannot send a Bearer header: the API key as the Basic password.",
+    auto_error=False,
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(api_key_scheme)]
+OptionalCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(optional_key_scheme)]
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -211,7 +235,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request, _declared: Credentials = None) -> Principal:
     token = bearer_token(request)
     tokens = getattr(request.app.state, "token_verifier", None)
     if tokens is not None and tokens.accepts(token):

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     request_timeout_s: float = 30.0
     cors_origins: list[str] = []
+    cors_origin_regex: str | None = None
     hsts: bool = False
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
