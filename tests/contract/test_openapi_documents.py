@@ -1,4 +1,4 @@
-"""What generated clients and the docs page read from the three OpenAPI documents: auth, servers, operation ids, errors."""
+"""What generated clients and the docs page read from the OpenAPI documents: auth, servers, operation ids, errors."""
 
 from __future__ import annotations
 
