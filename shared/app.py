@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import errors
 from shared.auth import KeyVerifier
 from shared.bus import redis_client
+from shared.conditional import ConditionalGetMiddleware
 from shared.context import request_id
 from shared.db import get_engine, ping
 from shared.docs import install_docs
@@ -121,6 +122,7 @@ def create_service_app(
         generate_unique_id_function=lambda route: route.name,
     )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
+    app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
     if idempotency is not None:
         app.add_middleware(IdempotencyMiddleware, table=idempotency)
