@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -27,6 +27,7 @@ from shared.idempotency import IdempotencyMiddleware
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
+from shared.query import refuse_unknown_query
 from shared.settings import get_settings
 
 log = logging.getLogger("cpted.http")
@@ -90,7 +91,9 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     description: str = "",
+    open_standards: Sequence[str] = (),
 ) -> FastAPI:
+    """``open_standards``: path prefixes of routes that read their own query parameters (Open311, OGC API)."""
     settings = get_settings()
 
     @asynccontextmanager
@@ -120,6 +123,7 @@ def create_service_app(
         # Operation ids are the handlers' names (``create_recommendation``), unique per service, so generated
         # clients get readable method names.
         generate_unique_id_function=lambda route: route.name,
+        dependencies=[Depends(refuse_unknown_query(*open_standards))],
     )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(ConditionalGetMiddleware)
