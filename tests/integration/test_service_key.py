@@ -17,7 +17,7 @@ async def test_one_reader_key_kept_across_restarts_and_given_to_the_children(
 ) -> None:
     key = await ensure_service_key(engine, tmp_path)
     assert await ensure_service_key(engine, tmp_path) == key
-    assert (await KeyVerifier(engine, 0).verify(key)).scope is Scope.reader
+    assert (await KeyVerifier(engine).verify(key)).scope is Scope.reader
     platform = Platform(Settings(var_dir=tmp_path), Ports())
     platform.service_key = key
     assert platform.environment("postgresql://db", "redis://redis")["CPTED_SERVICE_API_KEY"] == key
