@@ -51,7 +51,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.db import new_metadata
 from shared.errors import Forbidden, NotFound, Unauthorized
@@ -220,8 +220,8 @@ def _live() -> Any:
     return (api_key.c.revoked_at.is_(None), or_(api_key.c.expires_at.is_(None), api_key.c.expires_at > func.now()))
 
 
-async def _lookup(session: AsyncSession, digest: str) -> Principal | None:
-    row = (await session.execute(select(api_key).where(api_key.c.hash == digest, *_live()))).first()
+async def _lookup(db: AsyncSession | AsyncConnection, digest: str) -> Principal | None:
+    row = (await db.execute(select(api_key).where(api_key.c.hash == digest, *_live()))).first()
     if row is None:
         return None
     return Principal(row.id, row.name, Scope(row.scope), frozenset(row.partnership_ids))
@@ -246,14 +246,16 @@ class KeyVerifier:
 
     No answer is kept between requests: a revocation or an expiry committed in
     PostgreSQL holds for every process from the next request on. The lookup is one
-    primary-key-sized index probe on a pooled connection."""
+    unique-index probe in SQLAlchemy Core, outside any transaction (no BEGIN or
+    ROLLBACK round trips), on a pooled connection."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     async def verify(self, plaintext: str) -> Principal:
-        async with AsyncSession(self.engine) as session:
-            principal = await _lookup(session, hash_key(plaintext))
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            principal = await _lookup(connection, hash_key(plaintext))
         if principal is None:
             raise Unauthorized("the API key is unknown, revoked or expired")
         return principal
