@@ -101,7 +101,7 @@ def create_service_app(
         app.state.settings = settings
         app.state.engine = get_engine(settings)
         app.state.redis = redis_client(settings)
-        app.state.key_verifier = KeyVerifier(app.state.engine, settings.auth_cache_ttl_s)
+        app.state.key_verifier = KeyVerifier(app.state.engine)
         app.state.token_verifier = TokenVerifier(settings) if settings.oidc_enabled else None
         for hook in on_startup:
             await hook(app)

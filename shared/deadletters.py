@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from shared.auth import CurrentKey, ReaderKey
+from shared.auth import CurrentKey
 from shared.errors import NotFound
 
 
@@ -67,13 +67,14 @@ async def retry(redis: Redis, stream: str, letter_id: str) -> DeadLetter:
 def dead_letter_router() -> APIRouter:
     router = APIRouter(prefix="/v1/bus/dead-letters", tags=["bus"])
 
-    @router.get("", summary="Events that failed too often, with their error")
+    @router.get("", summary="Events that failed too often, with their error (service or admin)")
     async def dead_letters(
         request: Request,
-        principal: ReaderKey,
+        principal: CurrentKey,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(max_length=40, pattern=r"^\d+-\d+$")] = None,
     ) -> dict[str, Any]:
+        principal.require_service()
         settings = request.app.state.settings
         items, next_cursor = await list_dead_letters(
             request.app.state.redis, settings.dead_letter_stream, cursor, limit

@@ -14,6 +14,7 @@ from services.events.store.tables import CommunityEvent
 from shared.auth import Principal
 from shared.errors import IllegalTransition, InvalidField
 from shared.events.events import EventCancelled, EventCreated, EventDeleted, EventUpdated
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 from shared.vocabulary import EventStatus
@@ -55,13 +56,19 @@ async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_
     return row
 
 
+async def _owners(row: CommunityEvent) -> list[uuid.UUID]:
+    return list(row.partnership_ids)
+
+
 async def create(
     uow: UnitOfWork, principal: Principal, directory: Directory, body: EventCreate
 ) -> tuple[CommunityEvent, bool]:
     require_any_write(principal, body.partnership_ids)
     async with uow:
-        if body.id and (existing := await uow.session.get(CommunityEvent, body.id)):
-            principal.ensure_visible(existing.partnership_ids, f"event {body.id}")
+        sent = body.model_dump(exclude={"id"}) | {"partnership_ids": list(dict.fromkeys(body.partnership_ids))}
+        if existing := await replayed(
+            uow.session, principal, CommunityEvent, body.id, sent, what="event", owners=_owners
+        ):
             return existing, False
         fields = _checked(body.model_dump(exclude={"id"}), None)
         await check_places(directory, fields["partnership_ids"], fields["neighbourhood_id"])
