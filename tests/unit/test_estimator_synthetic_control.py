@@ -49,3 +49,21 @@ def test_refuses_short_series_and_small_pools() -> None:
     donors = _donors()
     assert synthetic_control(donors[0], donors[1:4], PRE).reason == "fewer than 5 donor neighbourhoods"
     assert synthetic_control(donors[0], donors[1:], 6).reason == "fewer than 12 pre-period months"
+
+
+def test_the_weights_are_as_good_as_a_general_constrained_optimiser() -> None:
+    from scipy.optimize import minimize
+
+    from services.metrics.domain.estimators.synthetic_control import fit_weights
+
+    donors = _donors(15, seed=3)[:, :PRE].T
+    target = np.random.default_rng(5).poisson(donors.mean(axis=1) * 1.1).astype(float)
+    w = fit_weights(target, donors)
+
+    def loss(v: np.ndarray) -> float:
+        return float(np.sum((target - donors @ v) ** 2))
+
+    slsqp = minimize(loss, np.full(15, 1 / 15), method="SLSQP", bounds=[(0, 1)] * 15,
+                     constraints=[{"type": "eq", "fun": lambda v: v.sum() - 1}], options={"ftol": 1e-12})  # fmt: skip
+    assert w.sum() == pytest.approx(1) and w.min() >= 0
+    assert loss(w) <= loss(slsqp.x) * (1 + 1e-6)

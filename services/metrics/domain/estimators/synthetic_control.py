@@ -1,8 +1,9 @@
 """Synthetic control (Abadie, Diamond & Hainmueller 2010) for one target neighbourhood's monthly counts.
 
 Weights ``w ≥ 0``, ``Σw = 1`` over the donor pool (neighbourhoods with nothing implemented) minimise the
-squared distance to the target's pre-period months (scipy SLSQP). The synthetic series continues into the
-after months; the gap ``target - synthetic`` is the estimated effect per month.
+squared distance to the target's pre-period months (scipy ``nnls``, the constraint as a heavy extra row).
+The synthetic series continues into the after months; the gap ``target - synthetic`` is the estimated
+effect per month.
 
 Fit: the pre-period RMSE. It refuses when the target lies outside what the donors can reach (its pre-period
 mean above the highest donor's or below the lowest's: no convex combination gets there) or when the RMSE
@@ -21,11 +22,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
+from scipy.optimize import nnls
 
 MAX_RELATIVE_RMSE = 0.5
 """Monthly counts of a few dozen are noisy (Poisson sd √μ); a fit off by half the mean is no fit."""
 MIN_DONORS = 5
+SUM_PENALTY = 1e3
 MIN_PRE_MONTHS = 12
 Matrix = NDArray[np.float64]
 
@@ -50,24 +52,17 @@ class SyntheticControl:
 
 
 def fit_weights(target_pre: NDArray[np.float64], donors_pre: Matrix) -> NDArray[np.float64]:
-    """Convex weights minimising ``‖target - donors·w‖²`` (``donors_pre`` is months x donors)."""
+    """Convex weights minimising ``‖target - donors·w‖²`` (``donors_pre`` is months x donors).
+
+    Non-negative least squares (scipy ``nnls``) with the sum-to-one constraint as one more row weighted
+    ``SUM_PENALTY`` times a month: the sum then misses 1 by far less than a count's rounding, and the
+    active-set solver takes milliseconds where SLSQP takes seconds for 200 donors.
+    """
+    scale = max(float(np.abs(target_pre).max()), 1.0)
     j = donors_pre.shape[1]
-    scale = max(float(np.abs(target_pre).max()), 1.0)  # keep the objective near 1 for SLSQP's tolerances
-    y, x = target_pre / scale, donors_pre / scale
-
-    def loss(w: NDArray[np.float64]) -> float:
-        r = y - x @ w
-        return float(r @ r)
-
-    def grad(w: NDArray[np.float64]) -> NDArray[np.float64]:
-        return -2 * x.T @ (y - x @ w)
-
-    result = minimize(
-        loss, np.full(j, 1 / j), jac=grad, method="SLSQP", bounds=[(0.0, 1.0)] * j,
-        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1, "jac": lambda w: np.ones_like(w)}],
-        options={"maxiter": 500, "ftol": 1e-12},
-    )  # fmt: skip
-    w = np.clip(result.x, 0, None)
+    a = np.vstack([donors_pre / scale, np.full((1, j), SUM_PENALTY)])
+    b = np.concatenate([target_pre / scale, [SUM_PENALTY]])
+    w, _ = nnls(a, b, maxiter=50 * j)
     return np.asarray(w / w.sum(), dtype=np.float64)
 
 
@@ -100,7 +95,10 @@ def synthetic_control(
     """``target``: monthly counts; ``donors``: one monthly series per donor; the first ``pre_months`` are before."""
     y = np.asarray(target, dtype=np.float64)
     x = np.asarray(donors, dtype=np.float64).T
-    method = f"synthetic control, convex donor weights (SLSQP), refused above pre-RMSE {max_relative_rmse:g} x mean"
+    method = (
+        f"synthetic control, convex donor weights (constrained NNLS), refused above pre-RMSE "
+        f"{max_relative_rmse:g} x mean"
+    )
     refusal = _refusal(y, x, pre_months)
     if refusal:
         return SyntheticControl(method, refusal)
