@@ -6,6 +6,7 @@ import math
 
 import pytest
 from scipy.stats import t
+from statsmodels.stats.multitest import multipletests
 
 from services.metrics.domain.estimators.pooling import adjust, random_effects
 from services.metrics.domain.statistics import pool
@@ -85,3 +86,12 @@ def test_holm_rejects_three() -> None:
     assert adjusted.rejected[:4] == (True, True, True, False) and sum(adjusted.rejected) == 3
     assert adjusted.adjusted[0] == pytest.approx(0.0015)  # 15 * 0.0001
     assert adjust([]).rejected == ()
+
+
+@pytest.mark.parametrize("how", ["holm", "fdr_bh"])
+def test_adjusted_p_values_are_statsmodels_own(how: str) -> None:
+    shuffled = [0.04, 0.2, 0.001, 0.03, 0.5, 0.01, 0.9, 0.03]
+    reject, expected, _, _ = multipletests(shuffled, alpha=0.05, method=how)
+    adjusted = adjust(shuffled, how)  # type: ignore[arg-type]
+    assert adjusted.adjusted == pytest.approx(tuple(expected))
+    assert adjusted.rejected == tuple(bool(r) for r in reject)
