@@ -45,9 +45,10 @@ def test_exposure_and_the_reference_trend_scale_the_expectation() -> None:
     assert eb.expected_after_variance == pytest.approx(1.44 * 1.75)
 
 
-def test_no_incident_after_is_a_theta_of_zero_not_an_error() -> None:
+def test_no_incident_after_is_a_theta_of_zero_without_a_false_ci() -> None:
     eb = empirical_bayes(10, 0, 1, 1, REFERENCE, [1] * 5)
-    assert eb.theta == 0 and eb.theta_ci95 == (0.0, 0.0)
+    assert eb.theta == 0 and eb.theta_ci95 is None and eb.significant is None
+    assert eb.reason is not None and eb.reason.startswith("no incidents after")
 
 
 def test_without_overdispersion_the_target_is_the_reference_mean() -> None:

@@ -38,6 +38,7 @@ from services.metrics.domain.statistics import Z
 MIN_REFERENCE = 5
 """Fewer neighbourhoods than this cannot say how much neighbourhoods differ."""
 Prior = Literal["moments", "negative binomial"]
+NOTHING_AFTER = "no incidents after: theta is 0 and its normal-approximation CI has no width; read the counts"
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def empirical_bayes(
     half = Z * math.sqrt(variance)
     return EmpiricalBayes(
         method=f"{method}; θ with Hauer's small-sample correction, normal 95% CI",
-        reason=None,
+        reason=None if after else NOTHING_AFTER,
         observed_before=before,
         observed_after=after,
         prior=fitted,
@@ -159,7 +160,7 @@ def empirical_bayes(
         expected_after_variance=var_pi,
         theta=theta,
         theta_variance=variance,
-        theta_ci95=(max(0.0, theta - half), theta + half),
+        theta_ci95=(max(0.0, theta - half), theta + half) if after else None,
         naive_ratio=after / (after_ratio * before) if before else None,
     )
 
