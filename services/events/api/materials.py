@@ -111,7 +111,7 @@ async def _pdf(row: Material, choice: Choice, vary: str) -> Response:
 @router.get(
     "/{material_id}/content",
     response_model=ContentRead,
-    responses={200: {"content": PDF_ANSWER["content"]}} | NOT_ACCEPTABLE,
+    responses={**NOT_ACCEPTABLE, 200: {"content": PDF_ANSWER["content"]}},
 )
 async def material_content(
     material_id: uuid.UUID,
