@@ -93,3 +93,12 @@ async def test_the_pdf_gives_the_same_errors_as_the_page(
     assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
     bad = await metrics_api.get(f"/v1/reports/partnerships/{programme['partnership_id']}.pdf", params={"period": "25"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.period"
+
+
+async def test_the_openapi_document_declares_the_pdf_answers(metrics_api: httpx.AsyncClient) -> None:
+    paths = (await metrics_api.get("/openapi.json")).json()["paths"]
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    route = paths["/v1/reports/partnerships/{partnership_id}.pdf"]["get"]["responses"]["200"]["content"]
+    assert route == {PDF: binary}
+    page = paths["/v1/reports/partnerships/{partnership_id}"]["get"]["responses"]
+    assert page["200"]["content"][PDF] == binary and "text/html" in page["200"]["content"]

@@ -22,6 +22,8 @@ from shared.pdf import FAMILY, Document
 from shared.vocabulary import RecommendationCategory, RecommendationStatus
 
 BLUE, GREY, RED = (43, 108, 176), (74, 85, 104), (197, 48, 48)
+CHART_W = 100  # mm; the charts are drawn at the size they are shown, so their text is the page's small print
+WIDE_W = 144
 HEAD = FontFace(emphasis="BOLD", fill_color=(237, 242, 247))
 
 
@@ -29,13 +31,14 @@ def made(r: PartnershipReport) -> datetime:
     return r.as_of or datetime.combine(r.today, time(), UTC)
 
 
-def _section(doc: Document, title: str, room: float = 40) -> None:
+def _section(doc: Document, title: str, room: float = 40, size: float = 13) -> None:
+    """A heading kept with the first ``room`` millimetres of what follows it."""
     if doc.will_page_break(room):
         doc.add_page()
     doc.ln(3)
-    doc.set_font(FAMILY, "B", 13)
+    doc.set_font(FAMILY, "B", size)
     doc.set_text_color(26, 32, 44)
-    doc.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
+    doc.cell(0, size * 0.55, title, new_x="LMARGIN", new_y="NEXT")
     doc.set_draw_color(203, 213, 224)
     doc.line(doc.l_margin, doc.get_y(), doc.l_margin + doc.epw, doc.get_y())
     doc.ln(2)
@@ -106,15 +109,17 @@ def _outputs(doc: Document, r: PartnershipReport) -> None:
     ]
     _table(doc, rows, (88, 26, 26, 40), size=9.5, align=("LEFT", "RIGHT", "RIGHT", "RIGHT"))
     doc.ln(3)
-    png = bars.paired([(label, r.current[key], r.previous[key]) for key, label in SHORT.items()], (this, last), width=7)
-    doc.image(png, w=doc.epw * 0.8, x=doc.l_margin)
+    png = bars.paired(
+        [(label, r.current[key], r.previous[key]) for key, label in SHORT.items()], (this, last), width=WIDE_W / 25.4
+    )
+    doc.image(png, w=WIDE_W, x=doc.l_margin)
 
 
 def _beside(doc: Document, title: str, png: bytes, rows: list[tuple[str, str]]) -> None:
     """A chart on the left and its figures as a table on the right."""
-    _section(doc, title, 12 + 6 * len(rows))
+    _section(doc, title, 12 + 6 * len(rows), size=11)
     top = doc.get_y()
-    doc.image(png, x=doc.l_margin, y=top, w=100)
+    doc.image(png, x=doc.l_margin, y=top, w=CHART_W)
     below_chart = doc.get_y()
     doc.set_y(top)
     _table(doc, [("", "Count"), *rows], (50, 18), align=("LEFT", "RIGHT"), width=68, at="RIGHT")
@@ -125,13 +130,18 @@ def _recommendations(doc: Document, r: PartnershipReport) -> None:
     by_status = r.current["recommendations_by_status"]
     by_category = r.current["recommendations_by_category"]
     doc.ln(2)
-    _section(doc, f"Recommendations of the audits of {r.period.label}", 70)
+    _section(doc, f"Recommendations of the audits of {r.period.label}", 85)  # with the first chart
     doc.paragraph("Each recommendation as it stands today, counted with the audit it came from.", 9.5, GREY)
     statuses = [(words(s.value), by_status[s.value]) for s in RecommendationStatus]
-    _beside(doc, "By status", bars.bars(statuses), [(label, f"{n:,}") for label, n in statuses])
+    _beside(doc, "By status", bars.bars(statuses, width=CHART_W / 25.4), [(label, f"{n:,}") for label, n in statuses])
     ranked = sorted(RecommendationCategory, key=lambda c: (-by_category[c.value], c.value))
     categories = [(words(c.value), by_category[c.value]) for c in ranked]
-    _beside(doc, "By category", bars.bars(categories, "#2f855a"), [(label, f"{n:,}") for label, n in categories])
+    _beside(
+        doc,
+        "By category",
+        bars.bars(categories, "#2f855a", width=CHART_W / 25.4),
+        [(label, f"{n:,}") for label, n in categories],
+    )
 
 
 def _evaluation_row(answer: dict[str, Any]) -> tuple[str, ...]:
@@ -165,14 +175,16 @@ def _before_after(doc: Document, r: PartnershipReport) -> None:
             (f"{a['audit'].site_name} ({a['audit'].conducted_on})", a["target"]["before"], a["target"]["after"])
             for a in r.evaluations
         ]
-        png = bars.paired(rows, (f"{days} days before", f"{days} days after"), ("#c05621", "#2f855a"), width=7)
-        doc.image(png, w=doc.epw * 0.8, x=doc.l_margin)
+        png = bars.paired(
+            rows, (f"{days} days before", f"{days} days after"), ("#c05621", "#2f855a"), width=WIDE_W / 25.4
+        )
+        doc.image(png, w=WIDE_W, x=doc.l_margin)
         doc.ln(2)
         head = (
             "Site", "Intervention", "Target before → after", "Change", "Control before → after",
             "Odds ratio [95% CI]", "Reading",
         )  # fmt: skip
-        _table(doc, [head, *(_evaluation_row(a) for a in r.evaluations)], (34, 22, 22, 16, 24, 28, 34), size=8)
+        _table(doc, [head, *(_evaluation_row(a) for a in r.evaluations)], (34, 25, 22, 15, 24, 27, 33), size=8)
     if r.not_evaluated:
         skipped = "; ".join(f"{s['audit'].site_name}: {s['reason']}" for s in r.not_evaluated)
         doc.paragraph(f"Not evaluated: {skipped}", 9)
@@ -204,7 +216,7 @@ def _outstanding(doc: Document, r: PartnershipReport) -> None:
         return
     head = ("Expected", "Site", "Category", "Recommendation", "Priority", "Status", "Responsible", "Note")
     rows = [head, *(_outstanding_row(o, r.today) for o in r.outstanding)]
-    _table(doc, rows, (19, 22, 20, 45, 13, 17, 22, 22), size=7.5)
+    _table(doc, rows, (19, 22, 20, 43, 15, 17, 22, 22), size=7.5)
 
 
 def _closing(doc: Document, r: PartnershipReport) -> None:

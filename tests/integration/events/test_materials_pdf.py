@@ -157,3 +157,12 @@ async def test_a_new_version_prints_a_new_pdf(events_api: httpx.AsyncClient) -> 
     second = await events_api.get(url, params={"lang": "fr"})
     assert second.headers["etag"] == f'"{created["version"] + 1}-fr-pdf"' != first.headers["etag"]
     assert "Appelez le 911." in _text(second.content)
+
+
+async def test_the_openapi_document_declares_the_pdf_answers(events_api: httpx.AsyncClient) -> None:
+    paths = (await events_api.get("/openapi.json")).json()["paths"]
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    assert paths["/v1/materials/{material_id}/content.pdf"]["get"]["responses"]["200"]["content"] == {PDF: binary}
+    content = paths["/v1/materials/{material_id}/content"]["get"]["responses"]
+    assert content["200"]["content"][PDF] == binary and "application/json" in content["200"]["content"]
+    assert content["406"]["content"]["application/problem+json"]
