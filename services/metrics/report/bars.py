@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from PIL import Image
 
 from services.metrics.report.charts import MAX_LABEL
 
@@ -23,9 +24,12 @@ def _label(text: str) -> str:
 
 
 def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=200, bbox_inches="tight", metadata={"Software": None})
-    return buffer.getvalue()
+    """Opaque RGB: an alpha channel would become a soft mask that some viewers show as a grey box."""
+    drawn = io.BytesIO()
+    figure.savefig(drawn, format="png", dpi=200, bbox_inches="tight", facecolor="white")
+    opaque = io.BytesIO()
+    Image.open(drawn).convert("RGB").save(opaque, format="PNG")
+    return opaque.getvalue()
 
 
 def _axes(figure: Figure, labels: Sequence[str], top: float) -> Axes:

@@ -160,7 +160,7 @@ def _evaluation_row(answer: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _before_after(doc: Document, r: PartnershipReport) -> None:
-    _section(doc, "Before and after", 60)
+    _section(doc, "Before and after", 75 + 14 * len(r.evaluations))  # the chart with the head of its table
     if not r.evaluations:
         doc.paragraph(NOTHING_YET.removeprefix("<p>").removesuffix("</p>"), 9.5)
     else:
