@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from cpted.demo_outreach import CPTED, GOOD_SAMARITAN, Text
@@ -92,6 +93,21 @@ async def test_french_accents_and_arabic_letters_come_back_as_written(
     ar = _text((await events_api.get(url, params={"lang": "ar"})).content)
     for word in ("تدقيق", "السلامة", "الجريمة", "السكان", "الشرطة", "وندسور"):
         assert word in ar
+
+
+def _glyphs(pdf: bytes) -> set[str]:
+    """The names of the glyphs embedded for the page's regular text."""
+    font = PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"]["/F1"].get_object()
+    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+    return set(TTFont(io.BytesIO(descriptor["/FontFile2"].get_object().get_data())).getGlyphOrder())
+
+
+async def test_arabic_letters_are_joined(events_api: httpx.AsyncClient, cpted_brochure: dict[str, Any]) -> None:
+    """Shaped text draws each letter in its initial, medial or final form, and lam-alef as one ligature."""
+    pdf = (await events_api.get(f"/v1/materials/{cpted_brochure['id']}/content.pdf", params={"lang": "ar"})).content
+    lam = {"uniFEDF", "uniFEE0", "uniFEDE"}  # initial, medial, final
+    lam_alef = {"uniFEF7", "uniFEFC"}  # with hamza above (الأماكن), final (للأزقة)
+    assert lam | lam_alef <= _glyphs(pdf)
 
 
 async def test_arabic_lines_run_from_the_right_margin_and_latin_ones_from_the_left(
