@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from pypdf import PdfReader
 
 from services.metrics.report.page import OUTPUTS
 from shared.vocabulary import RecommendationCategory, RecommendationStatus
+from tests.integration.test_cli import _cpted
 from tests.integration.test_reports import _totals, programme  # noqa: F401  (the fixture)
 
 PDF = "application/pdf"
@@ -102,3 +104,17 @@ async def test_the_openapi_document_declares_the_pdf_answers(metrics_api: httpx.
     assert route == {PDF: binary}
     page = paths["/v1/reports/partnerships/{partnership_id}"]["get"]["responses"]
     assert page["200"]["content"][PDF] == binary and "text/html" in page["200"]["content"]
+
+
+async def test_the_command_line_writes_the_same_pdf(
+    metrics_api: httpx.AsyncClient,
+    programme: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    pid = programme["partnership_id"]
+    target = tmp_path / "report.pdf"
+    status, out, err = await _cpted("report", "--partnership", pid, "--period", "2025", "--out", str(target))
+    assert status == 0 and out == "" and "wrote the 2025 report" in err, err
+    assert target.read_bytes() == (await _pdf(metrics_api, pid, "2025")).content
+    status, out, _ = await _cpted("report", "--partnership", pid, "--period", "2025", "--format", "html")
+    assert status == 0 and out.startswith("<!doctype html>")
