@@ -33,9 +33,10 @@ def _ranges(accept: str) -> list[tuple[str, float]]:
             key, _, value = param.partition("=")
             if key.strip().lower() == "q":
                 try:
-                    q = min(max(float(value), 0.0), 1.0)
+                    q = float(value)
                 except ValueError:
                     q = 0.0
+                q = min(max(q, 0.0), 1.0) if q == q else 0.0  # NaN is no weight
         found.append((name.lower(), q))
     return found
 

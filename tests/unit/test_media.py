@@ -27,7 +27,9 @@ def test_the_preferred_media_type(accept: str | None, chosen: str) -> None:
     assert preferred(accept, (JSON, PDF)) == chosen
 
 
-@pytest.mark.parametrize("accept", ["text/csv", "image/*", "application/json;q=0, application/pdf;q=0", "*/*;q=0"])
+@pytest.mark.parametrize(
+    "accept", ["text/csv", "image/*", "application/json;q=0, application/pdf;q=0", "*/*;q=0", "*/*;q=nan"]
+)
 def test_nothing_acceptable_is_a_406_naming_what_is_served(accept: str) -> None:
     with pytest.raises(NotAcceptable) as refused:
         preferred(accept, (JSON, PDF))
