@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from services.metrics.api.params import today_of, zone_of
 from services.metrics.domain.report_periods import parse_period
 from services.metrics.handlers import reports
-from services.metrics.report import page, pdf
+from services.metrics.report import page
 from shared.auth import Principal, ReaderKey
 from shared.consumer import lag
 from shared.errors import InvalidField
@@ -46,6 +46,8 @@ async def _report(
 
 
 async def _pdf(report: reports.PartnershipReport) -> Response:
+    from services.metrics.report import pdf  # fpdf2 loads in a second: only when a PDF is asked for, not at start-up
+
     document = await asyncio.to_thread(pdf.render, report)
     name = f"partnership-report-{report.period.label}.pdf"
     return Response(document, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{name}"'})
