@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from services.events.domain import language_check
+from services.events.domain import language_check, printable
 from services.events.domain.languages import InvalidTag, direction, normalize
 from services.events.domain.negotiation import Choice, MissingTranslation, choose
 from services.events.handlers.records import load, refuse_nulls, state, today
@@ -198,3 +199,18 @@ def content(row: Material, choice: Choice) -> dict[str, Any]:
         "source_language": row.source_language,
         "available_languages": sorted(row.translations),
     }
+
+
+async def pdf(row: Material, choice: Choice) -> bytes:
+    """The negotiated language as a PDF, dated by the material's last change; laid out off the event loop."""
+    text = content(row, choice)
+    return await asyncio.to_thread(
+        lambda: printable.pdf(
+            slug=row.slug,
+            language=text["language"],
+            direction=text["direction"],
+            title=text["title"],
+            body=text["body"],
+            made=row.updated_at,
+        )
+    )
