@@ -208,10 +208,6 @@ async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def key_is_valid(session: AsyncSession, plaintext: str) -> bool:
-    return await _lookup(session, hash_key(plaintext)) is not None
-
-
 async def key_principal(session: AsyncSession, plaintext: str) -> Principal | None:
     """The principal of a key that is neither revoked nor expired, else None."""
     return await _lookup(session, hash_key(plaintext))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from tests import factories
 from tests.integration.conftest import client_for, new_key
 from tests.integration.crime_world import sync_metrics
 from tests.integration.events.conftest import events_client
-from tests.integration.events.factories import event, stakeholder
+from tests.integration.events.factories import distribution, event, material, stakeholder, training
 
 
 def _audits() -> FastAPI:
@@ -257,3 +258,50 @@ async def test_an_admin_key_revoked_from_the_command_line_mints_no_key(
     async with session_factory(engine)() as session:
         minted = (await session.execute(select(api_key.c.id).where(api_key.c.name == "after revoke"))).all()
     assert minted == []
+
+
+def _creates(a: dict[str, Any], material_id: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(service, path, body, a change) for every create that takes a client's id; bodies as clients write them."""
+    pa, na, audit = a["partnership"]["id"], a["neighbourhood"]["id"], a["audit"]["id"]
+    point = {"type": "Point", "coordinates": [-83.0, 42.3]}
+    return [
+        ("audits", "/v1/neighbourhoods", factories.neighbourhood(), {"population": 1}),
+        ("audits", "/v1/partnerships", factories.partnership([na, na]), {"police_service": "Other"}),
+        ("audits", "/v1/audits", factories.audit(pa, na, location=point), {"conducted_on": "2025-04-11"}),
+        ("audits", f"/v1/audits/{audit}/recommendations", factories.recommendation(), {"priority": "low"}),
+        (
+            "audits",
+            "/v1/audit-requests",
+            {
+                "place": "Laneway",
+                "description": "dark",
+                "neighbourhood_id": na,
+                "received_at": "2025-03-01T09:00:00-05:00",
+            },
+            {"place": "Park"},
+        ),
+        ("events", "/v1/events", event([pa, pa], neighbourhood_id=na), {"attendance": 1}),
+        ("events", "/v1/stakeholders", stakeholder(pa), {"kind": "bia"}),
+        ("events", "/v1/materials", material(source_language="EN", published_on=None), {"topic": "diversion"}),
+        (
+            "events",
+            "/v1/distributions",
+            distribution(material_id, agency="Windsor  Police", language="EN"),
+            {"copies": 1},
+        ),
+        ("events", "/v1/trainings", training(material_ids=[material_id, material_id]), {"attendees": 1}),
+    ]
+
+
+async def test_every_create_by_id_answers_a_repeat_with_the_stored_record(two: dict[str, Any]) -> None:
+    clients = {"audits": two["admin_audits"], "events": two["admin_events"]}
+    material_id = (await clients["events"].post("/v1/materials", json=material())).json()["id"]
+    for service, path, body, change in _creates(two["a"], material_id):
+        body = body | {"id": str(uuid.uuid4())}
+        first = await clients[service].post(path, json=body)
+        assert first.status_code == 201, f"{path}: {first.text}"
+        again = await clients[service].post(path, json=body)
+        assert again.status_code == 200, f"{path}: {again.text}"
+        assert again.json() == (await clients[service].get(first.headers["location"])).json(), path
+        other = _problem(await clients[service].post(path, json=body | change), 409)
+        assert other["errors"][0]["field"] == f"body.{next(iter(change))}", path
