@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -26,6 +26,7 @@ from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, Security
 from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
 from shared.settings import get_settings
+from shared.strict import strict_json_body
 
 log = logging.getLogger("cpted.http")
 
@@ -101,7 +102,13 @@ def create_service_app(
             await app.state.redis.aclose()
             await app.state.engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        dependencies=[Depends(strict_json_body)],
+    )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
     if idempotency is not None:

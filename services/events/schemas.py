@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
-from shared.fields import Count, Day, Input, Name, Note, Output
+from shared.fields import Clearable, Count, Day, Input, Name, Note, Output, Patch
 from shared.geo import Point
 from shared.vocabulary import (
     Audience,
@@ -53,19 +53,19 @@ class EventCreate(Input):
     description: Note | None = None
 
 
-class EventUpdate(Input):
+class EventUpdate(Patch):
     partnership_ids: PartnershipIds | None = None
     name: Name | None = None
     kind: EventKind | None = None
     special: bool | None = None
     starts_at: Moment | None = None
-    ends_at: Moment | None = None
-    neighbourhood_id: uuid.UUID | None = None
-    location: Point | None = None
+    ends_at: Clearable[Moment] = None
+    neighbourhood_id: Clearable[uuid.UUID] = None
+    location: Clearable[Point] = None
     officers_attending: Officers | None = None
-    attendance: Count | None = None
+    attendance: Clearable[Count] = None
     status: EventStatus | None = None
-    description: Note | None = None
+    description: Clearable[Note] = None
 
 
 class EventRead(Output):
@@ -105,7 +105,7 @@ class MaterialCreate(Input):
     )
 
 
-class MaterialUpdate(Input):
+class MaterialUpdate(Patch):
     slug: Slug | None = None
     kind: MaterialKind | None = None
     topic: MaterialTopic | None = None
@@ -263,13 +263,13 @@ class StakeholderCreate(Input):
     notes: Note | None = None
 
 
-class StakeholderUpdate(Input):
+class StakeholderUpdate(Patch):
     name: Name | None = None
     kind: StakeholderKind | None = None
-    neighbourhood_id: uuid.UUID | None = None
+    neighbourhood_id: Clearable[uuid.UUID] = None
     connected_on: Day | None = None
     status: StakeholderStatus | None = None
-    notes: Note | None = None
+    notes: Clearable[Note] = None
 
 
 class StakeholderRead(Output):

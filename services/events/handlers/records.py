@@ -52,12 +52,6 @@ def require_any_write(principal: Principal, partnership_ids: Iterable[uuid.UUID]
     raise Forbidden("this key may not change this partnership's records")
 
 
-def refuse_nulls(changes: dict[str, Any], required: Iterable[str]) -> None:
-    for name in required:
-        if name in changes and changes[name] is None:
-            raise InvalidField(f"{name} cannot be null", field=f"body.{name}")
-
-
 async def check_places(
     directory: Directory,
     partnership_ids: Iterable[uuid.UUID],
