@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
     StringConstraints,
-    ValidationInfo,
-    field_validator,
+    ValidationError,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
 
 def _no_nul(value: str) -> str:
@@ -36,12 +37,21 @@ def _in_programme_range(value: date) -> date:
     return value
 
 
+def _in_programme_time(value: datetime) -> datetime:
+    # Also keeps a time zone offset from carrying it past what PostgreSQL and Python can hold.
+    if not 1900 <= value.year <= 2100:
+        raise ValueError("time must be between 1900 and 2100")
+    return value
+
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)]
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), AfterValidator(_no_nul)
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000), AfterValidator(_no_nul)]
 Day = Annotated[date, AfterValidator(_in_programme_range)]
+Moment = Annotated[AwareDatetime, AfterValidator(_in_programme_time)]
+Instant = Annotated[datetime, AfterValidator(_in_programme_time)]  # a query's bound; without an offset, UTC
 Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 
 # A position in an event log (outbox, audit trail) is a PostgreSQL bigint: a larger number is refused
@@ -67,6 +77,7 @@ class _Clearable:
 
 
 _CLEARABLE = _Clearable()
+_NULL = "may not be null; leave the field out to keep its value"
 T = TypeVar("T")
 Clearable = Annotated[T | None, _CLEARABLE]
 
@@ -83,12 +94,18 @@ class Patch(Input):
     def _clearable(cls, name: str) -> bool:
         return any(m is _CLEARABLE for m in cls.model_fields[name].metadata)
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _null_only_where_clearable(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name and not cls._clearable(info.field_name):
-            raise ValueError("may not be null; leave the field out to keep its value")
-        return value
+    @model_validator(mode="after")
+    def _null_only_where_clearable(self) -> Patch:
+        # After the fields, not around them: a validator wrapping a field would make pydantic read its
+        # JSON value as a Python one, and strict JSON validation would then refuse a date or id string.
+        nulls = [
+            InitErrorDetails(type=PydanticCustomError("null_not_allowed", _NULL), loc=(name,), input=None)
+            for name in type(self).model_fields
+            if name in self.model_fields_set and getattr(self, name) is None and not self._clearable(name)
+        ]
+        if nulls:
+            raise ValidationError.from_exception_data(type(self).__name__, nulls)
+        return self
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:

@@ -6,9 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from shared.fields import Clearable, Count, Day, Input, Name, Note, Output, Patch
+from shared.fields import Clearable, Count, Day, Input, Moment, Name, Note, Output, Patch
 from shared.geo import Point
 from shared.vocabulary import (
     Audience,
@@ -21,14 +21,6 @@ from shared.vocabulary import (
     StakeholderStatus,
 )
 
-
-def _plausible(value: datetime) -> datetime:
-    if not 1900 <= value.year <= 2100:
-        raise ValueError("time must be between 1900 and 2100")
-    return value
-
-
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)]
 TopicSlug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
 LanguageTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]

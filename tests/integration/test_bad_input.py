@@ -246,10 +246,33 @@ async def test_json_bodies_are_read_strictly(
     assert fields_of(r) == ["body.special"]
     r = await events_api.post("/v1/events", json=events_factories.event([p], officers_attending="4"))
     assert fields_of(r) == ["body.officers_attending"]
+    audit = f"/v1/audits/{world['audit']['id']}"
+    r = await audits_api.patch(audit, json={"conducted_on": "2025-04-09T00:00:00"})
+    assert fields_of(r) == ["body.conducted_on"]
     # What JSON can only write as strings still comes as strings: ids, dates, times, enumerations.
     r = await audits_api.post("/v1/audits", json=factories.audit(p, n, id=str(uuid.uuid4())))
     assert r.status_code == 201, r.text
+    r = await audits_api.patch(audit, json={"conducted_on": "2025-04-09", "trigger": "resident_request"})
+    assert r.status_code == 200, r.text
     assert (await events_api.post("/v1/events", json=events_factories.event([p]))).status_code == 201
     # Query strings are text: they stay lax.
     listed = await audits_api.get("/v1/audits", params={"limit": "2", "conducted_from": "2025-01-01"})
     assert listed.status_code == 200
+
+
+async def test_times_and_days_at_the_edge_of_the_calendar_are_a_422_naming_them(
+    audits_api: httpx.AsyncClient, events_api: httpx.AsyncClient
+) -> None:
+    """A time zone offset or a day added to them would carry them past what Python and PostgreSQL hold."""
+    cases = [
+        (audits_api, "/v1/audit-trail", "since", "9999-12-31T23:59:59-23:59"),
+        (audits_api, "/v1/audit-trail", "since", "0001-01-01T00:00:00+23:59"),
+        (audits_api, "/v1/audit-requests", "received_from", "9999-12-31T23:59:59-23:59"),
+        (audits_api, "/v1/audit-requests", "received_to", "0001-01-01T00:00:00+23:59"),
+        (events_api, "/v1/events", "to", "9999-12-31"),
+        (events_api, "/v1/events", "from", "0001-01-01"),
+    ]
+    for api, path, parameter, value in cases:
+        r = await api.get(path, params={parameter: value})
+        assert r.status_code == 422, (path, parameter, r.text)
+        assert fields_of(r) == [f"query.{parameter}"]
