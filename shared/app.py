@@ -22,11 +22,11 @@ from shared.bus import redis_client
 from shared.context import request_id
 from shared.db import get_engine, ping
 from shared.idempotency import IdempotencyMiddleware
+from shared.inputs import plain_text_parameters, strict_json_body
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
 from shared.settings import get_settings
-from shared.strict import strict_json_body
 
 log = logging.getLogger("cpted.http")
 
@@ -107,7 +107,7 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        dependencies=[Depends(strict_json_body)],
+        dependencies=[Depends(plain_text_parameters), Depends(strict_json_body)],
     )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})

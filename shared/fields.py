@@ -62,7 +62,7 @@ LogPosition = Annotated[int, Field(ge=0, le=2**62)]
 class Input(BaseModel):
     """Request bodies: unknown fields are an error, never silently dropped; numbers are finite.
 
-    JSON bodies are also validated strictly (shared.strict): ``"3"`` is no integer, ``"yes"``
+    JSON bodies are also validated strictly (shared.inputs): ``"3"`` is no integer, ``"yes"``
     no boolean, a date-time no date.
     """
 

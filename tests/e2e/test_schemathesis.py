@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.processes import Platform
+from tests.e2e.processes import LOGS, Platform
 
 pytestmark = pytest.mark.e2e
 
 EXAMPLES_PER_OPERATION = 100
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
+RUN_LIMIT_S = 1500
 
 
 def _run(platform: Platform, service: str, *, key: bool, phases: str, tmp_path: Path) -> str:
@@ -53,8 +54,11 @@ def _run(platform: Platform, service: str, *, key: bool, phases: str, tmp_path: 
     ]
     if key:
         args += ["--header", f"Authorization: Bearer {platform.api_key}"]  # type: ignore[attr-defined]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=1800, check=False)
-    output = done.stdout + done.stderr
+    log = LOGS / f"schemathesis-{service}-{'key' if key else 'no-key'}.log"
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        done = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, timeout=RUN_LIMIT_S, check=False)
+    output = log.read_text()
     assert done.returncode == 0, output[-20_000:]
     print(f"\n{service} ({'key' if key else 'no key'}): {_summary(output)}")
     return output
@@ -66,11 +70,13 @@ def _summary(output: str) -> str:
     return " | ".join(line.strip() for line in found[-3:])
 
 
+@pytest.mark.timeout(RUN_LIMIT_S + 60)
 @pytest.mark.parametrize("service", ["audits", "events", "metrics"])
 def test_the_api_keeps_the_promises_of_its_openapi_document(platform: Platform, service: str, tmp_path: Path) -> None:
     _run(platform, service, key=True, phases="examples,coverage,fuzzing,stateful", tmp_path=tmp_path)
 
 
+@pytest.mark.timeout(RUN_LIMIT_S + 60)
 @pytest.mark.parametrize("service", ["audits", "events", "metrics"])
 def test_without_a_key_every_route_refuses_cleanly(platform: Platform, service: str, tmp_path: Path) -> None:
     _run(platform, service, key=False, phases="examples,coverage,fuzzing", tmp_path=tmp_path)

@@ -276,3 +276,23 @@ async def test_times_and_days_at_the_edge_of_the_calendar_are_a_422_naming_them(
         r = await api.get(path, params={parameter: value})
         assert r.status_code == 422, (path, parameter, r.text)
         assert fields_of(r) == [f"query.{parameter}"]
+
+
+async def test_a_nul_in_a_query_or_path_parameter_is_a_422_naming_it(
+    audits_api: httpx.AsyncClient, events_api: httpx.AsyncClient, metrics_api: httpx.AsyncClient
+) -> None:
+    """PostgreSQL text holds no NUL: a filter with one failed in the database."""
+    cases = [
+        (events_api, "/v1/distributions", "agency"),
+        (metrics_api, "/v1/crime-incidents", "source"),
+        (audits_api, "/v1/neighbourhoods", "name"),
+        (audits_api, "/v1/audit-trail", "actor"),
+    ]
+    for api, path, parameter in cases:
+        r = await api.get(path, params={parameter: "Windsor\x00Police"})
+        assert r.status_code == 422, (path, r.text)
+        assert fields_of(r) == [f"query.{parameter}"]
+    # The open standards answer in their own formats, never problem+json.
+    r = await audits_api.get("/open311/v2/tokens/a%00b.json")
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"].startswith("application/json")

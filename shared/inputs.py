@@ -1,4 +1,9 @@
-"""JSON request bodies are validated in pydantic's strict JSON mode before the route sees them.
+"""What a request's input must be before any route sees it (app-wide dependencies).
+
+Text in the query string or the path holds no NUL character: PostgreSQL text cannot, and a
+query with one would fail in the database instead of answering a 422 naming the parameter.
+
+JSON request bodies are validated in pydantic's strict JSON mode.
 
 FastAPI hands a route's body model the already-decoded JSON as Python objects, and pydantic's
 lax Python mode then coerces: ``"3"`` becomes the rating 3, ``"yes"`` becomes true,
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
@@ -34,6 +39,26 @@ def _adapter(route: Any) -> TypeAdapter[Any] | None:
 def _is_json(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+def _nul_error(where: str, name: str, value: str) -> dict[str, Any]:
+    return {"type": "string_nul", "loc": (where, name), "msg": "text may not contain NUL characters", "input": value}
+
+
+def reads_text_as_is(router: APIRouter) -> None:
+    """The router's routes answer bad parameters themselves, in their standard's own error format."""
+    for route in router.routes:
+        route.__dict__["text_as_is"] = True
+
+
+async def plain_text_parameters(request: Request) -> None:
+    """An app-wide dependency: a NUL in a query or path parameter is a 422 naming it."""
+    if getattr(request.scope.get("route"), "text_as_is", False):
+        return
+    errors = [_nul_error("query", k, v) for k, v in request.query_params.multi_items() if "\x00" in k + v]
+    errors += [_nul_error("path", k, v) for k, v in request.path_params.items() if "\x00" in str(v)]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 async def strict_json_body(request: Request) -> None:
