@@ -6,9 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from shared.fields import Clearable, Day, Input, Name, Note, Output, Patch, Text
+from shared.fields import Clearable, Day, Input, Moment, Name, Note, Output, Patch, Text
 from shared.geo import Boundary, Point
 from shared.vocabulary import (
     AuditRequestStatus,
@@ -195,7 +195,7 @@ class AuditRequestCreate(Input):
     description: Text
     location: Point | None = None
     neighbourhood_id: uuid.UUID | None = Field(default=None, description="only without a location")
-    received_at: AwareDatetime | None = Field(default=None, description="when it was received; default now")
+    received_at: Moment | None = Field(default=None, description="when it was received; default now")
     media_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     requester: Requester | None = None
 

@@ -276,6 +276,13 @@ async def test_times_and_days_at_the_edge_of_the_calendar_are_a_422_naming_them(
         r = await api.get(path, params={parameter: value})
         assert r.status_code == 422, (path, parameter, r.text)
         assert fields_of(r) == [f"query.{parameter}"]
+    for path, body in (
+        ("/v1/keys", {"name": "GIS", "scope": "reader", "expires_at": "0001-01-01T00:00:00+23:59"}),
+        ("/v1/audit-requests", {"place": "Alley", "description": "Dark", "received_at": "0001-01-01T00:00:00+23:59"}),
+    ):
+        r = await audits_api.post(path, json=body)
+        assert r.status_code == 422, (path, r.text)
+        assert fields_of(r) == [f"body.{next(k for k in body if k.endswith('_at'))}"]
 
 
 async def test_a_nul_in_a_query_or_path_parameter_is_a_422_naming_it(
