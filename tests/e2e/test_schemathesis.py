@@ -57,7 +57,10 @@ def _run(platform: Platform, service: str, *, key: bool, phases: str, tmp_path: 
     log = LOGS / f"schemathesis-{service}-{'key' if key else 'no-key'}.log"
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
-        done = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, timeout=RUN_LIMIT_S, check=False)
+        # In a scratch directory: the command line keeps a cache of past failures where it runs.
+        done = subprocess.run(
+            args, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, timeout=RUN_LIMIT_S, check=False
+        )
     output = log.read_text()
     assert done.returncode == 0, output[-20_000:]
     print(f"\n{service} ({'key' if key else 'no key'}): {_summary(output)}")
