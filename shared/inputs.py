@@ -13,6 +13,9 @@ takes each value only in its JSON type: numbers as numbers, booleans as ``true``
 dates (``YYYY-MM-DD`` exactly), date-times and enumerations as strings, the way JSON writes them.
 
 Query strings and form fields stay lax: everything in them is text.
+
+Both run before a route's own dependencies, the key check among them: input refused here is a
+422 for any caller, and nothing has been read from the database yet.
 """
 
 from __future__ import annotations
