@@ -24,6 +24,7 @@ from shared.context import request_id
 from shared.db import get_engine, ping
 from shared.docs import install_docs
 from shared.idempotency import IdempotencyMiddleware
+from shared.inputs import plain_text_parameters, strict_json_body
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
@@ -91,9 +92,7 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     description: str = "",
-    open_standards: Sequence[str] = (),
 ) -> FastAPI:
-    """``open_standards``: path prefixes of routes that read their own query parameters (Open311, OGC API)."""
     settings = get_settings()
 
     @asynccontextmanager
@@ -123,7 +122,11 @@ def create_service_app(
         # Operation ids are the handlers' names (``create_recommendation``), unique per service, so generated
         # clients get readable method names.
         generate_unique_id_function=lambda route: route.name,
-        dependencies=[Depends(refuse_unknown_query(*open_standards))],
+        dependencies=[
+            Depends(refuse_unknown_query),
+            Depends(plain_text_parameters),
+            Depends(strict_json_body),
+        ],
     )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(ConditionalGetMiddleware)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import Table
 
 from shared.auth import CurrentKey
+from shared.fields import LogPosition
 from shared.http import SessionDep
 from shared.outbox import read_log
 
@@ -26,7 +27,7 @@ def event_log_router(table: Table) -> APIRouter:
         request: Request,
         session: SessionDep,
         principal: CurrentKey,
-        after: Annotated[int, Query(ge=0, le=2**62, description="position of the last event read")] = 0,
+        after: Annotated[LogPosition, Query(description="position of the last event read")] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
         principal.require_service()

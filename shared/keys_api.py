@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from shared.auth import CurrentKey, Scope, api_key, hold_key, issue_key, revoke_key
 from shared.errors import InvalidField, NotFound
-from shared.fields import Input, Name, Output
+from shared.fields import Input, Moment, Name, Output
 from shared.http import SessionDep
 
 
@@ -20,7 +20,7 @@ class KeyCreate(Input):
     name: Name
     scope: Scope
     partnership_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
 
 
 class KeyRead(Output):

@@ -113,7 +113,18 @@ def document_problems(app: FastAPI, *, server_url: str | None = None, oidc_issue
             for method, operation in operations.items():
                 for code in _possible_errors(method, operation):
                     operation["responses"][code] = _problem_response(ERRORS[code])
+                _document_replay(operation, components)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_replay(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """A create that takes a client-chosen ``id`` answers 200 with the stored record when it exists already."""
+    created = operation["responses"].get("201")
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    ref = body.get("$ref", "")
+    properties = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}) if ref else body.get("properties", {})
+    if created is not None and "id" in properties:
+        operation["responses"]["200"] = created | {"description": "A record with this id exists already: the record"}

@@ -1,12 +1,12 @@
 """Unknown query parameters are refused, so a misspelt filter (``?updatedsince=``) never returns everything.
 
-The open standards (Open311, OGC API) read their parameters themselves and answer in their own formats;
-a service names their path prefixes and they are left alone.
+The open standards (Open311, OGC API) read their parameters themselves and answer in their own formats:
+their routers are marked with ``shared.inputs.reads_text_as_is`` and left alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -30,20 +30,13 @@ def declared_query(route: APIRoute) -> frozenset[str]:
     return names
 
 
-def refuse_unknown_query(*lax_prefixes: str) -> Callable[[Request], Awaitable[None]]:
-    """A dependency for the whole app: 422 naming every query parameter the route does not take."""
-
-    async def check(request: Request) -> None:
-        route = request.scope.get("route")
-        if not isinstance(route, APIRoute) or request.url.path.startswith(lax_prefixes):
-            return
-        unknown = sorted(set(request.query_params) - declared_query(route))
-        if unknown:
-            raise RequestValidationError(
-                [
-                    {"loc": ("query", name), "msg": "unknown query parameter", "type": "extra_forbidden"}
-                    for name in unknown
-                ]
-            )
-
-    return check
+async def refuse_unknown_query(request: Request) -> None:
+    """An app-wide dependency: 422 naming every query parameter the route does not take."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or getattr(route, "text_as_is", False):
+        return
+    unknown = sorted(set(request.query_params) - declared_query(route))
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "unknown query parameter", "type": "extra_forbidden"} for name in unknown]
+        )

@@ -58,7 +58,6 @@ def create_app(
         slow_routes={"/photos": 90.0},
         on_startup=[open_photo_files, open_upstream_clients],
         on_shutdown=[close_upstream_clients],
-        open_standards=("/open311", "/ogc"),
         routers=[
             exports.router,  # before the routers whose /{id} would take "export.csv"
             photos.router,

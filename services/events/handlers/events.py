@@ -8,7 +8,7 @@ from typing import Any
 
 from services.events.directory import Directory
 from services.events.domain.schedule import RuleBroken, check_status, check_times, to_utc
-from services.events.handlers.records import check_places, load, refuse_nulls, require_any_write, state
+from services.events.handlers.records import check_places, load, require_any_write, state
 from services.events.schemas import EventCreate, EventUpdate
 from services.events.store.tables import CommunityEvent
 from shared.auth import Principal
@@ -18,8 +18,6 @@ from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 from shared.vocabulary import EventStatus
-
-REQUIRED = ("partnership_ids", "name", "kind", "special", "starts_at", "officers_attending", "status")
 
 
 def _emit(uow: UnitOfWork, event: type, row: CommunityEvent) -> None:
@@ -88,7 +86,6 @@ async def update(
     if_match: str | None,
 ) -> CommunityEvent:
     changes = body.model_dump(exclude_unset=True)
-    refuse_nulls(changes, REQUIRED)
     async with uow:
         row = await visible(uow, principal, id_, for_update=True)
         require_any_write(principal, row.partnership_ids)

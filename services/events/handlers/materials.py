@@ -11,7 +11,7 @@ from typing import Any
 from services.events.domain import language_check, printable
 from services.events.domain.languages import InvalidTag, direction, normalize
 from services.events.domain.negotiation import Choice, MissingTranslation, choose
-from services.events.handlers.records import load, refuse_nulls, state, today
+from services.events.handlers.records import load, state, today
 from services.events.schemas import MaterialCreate, MaterialUpdate, TranslationBody
 from services.events.store import repository
 from services.events.store.tables import Material
@@ -128,7 +128,6 @@ async def update(
 ) -> Material:
     principal.require_admin()
     changes = body.model_dump(exclude_unset=True)
-    refuse_nulls(changes, ("slug", "kind", "topic", "source_language", "published_on", "translations"))
     changes.pop("translations", None)
     async with uow:
         row: Material = await load(uow, Material, id_, for_update=True)

@@ -47,12 +47,6 @@ def require_any_write(principal: Principal, partnership_ids: Iterable[uuid.UUID]
     principal.require_write_any(partnership_ids)
 
 
-def refuse_nulls(changes: dict[str, Any], required: Iterable[str]) -> None:
-    for name in required:
-        if name in changes and changes[name] is None:
-            raise InvalidField(f"{name} cannot be null", field=f"body.{name}")
-
-
 async def check_places(
     directory: Directory,
     partnership_ids: Iterable[uuid.UUID],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.events.directory import Directory
-from services.events.handlers.records import check_places, load, not_in_future, refuse_nulls, state
+from services.events.handlers.records import check_places, load, not_in_future, state
 from services.events.schemas import StakeholderCreate, StakeholderUpdate
 from services.events.store import repository
 from services.events.store.tables import Stakeholder
@@ -75,7 +75,6 @@ async def update(
     if_match: str | None,
 ) -> Stakeholder:
     changes = body.model_dump(exclude_unset=True)
-    refuse_nulls(changes, ("name", "kind", "connected_on", "status"))
     async with uow:
         row = await visible(uow, principal, id_, for_update=True)
         principal.require_write(row.partnership_id)
