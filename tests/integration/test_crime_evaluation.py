@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests import factories
 from tests.integration import crime_world
 from tests.integration.crime_world import EXPECTED, INTERVENTION
 
@@ -72,6 +73,10 @@ async def test_zero_cells_are_corrected_and_said_so(metrics_api: httpx.AsyncClie
     ).json()
     assert e["target"] == {"before": 0, "after": 0} and e["zero_cell_correction"] is True
     assert e["odds_ratio"] == 1.0 and "Haldane-Anscombe" in e["method"]
+    # No robbery anywhere in the municipality in either window: a missing feed, not an effect.
+    assert (
+        e["insufficient_data"] is True and e["significant"] is None and "insufficient data" in e["significant_reason"]
+    )
     assert e["percent_change"] is None and e["wdq"] is None and e["wdq_reason"]
 
 
@@ -79,6 +84,9 @@ async def test_a_window_still_running_is_incomplete(metrics_api: httpx.AsyncClie
     e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 1825})).json()
     assert e["after_window"] == ["2025-03-02", "2030-02-28"]
     assert e["complete"] is False and 0 < e["after_days_observed"] < 1825
+    assert e["significant"] is None and "still running" in e["significant_reason"]
+    days = e["after_days_observed"]
+    assert e["rates_per_day"]["target"]["after"] == round(e["target"]["after"] / days, 4)
 
 
 async def test_bad_requests_are_problems(
@@ -136,3 +144,75 @@ async def test_the_chart_is_a_png(metrics_api: httpx.AsyncClient, crime: dict[st
     r = await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}/chart.png", params={"window_days": 90})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     assert r.content.startswith(b"\x89PNG") and len(r.content) > 10_000
+
+
+async def test_neighbourhoods_treated_inside_the_windows_are_not_in_the_default_control(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    crime: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    treated = (
+        await audits_api.post(
+            "/v1/neighbourhoods", json=factories.neighbourhood(boundary=factories.square(-83.05, 42.28, 0.005))
+        )
+    ).json()
+    partnership = (await audits_api.post("/v1/partnerships", json=factories.partnership([treated["id"]]))).json()
+    audit = (
+        await audits_api.post(
+            "/v1/audits", json=factories.audit(partnership["id"], treated["id"], conducted_on="2025-02-01")
+        )
+    ).json()
+    rec = (await audits_api.post(f"/v1/audits/{audit['id']}/recommendations", json=factories.recommendation())).json()
+    for to, day in (("accepted", "2025-02-02"), ("in_progress", "2025-02-03"), ("implemented", "2025-03-10")):
+        r = await audits_api.post(f"/v1/recommendations/{rec['id']}/transitions", json={"to": to, "on": day})
+        assert r.status_code == 200, r.text
+    await crime_world.sync_metrics(engine, redis)
+    # 2025-03-10 lies inside the after window (2025-03-02..2025-03-31): that neighbourhood was treated too.
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    assert e["control_neighbourhood_ids"] == [crime["control"]["id"]]
+    assert "1 left out" in e["method"]
+    # Named explicitly, a treated neighbourhood can still be a control: the choice is the caller's.
+    given = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{crime['audit']['id']}",
+            params={"window_days": 30, "control_neighbourhood_ids": treated["id"]},
+        )
+    ).json()
+    assert given["control_neighbourhood_ids"] == [treated["id"]]
+
+
+async def test_the_buffer_is_carved_out_of_the_control(metrics_api: httpx.AsyncClient, crime: dict[str, Any]) -> None:
+    # Three incidents inside the control, about 250 m east of the target: within a 300 m buffer.
+    near = (-83.037, 42.305)
+    days = ["2025-02-12", "2025-02-13", "2025-03-12"]
+    body = [crime_world.incident(f"near-{n}", near, day) for n, day in enumerate(days)]
+    assert (await metrics_api.post("/v1/crime-incidents", json=body)).status_code == 201
+    e = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30, "buffer_m": 300}
+        )
+    ).json()
+    # The gap's 3 -> 1 and the control's edge 2 -> 1 are the buffer; the control keeps only its own 10 -> 10.
+    assert e["buffer"] == {"before": 5, "after": 2}
+    assert e["control"] == {"before": 10, "after": 10}
+    assert e["buffer_control"] == {"before": 2, "after": 2}
+    plain = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    assert plain["control"] == {"before": 12, "after": 11}
+
+
+async def test_the_answer_names_its_primary_outcome_and_the_secondary_tests(
+    metrics_api: httpx.AsyncClient, crime: dict[str, Any]
+) -> None:
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    assert e["primary"]["outcome"] == "odds_ratio_overdispersion"
+    assert e["significant"] is e["primary"]["significant"] is False
+    assert {row["outcome"] for row in e["secondary"]} >= {"odds_ratio", "wdd", "odds_ratio_exact"}
+    assert all(row["role"] == "secondary" for row in e["secondary"])
+    # a=4, b=2, c=10, d=10: cells below 10, so the exact conditional interval is part of the primary outcome.
+    assert "exact conditional" in e["primary"]["method"]
+    # Control 10 is 2.5 times the target's 4 before: the WDD's own test is not given.
+    assert e["wdd_significant"] is None and "factor of 2" in e["wdd_significant_reason"]
+    # No stored history before the windows: the dispersion is not estimable and says so.
+    assert e["dispersion"]["phi"] == 1.0 and e["dispersion"]["reason"]

@@ -153,8 +153,18 @@ async def test_the_reports_figures_equal_the_totals(metrics_api: httpx.AsyncClie
 
 
 async def test_before_after_results_are_the_evaluations(
-    metrics_api: httpx.AsyncClient, programme: dict[str, Any]
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    programme: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
 ) -> None:
+    # Each audit's neighbourhood was treated inside the other's windows: Windsor has no untreated control left.
+    alone = await _report(metrics_api, programme["partnership_id"], "2025")
+    assert alone.evaluations == {} and "no control area" in "".join(alone.text)
+    await _post(audits_api, "/v1/neighbourhoods", factories.neighbourhood(boundary=factories.square(-83.0, 42.25)))
+    await _relay_all(redis, "audits")
+    await _consume_all(_consumer(engine, redis))
     figures = await _report(metrics_api, programme["partnership_id"], "2025")
     assert set(figures.evaluations) == {programme["audit"]["id"], programme["b"]["id"]}
     for audit_id, shown in figures.evaluations.items():

@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain import statistics
-from services.metrics.domain.windows import windows
-from services.metrics.handlers.evaluations import MissingData, Subject, control_of, neighbourhoods, target_of
+from services.metrics.handlers.evaluations import MissingData, Params, Subject, assemble, neighbourhoods, target_of
 from services.metrics.store import crime_queries as queries
 from shared.auth import Principal
 from shared.events.audits import AuditState, RecommendationState
@@ -48,7 +47,7 @@ def _pooled(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         "q": round(pooled.q, 4),
         "q_df": pooled.df,
         "q_p_value": None if pooled.q_p_value is None else round(pooled.q_p_value, 4),
-        "i2_percent": None if pooled.i2_percent is None else round(pooled.i2_percent, 2),
+        "i2_percent": round(pooled.i2_percent, 2),
     }
 
 
@@ -56,11 +55,9 @@ async def _entry(
     session: AsyncSession, subject: Subject, window_days: int, categories: Sequence[str], today: date
 ) -> dict[str, Any]:
     target = target_of(subject)
-    control_ids, _ = control_of(subject, target, ())
-    day, _ = subject.intervention()
-    window = windows(day, window_days, today)
-    t = await queries.area_counts(session, [target.id], window.before, window.after, categories)
-    c = await queries.area_counts(session, control_ids, window.before, window.after, categories)
+    parts = await assemble(session, subject, Params(window_days, tuple(categories)), today=today)
+    window, day = parts.window, parts.window.intervention
+    t, c = parts.counts.target, parts.counts.control
     odds = statistics.odds_ratio(t.before, t.after, c.before, c.after)
     return {
         "audit_id": subject.audit.id,
@@ -74,6 +71,8 @@ async def _entry(
         "log_odds_ratio": odds.log,
         "variance": odds.variance,
         "zero_cell_correction": odds.corrected,
+        "dispersion_phi": round(parts.dispersion.phi, 4),
+        "implementation_period": window.implementation_period.as_list(),
         "before_window": window.before.as_list(),
         "after_window": window.after.as_list(),
         "complete": window.complete,
@@ -128,7 +127,8 @@ async def summary(
         "audits": included,
         "excluded": excluded,
         "method": (
-            "Per audit: odds ratio of target vs the other neighbourhoods of its municipality (Welsh & Farrington), "
+            "Per audit: odds ratio of target vs the other neighbourhoods of its municipality with no recommendation "
+            "implemented inside the windows (Welsh & Farrington), windows around the implementation period; "
             "Haldane-Anscombe 0.5 added to all cells when one is zero. Pooled: inverse-variance fixed effect "
             f"(weights 1/V) and DerSimonian-Laird random effects, 95% CI with z = {statistics.Z:.6f}; "
             "Q is Cochran's heterogeneity statistic. An audit counts in each category it implemented."

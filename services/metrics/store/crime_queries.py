@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain.evaluation import Counts
@@ -50,31 +50,111 @@ async def area_counts(
     return Counts(int(row[0]), int(row[1]))
 
 
+async def implemented_days(session: AsyncSession) -> dict[uuid.UUID, list[date]]:
+    """Per neighbourhood, the days recommendations of its audits were implemented."""
+    rec, audit = subject.alias("rec"), subject.alias("audit")
+    stmt = select(audit.c.state["neighbourhood_id"].astext, rec.c.state["implemented_on"].astext).where(
+        rec.c.kind == "recommendation",
+        rec.c.deleted.is_(False),
+        rec.c.state["status"].astext == "implemented",
+        rec.c.state["implemented_on"].astext.is_not(None),
+        audit.c.kind == "audit",
+        audit.c.deleted.is_(False),
+        audit.c.id == rec.c.parent_id,
+    )
+    days: dict[uuid.UUID, list[date]] = {}
+    for neighbourhood, day in (await session.execute(stmt)).all():
+        days.setdefault(uuid.UUID(neighbourhood), []).append(date.fromisoformat(day))
+    return days
+
+
+@dataclass(frozen=True)
+class AreaHistory:
+    """Per neighbourhood: its incidents in each window, and per calendar month of the history period."""
+
+    windows: dict[uuid.UUID, Counts]
+    monthly: dict[uuid.UUID, dict[date, int]]
+
+
+async def window_and_monthly_counts(
+    session: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    before: Period,
+    after: Period,
+    history: Period,
+    categories: Sequence[str],
+) -> AreaHistory:
+    """One pass over the daily counts: window sums and the monthly history, grouped by neighbourhood and month."""
+    d = incident_daily.c
+    month = func.date_trunc("month", d.day).cast(incident_daily.c.day.type)
+    stmt = (
+        select(
+            d.neighbourhood_id,
+            month,
+            func.coalesce(func.sum(d.incidents).filter(d.day.between(before.first, before.last)), 0),
+            func.coalesce(func.sum(d.incidents).filter(d.day.between(after.first, after.last)), 0),
+            func.coalesce(func.sum(d.incidents).filter(d.day.between(history.first, history.last)), 0),
+        )
+        .where(
+            d.neighbourhood_id.in_(list(ids)),
+            d.day.between(min(before.first, history.first), after.last),
+        )
+        .group_by(d.neighbourhood_id, month)
+    )
+    windows: dict[uuid.UUID, list[int]] = {}
+    monthly: dict[uuid.UUID, dict[date, int]] = {}
+    for neighbourhood, first_day, in_before, in_after, in_history in (
+        await session.execute(_in_categories(stmt, d.category, categories))
+    ).all():
+        sums = windows.setdefault(neighbourhood, [0, 0])
+        sums[0] += int(in_before)
+        sums[1] += int(in_after)
+        if in_history:
+            monthly.setdefault(neighbourhood, {})[first_day] = int(in_history)
+    return AreaHistory({k: Counts(*v) for k, v in windows.items()}, monthly)
+
+
 async def ring_candidates(
     session: AsyncSession,
     box: tuple[float, float, float, float],
     outside: Sequence[uuid.UUID],
+    control: Sequence[uuid.UUID],
+    buffer_box: tuple[float, float, float, float],
     before: tuple[datetime, datetime],
     after: tuple[datetime, datetime],
     categories: Sequence[str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Points in a box that may lie in a buffer ring, with whether each is in the after window.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points that may lie in a buffer ring: whether each is in the after window and placed in the control.
 
-    A ring leaves out target and control, so its points are unassigned or placed in one of the
-    ``outside`` neighbourhoods: the index on ``neighbourhood_id`` finds them without
-    looking at the target's or control's incidents. Windows are ``[start, end)`` in UTC."""
+    The buffer ring is carved out of the control, so control points near the target are candidates,
+    but only inside the buffer's own (small) box; the rings leave out the target, and everything else
+    is unassigned or placed in one of the ``outside`` neighbourhoods: the index on ``neighbourhood_id``
+    finds them without reading the control's incidents. Windows are ``[start, end)`` in UTC."""
     c = crime_incident.c
-    west, south, east, north = box
+
+    def within(bounds: tuple[float, float, float, float]) -> Any:
+        west, south, east, north = bounds
+        return and_(c.lon.between(west, east), c.lat.between(south, north))
+
     placed = c.neighbourhood_id.is_(None)
     if outside:
         placed = or_(placed, c.neighbourhood_id.in_(list(outside)))
+    in_control = func.coalesce(c.neighbourhood_id.in_(list(control)), false())
     windows = or_(*[and_(c.occurred_at >= start, c.occurred_at < end) for start, end in (before, after)])
-    stmt = select(func.array_agg(c.lon), func.array_agg(c.lat), func.array_agg(c.occurred_at >= after[0])).where(
-        c.lon.between(west, east), c.lat.between(south, north), placed, windows
-    )
+    stmt = select(
+        func.array_agg(c.lon),
+        func.array_agg(c.lat),
+        func.array_agg(c.occurred_at >= after[0]),
+        func.array_agg(in_control),
+    ).where(or_(and_(within(box), placed), and_(within(buffer_box), in_control)), windows)
     row = (await session.execute(_in_categories(stmt, c.category, categories))).one()
-    lon, lat, is_after = (row[i] or [] for i in range(3))
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), np.asarray(is_after, dtype=bool)
+    lon, lat, is_after, placed_in_control = (row[i] or [] for i in range(4))
+    return (
+        np.asarray(lon, dtype=float),
+        np.asarray(lat, dtype=float),
+        np.asarray(is_after, dtype=bool),
+        np.asarray(placed_in_control, dtype=bool),
+    )
 
 
 async def counts_by_neighbourhood(
