@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -216,3 +217,79 @@ async def test_the_answer_names_its_primary_outcome_and_the_secondary_tests(
     assert e["wdd_significant"] is None and "factor of 2" in e["wdd_significant_reason"]
     # No stored history before the windows: the dispersion is not estimable and says so.
     assert e["dispersion"]["phi"] == 1.0 and e["dispersion"]["reason"]
+
+
+async def test_the_implementation_period_is_left_out_of_both_windows(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    crime: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    audit = crime["audit"]["id"]
+    rec = (await audits_api.post(f"/v1/audits/{audit}/recommendations", json=factories.recommendation())).json()
+    for to, day in (("accepted", "2025-02-01"), ("in_progress", "2025-03-02"), ("implemented", "2025-03-10")):
+        r = await audits_api.post(f"/v1/recommendations/{rec['id']}/transitions", json={"to": to, "on": day})
+        assert r.status_code == 200, r.text
+    await crime_world.sync_metrics(engine, redis)
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{audit}", params={"window_days": 30})).json()
+    assert e["intervention_date"] == INTERVENTION and e["implementation_period"] == [INTERVENTION, "2025-03-10"]
+    assert e["before_window"] == ["2025-01-30", "2025-02-28"] and e["after_window"] == ["2025-03-11", "2025-04-09"]
+    # The target's 5 March incident fell inside the implementation period: in neither window.
+    assert e["target"] == {
+        "before": 4,
+        "after": await _count(metrics_api, e["after_window"], neighbourhood_id=crime["target"]["id"]),
+    }
+    assert any("implementation period of 10 days" in c for c in e["corrections"])
+    first = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{audit}", params={"window_days": 30, "implementation": "first_implemented"}
+        )
+    ).json()
+    assert first["after_window"] == ["2025-03-02", "2025-03-31"] and first["target"] == EXPECTED["target"]
+    given = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{audit}",
+            params={"window_days": 30, "implementation_from": "2025-02-20", "implementation_to": "2025-03-05"},
+        )
+    ).json()
+    assert given["intervention_source"] == "given" and given["before_window"] == ["2025-01-21", "2025-02-19"]
+    assert given["after_window"] == ["2025-03-06", "2025-04-04"]
+    half = await metrics_api.get(f"/v1/evaluations/audits/{audit}", params={"implementation_from": "2025-02-20"})
+    assert half.status_code == 422 and half.json()["errors"][0]["field"] == "query.implementation_to"
+    backwards = await metrics_api.get(
+        f"/v1/evaluations/audits/{audit}",
+        params={"implementation_from": "2025-03-05", "implementation_to": "2025-02-20"},
+    )
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "query.implementation_to"
+
+
+async def test_the_dispersion_comes_from_the_stored_monthly_history(
+    metrics_api: httpx.AsyncClient, crime: dict[str, Any]
+) -> None:
+    # 34 months of history (April 2022 .. January 2025; with February, 35 months before March 2025) drawn from
+    # a negative binomial with variance 4 times the mean: far more spread than Poisson counts.
+    rng = np.random.default_rng(7)
+    months = [(2022 + (3 + i) // 12, (3 + i) % 12 + 1) for i in range(34)]
+    body = []
+    for year, month in months:
+        target, control = rng.negative_binomial(5 / 3, 1 / 4), rng.negative_binomial(20 / 3, 1 / 4)  # means 5, 20
+        for area, at, n in (("t", crime_world.TARGET_AT, target), ("c", crime_world.CONTROL_AT, control)):
+            body += [
+                crime_world.incident(f"h{area}-{year}-{month}-{k}", at, f"{year}-{month:02d}-{k % 28 + 1:02d}")
+                for k in range(n)
+            ]
+    assert (await metrics_api.post("/v1/crime-incidents", json=body)).status_code == 201
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    spread = e["dispersion"]
+    assert spread["reason"] is None and spread["months"] == 35 and spread["phi"] > 2
+    # The published Poisson CI is unchanged; the new one is sqrt(phi) times as wide on the log scale.
+    assert e["odds_ratio_ci95"] == [
+        round(x, 4) for x in (math.exp(math.log(2) - Z * math.sqrt(0.95)), math.exp(math.log(2) + Z * math.sqrt(0.95)))
+    ]
+    half = Z * math.sqrt(spread["phi"] * 0.95)
+    low, high = e["odds_ratio_ci95_overdispersion"]
+    assert low == pytest.approx(math.exp(math.log(2) - half), abs=2e-4) and high == pytest.approx(
+        math.exp(math.log(2) + half), rel=1e-3
+    )
+    assert e["primary"]["ci95"][0] <= low and e["primary"]["ci95"][1] >= high

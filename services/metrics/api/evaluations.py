@@ -1,6 +1,7 @@
 import asyncio
 import uuid
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -26,14 +27,41 @@ def _params(
     categories: CategoriesQ = [],  # noqa: B006
     buffer_m: Annotated[float | None, Query(gt=0, le=10_000, description="buffer ring width in metres")] = None,
     control_neighbourhood_ids: Annotated[
-        list[str], Query(description="control neighbourhoods, repeatable or comma-separated; default: the others")
+        list[str],
+        Query(description="control neighbourhoods, repeatable or comma-separated; default: the untreated others"),
     ] = [],  # noqa: B006
+    implementation: Annotated[
+        Literal["implemented", "first_implemented"],
+        Query(
+            description="implementation period left out of both windows: from the first to the last implemented_on "
+            "(implemented), or the first implemented_on alone (first_implemented)"
+        ),
+    ] = "implemented",
+    implementation_from: Annotated[
+        date | None, Query(description="given implementation period: first day (with implementation_to)")
+    ] = None,
+    implementation_to: Annotated[date | None, Query(description="given implementation period: last day")] = None,
 ) -> evaluations.Params:
     try:
         controls = tuple(uuid.UUID(v) for v in split_values(control_neighbourhood_ids))
     except ValueError:
         raise InvalidField("not a list of UUIDs", field="query.control_neighbourhood_ids") from None
-    return evaluations.Params(window_days, tuple(split_values(categories, normalise=True)), buffer_m, controls)
+    given = None
+    if (implementation_from is None) != (implementation_to is None):
+        missing = "implementation_to" if implementation_to is None else "implementation_from"
+        raise InvalidField("give both ends of the implementation period", field=f"query.{missing}")
+    if implementation_from is not None and implementation_to is not None:
+        if implementation_to < implementation_from:
+            raise InvalidField("the implementation period ends before it starts", field="query.implementation_to")
+        given = (implementation_from, implementation_to)
+    return evaluations.Params(
+        window_days,
+        tuple(split_values(categories, normalise=True)),
+        buffer_m,
+        controls,
+        implementation=implementation,
+        implementation_period=given,
+    )
 
 
 ParamsDep = Annotated[evaluations.Params, Depends(_params)]

@@ -102,6 +102,8 @@ def primary(odds: statistics.OddsRatio, exact: statistics.ExactOdds | None, phi:
             f"; a cell is below {statistics.SMALL_COUNT}, so the CI is the hull of that interval and the exact "
             "conditional (Fisher) CI, and p the larger of its p and the conditional mid-p"
         )
+    elif not small:
+        method += f"; every cell is at least {statistics.SMALL_COUNT}, where the normal approximation of ln OR holds"
     return Primary(odds.value, (low, high), p, small and exact is not None, method)
 
 
@@ -110,7 +112,7 @@ def _secondary(
     exact: statistics.ExactOdds | None,
     diff: statistics.Wdd,
     weighted: statistics.WeightedWdd | None,
-    etest: statistics.RateTest | None,
+    rate: statistics.RateTest | None,
     phi: float,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
@@ -151,14 +153,14 @@ def _secondary(
                 "method": "WDD with the control scaled to the target's before-count, variance times phi",
             }
         )
-    if etest is not None:
+    if rate is not None:
         rows.append(
             {
                 "outcome": "target_rate_change",
-                "estimate": _round(etest.rate_ratio, 4),
+                "estimate": _round(rate.rate_ratio, 4),
                 "ci95": None,
-                "p_value": _round(etest.p_value, 4),
-                "method": "target's incidents per day after / before, Poisson E-test (Krishnamoorthy & Thomson)",
+                "p_value": _round(rate.p_value, 4),
+                "method": f"target's incidents per day of exposure, after / before; {rate.method}",
             }
         )
     for row in rows:
@@ -229,15 +231,15 @@ def evaluate(
     spread = dispersion or statistics.Dispersion.poisson("not estimated")
     phi = spread.phi
     odds = statistics.odds_ratio(t.before, t.after, c.before, c.after)
-    exact = statistics.exact_odds_ratio(t.before, t.after, c.before, c.after)
-    small = min(t.before, t.after, c.before, c.after) < statistics.SMALL_COUNT
+    small = statistics.small_counts(t.before, t.after, c.before, c.after)
+    exact = statistics.exact_odds_ratio(t.before, t.after, c.before, c.after) if small else None
     main = primary(odds, exact, phi, small)
     bb, ba = (b.before, b.after) if b else (None, None)
     bcb, bca = (bc.before, bc.after) if bc else (None, None)
     quotient = statistics.wdq(t.before, t.after, c.before, c.after, bb, ba)
     diff = statistics.wdd(t.before, t.after, c.before, c.after, bb, ba, bcb, bca)
     weighted = statistics.wdd_weighted(t.before, t.after, c.before, c.after, bb, ba, bcb, bca)
-    etest = statistics.poisson_etest(t.after, window.after_days_observed, t.before, window.before.days)
+    rate = statistics.poisson_rate_test(t.after, window.after_days_observed, t.before, window.before.days)
     change = statistics.percent_change(t.before, t.after)
     missing = _missing_data(counts)
     blocking = _incomplete(window) + missing
@@ -314,7 +316,7 @@ def evaluate(
             "significant": verdict,
             "method": main.method,
         },
-        "secondary": _secondary(odds, exact, diff, weighted, etest, phi),
+        "secondary": _secondary(odds, exact, diff, weighted, rate, phi),
         "significant": verdict,
         "significant_reason": "; ".join(blocking) or None,
         "insufficient_data": bool(missing),

@@ -268,8 +268,15 @@ class ExactOdds:
     ci95: tuple[float, float]
 
 
+def small_counts(a: int, b: int, c: int, d: int) -> bool:
+    return min(a, b, c, d) < SMALL_COUNT
+
+
 def exact_odds_ratio(a: int, b: int, c: int, d: int) -> ExactOdds | None:
-    """Given both areas' totals and both windows' totals, ``a`` is hypergeometric; None when a margin is zero."""
+    """Given both areas' totals and both windows' totals, ``a`` is hypergeometric; None when a margin is zero.
+
+    Its interval is found by root-finding over the non-central hypergeometric distribution, which takes
+    seconds with thousands of incidents: callers use it where counts are small, where it matters."""
     if 0 in (a + b, c + d, a + c, b + d):
         return None
     table = [[a, b], [c, d]]
@@ -290,15 +297,24 @@ def exact_odds_ratio(a: int, b: int, c: int, d: int) -> ExactOdds | None:
 class RateTest:
     rate_ratio: float | None
     p_value: float
+    method: str
 
 
-def poisson_etest(after: int, after_days: int, before: int, before_days: int) -> RateTest | None:
-    """Krishnamoorthy & Thomson's E-test of equal Poisson rates per day of exposure (statsmodels)."""
+E_TEST_MAX = 200
+"""Up to this many incidents in both windows together the E-test is used; above, its sum over the
+Poisson grid grows slow and the score test's normal approximation holds."""
+
+
+def poisson_rate_test(after: int, after_days: int, before: int, before_days: int) -> RateTest | None:
+    """Equal Poisson rates per day of exposure (statsmodels): Krishnamoorthy & Thomson's E-test for small
+    counts, the score test above ``E_TEST_MAX``."""
     if after + before == 0 or after_days <= 0 or before_days <= 0:
         return None
-    result = test_poisson_2indep(after, after_days, before, before_days, method="etest")
+    method = "etest" if after + before <= E_TEST_MAX else "score"
+    result = test_poisson_2indep(after, after_days, before, before_days, method=method)
     ratio = (after / after_days) / (before / before_days) if before else None
-    return RateTest(ratio, float(result.pvalue))
+    name = "Poisson E-test (Krishnamoorthy & Thomson)" if method == "etest" else "Poisson score test"
+    return RateTest(ratio, float(result.pvalue), name)
 
 
 def binomial_trend_p(now: int, before: int) -> float | None:
