@@ -71,7 +71,7 @@ ParamsDep = Annotated[evaluations.Params, Depends(_params)]
 async def evaluate_audit(
     audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> dict[str, Any]:
-    """Definitions: before-after.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
+    """Definitions: docs/evaluation.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
     subject = await evaluations.load_subject(session, audit_id, principal)
     return await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
 

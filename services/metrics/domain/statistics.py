@@ -1,10 +1,13 @@
-"""Before/after statistics of crime-prevention research, exactly as ``before-after.md`` defines them.
+"""Before/after statistics of crime-prevention research, exactly as ``docs/evaluation.md`` defines them.
 
 Pure functions of counts: the odds ratio of Welsh & Farrington with its
 log-variance and Haldane-Anscombe correction, the Weighted Displacement
 Quotient (Bowers & Johnson 2003), the Weighted Displacement Difference
-(Wheeler & Ratcliffe 2018), and fixed-effect / DerSimonian-Laird pooling.
-The normal quantile comes from scipy, not a typed-in 1.96.
+(Wheeler & Ratcliffe 2018), and fixed-effect / DerSimonian-Laird pooling;
+and what keeps them honest: the WDD scaled to the target, exact conditional
+inference and Poisson rate tests for small counts, and the quasi-Poisson
+dispersion of monthly counts. Distributions and models come from scipy and
+statsmodels, not typed-in constants or hand-written optimisers.
 """
 
 from __future__ import annotations
