@@ -121,6 +121,9 @@ async def test_summary_pools_the_audits_by_category(metrics_api: httpx.AsyncClie
     assert pooled["fixed_effect"]["odds_ratio"] == pooled["random_effects"]["odds_ratio"] == 2.0
     assert (pooled["q"], pooled["q_df"], pooled["random_effects"]["tau2"]) == (0.0, 0, 0.0)
     assert list(body["by_recommendation_category"]) == ["lighting"]
+    # The pooled primary outcome: random effects on the dispersion-widened variances (phi = 1 here: no history).
+    assert body["primary"] == pooled["primary"]["outcome"] == "random_effects_overdispersion"
+    assert pooled["primary"]["odds_ratio"] == 2.0 and body["complete"] is True
 
 
 async def test_targeting_ranks_by_rate_with_trend_and_last_audit(

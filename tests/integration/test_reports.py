@@ -171,6 +171,12 @@ async def test_before_after_results_are_the_evaluations(
         e = (await metrics_api.get(f"/v1/evaluations/audits/{audit_id}")).json()
         assert shown["target"] == f"{e['target']['before']} → {e['target']['after']}"
         assert shown["control"] == f"{e['control']['before']} → {e['control']['after']}"
+        low, high = e["primary"]["ci95"]
+        assert shown["primary"] == f"{e['primary']['estimate']} [{low}, {high}]"
+        assert shown["complete"] == (
+            "complete" if e["complete"] else f"after window running: {e['after_days_observed']} of 365 days"
+        )
+    assert "Primary outcome: the odds ratio" in "".join(figures.text)
     early = await _report(metrics_api, programme["partnership_id"], "2024-Q1")
     assert early.evaluations == {} and "no before/after comparison yet" in "".join(early.text)
 

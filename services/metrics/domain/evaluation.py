@@ -52,7 +52,8 @@ def _ci(pair: tuple[float, float] | None, digits: int) -> list[float] | None:
     return None if pair is None else [round(x, digits) for x in pair]
 
 
-def _missing_data(counts: AreaCounts) -> list[str]:
+def missing_data(counts: AreaCounts) -> list[str]:
+    """Why the counts cannot support a verdict: a whole window without incidents where there must be some."""
     reasons = []
     for name, area in (("control area", counts.control), ("target's municipality", counts.municipality)):
         if area is None:
@@ -241,7 +242,7 @@ def evaluate(
     weighted = statistics.wdd_weighted(t.before, t.after, c.before, c.after, bb, ba, bcb, bca)
     rate = statistics.poisson_rate_test(t.after, window.after_days_observed, t.before, window.before.days)
     change = statistics.percent_change(t.before, t.after)
-    missing = _missing_data(counts)
+    missing = missing_data(counts)
     blocking = _incomplete(window) + missing
     verdict = None if blocking else (main.ci95[0] > 1 or main.ci95[1] < 1)
     wdd_verdict, wdd_reason = _wdd_verdict(counts, diff, blocking)
