@@ -296,3 +296,36 @@ async def test_the_dispersion_comes_from_the_stored_monthly_history(
         math.exp(math.log(2) + half), rel=1e-3
     )
     assert e["primary"]["ci95"][0] <= low and e["primary"]["ci95"][1] >= high
+
+
+MONTHLY_MISMATCH = text(
+    """
+    (SELECT neighbourhood_id, month, category, incidents FROM metrics.incident_monthly WHERE incidents <> 0
+     EXCEPT
+     SELECT neighbourhood_id, CAST(date_trunc('month', day) AS date), category, sum(incidents)
+     FROM metrics.incident_daily GROUP BY 1, 2, 3 HAVING sum(incidents) <> 0)
+    UNION ALL
+    (SELECT neighbourhood_id, CAST(date_trunc('month', day) AS date), category, sum(incidents)
+     FROM metrics.incident_daily GROUP BY 1, 2, 3 HAVING sum(incidents) <> 0
+     EXCEPT
+     SELECT neighbourhood_id, month, category, incidents FROM metrics.incident_monthly WHERE incidents <> 0)
+    """
+)
+
+
+async def test_the_monthly_counts_follow_the_daily_counts(
+    metrics_api: httpx.AsyncClient, crime: dict[str, Any], engine: AsyncEngine
+) -> None:
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM metrics.incident_monthly"))).scalar_one() > 0
+        assert (await conn.execute(MONTHLY_MISMATCH)).all() == []
+    # Another incident on a day that already has one (an update of the daily row), in a new category and month.
+    more = [
+        crime_world.incident("later-1", crime_world.TARGET_AT, "2025-02-10"),
+        crime_world.incident("later-2", crime_world.CONTROL_AT, "2024-11-30", category="Robbery"),
+    ]
+    assert (await metrics_api.post("/v1/crime-incidents", json=more)).status_code == 201
+    async with engine.begin() as conn:
+        assert (await conn.execute(MONTHLY_MISMATCH)).all() == []
+        await conn.execute(text("DELETE FROM metrics.incident_daily WHERE day = '2025-02-10'"))
+        assert (await conn.execute(MONTHLY_MISMATCH)).all() == []

@@ -181,7 +181,7 @@ def _sum(found: dict[uuid.UUID, Counts], ids: Sequence[uuid.UUID]) -> Counts:
 
 
 async def assemble(session: AsyncSession, subject: Subject, params: Params, *, today: date) -> Assembled:
-    """Windows, default control, the counts of target, control and municipality and the dispersion: one query."""
+    """Windows, default control, the counts of target, control and municipality, and the dispersion."""
     target = target_of(subject)
     first, last, source = subject.implementation(params)
     window = windows(first, params.window_days, today, implemented_until=last)

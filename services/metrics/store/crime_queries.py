@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain.evaluation import Counts
 from services.metrics.domain.windows import Period
-from services.metrics.store.crime_tables import crime_incident, incident_daily
+from services.metrics.store.crime_tables import crime_incident, incident_daily, incident_monthly
 from services.metrics.store.tables import subject
 
 
@@ -84,34 +84,30 @@ async def window_and_monthly_counts(
     history: Period,
     categories: Sequence[str],
 ) -> AreaHistory:
-    """One pass over the daily counts: window sums and the monthly history, grouped by neighbourhood and month."""
-    d = incident_daily.c
-    month = func.date_trunc("month", d.day).cast(incident_daily.c.day.type)
-    stmt = (
+    """Per neighbourhood: its window sums from the daily counts, and its monthly history from the monthly ones."""
+    d, m = incident_daily.c, incident_monthly.c
+    window_stmt = (
         select(
             d.neighbourhood_id,
-            month,
             func.coalesce(func.sum(d.incidents).filter(d.day.between(before.first, before.last)), 0),
             func.coalesce(func.sum(d.incidents).filter(d.day.between(after.first, after.last)), 0),
-            func.coalesce(func.sum(d.incidents).filter(d.day.between(history.first, history.last)), 0),
         )
-        .where(
-            d.neighbourhood_id.in_(list(ids)),
-            d.day.between(min(before.first, history.first), after.last),
-        )
-        .group_by(d.neighbourhood_id, month)
+        .where(d.neighbourhood_id.in_(list(ids)), d.day.between(before.first, after.last))
+        .group_by(d.neighbourhood_id)
     )
-    windows: dict[uuid.UUID, list[int]] = {}
+    rows = (await session.execute(_in_categories(window_stmt, d.category, categories))).all()
+    windows = {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
+    history_stmt = (
+        select(m.neighbourhood_id, m.month, func.sum(m.incidents))
+        .where(m.neighbourhood_id.in_(list(ids)), m.month.between(history.first, history.last))
+        .group_by(m.neighbourhood_id, m.month)
+    )
     monthly: dict[uuid.UUID, dict[date, int]] = {}
-    for neighbourhood, first_day, in_before, in_after, in_history in (
-        await session.execute(_in_categories(stmt, d.category, categories))
+    for neighbourhood, month, incidents in (
+        await session.execute(_in_categories(history_stmt, m.category, categories))
     ).all():
-        sums = windows.setdefault(neighbourhood, [0, 0])
-        sums[0] += int(in_before)
-        sums[1] += int(in_after)
-        if in_history:
-            monthly.setdefault(neighbourhood, {})[first_day] = int(in_history)
-    return AreaHistory({k: Counts(*v) for k, v in windows.items()}, monthly)
+        monthly.setdefault(neighbourhood, {})[month] = int(incidents)
+    return AreaHistory(windows, monthly)
 
 
 async def ring_candidates(
