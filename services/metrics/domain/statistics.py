@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import statsmodels.api as sm
 from scipy.stats import binomtest, chi2, contingency, fisher_exact, hypergeom, norm
-from statsmodels.stats.rates import test_poisson_2indep
 
 CONFIDENCE = 0.95
 Z = float(norm.ppf(1 - (1 - CONFIDENCE) / 2))
@@ -313,6 +311,8 @@ def poisson_rate_test(after: int, after_days: int, before: int, before_days: int
     counts, the score test above ``E_TEST_MAX``."""
     if after + before == 0 or after_days <= 0 or before_days <= 0:
         return None
+    from statsmodels.stats.rates import test_poisson_2indep  # statsmodels takes seconds to import: on first use
+
     method = "etest" if after + before <= E_TEST_MAX else "score"
     result = test_poisson_2indep(after, after_days, before, before_days, method=method)
     ratio = (after / after_days) / (before / before_days) if before else None
@@ -373,6 +373,9 @@ def dispersion(month_of_year: Sequence[int], series: Sequence[Sequence[int]]) ->
     df = len(y) - design.shape[1]
     if df < MIN_DISPERSION_DF:
         return Dispersion(1.0, None, months, max(df, 0), f"{months} months of history leave too few degrees of freedom")
-    fit = sm.GLM(y, design, family=sm.families.Poisson()).fit()
+    from statsmodels.genmod.families import Poisson  # statsmodels takes seconds to import: on first use
+    from statsmodels.genmod.generalized_linear_model import GLM
+
+    fit = GLM(y, design, family=Poisson()).fit()
     estimate = float(fit.pearson_chi2 / fit.df_resid)
     return Dispersion(max(1.0, estimate), estimate, months, int(fit.df_resid), None)
