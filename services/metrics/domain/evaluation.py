@@ -289,8 +289,9 @@ def evaluate(
             "df": spread.df,
             "reason": spread.reason,
             "method": "quasi-Poisson: Pearson chi-square / residual df of a Poisson GLM (statsmodels) on the "
-            "monthly counts of target and control before the before window (up to 36 months), one level "
-            "and trend per area and calendar-month effects; floored at 1",
+            "monthly counts of target and control in the whole months before the implementation period (up to "
+            "36, from the first month with any incident in the municipality), one level and trend per area and "
+            "calendar-month effects from 24 months on; floored at 1",
         },
         "wdq": _round(quotient.value, 4),
         "wdq_reason": quotient.reason,
