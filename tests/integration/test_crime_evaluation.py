@@ -265,6 +265,11 @@ async def test_the_implementation_period_is_left_out_of_both_windows(
         params={"implementation_from": "2025-03-05", "implementation_to": "2025-02-20"},
     )
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "query.implementation_to"
+    ancient = await metrics_api.get(
+        f"/v1/evaluations/audits/{audit}",
+        params={"implementation_from": "0001-01-01", "implementation_to": "0001-01-02"},
+    )
+    assert ancient.status_code == 422 and ancient.json()["errors"][0]["field"] == "query.implementation_from"
 
 
 async def test_the_dispersion_comes_from_the_stored_monthly_history(

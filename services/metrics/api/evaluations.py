@@ -22,6 +22,10 @@ WindowDaysQ = Annotated[
 ]
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+"""Given implementation dates stay where windows of up to five years and the dispersion's history exist."""
+
+
 def _params(
     window_days: WindowDaysQ = 365,
     categories: CategoriesQ = [],  # noqa: B006
@@ -50,6 +54,9 @@ def _params(
     if (implementation_from is None) != (implementation_to is None):
         missing = "implementation_to" if implementation_to is None else "implementation_from"
         raise InvalidField("give both ends of the implementation period", field=f"query.{missing}")
+    for name, day in (("implementation_from", implementation_from), ("implementation_to", implementation_to)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidField(f"must be between {EARLIEST} and {LATEST}", field=f"query.{name}")
     if implementation_from is not None and implementation_to is not None:
         if implementation_to < implementation_from:
             raise InvalidField("the implementation period ends before it starts", field="query.implementation_to")

@@ -314,7 +314,8 @@ def poisson_rate_test(after: int, after_days: int, before: int, before_days: int
     from statsmodels.stats.rates import test_poisson_2indep  # statsmodels takes seconds to import: on first use
 
     method = "etest" if after + before <= E_TEST_MAX else "score"
-    result = test_poisson_2indep(after, after_days, before, before_days, method=method)
+    with np.errstate(divide="ignore"):  # no incidents before: statsmodels' own ratio divides by zero, its test does not
+        result = test_poisson_2indep(after, after_days, before, before_days, method=method)
     ratio = (after / after_days) / (before / before_days) if before else None
     name = "Poisson E-test (Krishnamoorthy & Thomson)" if method == "etest" else "Poisson score test"
     return RateTest(ratio, float(result.pvalue), name)
