@@ -42,16 +42,23 @@ def render(evaluation: dict[str, Any], target: dict[date, int], control: dict[da
     right.plot(middles, [control.get(m, 0) for m in axis], marker=".", color="#7f8c8d", label="control (right axis)")
     left.axvspan(before[0], before[1], color="#3498db", alpha=0.08, label="before window")
     left.axvspan(after[0], after[1], color="#2ecc71", alpha=0.08, label="after window")
-    left.axvline(evaluation["intervention_date"], color="black", linestyle="--", label="intervention")
+    first, last = evaluation["implementation_period"]
+    if first == last:
+        left.axvline(first, color="black", linestyle="--", label="intervention")
+    else:
+        left.axvspan(first, last + timedelta(days=1), color="#7f8c8d", alpha=0.25, label="implementation (left out)")
     left.set_ylabel("target incidents per month")
     right.set_ylabel("control incidents per month")
     left.set_ylim(bottom=0)
     right.set_ylim(bottom=0)
     left.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    odds = evaluation["odds_ratio"]
-    low, high = evaluation["odds_ratio_ci95"]
-    status = "" if evaluation["complete"] else " (after window still running)"
-    left.set_title(f"{title}\nOR {odds} [{low}, {high}], target change {evaluation['percent_change']}%{status}")
+    primary = evaluation["primary"]
+    low, high = primary["ci95"]
+    status = "" if evaluation["complete"] else " (after window still running: no verdict)"
+    left.set_title(
+        f"{title}\nPrimary: OR {primary['estimate']} [{low}, {high}] (CI widened for over-dispersion, "
+        f"phi {evaluation['dispersion']['phi']:g}), target change {evaluation['percent_change']}%{status}"
+    )
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, fontsize="small")
     figure.autofmt_xdate()

@@ -72,11 +72,52 @@ class AreaCountsRead(BaseModel):
     after: int
 
 
+class OutcomeRead(BaseModel):
+    outcome: str
+    estimate: float | None
+    ci95: list[float] | None
+    p_value: float | None
+    significant: bool | None
+    method: str
+
+
+class PrimaryRead(OutcomeRead):
+    relative_effect_percent: float
+
+
+class SecondaryRead(OutcomeRead):
+    role: str = Field(description="secondary: reported, never decides `significant`")
+
+
+class DispersionRead(BaseModel):
+    phi: float = Field(description="the factor every adjusted variance is multiplied by (>= 1)")
+    estimate: float | None = Field(description="Pearson chi-square / df before the floor at 1")
+    months: int
+    df: int
+    reason: str | None = Field(description="why it could not be estimated (phi is then 1)")
+    method: str
+
+
+class WeightedWddRead(BaseModel):
+    value: float
+    variance: float
+    z: float | None
+    ci95: list[float]
+    z_overdispersion: float | None
+    ci95_overdispersion: list[float]
+    control_weight: float = Field(description="target before-count / control before-count")
+    buffer_control_weight: float | None
+    significant: bool | None = Field(description="its over-dispersed CI excludes 0; null when the data cannot tell")
+
+
 class EvaluationRead(BaseModel):
     audit_id: uuid.UUID
     neighbourhood_id: uuid.UUID
     intervention_date: date
-    intervention_source: str = Field(description="implemented_on (first implemented recommendation) or conducted_on")
+    intervention_source: str = Field(
+        description="implemented_on (first implemented recommendation), conducted_on, or given"
+    )
+    implementation_period: list[date] = Field(description="left out of both windows: first and last day")
     window_days: int
     categories: list[str]
     target: AreaCountsRead
@@ -100,8 +141,29 @@ class EvaluationRead(BaseModel):
     wdd_z: float | None
     wdd_ci95: list[float]
     wdd_p: float | None
-    wdd_significant: bool
-    significant: bool = Field(description="the odds ratio's 95% CI excludes 1")
+    wdd_significant: bool | None = Field(
+        description="|wdd_z| > 1.96; null when the control is not within a factor 2 of the target's before-count, "
+        "the after window is running or data is missing (see wdd_significant_reason)"
+    )
+    wdd_significant_reason: str | None
+    wdd_z_overdispersion: float | None
+    wdd_ci95_overdispersion: list[float]
+    wdd_weighted: WeightedWddRead | None
+    municipality: AreaCountsRead | None
+    odds_ratio_ci95_overdispersion: list[float] = Field(description="exp(ln OR +/- z*sqrt(phi*V))")
+    odds_ratio_p_overdispersion: float
+    dispersion: DispersionRead
+    primary: PrimaryRead = Field(description="the one outcome that decides `significant`")
+    secondary: list[SecondaryRead]
+    significant: bool | None = Field(
+        description="the primary outcome's 95% CI excludes no effect; null with significant_reason when the data "
+        "cannot tell (after window running, missing data)"
+    )
+    significant_reason: str | None
+    insufficient_data: bool = Field(description="a whole window without incidents in the control or municipality")
+    corrections: list[str]
+    rates_per_day: dict[str, dict[str, float | None]] = Field(description="incidents per day of exposure")
+    percent_change_per_day: float | None
     before_window: list[date]
     after_window: list[date]
     complete: bool = Field(description="false while the after window is still running")

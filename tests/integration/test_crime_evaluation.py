@@ -6,11 +6,13 @@ import math
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests import factories
 from tests.integration import crime_world
 from tests.integration.crime_world import EXPECTED, INTERVENTION
 
@@ -72,6 +74,10 @@ async def test_zero_cells_are_corrected_and_said_so(metrics_api: httpx.AsyncClie
     ).json()
     assert e["target"] == {"before": 0, "after": 0} and e["zero_cell_correction"] is True
     assert e["odds_ratio"] == 1.0 and "Haldane-Anscombe" in e["method"]
+    # No robbery anywhere in the municipality in either window: a missing feed, not an effect.
+    assert (
+        e["insufficient_data"] is True and e["significant"] is None and "insufficient data" in e["significant_reason"]
+    )
     assert e["percent_change"] is None and e["wdq"] is None and e["wdq_reason"]
 
 
@@ -79,6 +85,9 @@ async def test_a_window_still_running_is_incomplete(metrics_api: httpx.AsyncClie
     e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 1825})).json()
     assert e["after_window"] == ["2025-03-02", "2030-02-28"]
     assert e["complete"] is False and 0 < e["after_days_observed"] < 1825
+    assert e["significant"] is None and "still running" in e["significant_reason"]
+    days = e["after_days_observed"]
+    assert e["rates_per_day"]["target"]["after"] == round(e["target"]["after"] / days, 4)
 
 
 async def test_bad_requests_are_problems(
@@ -112,6 +121,9 @@ async def test_summary_pools_the_audits_by_category(metrics_api: httpx.AsyncClie
     assert pooled["fixed_effect"]["odds_ratio"] == pooled["random_effects"]["odds_ratio"] == 2.0
     assert (pooled["q"], pooled["q_df"], pooled["random_effects"]["tau2"]) == (0.0, 0, 0.0)
     assert list(body["by_recommendation_category"]) == ["lighting"]
+    # The pooled primary outcome: random effects on the dispersion-widened variances (phi = 1 here: no history).
+    assert body["primary"] == pooled["primary"]["outcome"] == "random_effects_overdispersion"
+    assert pooled["primary"]["odds_ratio"] == 2.0 and body["complete"] is True
 
 
 async def test_targeting_ranks_by_rate_with_trend_and_last_audit(
@@ -136,3 +148,189 @@ async def test_the_chart_is_a_png(metrics_api: httpx.AsyncClient, crime: dict[st
     r = await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}/chart.png", params={"window_days": 90})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     assert r.content.startswith(b"\x89PNG") and len(r.content) > 10_000
+
+
+async def test_neighbourhoods_treated_inside_the_windows_are_not_in_the_default_control(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    crime: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    treated = (
+        await audits_api.post(
+            "/v1/neighbourhoods", json=factories.neighbourhood(boundary=factories.square(-83.05, 42.28, 0.005))
+        )
+    ).json()
+    partnership = (await audits_api.post("/v1/partnerships", json=factories.partnership([treated["id"]]))).json()
+    audit = (
+        await audits_api.post(
+            "/v1/audits", json=factories.audit(partnership["id"], treated["id"], conducted_on="2025-02-01")
+        )
+    ).json()
+    rec = (await audits_api.post(f"/v1/audits/{audit['id']}/recommendations", json=factories.recommendation())).json()
+    for to, day in (("accepted", "2025-02-02"), ("in_progress", "2025-02-03"), ("implemented", "2025-03-10")):
+        r = await audits_api.post(f"/v1/recommendations/{rec['id']}/transitions", json={"to": to, "on": day})
+        assert r.status_code == 200, r.text
+    await crime_world.sync_metrics(engine, redis)
+    # 2025-03-10 lies inside the after window (2025-03-02..2025-03-31): that neighbourhood was treated too.
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    assert e["control_neighbourhood_ids"] == [crime["control"]["id"]]
+    assert "1 left out" in e["method"]
+    # Named explicitly, a treated neighbourhood can still be a control: the choice is the caller's.
+    given = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{crime['audit']['id']}",
+            params={"window_days": 30, "control_neighbourhood_ids": treated["id"]},
+        )
+    ).json()
+    assert given["control_neighbourhood_ids"] == [treated["id"]]
+
+
+async def test_the_buffer_is_carved_out_of_the_control(metrics_api: httpx.AsyncClient, crime: dict[str, Any]) -> None:
+    # Three incidents inside the control, about 250 m east of the target: within a 300 m buffer.
+    near = (-83.037, 42.305)
+    days = ["2025-02-12", "2025-02-13", "2025-03-12"]
+    body = [crime_world.incident(f"near-{n}", near, day) for n, day in enumerate(days)]
+    assert (await metrics_api.post("/v1/crime-incidents", json=body)).status_code == 201
+    e = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30, "buffer_m": 300}
+        )
+    ).json()
+    # The gap's 3 -> 1 and the control's edge 2 -> 1 are the buffer; the control keeps only its own 10 -> 10.
+    assert e["buffer"] == {"before": 5, "after": 2}
+    assert e["control"] == {"before": 10, "after": 10}
+    assert e["buffer_control"] == {"before": 2, "after": 2}
+    plain = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    assert plain["control"] == {"before": 12, "after": 11}
+
+
+async def test_the_answer_names_its_primary_outcome_and_the_secondary_tests(
+    metrics_api: httpx.AsyncClient, crime: dict[str, Any]
+) -> None:
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    assert e["primary"]["outcome"] == "odds_ratio_overdispersion"
+    assert e["significant"] is e["primary"]["significant"] is False
+    assert {row["outcome"] for row in e["secondary"]} >= {"odds_ratio", "wdd", "odds_ratio_exact"}
+    assert all(row["role"] == "secondary" for row in e["secondary"])
+    # a=4, b=2, c=10, d=10: cells below 10, so the exact conditional interval is part of the primary outcome.
+    assert "exact conditional" in e["primary"]["method"]
+    # Control 10 is 2.5 times the target's 4 before: the WDD's own test is not given.
+    assert e["wdd_significant"] is None and "factor of 2" in e["wdd_significant_reason"]
+    # No stored history before the windows: the dispersion is not estimable and says so.
+    assert e["dispersion"]["phi"] == 1.0 and e["dispersion"]["reason"]
+
+
+async def test_the_implementation_period_is_left_out_of_both_windows(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    crime: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    audit = crime["audit"]["id"]
+    rec = (await audits_api.post(f"/v1/audits/{audit}/recommendations", json=factories.recommendation())).json()
+    for to, day in (("accepted", "2025-02-01"), ("in_progress", "2025-03-02"), ("implemented", "2025-03-10")):
+        r = await audits_api.post(f"/v1/recommendations/{rec['id']}/transitions", json={"to": to, "on": day})
+        assert r.status_code == 200, r.text
+    await crime_world.sync_metrics(engine, redis)
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{audit}", params={"window_days": 30})).json()
+    assert e["intervention_date"] == INTERVENTION and e["implementation_period"] == [INTERVENTION, "2025-03-10"]
+    assert e["before_window"] == ["2025-01-30", "2025-02-28"] and e["after_window"] == ["2025-03-11", "2025-04-09"]
+    # The target's 5 March incident fell inside the implementation period: in neither window.
+    assert e["target"] == {
+        "before": 4,
+        "after": await _count(metrics_api, e["after_window"], neighbourhood_id=crime["target"]["id"]),
+    }
+    assert any("implementation period of 10 days" in c for c in e["corrections"])
+    first = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{audit}", params={"window_days": 30, "implementation": "first_implemented"}
+        )
+    ).json()
+    assert first["after_window"] == ["2025-03-02", "2025-03-31"] and first["target"] == EXPECTED["target"]
+    given = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{audit}",
+            params={"window_days": 30, "implementation_from": "2025-02-20", "implementation_to": "2025-03-05"},
+        )
+    ).json()
+    assert given["intervention_source"] == "given" and given["before_window"] == ["2025-01-21", "2025-02-19"]
+    assert given["after_window"] == ["2025-03-06", "2025-04-04"]
+    half = await metrics_api.get(f"/v1/evaluations/audits/{audit}", params={"implementation_from": "2025-02-20"})
+    assert half.status_code == 422 and half.json()["errors"][0]["field"] == "query.implementation_to"
+    backwards = await metrics_api.get(
+        f"/v1/evaluations/audits/{audit}",
+        params={"implementation_from": "2025-03-05", "implementation_to": "2025-02-20"},
+    )
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "query.implementation_to"
+    ancient = await metrics_api.get(
+        f"/v1/evaluations/audits/{audit}",
+        params={"implementation_from": "0001-01-01", "implementation_to": "0001-01-02"},
+    )
+    assert ancient.status_code == 422 and ancient.json()["errors"][0]["field"] == "query.implementation_from"
+
+
+async def test_the_dispersion_comes_from_the_stored_monthly_history(
+    metrics_api: httpx.AsyncClient, crime: dict[str, Any]
+) -> None:
+    # 34 months of history (April 2022 .. January 2025; with February, 35 months before March 2025) drawn from
+    # a negative binomial with variance 4 times the mean: far more spread than Poisson counts.
+    rng = np.random.default_rng(7)
+    months = [(2022 + (3 + i) // 12, (3 + i) % 12 + 1) for i in range(34)]
+    body = []
+    for year, month in months:
+        target, control = rng.negative_binomial(5 / 3, 1 / 4), rng.negative_binomial(20 / 3, 1 / 4)  # means 5, 20
+        for area, at, n in (("t", crime_world.TARGET_AT, target), ("c", crime_world.CONTROL_AT, control)):
+            body += [
+                crime_world.incident(f"h{area}-{year}-{month}-{k}", at, f"{year}-{month:02d}-{k % 28 + 1:02d}")
+                for k in range(n)
+            ]
+    assert (await metrics_api.post("/v1/crime-incidents", json=body)).status_code == 201
+    e = (await metrics_api.get(f"/v1/evaluations/audits/{crime['audit']['id']}", params={"window_days": 30})).json()
+    spread = e["dispersion"]
+    assert spread["reason"] is None and spread["months"] == 35 and spread["phi"] > 2
+    # The published Poisson CI is unchanged; the new one is sqrt(phi) times as wide on the log scale.
+    assert e["odds_ratio_ci95"] == [
+        round(x, 4) for x in (math.exp(math.log(2) - Z * math.sqrt(0.95)), math.exp(math.log(2) + Z * math.sqrt(0.95)))
+    ]
+    half = Z * math.sqrt(spread["phi"] * 0.95)
+    low, high = e["odds_ratio_ci95_overdispersion"]
+    assert low == pytest.approx(math.exp(math.log(2) - half), abs=2e-4) and high == pytest.approx(
+        math.exp(math.log(2) + half), rel=1e-3
+    )
+    assert e["primary"]["ci95"][0] <= low and e["primary"]["ci95"][1] >= high
+
+
+MONTHLY_MISMATCH = text(
+    """
+    (SELECT neighbourhood_id, month, category, incidents FROM metrics.incident_monthly WHERE incidents <> 0
+     EXCEPT
+     SELECT neighbourhood_id, CAST(date_trunc('month', day) AS date), category, sum(incidents)
+     FROM metrics.incident_daily GROUP BY 1, 2, 3 HAVING sum(incidents) <> 0)
+    UNION ALL
+    (SELECT neighbourhood_id, CAST(date_trunc('month', day) AS date), category, sum(incidents)
+     FROM metrics.incident_daily GROUP BY 1, 2, 3 HAVING sum(incidents) <> 0
+     EXCEPT
+     SELECT neighbourhood_id, month, category, incidents FROM metrics.incident_monthly WHERE incidents <> 0)
+    """
+)
+
+
+async def test_the_monthly_counts_follow_the_daily_counts(
+    metrics_api: httpx.AsyncClient, crime: dict[str, Any], engine: AsyncEngine
+) -> None:
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM metrics.incident_monthly"))).scalar_one() > 0
+        assert (await conn.execute(MONTHLY_MISMATCH)).all() == []
+    # Another incident on a day that already has one (an update of the daily row), in a new category and month.
+    more = [
+        crime_world.incident("later-1", crime_world.TARGET_AT, "2025-02-10"),
+        crime_world.incident("later-2", crime_world.CONTROL_AT, "2024-11-30", category="Robbery"),
+    ]
+    assert (await metrics_api.post("/v1/crime-incidents", json=more)).status_code == 201
+    async with engine.begin() as conn:
+        assert (await conn.execute(MONTHLY_MISMATCH)).all() == []
+        await conn.execute(text("DELETE FROM metrics.incident_daily WHERE day = '2025-02-10'"))
+        assert (await conn.execute(MONTHLY_MISMATCH)).all() == []

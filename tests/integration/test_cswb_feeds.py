@@ -76,6 +76,13 @@ async def test_the_demo_feed_reports_the_programme_and_rebuilds_byte_identical(
     assert overall["audits"]["to_date"] == 20 and overall["recommendations"]["to_date"] == 201
     assert overall["recommendations_implemented"]["to_date"] == 27 and overall["special_events"]["to_date"] == 19
     assert overall["incidents"]["to_date"] > 4000 and overall["pooled_audits"]["to_date"] > 0
+    # The pooled evaluation says which outcome is primary, how it was computed and what was corrected.
+    note = document["evaluation"]
+    assert note["primary"] == "random_effects_overdispersion" and "over-dispersion" in note["method"]
+    assert note["complete"] is True and isinstance(note["corrections"], list)
+    low, high = overall["pooled_primary_odds_ratio_ci95_low"], overall["pooled_primary_odds_ratio_ci95_high"]
+    assert low["to_date"] <= overall["pooled_primary_odds_ratio"]["to_date"] <= high["to_date"]
+    assert note["significant"] == (low["to_date"] > 1 or high["to_date"] < 1)
     assert len(document["partnerships"]) == 4 and len(document["neighbourhoods"]) >= 4
     suppressed = [r for b in document["neighbourhoods"] for r in b["indicators"] if r.get("suppressed")]
     assert suppressed, "the demo's small neighbourhood cells are suppressed"

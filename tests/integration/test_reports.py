@@ -153,14 +153,30 @@ async def test_the_reports_figures_equal_the_totals(metrics_api: httpx.AsyncClie
 
 
 async def test_before_after_results_are_the_evaluations(
-    metrics_api: httpx.AsyncClient, programme: dict[str, Any]
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    programme: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
 ) -> None:
+    # Each audit's neighbourhood was treated inside the other's windows: Windsor has no untreated control left.
+    alone = await _report(metrics_api, programme["partnership_id"], "2025")
+    assert alone.evaluations == {} and "no control area" in "".join(alone.text)
+    await _post(audits_api, "/v1/neighbourhoods", factories.neighbourhood(boundary=factories.square(-83.0, 42.25)))
+    await _relay_all(redis, "audits")
+    await _consume_all(_consumer(engine, redis))
     figures = await _report(metrics_api, programme["partnership_id"], "2025")
     assert set(figures.evaluations) == {programme["audit"]["id"], programme["b"]["id"]}
     for audit_id, shown in figures.evaluations.items():
         e = (await metrics_api.get(f"/v1/evaluations/audits/{audit_id}")).json()
         assert shown["target"] == f"{e['target']['before']} → {e['target']['after']}"
         assert shown["control"] == f"{e['control']['before']} → {e['control']['after']}"
+        low, high = e["primary"]["ci95"]
+        assert shown["primary"] == f"{e['primary']['estimate']} [{low}, {high}]"
+        assert shown["complete"] == (
+            "complete" if e["complete"] else f"after window running: {e['after_days_observed']} of 365 days"
+        )
+    assert "Primary outcome: the odds ratio" in "".join(figures.text)
     early = await _report(metrics_api, programme["partnership_id"], "2024-Q1")
     assert early.evaluations == {} and "no before/after comparison yet" in "".join(early.text)
 

@@ -59,7 +59,7 @@ def test_buffer_rings_are_measured_in_metres() -> None:
     assert in_buffer.tolist() == [True, False, False] and in_control.tolist() == [False, False, True]
 
 
-def test_the_buffer_leaves_out_the_control_and_the_buffer_control_leaves_out_the_buffer() -> None:
+def test_the_buffer_is_carved_out_of_the_control_and_the_buffer_control_leaves_out_the_buffer() -> None:
     projection = areas.Projection("EPSG:32617")
     x, y = 330_000.0, 4_686_000.0
     target = projection.to_degrees(box(x, y, x + 1000, y + 1000))
@@ -67,13 +67,39 @@ def test_the_buffer_leaves_out_the_control_and_the_buffer_control_leaves_out_the
     rings = areas.rings(target, [neighbour], 100)
     gap = Polygon([(x + 1000, y), (x + 1050, y), (x + 1050, y + 1000), (x + 1000, y + 1000)])
     assert rings.buffer.contains(gap.buffer(-1)) and not rings.buffer_control.intersects(gap.buffer(-1))
+    # The control's 50 m strip nearest the target belongs to the buffer: displacement there is displacement.
+    strip = Polygon([(x + 1050, y), (x + 1100, y), (x + 1100, y + 1000), (x + 1050, y + 1000)])
+    assert rings.buffer.contains(strip.buffer(-1))
+    assert rings.buffer.area == pytest.approx(400_000 + math.pi * 100**2, rel=2e-3)  # the whole ring
+
+
+def test_a_default_control_around_the_target_leaves_the_buffer_its_own_area() -> None:
+    # A 5 x 5 grid of 1 km squares; the target in the middle, the control every other square.
+    projection = areas.Projection("EPSG:32617")
+    x, y = 330_000.0, 4_686_000.0
+    squares = {(i, j): projection.to_degrees(box(x + 1000 * i, y + 1000 * j, x + 1000 * (i + 1), y + 1000 * (j + 1)))
+               for i in range(5) for j in range(5)}  # fmt: skip
+    target = squares.pop((2, 2))
+    rings = areas.rings(target, list(squares.values()), 400)
+    # 4 * 1000 * 400 + pi * 400^2 = 2.10 km^2, none of it swallowed by the control
+    assert rings.buffer.area == pytest.approx(1_600_000 + math.pi * 400**2, rel=2e-3)
 
 
 def test_trend_is_called_only_when_the_counts_really_differ() -> None:
-    assert targeting.trend(10, 0) == ("up", pytest.approx(10 / math.sqrt(10)))  # z = 3.16
-    assert targeting.trend(5, 3) == ("stable", pytest.approx(2 / math.sqrt(8)))  # z = 0.71
-    assert targeting.trend(0, 0) == ("stable", None)
+    # 10 -> 0: P(X = 0 or 10) for X ~ Binomial(10, 1/2) = 2/1024
+    assert targeting.trend(10, 0) == ("up", pytest.approx(10 / math.sqrt(10)), pytest.approx(2 / 1024))
+    assert targeting.trend(5, 3)[:2] == ("stable", pytest.approx(2 / math.sqrt(8)))  # z = 0.71
+    assert targeting.trend(0, 0) == ("stable", None, None)
     assert targeting.trend(40, 70)[0] == "down"  # z = -30 / sqrt(110) = -2.86
+
+
+def test_small_counts_are_judged_by_the_exact_binomial_test() -> None:
+    # 4 -> 0: the normal approximation says z = 2.0 (p 0.046), the exact test 2 * (1/2)^4 = 0.125.
+    assert targeting.trend(4, 0) == ("stable", pytest.approx(2.0), pytest.approx(0.125))
+    # 0 -> 5: z = -2.24 (p 0.025); exact 2 * (1/2)^5 = 0.0625.
+    assert targeting.trend(0, 5) == ("stable", pytest.approx(-5 / math.sqrt(5)), pytest.approx(0.0625))
+    # 0 -> 6: exact 2/64 = 0.03125 < 0.05, so the fall is real.
+    assert targeting.trend(0, 6)[0] == "down"
 
 
 def test_ranking_by_rate_per_1000_with_the_unknown_population_last() -> None:

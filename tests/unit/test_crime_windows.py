@@ -6,7 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.metrics.domain.windows import Period, intervention_date, local_day, previous, utc_bounds, windows
+from services.metrics.domain.windows import (
+    Period,
+    history,
+    implementation_period,
+    intervention_date,
+    local_day,
+    month_starts,
+    previous,
+    utc_bounds,
+    windows,
+)
 
 TORONTO = "America/Toronto"
 
@@ -14,6 +24,28 @@ TORONTO = "America/Toronto"
 def test_the_first_implementation_else_the_audit() -> None:
     assert intervention_date(date(2025, 1, 15), [None, date(2025, 4, 2), date(2025, 3, 1)]) == date(2025, 3, 1)
     assert intervention_date(date(2025, 1, 15), [None]) == date(2025, 1, 15)
+
+
+def test_the_implementation_period_is_left_out_of_both_windows() -> None:
+    # Recommendations implemented on 1 March and 20 April: before ends 28 February, after starts 21 April.
+    first, last = implementation_period(date(2025, 1, 15), [date(2025, 4, 20), None, date(2025, 3, 1)])
+    assert (first, last) == (date(2025, 3, 1), date(2025, 4, 20))
+    w = windows(first, 30, today=date(2026, 1, 1), implemented_until=last)
+    assert w.before.as_list() == [date(2025, 1, 30), date(2025, 2, 28)]
+    assert w.after.as_list() == [date(2025, 4, 21), date(2025, 5, 20)]
+    assert w.implementation_period.as_list() == [date(2025, 3, 1), date(2025, 4, 20)]
+    # One implemented recommendation: the single day, as before.
+    assert windows(first, 30, today=date(2026, 1, 1)).after.first == date(2025, 3, 2)
+    assert implementation_period(date(2025, 1, 15), [None]) == (date(2025, 1, 15), date(2025, 1, 15))
+    with pytest.raises(ValueError, match="ends before it starts"):
+        windows(last, 30, today=date(2026, 1, 1), implemented_until=first)
+
+
+def test_the_dispersion_history_is_whole_months_before_the_implementation() -> None:
+    past = history(windows(date(2025, 3, 15), 365, today=date(2026, 1, 1)))
+    assert past.as_list() == [date(2022, 3, 1), date(2025, 2, 28)]
+    starts = month_starts(past)
+    assert len(starts) == 36 and starts[0] == date(2022, 3, 1) and starts[-1] == date(2025, 2, 1)
 
 
 def test_the_contract_example() -> None:

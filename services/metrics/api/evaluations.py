@@ -1,6 +1,7 @@
 import asyncio
 import uuid
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -21,19 +22,53 @@ WindowDaysQ = Annotated[
 ]
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+"""Given implementation dates stay where windows of up to five years and the dispersion's history exist."""
+
+
 def _params(
     window_days: WindowDaysQ = 365,
     categories: CategoriesQ = [],  # noqa: B006
     buffer_m: Annotated[float | None, Query(gt=0, le=10_000, description="buffer ring width in metres")] = None,
     control_neighbourhood_ids: Annotated[
-        list[str], Query(description="control neighbourhoods, repeatable or comma-separated; default: the others")
+        list[str],
+        Query(description="control neighbourhoods, repeatable or comma-separated; default: the untreated others"),
     ] = [],  # noqa: B006
+    implementation: Annotated[
+        Literal["implemented", "first_implemented"],
+        Query(
+            description="implementation period left out of both windows: from the first to the last implemented_on "
+            "(implemented), or the first implemented_on alone (first_implemented)"
+        ),
+    ] = "implemented",
+    implementation_from: Annotated[
+        date | None, Query(description="given implementation period: first day (with implementation_to)")
+    ] = None,
+    implementation_to: Annotated[date | None, Query(description="given implementation period: last day")] = None,
 ) -> evaluations.Params:
     try:
         controls = tuple(uuid.UUID(v) for v in split_values(control_neighbourhood_ids))
     except ValueError:
         raise InvalidField("not a list of UUIDs", field="query.control_neighbourhood_ids") from None
-    return evaluations.Params(window_days, tuple(split_values(categories, normalise=True)), buffer_m, controls)
+    given = None
+    if (implementation_from is None) != (implementation_to is None):
+        missing = "implementation_to" if implementation_to is None else "implementation_from"
+        raise InvalidField("give both ends of the implementation period", field=f"query.{missing}")
+    for name, day in (("implementation_from", implementation_from), ("implementation_to", implementation_to)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidField(f"must be between {EARLIEST} and {LATEST}", field=f"query.{name}")
+    if implementation_from is not None and implementation_to is not None:
+        if implementation_to < implementation_from:
+            raise InvalidField("the implementation period ends before it starts", field="query.implementation_to")
+        given = (implementation_from, implementation_to)
+    return evaluations.Params(
+        window_days,
+        tuple(split_values(categories, normalise=True)),
+        buffer_m,
+        controls,
+        implementation=implementation,
+        implementation_period=given,
+    )
 
 
 ParamsDep = Annotated[evaluations.Params, Depends(_params)]
@@ -43,7 +78,7 @@ ParamsDep = Annotated[evaluations.Params, Depends(_params)]
 async def evaluate_audit(
     audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> dict[str, Any]:
-    """Definitions: before-after.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
+    """Definitions: docs/evaluation.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
     subject = await evaluations.load_subject(session, audit_id, principal)
     return await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
 

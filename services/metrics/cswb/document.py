@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from services.metrics.cswb.indicators import PERIODS, Indicator, ScopeData, indicators
+from services.metrics.cswb.indicators import PERIODS, Indicator, ScopeData, evaluation_note, indicators
 from services.metrics.cswb.suppression import suppress
 
 SCHEMA_ID = "https://cpted.example.org/cswb/feed-v1.schema.json"
@@ -66,6 +66,7 @@ def assemble(inputs: Inputs) -> dict[str, Any]:
         "feed_date": inputs.feed_date.isoformat(),
         "timezone": inputs.timezone,
         "periods": _periods(inputs.feed_date),
+        "evaluation": evaluation_note(inputs.overall.evaluation),
         "overall": {"indicators": _rows(overall)},
         "neighbourhoods": [{"id": str(i), "indicators": _rows(rows)} for i, rows in zip(n_ids, by_n, strict=True)],
         "partnerships": [

@@ -78,6 +78,15 @@ CATALOGUE: dict[str, Spec] = {
     "pooled_relative_effect_percent": Spec(P, "relative effect, 100*(1/OR - 1) (negative: a reduction)", "percent"),
     "pooled_random_effects_odds_ratio": Spec(P, "pooled odds ratio, DerSimonian-Laird random effects", "ratio"),
     "pooled_i2_percent": Spec(P, "heterogeneity between audits (I squared)", "percent"),
+    "pooled_primary_odds_ratio": Spec(
+        P,
+        "the primary outcome: pooled odds ratio, random effects with each audit's variance widened by the "
+        "over-dispersion of its monthly counts (see evaluation.method at the root)",
+        "ratio",
+    ),
+    "pooled_primary_odds_ratio_ci95_low": Spec(P, "lower bound of the primary outcome's 95% CI", "ratio"),
+    "pooled_primary_odds_ratio_ci95_high": Spec(P, "upper bound of the primary outcome's 95% CI", "ratio"),
+    "pooled_audits_excluded": Spec(P, "audits left out of the pooled evaluation (window running, missing data)"),
     "pooled_odds_ratio_by_category": Spec(
         P, "pooled odds ratio, fixed effect, of the audits that implemented a category", "ratio", "category"
     ),
@@ -169,12 +178,27 @@ def _as_of(value: Value) -> dict[str, Value]:
     return {"to_date": value}
 
 
+def evaluation_note(evaluation: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a reader needs to trust the pooled figures: the primary outcome, its method, the corrections."""
+    pooled = (evaluation or {}).get("pooled") or {}
+    primary = pooled.get("primary") or {}
+    return {
+        "primary": (evaluation or {}).get("primary"),
+        "significant": primary.get("significant"),
+        "method": (evaluation or {}).get("method"),
+        "corrections": list((evaluation or {}).get("corrections") or []),
+        "complete": bool((evaluation or {}).get("complete", True)),
+    }
+
+
 def evaluation(d: ScopeData) -> list[Indicator]:
     if d.evaluation is None:
         return []
     pooled = d.evaluation.get("pooled") or {}
     fixed, random = pooled.get("fixed_effect") or {}, pooled.get("random_effects") or {}
     ci = fixed.get("odds_ratio_ci95") or [None, None]
+    primary = pooled.get("primary") or {}
+    primary_ci = primary.get("odds_ratio_ci95") or [None, None]
     rows = [
         Indicator("pooled_audits", _as_of(pooled.get("audits", 0))),
         Indicator("pooled_odds_ratio", _as_of(fixed.get("odds_ratio"))),
@@ -183,6 +207,10 @@ def evaluation(d: ScopeData) -> list[Indicator]:
         Indicator("pooled_relative_effect_percent", _as_of(fixed.get("relative_effect_percent"))),
         Indicator("pooled_random_effects_odds_ratio", _as_of(random.get("odds_ratio"))),
         Indicator("pooled_i2_percent", _as_of(pooled.get("i2_percent"))),
+        Indicator("pooled_primary_odds_ratio", _as_of(primary.get("odds_ratio"))),
+        Indicator("pooled_primary_odds_ratio_ci95_low", _as_of(primary_ci[0])),
+        Indicator("pooled_primary_odds_ratio_ci95_high", _as_of(primary_ci[1])),
+        Indicator("pooled_audits_excluded", _as_of(len(d.evaluation.get("excluded") or []))),
     ]
     by_category = d.evaluation.get("by_recommendation_category") or {}
     for key in sorted(by_category):

@@ -87,6 +87,23 @@ def _periods() -> dict[str, Any]:
             "properties": dict.fromkeys(PERIODS, period)}  # fmt: skip
 
 
+def _evaluation() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "how to read the pooled evaluation: which outcome is primary and decides significance, "
+        "its method, the corrections applied, and whether only audits with complete after windows are pooled",
+        "required": ["primary", "significant", "method", "corrections", "complete"],
+        "properties": {
+            "primary": {"type": ["string", "null"]},
+            "significant": {"type": ["boolean", "null"]},
+            "method": {"type": ["string", "null"]},
+            "corrections": {"type": "array", "items": {"type": "string"}},
+            "complete": {"type": "boolean"},
+        },
+    }
+
+
 def _properties() -> dict[str, Any]:
     uuid_ = {"type": "string", "format": "uuid"}
     partnership = {"id": uuid_, "neighbourhood_ids": {"type": "array", "items": uuid_}}
@@ -96,6 +113,7 @@ def _properties() -> dict[str, Any]:
         "feed_date": {"type": "string", "format": "date"},
         "timezone": {"type": "string", "minLength": 1},
         "periods": _periods(),
+        "evaluation": _evaluation(),
         "overall": _block({}, []),
         "neighbourhoods": {"type": "array", "items": _block({"id": uuid_}, ["id"])},
         "partnerships": {"type": "array", "items": _block(partnership, ["id"])},

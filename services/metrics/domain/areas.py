@@ -72,6 +72,11 @@ class Rings:
         x, y = self.projection.points(lon, lat)
         return shapely.contains_xy(self.buffer, x, y), shapely.contains_xy(self.buffer_control, x, y)
 
+    def buffer_bounds_degrees(self, margin: float = 1e-4) -> tuple[float, float, float, float]:
+        """A WGS84 box around the buffer ring alone."""
+        west, south, east, north = self.projection.to_degrees(self.buffer).bounds
+        return west - margin, south - margin, east + margin, north + margin
+
     def bounds_degrees(self, margin: float = 1e-4) -> tuple[float, float, float, float]:
         """A WGS84 box around both rings, padded because projected edges bend slightly in degrees."""
         both = self.projection.to_degrees(shapely.union(self.buffer, self.buffer_control))
@@ -87,14 +92,17 @@ class Rings:
 
 
 def rings(target: Any, control: Sequence[Any], buffer_m: float) -> Rings:
-    """Buffer: the ring out to ``buffer_m`` around the target, minus target and control.
-    Buffer control: the ring of the same width around the control, minus target, buffer and control."""
+    """Buffer: the ring out to ``buffer_m`` around the target, minus the target; it is carved out of the
+    control, never the other way round, so displacement into the control's edge is seen as displacement.
+    Buffer control: the ring of the same width around what is left of the control, minus target, buffer
+    and control."""
     projection = Projection.around(target)
     target_m = projection.to_metric(target)
     control_m = shapely.union_all([projection.to_metric(g) for g in control])
-    buffer = target_m.buffer(buffer_m).difference(shapely.union(target_m, control_m))
+    buffer = target_m.buffer(buffer_m).difference(target_m)
+    remaining_control = control_m.difference(buffer)
     taken = shapely.union_all([target_m, control_m, buffer])
-    buffer_control = control_m.buffer(buffer_m).difference(taken)
+    buffer_control = remaining_control.buffer(buffer_m).difference(taken)
     for ring in (buffer, buffer_control):
         shapely.prepare(ring)
     return Rings(projection, buffer, buffer_control)

@@ -1,10 +1,12 @@
 """Ranking neighbourhoods for the next audits: crime per 1,000 residents, its trend, time since an audit.
 
 The trend compares the period with the one of equal length just before it.
-Two Poisson counts over equal exposure differ significantly when
-``|x1 - x0| / sqrt(x1 + x0)`` exceeds the normal quantile; below that the
-trend is called ``stable`` whatever the percentage says, so a jump from 2
-to 4 incidents is not sold as +100%.
+Given their sum, two Poisson counts over equal exposure split as a
+Binomial(x1 + x0, 1/2) when nothing changed: the exact two-sided binomial
+test (scipy) decides, so small counts are not oversold (4 -> 0 has p = 0.125,
+where the normal approximation says 0.046). Below 5% significance the trend
+is ``stable`` whatever the percentage says. ``trend_z``, the normal
+approximation ``(x1 - x0) / sqrt(x1 + x0)``, is still reported.
 """
 
 from __future__ import annotations
@@ -34,20 +36,21 @@ def rate_per_1000(incidents: int, population: int | None) -> float | None:
     return 1000 * incidents / population if population else None
 
 
-def trend(now: int, before: int) -> tuple[str, float | None]:
-    """``up``, ``down`` or ``stable``, with the z of the difference (None when both are zero)."""
-    if now + before == 0:
-        return "stable", None
+def trend(now: int, before: int) -> tuple[str, float | None, float | None]:
+    """``up``, ``down`` or ``stable``, with the z of the difference and the exact p (None when both are zero)."""
+    p = statistics.binomial_trend_p(now, before)
+    if p is None:
+        return "stable", None, None
     z = (now - before) / math.sqrt(now + before)
-    if abs(z) <= statistics.Z:
-        return "stable", z
-    return ("up" if z > 0 else "down"), z
+    if p >= 1 - statistics.CONFIDENCE:
+        return "stable", z, p
+    return ("up" if z > 0 else "down"), z, p
 
 
 def _row(place: Place, counts: Sequence[int], last_audit: date | None, period: Period, today: date) -> dict[str, Any]:
     now, before = counts
     rate = rate_per_1000(now, place.population)
-    direction, z = trend(now, before)
+    direction, z, p = trend(now, before)
     return {
         "neighbourhood_id": place.id,
         "name": place.name,
@@ -61,6 +64,7 @@ def _row(place: Place, counts: Sequence[int], last_audit: date | None, period: P
         "change_percent": None if before == 0 else round(statistics.percent_change(before, now) or 0, 2),
         "trend": direction,
         "trend_z": None if z is None else round(z, 4),
+        "trend_p": None if p is None else round(p, 4),
         "last_audit_on": last_audit,
         "days_since_last_audit": None if last_audit is None else (today - last_audit).days,
     }

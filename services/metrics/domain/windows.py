@@ -1,8 +1,12 @@
-"""The intervention date and the before/after windows, in local calendar days (America/Toronto).
+"""The implementation period and the before/after windows, in local calendar days (America/Toronto).
 
-Incidents on the intervention date belong to neither window. The before
-window is the ``days`` calendar days ending the day before it, the after
-window the ``days`` days starting the day after it, both inclusive. Local
+The implementation period runs from the first to the last day a
+recommendation of the audit was implemented (Welsh & Farrington leave it out
+of both windows): incidents inside it belong to neither window. The before
+window is the ``days`` calendar days ending the day before it starts, the
+after window the ``days`` days starting the day after it ends, both
+inclusive. With one implemented recommendation the period is a single day,
+the intervention date. Local
 days are 23 or 25 hours long across a daylight-saving change; that is why
 windows are counted in days, never in hours.
 """
@@ -21,6 +25,12 @@ def intervention_date(conducted_on: date, implemented_on: Iterable[date | None])
     """The first day a recommendation of the audit was implemented, else the day of the audit."""
     days = [d for d in implemented_on if d is not None]
     return min(days) if days else conducted_on
+
+
+def implementation_period(conducted_on: date, implemented_on: Iterable[date | None]) -> tuple[date, date]:
+    """From the first to the last day a recommendation was implemented, else the day of the audit."""
+    days = [d for d in implemented_on if d is not None]
+    return (min(days), max(days)) if days else (conducted_on, conducted_on)
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,12 @@ class Windows:
     before: Period
     after: Period
     today: date
+    implementation: Period | None = None
+    """Left out of both windows; None is the single intervention day."""
+
+    @property
+    def implementation_period(self) -> Period:
+        return self.implementation or Period(self.intervention, self.intervention)
 
     @property
     def complete(self) -> bool:
@@ -54,12 +70,16 @@ class Windows:
         return max(0, min(self.after.days, (self.today - self.after.first).days))
 
 
-def windows(intervention: date, days: int, today: date) -> Windows:
+def windows(intervention: date, days: int, today: date, *, implemented_until: date | None = None) -> Windows:
+    """Windows around the implementation period ``intervention``..``implemented_until`` (default: one day)."""
     if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:
         raise ValueError(f"window_days must be between {MIN_WINDOW_DAYS} and {MAX_WINDOW_DAYS}")
+    last = implemented_until or intervention
+    if last < intervention:
+        raise ValueError("the implementation period ends before it starts")
     before = Period(intervention - timedelta(days=days), intervention - timedelta(days=1))
-    after = Period(intervention + timedelta(days=1), intervention + timedelta(days=days))
-    return Windows(intervention, before, after, today)
+    after = Period(last + timedelta(days=1), last + timedelta(days=days))
+    return Windows(intervention, before, after, today, Period(intervention, last))
 
 
 def previous(period: Period) -> Period:
@@ -81,3 +101,23 @@ def utc_bounds(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
     start = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
     return start, end
+
+
+HISTORY_MONTHS = 36
+
+
+def history(window: Windows, months: int = HISTORY_MONTHS) -> Period:
+    """The whole calendar months before the implementation period starts, at most ``months`` of them."""
+    start_of_month = window.intervention.replace(day=1)
+    last = start_of_month - timedelta(days=1)
+    year, month = divmod(start_of_month.year * 12 + start_of_month.month - 1 - months, 12)
+    return Period(date(year, month + 1, 1), last)
+
+
+def month_starts(period: Period) -> list[date]:
+    """The first day of each calendar month of ``period`` (which starts on a first)."""
+    starts, day = [], period.first.replace(day=1)
+    while day <= period.last:
+        starts.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return starts

@@ -1,9 +1,9 @@
-"""Evaluating one audit: its intervention date, windows, areas, counts and statistics."""
+"""Evaluating one audit: its implementation period, windows, areas, counts, dispersion and statistics."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,9 +11,17 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.domain import areas
-from services.metrics.domain.evaluation import AreaCounts, Counts, evaluate
-from services.metrics.domain.windows import Windows, intervention_date, utc_bounds, windows
+from services.metrics.domain import areas, statistics
+from services.metrics.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
+from services.metrics.domain.windows import (
+    Windows,
+    history,
+    implementation_period,
+    intervention_date,
+    month_starts,
+    utc_bounds,
+    windows,
+)
 from services.metrics.store import crime_queries as queries
 from shared.auth import Principal
 from shared.errors import InvalidField, NotFound, Problem
@@ -26,12 +34,19 @@ class MissingData(Problem):
     status, type, title = 409, "missing-data", "Not enough data to evaluate"
 
 
+IMPLEMENTATION_MODES = ("implemented", "first_implemented")
+"""``implemented``: first to last ``implemented_on``; ``first_implemented``: the first day alone."""
+
+
 @dataclass(frozen=True)
 class Params:
     window_days: int = 365
     categories: tuple[str, ...] = ()
     buffer_m: float | None = None
     control_ids: tuple[uuid.UUID, ...] = ()
+    implementation: str = "implemented"
+    implementation_period: tuple[date, date] | None = None
+    """Given dates override what the recommendations say."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,14 @@ class Subject:
     def intervention(self) -> tuple[date, str]:
         day = intervention_date(self.audit.conducted_on, [r.implemented_on for r in self.implemented])
         return day, "implemented_on" if self.implemented else "conducted_on"
+
+    def implementation(self, params: Params) -> tuple[date, date, str]:
+        """The implementation period left out of both windows, and where its dates come from."""
+        if params.implementation_period is not None:
+            return (*params.implementation_period, "given")
+        first, last = implementation_period(self.audit.conducted_on, [r.implemented_on for r in self.implemented])
+        source = "implemented_on" if self.implemented else "conducted_on"
+        return (first, first if params.implementation == "first_implemented" else last, source)
 
 
 async def load_subject(session: AsyncSession, audit_id: uuid.UUID, principal: Principal) -> Subject:
@@ -78,8 +101,15 @@ def target_of(subject: Subject) -> NeighbourhoodState:
     return target
 
 
-def control_of(subject: Subject, target: NeighbourhoodState, given: Sequence[uuid.UUID]) -> tuple[list[uuid.UUID], str]:
-    """The control neighbourhoods: those given, else every other one of the target's municipality."""
+def control_of(
+    subject: Subject,
+    target: NeighbourhoodState,
+    given: Sequence[uuid.UUID],
+    window: Windows,
+    implemented: Mapping[uuid.UUID, Sequence[date]],
+) -> tuple[list[uuid.UUID], str]:
+    """The control neighbourhoods: those given, else every other one of the target's municipality in which no
+    recommendation was implemented between the first day of the before window and the last of the after one."""
     field = "query.control_neighbourhood_ids"
     if given:
         if target.id in given:
@@ -88,58 +118,118 @@ def control_of(subject: Subject, target: NeighbourhoodState, given: Sequence[uui
         if unknown:
             raise InvalidField(f"unknown neighbourhoods: {', '.join(unknown)}", field=field)
         return sorted(set(given)), f"the {len(set(given))} neighbourhoods given"
-    ids = sorted(
-        n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality and n.id != target.id
-    )
+    others = [n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality]
+    others = [i for i in others if i != target.id]
+    first, last = window.before.first, window.after.last
+    treated = {i for i in others if any(first <= day <= last for day in implemented.get(i, ()))}
+    ids = sorted(i for i in others if i not in treated)
     if not ids:
         raise MissingData(
-            f"no control area: {target.municipality} has no other neighbourhood; give control_neighbourhood_ids",
+            f"no control area: {target.municipality} has no other neighbourhood without a recommendation "
+            "implemented inside the windows; give control_neighbourhood_ids",
             missing="control_area",
         )
-    return ids, f"the {len(ids)} other neighbourhoods of {target.municipality}"
+    left_out = f" ({len(treated)} left out: a recommendation was implemented there inside the windows)"
+    return ids, (
+        f"the {len(ids)} other neighbourhoods of {target.municipality} with no recommendation implemented inside "
+        f"either window{left_out if treated else ''}, minus the buffer ring"
+    )
 
 
 async def buffer_counts(
-    session: AsyncSession, rings: areas.Rings, outside: Sequence[uuid.UUID], window: Windows, params: Params, zone: str
-) -> tuple[Counts, Counts]:
+    session: AsyncSession,
+    rings: areas.Rings,
+    outside: Sequence[uuid.UUID],
+    control: Sequence[uuid.UUID],
+    window: Windows,
+    params: Params,
+    zone: str,
+) -> tuple[Counts, Counts, Counts]:
+    """Buffer and buffer-control counts, and the control's incidents that lie in the buffer (carved out of it)."""
     before = utc_bounds(window.before.first, window.before.last, zone)
     after = utc_bounds(window.after.first, window.after.last, zone)
-    box = rings.bounds_degrees()
-    lon, lat, is_after = await queries.ring_candidates(session, box, outside, before, after, params.categories)
-    in_buffer, in_control = rings.count(lon, lat)
+    boxes = rings.bounds_degrees(), rings.buffer_bounds_degrees()
+    lon, lat, is_after, in_control = await queries.ring_candidates(
+        session, boxes[0], outside, control, boxes[1], before, after, params.categories
+    )
+    in_buffer, in_buffer_control = rings.count(lon, lat)
+    in_buffer_control &= ~in_control
 
     def split(mask: np.ndarray) -> Counts:
         return Counts(int(np.sum(mask & ~is_after)), int(np.sum(mask & is_after)))
 
-    return split(in_buffer), split(in_control)
+    return split(in_buffer), split(in_buffer_control), split(in_buffer & in_control)
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """What an evaluation is computed from: windows, areas, their counts and the dispersion."""
+
+    window: Windows
+    source: str
+    control_ids: list[uuid.UUID]
+    control_text: str
+    counts: AreaCounts
+    dispersion: statistics.Dispersion
+
+
+def _sum(found: dict[uuid.UUID, Counts], ids: Sequence[uuid.UUID]) -> Counts:
+    return Counts(
+        sum(found[i].before for i in ids if i in found),
+        sum(found[i].after for i in ids if i in found),
+    )
+
+
+async def assemble(session: AsyncSession, subject: Subject, params: Params, *, today: date) -> Assembled:
+    """Windows, default control, the counts of target, control and municipality, and the dispersion."""
+    target = target_of(subject)
+    first, last, source = subject.implementation(params)
+    window = windows(first, params.window_days, today, implemented_until=last)
+    given = params.control_ids
+    implemented = {} if given else await queries.implemented_days(session)
+    control_ids, control_text = control_of(subject, target, given, window, implemented)
+    municipality = [n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality]
+    past = history(window)
+    ids = sorted({target.id, *control_ids, *municipality})
+    found = await queries.window_and_monthly_counts(session, ids, window.before, window.after, past, params.categories)
+    spread = dispersion_of(found.monthly, [[target.id], control_ids], municipality, month_starts(past))
+    counts = AreaCounts(
+        _sum(found.windows, [target.id]),
+        _sum(found.windows, control_ids),
+        municipality=_sum(found.windows, municipality),
+    )
+    return Assembled(window, source, control_ids, control_text, counts, spread)
 
 
 async def evaluate_audit(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
     target = target_of(subject)
-    control_ids, control_text = control_of(subject, target, params.control_ids)
-    day, source = subject.intervention()
-    window = windows(day, params.window_days, today)
-    cats = params.categories
-    counts = AreaCounts(
-        await queries.area_counts(session, [target.id], window.before, window.after, cats),
-        await queries.area_counts(session, control_ids, window.before, window.after, cats),
-    )
+    parts = await assemble(session, subject, params, today=today)
+    counts, control_ids = parts.counts, parts.control_ids
     rings = None
     if params.buffer_m:
         control_shapes = [stored_shape(subject.neighbourhoods[i].boundary) for i in control_ids]
         rings = areas.rings(stored_shape(target.boundary), control_shapes, params.buffer_m)
         outside = [i for i in subject.neighbourhoods if i != target.id and i not in control_ids]
-        buffer, buffer_control = await buffer_counts(session, rings, outside, window, params, zone)
-        counts = AreaCounts(counts.target, counts.control, buffer, buffer_control)
+        buffer, buffer_control, carved = await buffer_counts(
+            session, rings, outside, control_ids, parts.window, params, zone
+        )
+        control = Counts(counts.control.before - carved.before, counts.control.after - carved.after)
+        counts = AreaCounts(counts.target, control, buffer, buffer_control, counts.municipality)
     answer = evaluate(
-        subject.audit.id, window, counts, zone=zone, crs=rings.projection.crs if rings else None, control=control_text
+        subject.audit.id,
+        parts.window,
+        counts,
+        zone=zone,
+        crs=rings.projection.crs if rings else None,
+        control=parts.control_text,
+        dispersion=parts.dispersion,
     )
     return answer | {
         "neighbourhood_id": target.id,
-        "intervention_source": source,
-        "categories": list(cats),
+        "intervention_source": parts.source,
+        "categories": list(params.categories),
         "control_neighbourhood_ids": control_ids,
         "buffer_m": params.buffer_m,
         "areas": rings.geojson() if rings else None,

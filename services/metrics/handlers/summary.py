@@ -17,16 +17,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain import statistics
-from services.metrics.domain.windows import windows
-from services.metrics.handlers.evaluations import MissingData, Subject, control_of, neighbourhoods, target_of
+from services.metrics.domain.evaluation import missing_data
+from services.metrics.handlers.evaluations import MissingData, Params, Subject, assemble, neighbourhoods, target_of
 from services.metrics.store import crime_queries as queries
 from shared.auth import Principal
 from shared.events.audits import AuditState, RecommendationState
 
+PRIMARY = "random_effects_overdispersion"
+
 
 def _pooled(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     pooled = statistics.pool([(e["log_odds_ratio"], e["variance"]) for e in entries])
-    if pooled is None:
+    widened = statistics.pool([(e["log_odds_ratio"], e["variance_overdispersion"]) for e in entries])
+    if pooled is None or widened is None:
         return None
 
     def estimate(e: statistics.PooledEstimate) -> dict[str, Any]:
@@ -48,19 +51,36 @@ def _pooled(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         "q": round(pooled.q, 4),
         "q_df": pooled.df,
         "q_p_value": None if pooled.q_p_value is None else round(pooled.q_p_value, 4),
-        "i2_percent": None if pooled.i2_percent is None else round(pooled.i2_percent, 2),
+        "i2_percent": round(pooled.i2_percent, 2),
+        "primary": estimate(widened.random)
+        | {
+            "outcome": PRIMARY,
+            "tau2": round(widened.tau2, 6),
+            "method": "DerSimonian-Laird random effects of ln OR with each audit's V multiplied by its dispersion phi",
+        },
     }
+
+
+def _corrections(entries: Sequence[dict[str, Any]]) -> list[str]:
+    done = []
+    widened = [e["dispersion_phi"] for e in entries if e["dispersion_phi"] > 1]
+    if widened:
+        done.append(
+            f"over-dispersion: {len(widened)} audits' variances multiplied by phi ({min(widened)}-{max(widened)})"
+        )
+    corrected = sum(1 for e in entries if e["zero_cell_correction"])
+    if corrected:
+        done.append(f"Haldane-Anscombe: 0.5 added to the cells of {corrected} audits with a zero count")
+    return done
 
 
 async def _entry(
     session: AsyncSession, subject: Subject, window_days: int, categories: Sequence[str], today: date
 ) -> dict[str, Any]:
     target = target_of(subject)
-    control_ids, _ = control_of(subject, target, ())
-    day, _ = subject.intervention()
-    window = windows(day, window_days, today)
-    t = await queries.area_counts(session, [target.id], window.before, window.after, categories)
-    c = await queries.area_counts(session, control_ids, window.before, window.after, categories)
+    parts = await assemble(session, subject, Params(window_days, tuple(categories)), today=today)
+    window, day = parts.window, parts.window.intervention
+    t, c = parts.counts.target, parts.counts.control
     odds = statistics.odds_ratio(t.before, t.after, c.before, c.after)
     return {
         "audit_id": subject.audit.id,
@@ -73,7 +93,11 @@ async def _entry(
         "odds_ratio_ci95": [round(x, 4) for x in odds.ci95],
         "log_odds_ratio": odds.log,
         "variance": odds.variance,
+        "variance_overdispersion": parts.dispersion.phi * odds.variance,
         "zero_cell_correction": odds.corrected,
+        "dispersion_phi": round(parts.dispersion.phi, 4),
+        "insufficient_data": missing_data(parts.counts),
+        "implementation_period": window.implementation_period.as_list(),
         "before_window": window.before.as_list(),
         "after_window": window.after.as_list(),
         "complete": window.complete,
@@ -114,6 +138,9 @@ async def summary(
         if not entry["complete"] and not include_incomplete:
             excluded.append({"audit_id": subject.audit.id, "reason": "the after window is still running"})
             continue
+        if entry["insufficient_data"]:
+            excluded.append({"audit_id": subject.audit.id, "reason": "; ".join(entry["insufficient_data"])})
+            continue
         included.append(entry)
     by_category = {
         category: _pooled([e for e in included if category in e["recommendation_categories"]])
@@ -123,14 +150,21 @@ async def summary(
         "window_days": window_days,
         "categories": list(categories),
         "include_incomplete": include_incomplete,
+        "complete": all(e["complete"] for e in included),
+        "primary": PRIMARY,
+        "corrections": _corrections(included),
         "pooled": _pooled(included),
         "by_recommendation_category": by_category,
         "audits": included,
         "excluded": excluded,
         "method": (
-            "Per audit: odds ratio of target vs the other neighbourhoods of its municipality (Welsh & Farrington), "
+            "Per audit: odds ratio of target vs the other neighbourhoods of its municipality with no recommendation "
+            "implemented inside the windows (Welsh & Farrington), windows around the implementation period; "
             "Haldane-Anscombe 0.5 added to all cells when one is zero. Pooled: inverse-variance fixed effect "
             f"(weights 1/V) and DerSimonian-Laird random effects, 95% CI with z = {statistics.Z:.6f}; "
-            "Q is Cochran's heterogeneity statistic. An audit counts in each category it implemented."
+            "Q is Cochran's heterogeneity statistic. An audit counts in each category it implemented. "
+            f"Primary outcome ({PRIMARY}): the random-effects estimate with each audit's V multiplied by the "
+            "over-dispersion phi of its monthly counts; audits without incidents in a whole control or "
+            "municipality window (a missing feed) are excluded."
         ),
     }

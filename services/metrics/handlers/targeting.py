@@ -53,7 +53,9 @@ async def rank(
         "unassigned_incidents": unassigned[0],
         "method": (
             "rate_per_1000 = 1000 * incidents / population over the period; rate_per_1000_per_year scales it "
-            "to 365.25 days. trend compares with the previous period of equal length: up or down when "
-            f"|x1 - x0| / sqrt(x1 + x0) > {targeting.statistics.Z:.3f} (Poisson counts), else stable."
+            "to 365.25 days. trend compares with the previous period of equal length: up or down when the exact "
+            "conditional binomial test (x1 given x1 + x0 is Binomial(x1 + x0, 1/2) under no change; two-sided, "
+            "scipy binomtest) gives trend_p < 0.05, else stable; exact at every count, so small counts are not "
+            "oversold. trend_z is the normal approximation (x1 - x0) / sqrt(x1 + x0), for reference."
         ),
     }

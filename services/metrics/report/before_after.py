@@ -1,4 +1,5 @@
-"""The report's before/after section: each evaluated audit's counts, odds ratio and what it means, with a chart."""
+"""The report's before/after section: each evaluated audit's counts, its primary outcome and what it means,
+how it was computed and corrected, and whether its after window is complete; with a chart."""
 
 from __future__ import annotations
 
@@ -15,13 +16,17 @@ NOTHING_YET = (
 
 
 def reading(answer: dict[str, Any]) -> str:
-    """The odds ratio in words: above 1 the site did better than the control area."""
+    """The primary outcome in words: an odds ratio above 1 means the site did better than the control area."""
     if not any(answer["target"].values()) and not any(answer["control"].values()):
         return "no incidents recorded in either window"
-    odds = answer["odds_ratio"]
-    if odds is None or odds == 1:
+    if answer.get("insufficient_data"):
+        return "insufficient data: a whole window without incidents in the control area or municipality"
+    odds = answer["primary"]["estimate"]
+    if odds == 1:
         return "same trend as the control area"
     trend = "better" if odds > 1 else "worse"
+    if answer["significant"] is None:
+        return f"{trend} than the control area so far (no verdict until the after window is complete)"
     sure = "statistically significant" if answer["significant"] else "not statistically significant"
     return f"{trend} than the control area ({sure})"
 
@@ -32,17 +37,33 @@ def _progress(answer: dict[str, Any]) -> str:
     return f"after window running: {answer['after_days_observed']} of {answer['window_days']} days"
 
 
+def _how(answer: dict[str, Any]) -> str:
+    """The primary outcome's method and corrections, short enough for a table cell."""
+    phi = answer["dispersion"]["phi"]
+    parts = [f"over-dispersion phi {phi:g}" if phi > 1 else "no over-dispersion found (phi 1)"]
+    if any("small counts" in c for c in answer["corrections"]):
+        parts.append("small counts: exact interval")
+    if answer["zero_cell_correction"]:
+        parts.append("zero count: 0.5 added")
+    if answer["implementation_period"][0] != answer["implementation_period"][1]:
+        first, last = answer["implementation_period"]
+        parts.append(f"implementation {first.isoformat()} to {last.isoformat()} left out")
+    return "; ".join(parts)
+
+
 def _row(answer: dict[str, Any]) -> str:
     audit, t, c = answer["audit"], answer["target"], answer["control"]
-    low, high = answer["odds_ratio_ci95"]
+    primary = answer["primary"]
+    low, high = primary["ci95"]
     change = "—" if answer["percent_change"] is None else f"{answer['percent_change']:+.1f}%"
     return (
         f"<tr data-audit='{audit.id}'><td>{e(audit.site_name)}<br><span class='note'>audit "
         f"{audit.conducted_on.isoformat()}</span></td><td class='nowrap'>{answer['intervention_date'].isoformat()}</td>"
         f"<td data-area='target'>{t['before']} → {t['after']}</td><td>{change}</td>"
         f"<td data-area='control'>{c['before']} → {c['after']}</td>"
-        f"<td class='nowrap'>{answer['odds_ratio']} [{low}, {high}]</td><td>{e(reading(answer))}</td>"
-        f"<td>{e(_progress(answer))}</td></tr>"
+        f"<td class='nowrap' data-area='primary'>{primary['estimate']} [{low}, {high}]</td>"
+        f"<td>{e(reading(answer))}<br><span class='note' data-area='method'>{e(_how(answer))}</span></td>"
+        f"<td data-area='complete'>{e(_progress(answer))}</td></tr>"
     )
 
 
@@ -76,8 +97,14 @@ def section(r: PartnershipReport) -> str:
         "<p>Crime incidents in each audited neighbourhood over the year before and the year after its first "
         "implemented recommendation, against the other neighbourhoods of the municipality (the control). "
         "An odds ratio above 1 means the site did better than the control.</p>"
+        "<p class='note'>Primary outcome: the odds ratio of Welsh &amp; Farrington with its 95% confidence "
+        "interval widened for the over-dispersion of the area's monthly counts (and, with small counts, to the "
+        "exact conditional interval); it alone decides significance. Control: the other neighbourhoods of the "
+        "municipality with no recommendation implemented in the windows. No verdict is given while an after "
+        "window is running or when a window has no incidents at all (a missing feed).</p>"
         f"<figure>{_chart(r.evaluations)}</figure>"
         "<table class='list'><thead><tr><th>Site</th><th>Intervention</th><th>Target before → after</th>"
-        "<th>Change</th><th>Control before → after</th><th>Odds ratio [95% CI]</th><th>Reading</th>"
+        "<th>Change</th><th>Control before → after</th><th>Primary outcome: odds ratio [95% CI]</th>"
+        "<th>Reading, method and corrections</th>"
         f"<th>Windows</th></tr></thead><tbody>{rows}</tbody></table>{skipped_list}</section>"
     )

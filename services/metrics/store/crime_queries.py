@@ -9,12 +9,12 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain.evaluation import Counts
 from services.metrics.domain.windows import Period
-from services.metrics.store.crime_tables import crime_incident, incident_daily
+from services.metrics.store.crime_tables import crime_incident, incident_daily, incident_monthly
 from services.metrics.store.tables import subject
 
 
@@ -50,31 +50,107 @@ async def area_counts(
     return Counts(int(row[0]), int(row[1]))
 
 
+async def implemented_days(session: AsyncSession) -> dict[uuid.UUID, list[date]]:
+    """Per neighbourhood, the days recommendations of its audits were implemented."""
+    rec, audit = subject.alias("rec"), subject.alias("audit")
+    stmt = select(audit.c.state["neighbourhood_id"].astext, rec.c.state["implemented_on"].astext).where(
+        rec.c.kind == "recommendation",
+        rec.c.deleted.is_(False),
+        rec.c.state["status"].astext == "implemented",
+        rec.c.state["implemented_on"].astext.is_not(None),
+        audit.c.kind == "audit",
+        audit.c.deleted.is_(False),
+        audit.c.id == rec.c.parent_id,
+    )
+    days: dict[uuid.UUID, list[date]] = {}
+    for neighbourhood, day in (await session.execute(stmt)).all():
+        days.setdefault(uuid.UUID(neighbourhood), []).append(date.fromisoformat(day))
+    return days
+
+
+@dataclass(frozen=True)
+class AreaHistory:
+    """Per neighbourhood: its incidents in each window, and per calendar month of the history period."""
+
+    windows: dict[uuid.UUID, Counts]
+    monthly: dict[uuid.UUID, dict[date, int]]
+
+
+async def window_and_monthly_counts(
+    session: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    before: Period,
+    after: Period,
+    history: Period,
+    categories: Sequence[str],
+) -> AreaHistory:
+    """Per neighbourhood: its window sums from the daily counts, and its monthly history from the monthly ones."""
+    d, m = incident_daily.c, incident_monthly.c
+    window_stmt = (
+        select(
+            d.neighbourhood_id,
+            func.coalesce(func.sum(d.incidents).filter(d.day.between(before.first, before.last)), 0),
+            func.coalesce(func.sum(d.incidents).filter(d.day.between(after.first, after.last)), 0),
+        )
+        .where(d.neighbourhood_id.in_(list(ids)), d.day.between(before.first, after.last))
+        .group_by(d.neighbourhood_id)
+    )
+    rows = (await session.execute(_in_categories(window_stmt, d.category, categories))).all()
+    windows = {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
+    history_stmt = (
+        select(m.neighbourhood_id, m.month, func.sum(m.incidents))
+        .where(m.neighbourhood_id.in_(list(ids)), m.month.between(history.first, history.last))
+        .group_by(m.neighbourhood_id, m.month)
+    )
+    monthly: dict[uuid.UUID, dict[date, int]] = {}
+    for neighbourhood, month, incidents in (
+        await session.execute(_in_categories(history_stmt, m.category, categories))
+    ).all():
+        monthly.setdefault(neighbourhood, {})[month] = int(incidents)
+    return AreaHistory(windows, monthly)
+
+
 async def ring_candidates(
     session: AsyncSession,
     box: tuple[float, float, float, float],
     outside: Sequence[uuid.UUID],
+    control: Sequence[uuid.UUID],
+    buffer_box: tuple[float, float, float, float],
     before: tuple[datetime, datetime],
     after: tuple[datetime, datetime],
     categories: Sequence[str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Points in a box that may lie in a buffer ring, with whether each is in the after window.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points that may lie in a buffer ring: whether each is in the after window and placed in the control.
 
-    A ring leaves out target and control, so its points are unassigned or placed in one of the
-    ``outside`` neighbourhoods: the index on ``neighbourhood_id`` finds them without
-    looking at the target's or control's incidents. Windows are ``[start, end)`` in UTC."""
+    The buffer ring is carved out of the control, so control points near the target are candidates,
+    but only inside the buffer's own (small) box; the rings leave out the target, and everything else
+    is unassigned or placed in one of the ``outside`` neighbourhoods: the index on ``neighbourhood_id``
+    finds them without reading the control's incidents. Windows are ``[start, end)`` in UTC."""
     c = crime_incident.c
-    west, south, east, north = box
+
+    def within(bounds: tuple[float, float, float, float]) -> Any:
+        west, south, east, north = bounds
+        return and_(c.lon.between(west, east), c.lat.between(south, north))
+
     placed = c.neighbourhood_id.is_(None)
     if outside:
         placed = or_(placed, c.neighbourhood_id.in_(list(outside)))
+    in_control = func.coalesce(c.neighbourhood_id.in_(list(control)), false())
     windows = or_(*[and_(c.occurred_at >= start, c.occurred_at < end) for start, end in (before, after)])
-    stmt = select(func.array_agg(c.lon), func.array_agg(c.lat), func.array_agg(c.occurred_at >= after[0])).where(
-        c.lon.between(west, east), c.lat.between(south, north), placed, windows
-    )
+    stmt = select(
+        func.array_agg(c.lon),
+        func.array_agg(c.lat),
+        func.array_agg(c.occurred_at >= after[0]),
+        func.array_agg(in_control),
+    ).where(or_(and_(within(box), placed), and_(within(buffer_box), in_control)), windows)
     row = (await session.execute(_in_categories(stmt, c.category, categories))).one()
-    lon, lat, is_after = (row[i] or [] for i in range(3))
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), np.asarray(is_after, dtype=bool)
+    lon, lat, is_after, placed_in_control = (row[i] or [] for i in range(4))
+    return (
+        np.asarray(lon, dtype=float),
+        np.asarray(lat, dtype=float),
+        np.asarray(is_after, dtype=bool),
+        np.asarray(placed_in_control, dtype=bool),
+    )
 
 
 async def counts_by_neighbourhood(

@@ -5,7 +5,8 @@ with the local day it happened on and the neighbourhood it was placed in
 (NULL: its point lies outside every known boundary). ``incident_daily`` is
 kept in the same transaction as every insert or re-placement, so that
 evaluations and targeting sum a few thousand daily rows instead of scanning
-incidents. ``placement_boundary`` remembers which version of each boundary
+incidents; ``incident_monthly`` follows it by triggers (revision
+``metrics0003``). ``placement_boundary`` remembers which version of each boundary
 the incidents were last placed with.
 """
 
@@ -55,6 +56,17 @@ incident_daily = Table(
     Column("category", String(100), primary_key=True),
     Column("incidents", Integer, nullable=False),
 )
+
+incident_monthly = Table(
+    "incident_monthly",
+    metadata,
+    Column("neighbourhood_id", Uuid, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("category", String(100), primary_key=True),
+    Column("incidents", Integer, nullable=False),
+)
+"""``incident_daily`` summed by calendar month (``month`` is its first day), kept by triggers on it, so that
+the evaluation reads years of history in a few hundred rows."""
 
 placement_boundary = Table(
     "placement_boundary",
