@@ -22,7 +22,14 @@ from shared.bus import redis_client
 from shared.context import request_id
 from shared.db import get_engine, ping
 from shared.idempotency import IdempotencyMiddleware
-from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
+from shared.middleware import (
+    BackingServerFaultMiddleware,
+    BodyLimitMiddleware,
+    LivenessMiddleware,
+    RateLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TimeoutMiddleware,
+)
 from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
 from shared.settings import get_settings
@@ -105,9 +112,12 @@ def create_service_app(
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
     if idempotency is not None:
-        app.add_middleware(IdempotencyMiddleware, table=idempotency)
+        app.add_middleware(
+            IdempotencyMiddleware, table=idempotency, recover_after_s=settings.idempotency_recover_after_s
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
+    app.add_middleware(BackingServerFaultMiddleware)
     app.add_middleware(RequestContextMiddleware, service=name)
     if settings.cors_origins:
         app.add_middleware(
@@ -119,13 +129,14 @@ def create_service_app(
             allow_credentials=False,
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
+    app.add_middleware(LivenessMiddleware, service=name)
     errors.install(app)
     for router in routers:
         app.include_router(router)
     document_problems(app)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness")
-    async def healthz() -> dict[str, str]:
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process runs (answered before any middleware)")
+    async def healthz() -> dict[str, str]:  # documents what LivenessMiddleware answers
         return {"status": "ok", "service": name}
 
     @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis reachable")

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: int = 200
     max_body_bytes: int = 1_048_576
     request_timeout_s: float = 30.0
+    # How old an Idempotency-Key's claim without a stored answer must be before a repeat re-runs it for one.
+    idempotency_recover_after_s: float = 3.0
     cors_origins: list[str] = []
     hsts: bool = False
     oidc_issuer: str | None = None
