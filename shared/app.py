@@ -75,6 +75,8 @@ class RequestContextMiddleware:
 
 
 Hook = Callable[[FastAPI], Awaitable[None]]
+Readiness = Callable[[FastAPI], Awaitable[dict[str, str]]]
+"""A service's own readiness checks: name -> "ok" or why not."""
 
 
 def create_service_app(
@@ -87,6 +89,7 @@ def create_service_app(
     idempotency: Table | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    readiness: Sequence[Readiness] = (),
     description: str = "",
 ) -> FastAPI:
     settings = get_settings()
@@ -139,7 +142,7 @@ def create_service_app(
     async def healthz() -> dict[str, str]:  # documents what LivenessMiddleware answers
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis reachable")
+    @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis reachable, the service's own checks")
     async def readyz(request: Request) -> Response:
         checks: dict[str, Any] = {}
         try:
@@ -152,6 +155,11 @@ def create_service_app(
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"unavailable: {type(exc).__name__}"
+        for check in readiness:
+            try:
+                checks.update(await check(request.app))
+            except Exception as exc:
+                checks[getattr(check, "__name__", "check")] = f"unavailable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not-ready", "service": name, "checks": checks},

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     relay_batch: int = 500
     relay_poll_s: float = 0.05
     log_gap_timeout_s: float = 10.0
+    # The metrics consumer compares the projections with the producers' logs this often, and re-applies
+    # an event still missing after the grace period when the bus has nothing left for it.
+    log_check_every_s: float = 2.0
+    log_loss_grace_s: float = 10.0
+    # Relays and consumers answer /healthz (and /metrics) on this port when it is set.
+    health_port: int | None = None
+    health_host: str = "0.0.0.0"
+    heartbeat_max_age_s: float = 30.0
 
     # Auth and protection
     auth_cache_ttl_s: float = 5.0

@@ -59,7 +59,7 @@ class Platform:
         self.procs[name] = proc
         return proc
 
-    def wait_ready(self, timeout_s: float = 30) -> None:
+    def wait_ready(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
         for service in self.ports:
             while True:

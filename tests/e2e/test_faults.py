@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +20,9 @@ from redis import Redis
 from cpted.embedded import EmbeddedRedis
 from shared.db import plain_url
 from tests.e2e.conftest import start_platform
-from tests.e2e.processes import Platform
+from tests.e2e.processes import LOGS, Platform
 from tests.e2e.scenario import TIMEOUT_S, Ledger, clients, implement, wait_for, write_world
-from tests.servers import TestServers
+from tests.servers import TestServers, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +97,9 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
         platform.stop()
 
 
-async def test_redis_lost_under_writes_then_reconciled(servers: TestServers, own_redis: EmbeddedRedis) -> None:
+async def test_redis_restarted_empty_under_writes_heals_by_itself(
+    servers: TestServers, own_redis: EmbeddedRedis
+) -> None:
     platform = await asyncio.to_thread(start_platform, servers, redis_url=own_redis.url)
     try:
         api, metrics = clients(platform)
@@ -111,35 +111,58 @@ async def test_redis_lost_under_writes_then_reconciled(servers: TestServers, own
             for rec_id in list(ledger.recs)[:6]:  # published to Redis, never consumed: lost with it
                 await implement(api, ledger, rec_id)
             await _settle(platform)
+            writing = asyncio.Event()
+            writing.set()
+            writer = asyncio.create_task(_keep_writing(api, ledger, writing))
+            await asyncio.sleep(1)
             assert own_redis._process is not None
             own_redis._process.kill()
             own_redis._process.wait()
-            await write_world(api, ledger, audits=1, recs_per_audit=4)  # writes go on while Redis is gone
-            own_redis.start()
-            platform.start_cli("consumer-2", "consume", CPTED_CONSUMER_NAME="consumer-2")
-            await _settle(platform)
-            await _caught_up(metrics)
-            result = await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "cpted", "reconcile", "--api-key", platform.api_key],  # type: ignore[attr-defined]
-                env=platform.env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert result.returncode == 0, result.stderr
-            assert "repaired: 18 events" in result.stdout, result.stdout  # 6 recommendations x 3 steps
+            await asyncio.sleep(1)  # writes go on while Redis is gone
+            own_redis.start()  # empty: no persistence
+            restarted = time.monotonic()
+            health = free_port()
+            platform.start_cli("consumer-2", "consume", CPTED_CONSUMER_NAME="consumer-2", CPTED_HEALTH_PORT=str(health))
+            await asyncio.sleep(2)  # and go on after it is back
+            writing.clear()
+            acknowledged = await writer
+            last_write = time.monotonic()
             await wait_for(metrics, ledger, None)
+            converged = time.monotonic()
             outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
             assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            assert await _sql(platform, "SELECT sum(repaired) FROM metrics.log_position") >= 18  # 6 recs x 3 steps
+            ready = (await metrics.get("/readyz")).json()
+            assert ready["checks"]["event_log"] == "ok", ready
+            scraped = (await metrics.get(f"http://127.0.0.1:{health}/metrics")).text
+            repaired = [line for line in scraped.splitlines() if line.startswith("cpted_metrics_events_repaired_total")]
+            assert sum(float(line.split()[-1]) for line in repaired) >= 18, repaired
+            _record(
+                "redis restarted empty under writes",
+                acknowledged=acknowledged,
+                events=outbox,
+                since_restart_s=converged - restarted,
+                since_last_write_s=converged - last_write,
+            )
     finally:
         platform.stop()
 
 
-async def _caught_up(metrics: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while (await metrics.get("/v1/totals")).json()["lag_events"] and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+async def _keep_writing(api: httpx.AsyncClient, ledger: Ledger, writing: asyncio.Event) -> int:
+    """Audits with recommendations, one after another, until told to stop; returns how many writes were accepted."""
+    before = len(ledger.audits) + len(ledger.recs)
+    while writing.is_set():
+        await write_world(api, ledger, audits=1, recs_per_audit=3)
+    return len(ledger.audits) + len(ledger.recs) - before
+
+
+def _record(fault: str, **figures: float) -> None:
+    """Print the figures and keep them beside the process logs."""
+    line = f"{fault}: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+    print(line)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / "convergence.txt", "a") as out:
+        out.write(line + "\n")
 
 
 async def _settle(platform: Platform) -> None:
