@@ -134,6 +134,7 @@ async def test_redis_restarted_empty_under_writes_heals_by_itself(
             assert await _sql(platform, "SELECT sum(repaired) FROM metrics.log_position") >= 18  # 6 recs x 3 steps
             ready = (await metrics.get("/readyz")).json()
             assert ready["checks"]["event_log"] == "ok", ready
+            assert (await metrics.get(f"http://127.0.0.1:{health}/healthz")).status_code == 200
             scraped = (await metrics.get(f"http://127.0.0.1:{health}/metrics")).text
             repaired = [line for line in scraped.splitlines() if line.startswith("cpted_metrics_events_repaired_total")]
             assert sum(float(line.split()[-1]) for line in repaired) >= 18, repaired
