@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shared.errors import infrastructure_fault
 from shared.events import Envelope, parse_event
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,15 @@ class Entry:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Faults of the infrastructure, not of the event: retry without counting a delivery."""
+    """Faults of the infrastructure, not of the event: retry without counting a delivery.
+
+    A database that is restarting ("the database system is starting up") counts, whatever class
+    the driver gives it."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError | OSError | TimeoutError | RedisConnectionError | RedisTimeoutError)
+    if isinstance(exc, OperationalError | OSError | TimeoutError | RedisConnectionError | RedisTimeoutError):
+        return True
+    return infrastructure_fault(exc) is not None
 
 
 class StreamConsumer:
