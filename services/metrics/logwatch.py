@@ -1,10 +1,11 @@
 """Finding and repairing what the bus lost: the projections compared with the producers' event logs.
 
 Redis is a transport; the producers' outboxes are the truth. Every few
-seconds one consumer reads each producer's log (``GET /v1/outbox``) from the
-position up to which every event is known to be applied, moves that position
-on, and counts the events not applied yet: that count is the lag the API
-reports, so the lag cannot read 0 while the projections are short.
+seconds one consumer reads the new part of each producer's log
+(``GET /v1/outbox``), notes which events the projections have not applied,
+checks again those it noted before, and stores the position up to which
+every event is applied and how many are not: that count is the lag the API
+reports, so the lag does not read 0 while the projections are short.
 
 Events the bus will never deliver are re-applied with ``reconcile`` from that
 position, at once when the bus shows it lost data (a stream or consumer group
@@ -20,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -43,6 +47,19 @@ LOSSES = Counter("cpted_metrics_bus_losses_total", "Times the bus was found to h
 REPAIRING = Gauge(
     "cpted_metrics_repairing", "1 while lost events are being re-applied from a producer's log", ["source"]
 )
+
+
+MAX_PENDING = 100_000
+"""Unapplied events remembered per producer; beyond, the log is read on in later rounds."""
+MAX_RETRY_S = 300.0
+
+
+@dataclass
+class _Progress:
+    read_through: int
+    """Every logged event up to here has been read: applied, or in ``pending``."""
+    pending: dict[int, uuid.UUID] = field(default_factory=dict)
+    """Position -> id of the events read but not applied yet."""
 
 
 class LogWatch:
@@ -70,6 +87,8 @@ class LogWatch:
         self._oldest_unapplied: dict[str, tuple[int, float]] = {}
         self._last_delivered: dict[str, tuple[int, int]] = {}
         self._redis_run_id: str | None = None
+        self._progress: dict[str, _Progress] = {}
+        self._failures: dict[str, int] = {}
         self._wake = asyncio.Event()
 
     def bus_lost(self, stream: str, reason: str) -> None:
@@ -100,20 +119,23 @@ class LogWatch:
                 await self._check(source, client)
 
     async def _check(self, source: str, client: httpx.AsyncClient) -> None:
-        async with self.engine.connect() as conn:
-            start = await log_positions.applied_through(conn, source)
-        through, behind, first_unapplied = start, 0, None
-        async for page in read_log(client, self.page_size, after=start, stop_when_waiting=True):
-            async with self.engine.connect() as conn:
-                done = await log_positions.processed_among(conn, (e.id for e in page.events))
-            for position, event in zip(page.positions, page.events, strict=True):
-                if event.id not in done:
-                    behind += 1
-                    first_unapplied = position if first_unapplied is None else first_unapplied
-                elif first_unapplied is None:
-                    through = position
-            if first_unapplied is None:
-                through = page.through
+        progress = await self._recheck(source)
+        async with aclosing(
+            read_log(client, self.page_size, after=progress.read_through, stop_when_waiting=True)
+        ) as pages:
+            async for page in pages:
+                ids = page.ids
+                async with self.engine.connect() as conn:
+                    done = await log_positions.processed_among(conn, ids)
+                progress.pending.update(
+                    (position, id_) for position, id_ in zip(page.positions, ids, strict=True) if id_ not in done
+                )
+                progress.read_through = page.through
+                if len(progress.pending) >= MAX_PENDING:  # far behind: the rest waits for the next round
+                    break
+        first_unapplied = min(progress.pending) if progress.pending else None
+        through = first_unapplied - 1 if first_unapplied is not None else progress.read_through
+        behind = len(progress.pending)
         reason = self._suspect.pop(source, None)
         if first_unapplied is None:
             self._oldest_unapplied.pop(source, None)
@@ -123,6 +145,17 @@ class LogWatch:
             await self._record(source, applied_through=through, behind=behind)
             return
         await self._repair(source, client, through, behind, reason)
+
+    async def _recheck(self, source: str) -> _Progress:
+        """What this process knew of the log, less what has been applied since (by anyone)."""
+        async with self.engine.connect() as conn:
+            stored = await log_positions.applied_through(conn, source)
+            progress = self._progress.setdefault(source, _Progress(stored))
+            progress.read_through = max(progress.read_through, stored)
+            pending = {p: i for p, i in progress.pending.items() if p > stored}
+            done = await log_positions.processed_among(conn, pending.values())
+        progress.pending = {p: i for p, i in pending.items() if i not in done}
+        return progress
 
     async def _overdue(self, source: str, position: int) -> str | None:
         seen = self._oldest_unapplied.get(source)
@@ -140,10 +173,19 @@ class LogWatch:
         REPAIRING.labels(source).set(1)
         try:
             report = await reconcile(self.engine, {source: client}, page_size=self.page_size, start={source: start})
+        except Exception as exc:
+            # An event that cannot be applied (it is in the dead letters, say): honest lag, and a later try.
+            failures = self._failures.get(source, 0) + 1
+            self._failures[source] = failures
+            self._oldest_unapplied[source] = (start + 1, time.monotonic() + min(2.0**failures, MAX_RETRY_S))
+            await self._record(source, applied_through=start, behind=behind, loss=f"re-applying failed: {exc}")
+            raise
         finally:
             REPAIRING.labels(source).set(0)
+        self._failures.pop(source, None)
         missing = report.missing[source]
         self._oldest_unapplied.pop(source, None)
+        self._progress[source] = _Progress(report.through[source])
         if missing:
             LOSSES.labels(source).inc()
             REPAIRED.labels(source).inc(missing)

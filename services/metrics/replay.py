@@ -15,8 +15,10 @@ projections short of the logs (see ``services/metrics/logwatch.py``).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,10 +31,21 @@ Progress = Callable[[str, int], None]
 
 @dataclass
 class LogPage:
-    events: list[Envelope]
-    positions: list[int]
+    items: list[dict[str, Any]]
     through: int
     """The position read up to: every logged event up to it is in this page or an earlier one."""
+
+    @property
+    def positions(self) -> list[int]:
+        return [int(item["position"]) for item in self.items]
+
+    @property
+    def ids(self) -> list[uuid.UUID]:
+        """The events' ids, read without parsing the rest (an event of a version unknown here still has one)."""
+        return [uuid.UUID(str(item["event"]["id"])) for item in self.items]
+
+    def events(self) -> list[Envelope]:
+        return [parse_event(item["event"]) for item in self.items]
 
 
 async def read_log(
@@ -47,9 +60,8 @@ async def read_log(
         response = await client.get("/v1/outbox", params={"limit": page_size, "after": after})
         response.raise_for_status()
         body = response.json()
-        positions = [int(item["position"]) for item in body["items"]]
-        through = positions[-1] if positions else after
-        yield LogPage([parse_event(item["event"]) for item in body["items"]], positions, through)
+        items = body["items"]
+        yield LogPage(items, int(items[-1]["position"]) if items else after)
         if body["waiting"]:  # an earlier event may still be committing: read on from where this page stopped
             if stop_when_waiting:
                 return
@@ -74,9 +86,10 @@ async def rebuild(
         await clear_projections(conn)
         for source, client in logs.items():
             async for page in read_log(client, page_size):
-                applied += await apply_events(conn, page.events, exclusive=True)
+                events = page.events()
+                applied += await apply_events(conn, events, exclusive=True)
                 if progress:
-                    progress(source, len(page.events))
+                    progress(source, len(events))
     return applied
 
 
@@ -107,10 +120,11 @@ async def reconcile(
         report.examined[source] = report.missing[source] = 0
         report.through[source] = (start or {}).get(source, 0)
         async for page in read_log(client, page_size, after=report.through[source]):
+            events = page.events()
             async with engine.begin() as conn:
-                report.missing[source] += await apply_events(conn, page.events)
-            report.examined[source] += len(page.events)
+                report.missing[source] += await apply_events(conn, events)
+            report.examined[source] += len(events)
             report.through[source] = page.through
             if progress:
-                progress(source, len(page.events))
+                progress(source, len(events))
     return report

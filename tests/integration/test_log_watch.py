@@ -115,3 +115,41 @@ async def test_events_that_never_reach_the_bus_are_applied_from_the_log_after_th
     assert await _relay_all(redis) == 4  # published late after all ...
     await _consume_all(consumer)
     assert (await _totals(metrics_api))["recommendations"] == 4  # ... and counted once
+
+
+async def test_an_event_that_cannot_be_applied_leaves_honest_lag_and_a_ready_service(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    consumer = build_consumer(get_settings(), engine, redis)
+    await _relay_all(redis)
+    await _consume_all(consumer)
+    async with engine.begin() as conn:  # an event no projection can take (its state is missing)
+        await conn.execute(
+            text(
+                "INSERT INTO audits.outbox (id, type, version, subject_id, envelope) "
+                "SELECT id, 'recommendation.created', 1, subject_id, jsonb_set(envelope, '{payload}', '{}') "
+                "FROM (SELECT gen_random_uuid() AS id, subject_id, envelope FROM audits.outbox LIMIT 1) AS one"
+            )
+        )
+        await conn.execute(
+            text(
+                "UPDATE audits.outbox SET envelope = jsonb_set(envelope, '{id}', to_jsonb(id::text)) "
+                "WHERE envelope->'payload' = '{}'::jsonb"
+            )
+        )
+    watch = _watch(engine, redis, audits_api, grace_s=0)
+    await watch.check_once()
+    try:
+        await watch.check_once()  # overdue: re-applying it fails
+    except Exception:
+        pass
+    assert (await _totals(metrics_api))["lag_events"] == 1
+    ready = (await metrics_api.get("/readyz")).json()
+    assert ready["checks"]["event_log"] == "ok", ready  # not stuck "repairing"
+    async with engine.connect() as conn:
+        loss = (await conn.execute(text("SELECT last_loss FROM metrics.log_position WHERE source = 'audits'"))).scalar()
+    assert loss and loss.startswith("re-applying failed"), loss
