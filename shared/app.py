@@ -121,6 +121,8 @@ def create_service_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
     app.add_middleware(BackingServerFaultMiddleware)
+    # Outside everything that may wait (Redis, the database, a task); inside what only adds headers.
+    app.add_middleware(LivenessMiddleware, service=name)
     app.add_middleware(RequestContextMiddleware, service=name)
     if settings.cors_origins:
         app.add_middleware(
@@ -132,7 +134,6 @@ def create_service_app(
             allow_credentials=False,
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
-    app.add_middleware(LivenessMiddleware, service=name)
     errors.install(app)
     for router in routers:
         app.include_router(router)

@@ -102,7 +102,7 @@ class BodyLimitMiddleware:
 
 
 class LivenessMiddleware:
-    """``GET /healthz`` answered first, touching nothing: no database, Redis, task or await that yields.
+    """``GET /healthz`` answered before anything that touches the database or Redis or starts a task.
 
     A liveness probe asks whether the process still runs its event loop; under load every extra trip
     through the loop's queue (a task, a Redis call) would make a busy pod look dead.
@@ -111,12 +111,7 @@ class LivenessMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.body = orjson.dumps({"status": "ok", "service": service})
-        self.headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(self.body)).encode()),
-            (b"cache-control", b"no-store"),
-            (b"x-content-type-options", b"nosniff"),
-        ]
+        self.headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
