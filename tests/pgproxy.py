@@ -32,13 +32,18 @@ class PgProxy:
         parts = urlsplit(database_url)
         self.target = (parts.hostname or "127.0.0.1", parts.port or 5432)
         self.port = free_port()
-        netloc = parts.netloc.rsplit("@", 1)
-        host = f"127.0.0.1:{self.port}"
-        self.url = urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+        self.url = self.url_for(database_url)
         self.mode: Mode = "up"
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.upstream_ports: set[int] = set()
+
+    def url_for(self, database_url: str) -> str:
+        """The URL of a database of the same server, through the proxy."""
+        parts = urlsplit(database_url)
+        netloc = parts.netloc.rsplit("@", 1)
+        host = f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
 
     async def start(self) -> PgProxy:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)

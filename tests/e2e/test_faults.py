@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from redis import Redis
 
 from cpted.embedded import EmbeddedRedis
 from shared.db import plain_url
+from tests import factories
 from tests.e2e.conftest import start_platform
 from tests.e2e.processes import LOGS, Platform
 from tests.e2e.scenario import TIMEOUT_S, Ledger, clients, implement, wait_for, write_world
+from tests.pgproxy import PgProxy
 from tests.servers import TestServers, free_port
 
 pytestmark = pytest.mark.e2e
@@ -157,7 +161,7 @@ async def _keep_writing(api: httpx.AsyncClient, ledger: Ledger, writing: asyncio
     return len(ledger.audits) + len(ledger.recs) - before
 
 
-def _record(fault: str, **figures: float) -> None:
+def _record(fault: str, **figures: float | str) -> None:
     """Print the figures and keep them beside the process logs."""
     line = f"{fault}: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
     print(line)
@@ -231,3 +235,88 @@ async def test_database_outage_is_503_then_recovers_without_leaking_connections(
     finally:
         settings.database_url = saved
         pg.stop()
+
+
+async def test_a_database_restart_under_writes_answers_503_only_and_every_write_lands_once(
+    servers: TestServers,
+) -> None:
+    proxy = await PgProxy(servers.database_url).start()
+    platform = await asyncio.to_thread(start_platform, servers, reach_database=proxy.url_for)
+    try:
+        api, metrics = clients(platform)
+        async with api, metrics:
+            ledger = Ledger()
+            await write_world(api, ledger, audits=2, recs_per_audit=2)
+            await wait_for(metrics, ledger, None)
+            answers: Counter[str] = Counter()
+            writing = asyncio.Event()
+            writing.set()
+            writers = [
+                asyncio.create_task(_write_with_retries(api, ledger, audit_id, writing, answers))
+                for audit_id in list(ledger.audits) * 2
+            ]
+            await asyncio.sleep(1)
+            # The restart: the server ends every connection, says "starting up" a while, is gone, then back.
+            await _sql(platform, _TERMINATE_PROXIED.format(ports=",".join(map(str, proxy.upstream_ports)) or "0"))
+            await proxy.set_mode("starting")
+            await proxy.drop()
+            await asyncio.sleep(2)
+            await proxy.set_mode("down")
+            await asyncio.sleep(1)
+            await proxy.set_mode("up")
+            back = time.monotonic()
+            await asyncio.sleep(2)
+            writing.clear()
+            acknowledged = sum(await asyncio.gather(*writers))
+            last_write = time.monotonic()
+            await wait_for(metrics, ledger, None)
+            converged = time.monotonic()
+            assert set(answers) <= {"200", "201", "409", "503"}, answers  # no 500, no reset connection
+            assert answers["503"] > 0  # the restart was seen
+            assert await _sql(platform, "SELECT count(*) FROM audits.recommendation") == len(ledger.recs)
+            outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
+            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            _record(
+                "postgresql restarted under writes",
+                acknowledged=acknowledged,
+                events=outbox,
+                answers=" ".join(f"{k}x{v}" for k, v in sorted(answers.items())),
+                since_back_s=converged - back,
+                since_last_write_s=converged - last_write,
+            )
+    finally:
+        await asyncio.to_thread(platform.stop)  # the proxy runs on this loop: the processes close through it
+        await proxy.close()
+
+
+_TERMINATE_PROXIED = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port IN ({ports})"
+
+
+async def _write_with_retries(
+    api: httpx.AsyncClient, ledger: Ledger, audit_id: str, writing: asyncio.Event, answers: Counter[str]
+) -> int:
+    """Recommendations one after another, each retried with its Idempotency-Key until it is answered, as a
+    careful client does; returns how many were accepted."""
+    accepted = 0
+    while writing.is_set():
+        key, body = uuid.uuid4().hex, factories.recommendation()
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            try:
+                r = await api.post(
+                    f"/v1/audits/{audit_id}/recommendations", json=body, headers={"Idempotency-Key": key}
+                )
+            except httpx.TransportError as exc:
+                answers[type(exc).__name__] += 1
+                r = None
+            if r is not None:
+                answers[str(r.status_code)] += 1
+                if r.status_code in (200, 201):
+                    ledger.recs[r.json()["id"]] = r.json()
+                    accepted += 1
+                    break
+                if r.status_code == 503:
+                    assert int(r.headers["retry-after"]) > 0 and r.json()["detail"], r.text
+            assert time.monotonic() < deadline, f"Idempotency-Key {key} never got its answer: {r and r.text}"
+            await asyncio.sleep(0.2)
+    return accepted
