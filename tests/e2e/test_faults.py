@@ -101,17 +101,25 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
         platform.stop()
 
 
+@pytest.mark.parametrize("consumer", ["started after", "paused through"])
 async def test_redis_restarted_empty_under_writes_heals_by_itself(
-    servers: TestServers, own_redis: EmbeddedRedis
+    servers: TestServers, own_redis: EmbeddedRedis, consumer: str
 ) -> None:
-    platform = await asyncio.to_thread(start_platform, servers, redis_url=own_redis.url)
+    platform = await asyncio.to_thread(start_platform, servers, redis_url=own_redis.url, consumers=0)
+    health = free_port()
+    platform.start_cli("consumer-1", "consume", CPTED_CONSUMER_NAME="consumer-1", CPTED_HEALTH_PORT=str(health))
     try:
         api, metrics = clients(platform)
         async with api, metrics:
             ledger = Ledger()
             world = await write_world(api, ledger, audits=3, recs_per_audit=8)
             await wait_for(metrics, ledger, world["partnership"]["id"])
-            platform.procs["consumer-1"].stop()
+            first = platform.procs["consumer-1"]
+            if consumer == "started after":
+                first.stop()
+            else:  # the same process lives through the loss, frozen so that it cannot read ahead of it
+                assert first.popen is not None
+                first.popen.send_signal(signal.SIGSTOP)
             for rec_id in list(ledger.recs)[:6]:  # published to Redis, never consumed: lost with it
                 await implement(api, ledger, rec_id)
             await _settle(platform)
@@ -125,8 +133,12 @@ async def test_redis_restarted_empty_under_writes_heals_by_itself(
             await asyncio.sleep(1)  # writes go on while Redis is gone
             own_redis.start()  # empty: no persistence
             restarted = time.monotonic()
-            health = free_port()
-            platform.start_cli("consumer-2", "consume", CPTED_CONSUMER_NAME="consumer-2", CPTED_HEALTH_PORT=str(health))
+            if consumer == "started after":
+                health = free_port()
+                env = {"CPTED_CONSUMER_NAME": "consumer-2", "CPTED_HEALTH_PORT": str(health)}
+                platform.start_cli("consumer-2", "consume", **env)
+            else:
+                first.popen.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
             await asyncio.sleep(2)  # and go on after it is back
             writing.clear()
             acknowledged = await writer
@@ -143,13 +155,16 @@ async def test_redis_restarted_empty_under_writes_heals_by_itself(
             repaired = [line for line in scraped.splitlines() if line.startswith("cpted_metrics_events_repaired_total")]
             assert sum(float(line.split()[-1]) for line in repaired) >= 18, repaired
             _record(
-                "redis restarted empty under writes",
+                f"redis restarted empty under writes, consumer {consumer}",
                 acknowledged=acknowledged,
                 events=outbox,
                 since_restart_s=converged - restarted,
                 since_last_write_s=converged - last_write,
             )
     finally:
+        for proc in platform.procs.values():  # none left frozen, or it could not stop
+            if proc.popen and proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGCONT)
         platform.stop()
 
 
