@@ -60,6 +60,9 @@ class _Progress:
     """Every logged event up to here has been read: applied, or in ``pending``."""
     pending: dict[int, uuid.UUID] = field(default_factory=dict)
     """Position -> id of the events read but not applied yet."""
+    applied_before: int = 0
+    """Where the stored position was when this process started: 0 on a platform's first start."""
+    first_round: bool = True
 
 
 class LogWatch:
@@ -137,6 +140,9 @@ class LogWatch:
         through = first_unapplied - 1 if first_unapplied is not None else progress.read_through
         behind = len(progress.pending)
         reason = self._suspect.pop(source, None)
+        if reason and progress.first_round and progress.applied_before == 0:
+            reason = None  # nothing applied before: a first start, where a new group reads the whole stream
+        progress.first_round = False
         if first_unapplied is None:
             self._oldest_unapplied.pop(source, None)
         elif reason is None:
@@ -150,7 +156,7 @@ class LogWatch:
         """What this process knew of the log, less what has been applied since (by anyone)."""
         async with self.engine.connect() as conn:
             stored = await log_positions.applied_through(conn, source)
-            progress = self._progress.setdefault(source, _Progress(stored))
+            progress = self._progress.setdefault(source, _Progress(stored, applied_before=stored))
             progress.read_through = max(progress.read_through, stored)
             pending = {p: i for p, i in progress.pending.items() if p > stored}
             done = await log_positions.processed_among(conn, pending.values())
@@ -185,7 +191,9 @@ class LogWatch:
         self._failures.pop(source, None)
         missing = report.missing[source]
         self._oldest_unapplied.pop(source, None)
-        self._progress[source] = _Progress(report.through[source])
+        self._progress[source] = _Progress(
+            report.through[source], applied_before=report.through[source], first_round=False
+        )
         if missing:
             LOSSES.labels(source).inc()
             REPAIRED.labels(source).inc(missing)
