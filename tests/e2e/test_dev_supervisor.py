@@ -96,14 +96,14 @@ def test_embedded_redis_and_postgres_are_started_again_and_no_zombie_is_left(
         except redis.RedisError:
             return False
 
-    _eventually(redis_back, "embedded Redis answers again")
+    _eventually(redis_back, "embedded Redis answers again", 60)
     with pytest.raises(ChildProcessError):
         os.waitpid(dead, os.WNOHANG)  # reaped by the supervisor, not a zombie
 
     postmaster = int((tmp_path / "pg" / "postmaster.pid").read_text().split()[0])
     os.kill(postmaster, signal.SIGQUIT)  # PostgreSQL's immediate shutdown, as in a crash
     _eventually(lambda: not platform.postgres.alive() or _postmaster(tmp_path) != postmaster, "PostgreSQL went down")
-    _eventually(lambda: platform.postgres.alive() and _answers(database_url), "embedded PostgreSQL answers again", 60)
+    _eventually(lambda: platform.postgres.alive() and _answers(database_url), "embedded PostgreSQL answers again", 180)
 
 
 def _postmaster(tmp_path: Path) -> int:
