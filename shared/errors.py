@@ -8,11 +8,16 @@ client never sees a stack trace.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -83,6 +88,59 @@ class Unavailable(Problem):
     status, type, title = 503, "unavailable", "Service unavailable"
 
 
+RETRY_AFTER_S = 5
+
+# SQLSTATEs of a database that is gone, going or not yet back: connection exceptions (class 08),
+# administrator/crash shutdown and "cannot connect now" (57P01-57P03).
+_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        seen = seen.__cause__
+    return ""
+
+
+def infrastructure_fault(exc: BaseException) -> str | None:
+    """What failed, in words for the client, when ``exc`` is a fault of a backing server; None otherwise."""
+    if isinstance(exc, PoolTimeoutError):
+        return "the database connection pool is exhausted (every connection is busy); try again shortly"
+    if isinstance(exc, NotConfigured):
+        return str(exc)
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return "Redis (the event bus) is unavailable; try again shortly"
+    if isinstance(exc, RedisError):
+        return None
+    if isinstance(exc, DBAPIError):
+        state = _sqlstate(exc.orig or exc)
+        if state == "53300":
+            return "the database refuses new connections (too many clients); try again shortly"
+        if exc.connection_invalidated or state.startswith(_LOST_STATES):
+            return "the database connection was lost (the database is restarting or unreachable); try again shortly"
+        if isinstance(exc, OperationalError):
+            return "the database is unavailable; try again shortly"
+        return None
+    state = _sqlstate(exc)
+    if state == "53300":
+        return "the database refuses new connections (too many clients); try again shortly"
+    if state.startswith(_LOST_STATES):
+        return "the database connection was lost (the database is restarting or unreachable); try again shortly"
+    # Raw socket errors come from the database driver: Redis and HTTP clients wrap theirs.
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return "the database cannot be reached; try again shortly"
+    if isinstance(exc, OSError):
+        return f"a server resource failed ({exc.strerror or type(exc).__name__}); try again shortly"
+    return None
+
+
+def unavailable_body(reason: str) -> dict[str, Any]:
+    return {"type": PROBLEM_BASE + "unavailable", "title": "Service unavailable", "status": 503, "detail": reason}
+
+
 def problem_response(
     status: int, type_: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -102,6 +160,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
         return JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -117,18 +177,18 @@ def install(app: FastAPI) -> None:
             exc.status_code, slug, str(exc.detail), str(exc.detail), headers=getattr(exc, "headers", None)
         )
 
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
+    async def _backing_server(request: Request, exc: Exception) -> JSONResponse:
+        reason = infrastructure_fault(exc)
+        if reason is None:
+            log.exception("unexpected error")
+            return problem_response(500, "internal", "Internal error", "an unexpected error occurred")
+        log.warning("503: %s (%s: %s)", reason, type(exc).__name__, exc)
         return problem_response(
-            503,
-            "unavailable",
-            "Service unavailable",
-            "the database is unavailable; try again shortly",
-            headers={"Retry-After": "5"},
+            503, "unavailable", "Service unavailable", reason, headers={"Retry-After": str(RETRY_AFTER_S)}
         )
 
-    for exc_class in (OperationalError, PoolTimeoutError, ConnectionError, OSError, NotConfigured):
-        app.add_exception_handler(exc_class, _unavailable)
+    for exc_class in (DBAPIError, PoolTimeoutError, OSError, NotConfigured, RedisError, asyncpg.PostgresError):
+        app.add_exception_handler(exc_class, _backing_server)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
@@ -136,14 +196,5 @@ def install(app: FastAPI) -> None:
         log.info("integrity conflict: %s", exc.orig)
         return problem_response(409, "conflict", "Conflict", "the request conflicts with a concurrent change; retry")
 
-    @app.exception_handler(DBAPIError)
-    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
-            return await _unavailable(request, exc)
-        log.exception("database error")
-        return problem_response(500, "internal", "Internal error", "an unexpected error occurred")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return problem_response(500, "internal", "Internal error", "an unexpected error occurred")
+    # Whatever else escapes: still a 503 if a backing server failed (asyncpg's interface errors, say).
+    app.add_exception_handler(Exception, _backing_server)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 
@@ -16,7 +17,9 @@ from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.docs import PAGE_PREFIXES
-from shared.errors import PROBLEM_BASE, PROBLEM_JSON
+from shared.errors import PROBLEM_BASE, PROBLEM_JSON, RETRY_AFTER_S, infrastructure_fault
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -31,9 +34,15 @@ API_ONLY_HEADERS = [
 
 
 async def send_problem(
-    send: Send, status: int, slug: str, title: str, detail: str, headers: Mapping[str, str] = {}
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] = {},
+    extra_body: Mapping[str, str] = {},
 ) -> None:
-    body = orjson.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail})
+    body = orjson.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, **extra_body})
     raw_headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -91,6 +100,59 @@ class BodyLimitMiddleware:
             await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+class LivenessMiddleware:
+    """``GET /healthz`` answered before anything that touches the database or Redis or starts a task.
+
+    A liveness probe asks whether the process still runs its event loop; under load every extra trip
+    through the loop's queue (a task, a Redis call) would make a busy pod look dead.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.body = orjson.dumps({"status": "ok", "service": service})
+        self.headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
+            return
+        await self.app(scope, receive, send)
+
+
+class BackingServerFaultMiddleware:
+    """A backing server failing under a middleware (outside the routes' error handlers) is a 503 as well.
+
+    The idempotency and rate-limit middlewares use the database and Redis before any route runs;
+    their faults must read as what they are, not as a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            reason = infrastructure_fault(exc)
+            if reason is None or started:
+                raise
+            log.warning("503: %s (%s: %s)", reason, type(exc).__name__, exc)
+            await send_problem(
+                send, 503, "unavailable", "Service unavailable", reason, {"Retry-After": str(RETRY_AFTER_S)}
+            )
 
 
 class TimeoutMiddleware:

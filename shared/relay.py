@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import asyncpg
 from redis.asyncio import Redis
@@ -30,6 +31,7 @@ class Relay:
         stream: str,
         batch: int = 500,
         poll_s: float = 1.0,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.database_url = plain_url(database_url)
         self.redis = redis
@@ -38,6 +40,7 @@ class Relay:
         self.batch = batch
         self.poll_s = poll_s
         self.published = 0
+        self.heartbeat = heartbeat or (lambda: None)
         # Claim and mark in one statement; the mark only sticks if the transaction commits after XADD.
         self._claim_sql = (
             f"UPDATE {schema}.outbox SET published_at = now() WHERE position IN ("
@@ -68,6 +71,7 @@ class Relay:
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set, reconnecting after database or Redis faults."""
         while not stop.is_set():
+            self.heartbeat()  # alive while waiting for Redis or the database too: a restart would not help
             try:
                 await self._run_connected(stop)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError) as exc:
@@ -88,6 +92,7 @@ class Relay:
         wait = MIN_POLL_S
         try:
             while not stop.is_set():
+                self.heartbeat()
                 wait = MIN_POLL_S if await self.drain(conn) else min(wait * 2, self.poll_s)
                 await _sleep_or_stop(stop, wait)
         finally:

@@ -47,11 +47,21 @@ class Settings(BaseSettings):
     relay_batch: int = 500
     relay_poll_s: float = 0.05
     log_gap_timeout_s: float = 10.0
+    # The metrics consumer compares the projections with the producers' logs this often, and re-applies
+    # an event still missing after the grace period when the bus has nothing left for it.
+    log_check_every_s: float = 2.0
+    log_loss_grace_s: float = 10.0
+    # Relays and consumers answer /healthz (and /metrics) on this port when it is set.
+    health_port: int | None = None
+    health_host: str = "0.0.0.0"
+    heartbeat_max_age_s: float = 30.0
 
     # Auth and protection
     rate_limit_per_second: int = 200
     max_body_bytes: int = 1_048_576
     request_timeout_s: float = 30.0
+    # How old an Idempotency-Key's claim without a stored answer must be before a repeat re-runs it for one.
+    idempotency_recover_after_s: float = 3.0
     cors_origins: list[str] = []
     cors_origin_regex: str | None = None
     hsts: bool = False

@@ -90,7 +90,7 @@ class UnitOfWork:
         return list(self._events)
 
     async def commit(self) -> None:
-        await take_claim(self.session)
+        await take_claim(self.session, self._events)
         if self._events:
             assert self._outbox_table is not None
             await outbox.write(self.session, self._outbox_table, self._events)

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.metrics.api import cswb, evaluations, incident_counts, incidents, reports, targeting, totals
+from services.metrics.logwatch import readiness
 from shared.app import create_service_app
 from shared.deadletters import dead_letter_router
 
@@ -14,6 +15,7 @@ def create_app() -> FastAPI:
         description="Running totals of the programme, kept from the audits and events streams.",
         body_limits=incidents.BODY_LIMITS,
         slow_routes=incidents.SLOW_ROUTES,
+        readiness=[readiness],
         routers=[
             totals.router,
             incidents.router,

@@ -1,16 +1,20 @@
-"""The metrics consumer process: reads the producers' streams and applies them."""
+"""The metrics consumer process: reads the producers' streams and applies them, and compares the
+projections with the producers' logs to repair what the bus lost (see ``logwatch.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.metrics.logwatch import LogWatch
 from services.metrics.projector import apply_events
 from shared.bus import redis_client
-from shared.consumer import StreamConsumer
+from shared.consumer import BusLost, StreamConsumer
 from shared.db import get_engine
 from shared.events import Envelope
 from shared.settings import Settings, get_settings
@@ -28,7 +32,13 @@ def handler_for(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     return handle
 
 
-def build_consumer(settings: Settings, engine: AsyncEngine, redis) -> StreamConsumer:  # type: ignore[no-untyped-def]
+def build_consumer(  # type: ignore[no-untyped-def]
+    settings: Settings,
+    engine: AsyncEngine,
+    redis,
+    on_bus_lost: BusLost | None = None,
+    heartbeat: Callable[[], None] | None = None,
+) -> StreamConsumer:
     return StreamConsumer(
         redis,
         [settings.stream(s) for s in SOURCES],
@@ -41,17 +51,46 @@ def build_consumer(settings: Settings, engine: AsyncEngine, redis) -> StreamCons
         block_ms=settings.consumer_block_ms,
         claim_idle_ms=settings.claim_idle_ms,
         claim_every_s=settings.claim_every_s,
+        on_bus_lost=on_bus_lost,
+        heartbeat=heartbeat,
     )
 
 
-async def run(stop: asyncio.Event, settings: Settings | None = None) -> None:
+def build_log_watch(settings: Settings, engine: AsyncEngine, redis, logs: dict[str, httpx.AsyncClient]) -> LogWatch:  # type: ignore[no-untyped-def]
+    return LogWatch(
+        engine,
+        redis,
+        logs,
+        {source: settings.stream(source) for source in SOURCES},
+        settings.consumer_group,
+        every_s=settings.log_check_every_s,
+        grace_s=settings.log_loss_grace_s,
+    )
+
+
+async def run(
+    stop: asyncio.Event, settings: Settings | None = None, heartbeat: Callable[[], None] | None = None
+) -> None:
     settings = settings or get_settings()
     engine = get_engine(settings)
     redis = redis_client(settings)
-    consumer = build_consumer(settings, engine, redis)
-    log.info("metrics consumer %s reading %s", settings.consumer_name, consumer.streams)
-    try:
-        await consumer.run(stop)
-    finally:
-        await redis.aclose()
-        await engine.dispose()
+    async with AsyncExitStack() as stack:
+        watch: LogWatch | None = None
+        if settings.service_api_key:
+            headers = {"Authorization": f"Bearer {settings.service_api_key}"}
+            urls = {"audits": settings.audits_url, "events": settings.events_url}
+            logs = {
+                source: await stack.enter_async_context(httpx.AsyncClient(base_url=url, headers=headers, timeout=30))
+                for source, url in urls.items()
+            }
+            watch = build_log_watch(settings, engine, redis, logs)
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per log read would drown the rest
+        else:
+            log.warning("no CPTED_SERVICE_API_KEY: events the bus loses are not found until `cpted reconcile` runs")
+        consumer = build_consumer(settings, engine, redis, watch.bus_lost if watch else None, heartbeat)
+        log.info("metrics consumer %s reading %s", settings.consumer_name, consumer.streams)
+        try:
+            await asyncio.gather(consumer.run(stop), *([watch.run(stop)] if watch else []))
+        finally:
+            await redis.aclose()
+            await engine.dispose()

@@ -6,15 +6,19 @@ meanwhile waits, then finds its events already applied.
 
 ``reconcile`` applies every logged event the projections have not seen
 (events lost with a Redis failure, say), one page per transaction, and
-reports how many were missing. Events already applied are recognised by id
-and change nothing.
+reports how many were missing and how far it read. Events already applied
+are recognised by id and change nothing. It runs from the command line and,
+from a known position onwards, whenever the metrics consumer finds the
+projections short of the logs (see ``services/metrics/logwatch.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,14 +29,42 @@ from shared.events import Envelope, parse_event
 Progress = Callable[[str, int], None]
 
 
-async def read_log(client: httpx.AsyncClient, page_size: int) -> AsyncIterator[list[Envelope]]:
-    after = 0
+@dataclass
+class LogPage:
+    items: list[dict[str, Any]]
+    through: int
+    """The position read up to: every logged event up to it is in this page or an earlier one."""
+
+    @property
+    def positions(self) -> list[int]:
+        return [int(item["position"]) for item in self.items]
+
+    @property
+    def ids(self) -> list[uuid.UUID]:
+        """The events' ids, read without parsing the rest (an event of a version unknown here still has one)."""
+        return [uuid.UUID(str(item["event"]["id"])) for item in self.items]
+
+    def events(self) -> list[Envelope]:
+        return [parse_event(item["event"]) for item in self.items]
+
+
+async def read_log(
+    client: httpx.AsyncClient, page_size: int, *, after: int = 0, stop_when_waiting: bool = False
+) -> AsyncIterator[LogPage]:
+    """The producer's log from ``after`` on, page by page, to its end.
+
+    ``stop_when_waiting``: end where a transaction may still be committing an earlier event,
+    instead of waiting for it.
+    """
     while True:
         response = await client.get("/v1/outbox", params={"limit": page_size, "after": after})
         response.raise_for_status()
         body = response.json()
-        yield [parse_event(item["event"]) for item in body["items"]]
+        items = body["items"]
+        yield LogPage(items, int(items[-1]["position"]) if items else after)
         if body["waiting"]:  # an earlier event may still be committing: read on from where this page stopped
+            if stop_when_waiting:
+                return
             after = body["next_after"]
             await asyncio.sleep(0.2)
             continue
@@ -53,7 +85,8 @@ async def rebuild(
     async with engine.begin() as conn:
         await clear_projections(conn)
         for source, client in logs.items():
-            async for events in read_log(client, page_size):
+            async for page in read_log(client, page_size):
+                events = page.events()
                 applied += await apply_events(conn, events, exclusive=True)
                 if progress:
                     progress(source, len(events))
@@ -64,6 +97,8 @@ async def rebuild(
 class Reconciliation:
     examined: dict[str, int] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)
+    through: dict[str, int] = field(default_factory=dict)
+    """Per producer, the log position every event up to which is now applied."""
 
     @property
     def repaired(self) -> int:
@@ -76,15 +111,20 @@ async def reconcile(
     *,
     page_size: int = 2000,
     progress: Progress | None = None,
+    start: Mapping[str, int] | None = None,
 ) -> Reconciliation:
-    """Apply the logged events the projections lack; report how many were missing per producer."""
+    """Apply the logged events the projections lack (after the ``start`` positions, if given);
+    report how many were missing per producer and how far each log was read."""
     report = Reconciliation()
     for source, client in logs.items():
         report.examined[source] = report.missing[source] = 0
-        async for events in read_log(client, page_size):
+        report.through[source] = (start or {}).get(source, 0)
+        async for page in read_log(client, page_size, after=report.through[source]):
+            events = page.events()
             async with engine.begin() as conn:
                 report.missing[source] += await apply_events(conn, events)
             report.examined[source] += len(events)
+            report.through[source] = page.through
             if progress:
                 progress(source, len(events))
     return report

@@ -27,8 +27,8 @@ from services.metrics.consumer import SOURCES
 from services.metrics.cswb import delivery, feeds, store
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
 from services.metrics.domain.windows import local_today
+from services.metrics.logwatch import lag_events
 from shared.bus import redis_client
-from shared.consumer import lag
 from shared.db import async_url
 from shared.settings import Settings, get_settings
 
@@ -106,13 +106,15 @@ def enqueue(tickets: Iterable[store.Ticket]) -> int:
     return sent
 
 
-async def _consumer_lag() -> int:
+async def _consumer_lag(engine: AsyncEngine) -> int:
     settings = get_settings()
     redis = redis_client(settings)
     try:
-        return await lag(redis, [settings.stream(s) for s in SOURCES], settings.consumer_group)
-    except RedisError as exc:  # the lag is a courtesy: without it, build from what the projections hold
-        log.warning("cannot read the metrics consumer's lag: %s", exc)
+        async with engine.connect() as conn:
+            return await lag_events(conn, redis, [settings.stream(s) for s in SOURCES], settings.consumer_group)
+    except (RedisError, exc.SQLAlchemyError, OSError) as error:
+        # the lag is a courtesy: without it, build from what the projections hold
+        log.warning("cannot read the metrics consumer's lag: %s", error)
         return 0
     finally:
         await redis.aclose()
@@ -129,7 +131,7 @@ def build_nightly_feeds(self: Any) -> list[str]:
     """
     cswb, zone = get_cswb_settings(), get_settings().local_timezone
     step = min(60.0, cswb.celery_visibility_timeout_s / 2)
-    behind = asyncio.run(_consumer_lag())
+    behind = _run(_consumer_lag)
     if behind and self.request.retries * step < cswb.cswb_consumer_wait_s:
         log.info("the metrics consumer is %d events behind; building the CSWB feeds in %.0fs", behind, step)
         raise self.retry(countdown=step, max_retries=None)

@@ -220,3 +220,17 @@ def test_the_image_is_slim_runs_as_a_user_and_checks_its_health() -> None:
     assert final.startswith("python:3.11-slim")
     assert re.search(r"^USER (?!0\b|root\b)\S+", final, re.M)
     assert re.search(r"^HEALTHCHECK .*", final, re.M) and "/healthz" in final
+
+
+def test_relays_and_consumers_have_a_liveness_probe_on_their_heartbeat_port() -> None:
+    for name in ("consumer", "relay-audits", "relay-events"):
+        (container,) = _containers(DEPLOYMENTS[name])
+        port = int(next(e["value"] for e in container["env"] if e["name"] == "CPTED_HEALTH_PORT"))
+        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"health": port}, name
+        probe = container["livenessProbe"]
+        assert probe["httpGet"] == {"path": "/healthz", "port": "health"}, name
+        assert probe["timeoutSeconds"] >= 2, name
+    compose = _compose()["services"]
+    for name in ("consumer", "relay-audits", "relay-events"):
+        port = compose[name]["environment"]["CPTED_HEALTH_PORT"]
+        assert f"127.0.0.1:{port}/healthz" in " ".join(compose[name]["healthcheck"]["test"]), name

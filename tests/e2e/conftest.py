@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -27,13 +27,19 @@ def _issue_key(database_url: str, scope: Scope) -> str:
 
 
 def start_platform(
-    servers: TestServers, *, redis_url: str | None = None, relays: int = 1, consumers: int = 1
+    servers: TestServers,
+    *,
+    redis_url: str | None = None,
+    relays: int = 1,
+    consumers: int = 1,
+    reach_database: Callable[[str], str] | None = None,
 ) -> Platform:
-    """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database."""
+    """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database
+    (which the processes reach at ``reach_database(url)`` when given: through a proxy, say)."""
     suffix = uuid.uuid4().hex[:6]
     database_url = fresh_database(servers, f"e2e{suffix}")
     env = dict(os.environ) | {
-        "CPTED_DATABASE_URL": database_url,
+        "CPTED_DATABASE_URL": reach_database(database_url) if reach_database else database_url,
         "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-e2e{suffix}",
     }
     if redis_url:

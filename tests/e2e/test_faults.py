@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +21,12 @@ from redis import Redis
 
 from cpted.embedded import EmbeddedRedis
 from shared.db import plain_url
+from tests import factories
 from tests.e2e.conftest import start_platform
-from tests.e2e.processes import Platform
+from tests.e2e.processes import LOGS, Platform
 from tests.e2e.scenario import TIMEOUT_S, Ledger, clients, implement, wait_for, write_world
-from tests.servers import TestServers
+from tests.pgproxy import PgProxy
+from tests.servers import TestServers, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -99,47 +101,88 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
         platform.stop()
 
 
-async def test_redis_lost_under_writes_then_reconciled(servers: TestServers, own_redis: EmbeddedRedis) -> None:
-    platform = await asyncio.to_thread(start_platform, servers, redis_url=own_redis.url)
+@pytest.mark.parametrize("consumer", ["started after", "paused through"])
+async def test_redis_restarted_empty_under_writes_heals_by_itself(
+    servers: TestServers, own_redis: EmbeddedRedis, consumer: str
+) -> None:
+    platform = await asyncio.to_thread(start_platform, servers, redis_url=own_redis.url, consumers=0)
+    health = free_port()
+    platform.start_cli("consumer-1", "consume", CPTED_CONSUMER_NAME="consumer-1", CPTED_HEALTH_PORT=str(health))
     try:
         api, metrics = clients(platform)
         async with api, metrics:
             ledger = Ledger()
             world = await write_world(api, ledger, audits=3, recs_per_audit=8)
             await wait_for(metrics, ledger, world["partnership"]["id"])
-            platform.procs["consumer-1"].stop()
+            first = platform.procs["consumer-1"]
+            if consumer == "started after":
+                first.stop()
+            else:  # the same process lives through the loss, frozen so that it cannot read ahead of it
+                assert first.popen is not None
+                first.popen.send_signal(signal.SIGSTOP)
             for rec_id in list(ledger.recs)[:6]:  # published to Redis, never consumed: lost with it
                 await implement(api, ledger, rec_id)
             await _settle(platform)
+            writing = asyncio.Event()
+            writing.set()
+            writer = asyncio.create_task(_keep_writing(api, ledger, writing))
+            await asyncio.sleep(1)
             assert own_redis._process is not None
             own_redis._process.kill()
             own_redis._process.wait()
-            await write_world(api, ledger, audits=1, recs_per_audit=4)  # writes go on while Redis is gone
-            own_redis.start()
-            platform.start_cli("consumer-2", "consume", CPTED_CONSUMER_NAME="consumer-2")
-            await _settle(platform)
-            await _caught_up(metrics)
-            result = await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "cpted", "reconcile", "--api-key", platform.api_key],  # type: ignore[attr-defined]
-                env=platform.env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert result.returncode == 0, result.stderr
-            assert "repaired: 18 events" in result.stdout, result.stdout  # 6 recommendations x 3 steps
+            await asyncio.sleep(1)  # writes go on while Redis is gone
+            own_redis.start()  # empty: no persistence
+            restarted = time.monotonic()
+            if consumer == "started after":
+                health = free_port()
+                env = {"CPTED_CONSUMER_NAME": "consumer-2", "CPTED_HEALTH_PORT": str(health)}
+                platform.start_cli("consumer-2", "consume", **env)
+            else:
+                first.popen.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+            await asyncio.sleep(2)  # and go on after it is back
+            writing.clear()
+            acknowledged = await writer
+            last_write = time.monotonic()
             await wait_for(metrics, ledger, None)
+            converged = time.monotonic()
             outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
             assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            assert await _sql(platform, "SELECT sum(repaired) FROM metrics.log_position") >= 18  # 6 recs x 3 steps
+            ready = (await metrics.get("/readyz")).json()
+            assert ready["checks"]["event_log"] == "ok", ready
+            assert (await metrics.get(f"http://127.0.0.1:{health}/healthz")).status_code == 200
+            scraped = (await metrics.get(f"http://127.0.0.1:{health}/metrics")).text
+            repaired = [line for line in scraped.splitlines() if line.startswith("cpted_metrics_events_repaired_total")]
+            assert sum(float(line.split()[-1]) for line in repaired) >= 18, repaired
+            _record(
+                f"redis restarted empty under writes, consumer {consumer}",
+                acknowledged=acknowledged,
+                events=outbox,
+                since_restart_s=converged - restarted,
+                since_last_write_s=converged - last_write,
+            )
     finally:
+        for proc in platform.procs.values():  # none left frozen, or it could not stop
+            if proc.popen and proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGCONT)
         platform.stop()
 
 
-async def _caught_up(metrics: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while (await metrics.get("/v1/totals")).json()["lag_events"] and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+async def _keep_writing(api: httpx.AsyncClient, ledger: Ledger, writing: asyncio.Event) -> int:
+    """Audits with recommendations, one after another, until told to stop; returns how many writes were accepted."""
+    before = len(ledger.audits) + len(ledger.recs)
+    while writing.is_set():
+        await write_world(api, ledger, audits=1, recs_per_audit=3)
+    return len(ledger.audits) + len(ledger.recs) - before
+
+
+def _record(fault: str, **figures: float | str) -> None:
+    """Print the figures and keep them beside the process logs."""
+    line = f"{fault}: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+    print(line)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / "convergence.txt", "a") as out:
+        out.write(line + "\n")
 
 
 async def _settle(platform: Platform) -> None:
@@ -207,3 +250,88 @@ async def test_database_outage_is_503_then_recovers_without_leaking_connections(
     finally:
         settings.database_url = saved
         pg.stop()
+
+
+async def test_a_database_restart_under_writes_answers_503_only_and_every_write_lands_once(
+    servers: TestServers,
+) -> None:
+    proxy = await PgProxy(servers.database_url).start()
+    platform = await asyncio.to_thread(start_platform, servers, reach_database=proxy.url_for)
+    try:
+        api, metrics = clients(platform)
+        async with api, metrics:
+            ledger = Ledger()
+            await write_world(api, ledger, audits=2, recs_per_audit=2)
+            await wait_for(metrics, ledger, None)
+            answers: Counter[str] = Counter()
+            writing = asyncio.Event()
+            writing.set()
+            writers = [
+                asyncio.create_task(_write_with_retries(api, ledger, audit_id, writing, answers))
+                for audit_id in list(ledger.audits) * 2
+            ]
+            await asyncio.sleep(1)
+            # The restart: the server ends every connection, says "starting up" a while, is gone, then back.
+            await _sql(platform, _TERMINATE_PROXIED.format(ports=",".join(map(str, proxy.upstream_ports)) or "0"))
+            await proxy.set_mode("starting")
+            await proxy.drop()
+            await asyncio.sleep(2)
+            await proxy.set_mode("down")
+            await asyncio.sleep(1)
+            await proxy.set_mode("up")
+            back = time.monotonic()
+            await asyncio.sleep(2)
+            writing.clear()
+            acknowledged = sum(await asyncio.gather(*writers))
+            last_write = time.monotonic()
+            await wait_for(metrics, ledger, None)
+            converged = time.monotonic()
+            assert set(answers) <= {"200", "201", "409", "503"}, answers  # no 500, no reset connection
+            assert answers["503"] > 0  # the restart was seen
+            assert await _sql(platform, "SELECT count(*) FROM audits.recommendation") == len(ledger.recs)
+            outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
+            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            _record(
+                "postgresql restarted under writes",
+                acknowledged=acknowledged,
+                events=outbox,
+                answers=" ".join(f"{k}x{v}" for k, v in sorted(answers.items())),
+                since_back_s=converged - back,
+                since_last_write_s=converged - last_write,
+            )
+    finally:
+        await asyncio.to_thread(platform.stop)  # the proxy runs on this loop: the processes close through it
+        await proxy.close()
+
+
+_TERMINATE_PROXIED = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port IN ({ports})"
+
+
+async def _write_with_retries(
+    api: httpx.AsyncClient, ledger: Ledger, audit_id: str, writing: asyncio.Event, answers: Counter[str]
+) -> int:
+    """Recommendations one after another, each retried with its Idempotency-Key until it is answered, as a
+    careful client does; returns how many were accepted."""
+    accepted = 0
+    while writing.is_set():
+        key, body = uuid.uuid4().hex, factories.recommendation()
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            try:
+                r = await api.post(
+                    f"/v1/audits/{audit_id}/recommendations", json=body, headers={"Idempotency-Key": key}
+                )
+            except httpx.TransportError as exc:
+                answers[type(exc).__name__] += 1
+                r = None
+            if r is not None:
+                answers[str(r.status_code)] += 1
+                if r.status_code in (200, 201):
+                    ledger.recs[r.json()["id"]] = r.json()
+                    accepted += 1
+                    break
+                if r.status_code == 503:
+                    assert int(r.headers["retry-after"]) > 0 and r.json()["detail"], r.text
+            assert time.monotonic() < deadline, f"Idempotency-Key {key} never got its answer: {r and r.text}"
+            await asyncio.sleep(0.2)
+    return accepted

@@ -248,6 +248,7 @@ async def test_a_service_away_or_no_service_key_is_503_and_the_rest_still_works(
             for collection in ("events", "incident-counts"):
                 r = await gis.get(f"/ogc/collections/{collection}/items")
                 assert r.status_code == 503 and r.json()["code"] == "ServiceUnavailable", r.text
+                assert int(r.headers["retry-after"]) > 0
             listed = await gis.get("/ogc/collections")
             assert listed.status_code == 200
             counts = next(c for c in listed.json()["collections"] if c["id"] == "incident-counts")

@@ -22,7 +22,7 @@ from services.audits.handlers import ogc as handlers
 from services.audits.upstream import Sources, sources
 from shared.auth import bearer_token, optional_key_scheme
 from shared.docs import swagger_page
-from shared.errors import Problem, Unauthorized
+from shared.errors import RETRY_AFTER_S, Problem, Unauthorized, Unavailable
 from shared.http import SessionDep
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[Security(optional_key_scheme)])
@@ -58,9 +58,13 @@ async def _answer(
             raise OgcError(406, "NotAcceptable", f"this resource is served as {media}")
         return Response(orjson.dumps(await work()), media_type=media)
     except OgcError as error:
-        return Response(orjson.dumps(error.body()), status_code=error.status, media_type=JSON)
+        retry = {"Retry-After": str(RETRY_AFTER_S)} if error.status == 503 else None
+        return Response(orjson.dumps(error.body()), status_code=error.status, media_type=JSON, headers=retry)
     except Unauthorized as problem:
         return Response(orjson.dumps({"code": "Unauthorized", "description": problem.detail}), 401, media_type=JSON)
+    except Unavailable as problem:
+        body = {"code": "ServiceUnavailable", "description": problem.detail}
+        return Response(orjson.dumps(body), 503, media_type=JSON, headers={"Retry-After": str(RETRY_AFTER_S)})
     except Problem as problem:  # e.g. a cursor this API never issued
         status = 404 if problem.status == 404 else 400
         body = {"code": "NotFound" if status == 404 else "InvalidParameterValue", "description": problem.detail}

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 from services.metrics.api.params import today_of, zone_of
 from services.metrics.domain.report_periods import parse_period
 from services.metrics.handlers import reports
+from services.metrics.logwatch import lag_events
 from services.metrics.report import page
 from shared.auth import Principal, ReaderKey
-from shared.consumer import lag
 from shared.errors import InvalidField
 from shared.http import SessionDep
 from shared.media import HTML, NOT_ACCEPTABLE, PDF, binary, preferred
@@ -39,7 +39,7 @@ async def _report(
         raise InvalidField(str(exc), field="query.period") from None
     settings = request.app.state.settings
     streams = [settings.stream("audits"), settings.stream("events")]
-    behind = await lag(request.app.state.redis, streams, settings.consumer_group)
+    behind = await lag_events(session, request.app.state.redis, streams, settings.consumer_group)
     return await reports.partnership_report(
         session, principal, partnership_id, chosen, zone=zone_of(request), today=today_of(request), lag_events=behind
     )

@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.metrics.domain.totals import GroupTotals, Totals, assemble
+from services.metrics.logwatch import lag_events as events_behind
 from services.metrics.store import queries
 from shared.auth import ReaderKey
-from shared.consumer import lag
 from shared.errors import InvalidField
 from shared.http import SessionDep
 
@@ -25,10 +25,10 @@ def _check_period(start: date | None, end: date | None) -> None:
         raise InvalidField("'from' is after 'to'", field="query.from")
 
 
-async def _lag(request: Request) -> int:
+async def _lag(request: Request, session: SessionDep) -> int:
     settings = request.app.state.settings
     streams = [settings.stream("audits"), settings.stream("events")]
-    return await lag(request.app.state.redis, streams, settings.consumer_group)
+    return await events_behind(session, request.app.state.redis, streams, settings.consumer_group)
 
 
 @router.get("", response_model=Totals, summary="Running totals of the programme")
@@ -51,7 +51,7 @@ async def totals(
         [(metric, value) for metric, value in sums],
         partnerships=len(partnerships),
         as_of=await queries.last_applied_at(session),
-        lag_events=await _lag(request),
+        lag_events=await _lag(request, session),
     )
 
 
@@ -73,7 +73,7 @@ async def _grouped(
             for nid in neighbourhoods:
                 partnerships_of[str(nid)] += 1
     as_of = await queries.last_applied_at(session)
-    lag_events = await _lag(request)
+    lag_events = await _lag(request, session)
     return {
         gid: {"id": gid, **assemble(rows, partnerships=partnerships_of[gid], as_of=as_of, lag_events=lag_events)}
         for gid, rows in sorted(by_group.items())

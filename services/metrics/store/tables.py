@@ -6,7 +6,7 @@
 partnership, neighbourhood and metric, overall and per local day.
 """
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, String, Table, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.db import new_metadata
@@ -47,4 +47,19 @@ counter_daily = Table(
     Column("day", Date, primary_key=True),
     Column("value", BigInteger, nullable=False),
     Index(None, "metric", "day"),
+)
+
+# How far the projections have applied each producer's event log, as found by comparing them
+# (services/metrics/logwatch.py): read by the API for its lag and readiness.
+log_position = Table(
+    "log_position",
+    metadata,
+    Column("source", String(40), primary_key=True),
+    Column("applied_through", BigInteger, nullable=False, server_default="0"),
+    Column("behind", BigInteger, nullable=False, server_default="0"),
+    Column("repaired", BigInteger, nullable=False, server_default="0"),
+    Column("repairing", Boolean, nullable=False, server_default="false"),
+    Column("checked_at", DateTime(timezone=True), nullable=True),
+    Column("last_loss_at", DateTime(timezone=True), nullable=True),
+    Column("last_loss", String(500), nullable=True),
 )
