@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 from pypdf import PdfReader
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.report.page import OUTPUTS
 from shared.vocabulary import RecommendationCategory, RecommendationStatus
 from tests.integration.test_cli import _cpted
-from tests.integration.test_reports import _totals, programme  # noqa: F401  (the fixture)
+from tests.integration.test_reports import _totals, add_untreated_control, programme  # noqa: F401  (the fixture)
 
 PDF = "application/pdf"
 
@@ -56,14 +58,20 @@ async def test_the_pdf_reports_the_figures_of_the_totals(
 
 
 async def test_the_pdf_lists_the_evaluations_and_the_outstanding_recommendations(
+    audits_api: httpx.AsyncClient,
     metrics_api: httpx.AsyncClient,
     programme: dict[str, Any],  # noqa: F811
+    engine: AsyncEngine,
+    redis: Redis,
 ) -> None:
+    await add_untreated_control(audits_api, engine, redis)
     text = _text((await _pdf(metrics_api, programme["partnership_id"], "2025")).content)
     for audit_id in (programme["audit"]["id"], programme["b"]["id"]):
         e = (await metrics_api.get(f"/v1/evaluations/audits/{audit_id}")).json()
         assert f"{e['target']['before']} → {e['target']['after']}" in text
         assert f"{e['control']['before']} → {e['control']['after']}" in text
+        low, high = e["primary"]["ci95"]
+        assert f"{e['primary']['estimate']} [{low}, {high}]" in text
     assert "Outstanding recommendations (3, 1 overdue)" in text and "OVERDUE" in text
     early = _text((await _pdf(metrics_api, programme["partnership_id"], "2024-Q1")).content)
     assert "no before/after comparison yet" in " ".join(early.split())

@@ -120,6 +120,13 @@ async def programme(
     return world | {"b": b, "partnership_id": partnership, "outstanding": [overdue, later, paused]}
 
 
+async def add_untreated_control(audits_api: httpx.AsyncClient, engine: AsyncEngine, redis: Redis) -> None:
+    """A Windsor neighbourhood no audit touched, so the programme's audits have a default control."""
+    await _post(audits_api, "/v1/neighbourhoods", factories.neighbourhood(boundary=factories.square(-83.0, 42.25)))
+    await _relay_all(redis, "audits")
+    await _consume_all(_consumer(engine, redis))
+
+
 async def _report(metrics_api: httpx.AsyncClient, partnership_id: str, period: str) -> Figures:
     r = await metrics_api.get(f"/v1/reports/partnerships/{partnership_id}", params={"period": period})
     assert r.status_code == 200, r.text
@@ -162,9 +169,7 @@ async def test_before_after_results_are_the_evaluations(
     # Each audit's neighbourhood was treated inside the other's windows: Windsor has no untreated control left.
     alone = await _report(metrics_api, programme["partnership_id"], "2025")
     assert alone.evaluations == {} and "no control area" in "".join(alone.text)
-    await _post(audits_api, "/v1/neighbourhoods", factories.neighbourhood(boundary=factories.square(-83.0, 42.25)))
-    await _relay_all(redis, "audits")
-    await _consume_all(_consumer(engine, redis))
+    await add_untreated_control(audits_api, engine, redis)
     figures = await _report(metrics_api, programme["partnership_id"], "2025")
     assert set(figures.evaluations) == {programme["audit"]["id"], programme["b"]["id"]}
     for audit_id, shown in figures.evaluations.items():

@@ -31,13 +31,13 @@ def reading(answer: dict[str, Any]) -> str:
     return f"{trend} than the control area ({sure})"
 
 
-def _progress(answer: dict[str, Any]) -> str:
+def progress(answer: dict[str, Any]) -> str:
     if answer["complete"]:
         return "complete"
     return f"after window running: {answer['after_days_observed']} of {answer['window_days']} days"
 
 
-def _how(answer: dict[str, Any]) -> str:
+def how(answer: dict[str, Any]) -> str:
     """The primary outcome's method and corrections, short enough for a table cell."""
     phi = answer["dispersion"]["phi"]
     parts = [f"over-dispersion phi {phi:g}" if phi > 1 else "no over-dispersion found (phi 1)"]
@@ -51,19 +51,26 @@ def _how(answer: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def primary_text(answer: dict[str, Any]) -> str:
+    low, high = answer["primary"]["ci95"]
+    return f"{answer['primary']['estimate']} [{low}, {high}]"
+
+
+def change_text(answer: dict[str, Any]) -> str:
+    return "—" if answer["percent_change"] is None else f"{answer['percent_change']:+.1f}%"
+
+
 def _row(answer: dict[str, Any]) -> str:
     audit, t, c = answer["audit"], answer["target"], answer["control"]
-    primary = answer["primary"]
-    low, high = primary["ci95"]
-    change = "—" if answer["percent_change"] is None else f"{answer['percent_change']:+.1f}%"
+    change = change_text(answer)
     return (
         f"<tr data-audit='{audit.id}'><td>{e(audit.site_name)}<br><span class='note'>audit "
         f"{audit.conducted_on.isoformat()}</span></td><td class='nowrap'>{answer['intervention_date'].isoformat()}</td>"
         f"<td data-area='target'>{t['before']} → {t['after']}</td><td>{change}</td>"
         f"<td data-area='control'>{c['before']} → {c['after']}</td>"
-        f"<td class='nowrap' data-area='primary'>{primary['estimate']} [{low}, {high}]</td>"
-        f"<td>{e(reading(answer))}<br><span class='note' data-area='method'>{e(_how(answer))}</span></td>"
-        f"<td data-area='complete'>{e(_progress(answer))}</td></tr>"
+        f"<td class='nowrap' data-area='primary'>{primary_text(answer)}</td>"
+        f"<td>{e(reading(answer))}<br><span class='note' data-area='method'>{e(how(answer))}</span></td>"
+        f"<td data-area='complete'>{e(progress(answer))}</td></tr>"
     )
 
 

@@ -15,7 +15,7 @@ from fpdf.fonts import FontFace
 
 from services.metrics.handlers.reports import Outstanding, PartnershipReport
 from services.metrics.report import bars
-from services.metrics.report.before_after import NOTHING_YET, reading
+from services.metrics.report.before_after import NOTHING_YET, change_text, how, primary_text, progress, reading
 from services.metrics.report.page import OUTPUTS, SHORT, change, day
 from services.metrics.report.style import words
 from shared.pdf import FAMILY, Document
@@ -146,16 +146,14 @@ def _recommendations(doc: Document, r: PartnershipReport) -> None:
 
 def _evaluation_row(answer: dict[str, Any]) -> tuple[str, ...]:
     audit, t, c = answer["audit"], answer["target"], answer["control"]
-    low, high = answer["odds_ratio_ci95"]
-    percent = "—" if answer["percent_change"] is None else f"{answer['percent_change']:+.1f}%"
     return (
         f"{audit.site_name}\naudit {audit.conducted_on.isoformat()}",
         answer["intervention_date"].isoformat(),
         f"{t['before']} → {t['after']}",
-        percent,
+        change_text(answer),
         f"{c['before']} → {c['after']}",
-        f"{answer['odds_ratio']} [{low}, {high}]",
-        reading(answer),
+        primary_text(answer),
+        f"{reading(answer)}\n{how(answer)}\n{progress(answer)}",
     )
 
 
@@ -166,8 +164,10 @@ def _before_after(doc: Document, r: PartnershipReport) -> None:
     else:
         doc.paragraph(
             "Crime incidents in each audited neighbourhood over the year before and the year after its first "
-            "implemented recommendation, against the other neighbourhoods of the municipality (the control). "
-            "An odds ratio above 1 means the site did better than the control.",
+            "implemented recommendation, against the neighbourhoods of the municipality with no recommendation "
+            "implemented in either window (the control). "
+            "The primary outcome is the odds ratio with its interval widened for over-dispersion; above 1 means "
+            "the site did better than the control.",
             9.5,
         )
         days = r.evaluations[0]["window_days"]
@@ -182,7 +182,7 @@ def _before_after(doc: Document, r: PartnershipReport) -> None:
         doc.ln(2)
         head = (
             "Site", "Intervention", "Target before → after", "Change", "Control before → after",
-            "Odds ratio [95% CI]", "Reading",
+            "Primary outcome [95% CI]", "Reading, method, window",
         )  # fmt: skip
         _table(doc, [head, *(_evaluation_row(a) for a in r.evaluations)], (34, 25, 22, 15, 24, 27, 33), size=8)
     if r.not_evaluated:
