@@ -119,7 +119,7 @@ class Readership:
         """The event as this reader may see it."""
         if self.admin:
             return event
-        return {k: v for k, v in event.items() if k not in ADMIN_ONLY_FIELDS}
+        return event | {k: None for k in ADMIN_ONLY_FIELDS if k in event}
 
 
 def _uuid(value: Any) -> uuid.UUID:

@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.metrics.projector import apply_events
+from services.metrics.webhooks import handlers as webhooks
 from shared.bus import redis_client
 from shared.consumer import StreamConsumer
 from shared.db import get_engine
@@ -22,8 +23,15 @@ SOURCES = ("audits", "events")
 
 def handler_for(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     async def handle(events: Sequence[Envelope]) -> None:
+        tickets: list[webhooks.Ticket] = []
+
+        async def enqueue(conn: AsyncConnection, fresh: list[Envelope]) -> None:
+            tickets.extend(await webhooks.enqueue(conn, fresh))
+
+        # The webhook deliveries commit with the projection: an event is enqueued once, or not applied at all.
         async with engine.begin() as conn:
-            await apply_events(conn, events)
+            await apply_events(conn, events, then=enqueue)
+        await webhooks.dispatch(tickets)
 
     return handle
 
