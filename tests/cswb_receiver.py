@@ -41,6 +41,8 @@ class Receiver:
     fail_first: dict[str, int] = field(default_factory=dict)
     """Answer 503 to the first N attempts for a date."""
     always_fail: bool = False
+    fail_each_first: int = 0
+    """Answer 503 to the first N attempts of everything not named in ``fail_first``."""
     prefix: str = "X-CSWB"
     """Of the signature and timestamp headers: ``X-CPTED`` for webhooks."""
     key: str = "feed_date"
@@ -59,7 +61,13 @@ class Receiver:
         day = orjson.loads(body)[self.key] if ok else headers.get("X-CSWB-Feed-Date", "")
         with self._lock:
             seen = sum(a.feed_date == day for a in self.attempts)
-            status = 401 if not ok else 503 if self.always_fail or seen < self.fail_first.get(day, 0) else 200
+            status = (
+                401
+                if not ok
+                else 503
+                if self.always_fail or seen < self.fail_first.get(day, self.fail_each_first)
+                else 200
+            )
             self.attempts.append(Attempt(day, status, ok, headers.get("Idempotency-Key", ""), body))
         return status
 

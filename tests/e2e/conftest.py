@@ -27,7 +27,12 @@ def _issue_key(database_url: str, scope: Scope) -> str:
 
 
 def start_platform(
-    servers: TestServers, *, redis_url: str | None = None, relays: int = 1, consumers: int = 1
+    servers: TestServers,
+    *,
+    redis_url: str | None = None,
+    relays: int = 1,
+    consumers: int = 1,
+    ready_timeout_s: float = 30,
 ) -> Platform:
     """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database."""
     suffix = uuid.uuid4().hex[:6]
@@ -57,7 +62,7 @@ def start_platform(
         platform.start_cli(f"consumer-{n}", "consume", CPTED_CONSUMER_NAME=f"consumer-{n}")
     platform.api_key = _issue_key(database_url, Scope.admin)  # type: ignore[attr-defined]
     try:
-        platform.wait_ready()
+        platform.wait_ready(ready_timeout_s)
     except Exception:
         platform.stop()
         raise

@@ -21,7 +21,11 @@ class BadTarget(ValueError):
 
 def check_target(url: str, env: str) -> str:
     """An https URL; plain http only to this machine, and only in development and tests."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port that is no number raises here, not at the first delivery)
+    except ValueError as exc:
+        raise BadTarget(f"the target is not a URL: {exc}") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise BadTarget("the target must be an absolute https URL")
     if parts.username or parts.password:
