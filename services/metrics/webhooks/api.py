@@ -117,7 +117,7 @@ async def delete_webhook(webhook_id: uuid.UUID, request: Request, principal: Cur
 
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveryPage, summary="The webhook's deliveries, newest first")
-async def list_deliveries(
+async def list_webhook_deliveries(
     webhook_id: uuid.UUID, request: Request, principal: CurrentKey, limit: Limit = 50, cursor: Cursor = None
 ) -> Any:
     rows, next_cursor = await handlers.deliveries(request.app.state.engine, principal, webhook_id, cursor, limit)
@@ -130,5 +130,7 @@ async def list_deliveries(
     response_model=DeliveryRead,
     summary="Send one delivery again now",
 )
-async def redeliver(webhook_id: uuid.UUID, delivery_id: uuid.UUID, request: Request, principal: CurrentKey) -> Any:
+async def redeliver_webhook_delivery(
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, request: Request, principal: CurrentKey
+) -> Any:
     return await handlers.redeliver(request.app.state.engine, principal, webhook_id, delivery_id)
