@@ -1,12 +1,12 @@
-"""The metrics service's Celery app: the nightly CSWB feeds, built and delivered.
+"""The metrics service's Celery app: the nightly CSWB feeds, built and delivered, and the webhooks' deliveries.
 
 Run with ``celery -A services.metrics.tasks:celery_app worker`` and, in
 exactly one process, ``... beat``. The broker is the platform's Redis; its
 keys carry the stream prefix, so platforms (and test runs) sharing a Redis
 never share a queue. Tasks are acknowledged late and rejected back to the
 queue when the worker process dies, so a killed worker's task runs again;
-every task is idempotent against the database (see ``cswb.feeds`` and
-``cswb.delivery``), never against the scheduler, since a beat can fire twice.
+every task is idempotent against the database (see ``cswb.feeds``,
+``cswb.delivery`` and ``webhooks.handlers``), never against the scheduler, since a beat can fire twice.
 """
 
 from __future__ import annotations
