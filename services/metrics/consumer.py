@@ -21,17 +21,23 @@ log = logging.getLogger(__name__)
 SOURCES = ("audits", "events")
 
 
+async def apply_and_enqueue(engine: AsyncEngine, events: Sequence[Envelope]) -> int:
+    """Apply the events not applied before and enqueue their webhook deliveries, in one transaction: an event
+    is enqueued once, or not applied at all. Returns how many were new."""
+    tickets: list[webhooks.Ticket] = []
+
+    async def enqueue(conn: AsyncConnection, fresh: list[Envelope]) -> None:
+        tickets.extend(await webhooks.enqueue(conn, fresh))
+
+    async with engine.begin() as conn:
+        applied = await apply_events(conn, events, then=enqueue)
+    await webhooks.dispatch(tickets)
+    return applied
+
+
 def handler_for(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     async def handle(events: Sequence[Envelope]) -> None:
-        tickets: list[webhooks.Ticket] = []
-
-        async def enqueue(conn: AsyncConnection, fresh: list[Envelope]) -> None:
-            tickets.extend(await webhooks.enqueue(conn, fresh))
-
-        # The webhook deliveries commit with the projection: an event is enqueued once, or not applied at all.
-        async with engine.begin() as conn:
-            await apply_events(conn, events, then=enqueue)
-        await webhooks.dispatch(tickets)
+        await apply_and_enqueue(engine, events)
 
     return handle
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.metrics.consumer import apply_and_enqueue
 from services.metrics.projector import apply_events, clear_projections
 from shared.events import Envelope, parse_event
 
@@ -82,8 +83,8 @@ async def reconcile(
     for source, client in logs.items():
         report.examined[source] = report.missing[source] = 0
         async for events in read_log(client, page_size):
-            async with engine.begin() as conn:
-                report.missing[source] += await apply_events(conn, events)
+            # Events the consumer never applied were never sent to the webhooks either.
+            report.missing[source] += await apply_and_enqueue(engine, events)
             report.examined[source] += len(events)
             if progress:
                 progress(source, len(events))

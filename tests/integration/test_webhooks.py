@@ -215,3 +215,23 @@ async def test_who_may_subscribe_to_what(
         assert r.json()["errors"][0]["field"] == field
     async for reader in client_for(_metrics(), await new_key(engine, Scope.reader)):
         assert (await reader.post("/v1/webhooks", json={"url": receiver.url})).status_code == 403
+
+
+async def test_events_the_stream_lost_reach_the_webhooks_when_reconciled(
+    two: dict[str, Any],  # noqa: F811
+    metrics: dict[str, httpx.AsyncClient],
+    engine: AsyncEngine,
+    redis: Redis,
+    receiver: Receiver,
+) -> None:
+    from services.metrics.replay import reconcile
+
+    await _sync(engine, redis)
+    await _subscribe(metrics["admin"], receiver, types=["audit.created"])
+    audits = two["admin_audits"]
+    lost = await audits.post(
+        "/v1/audits", json=factories.audit(two["a"]["partnership"]["id"], two["a"]["neighbourhood"]["id"])
+    )  # never relayed: as when Redis loses what it had not yet written to disk
+    assert (await reconcile(engine, {"audits": audits})).repaired == 1
+    await _deliver_open(engine)
+    assert [_body(x)["subject_id"] for x in receiver.attempts] == [lost.json()["id"]]
