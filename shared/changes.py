@@ -48,6 +48,7 @@ from shared.outbox import read_log
 REFERENCE_KINDS = frozenset({"neighbourhood", "material", "distribution", "training"})
 ADMIN_ONLY_FIELDS = ("actor",)
 MAX_LIMIT = 1000
+MAX_POSITION = 2**62
 
 
 def _catalogue(module: ModuleType) -> list[type[Envelope]]:
@@ -189,7 +190,7 @@ def change_page_model(source: Source) -> type[BaseModel]:
 def parse_cursor(cursor: str | None) -> int:
     if cursor is None or cursor == "":
         return 0
-    if not cursor.isdigit() or len(cursor) > 19:
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_POSITION:
         raise InvalidField("cursor is not one this feed issued", field="query.cursor")
     return int(cursor)
 

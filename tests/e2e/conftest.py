@@ -32,7 +32,7 @@ def start_platform(
     redis_url: str | None = None,
     relays: int = 1,
     consumers: int = 1,
-    ready_timeout_s: float = 30,
+    ready_timeout_s: float = 120,  # three services importing at once on a busy machine take a while
 ) -> Platform:
     """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database."""
     suffix = uuid.uuid4().hex[:6]

@@ -30,7 +30,7 @@ DISABLE_AFTER = 3
 
 @pytest.fixture(scope="module")
 def world(servers: TestServers) -> Iterator[tuple[Platform, CeleryWorld]]:
-    platform = start_platform(servers, ready_timeout_s=120)  # three services and a worker starting at once
+    platform = start_platform(servers)
     env = platform.env | {
         "CPTED_WEBHOOK_BACKOFF_BASE_S": "0.3",
         "CPTED_WEBHOOK_BACKOFF_MAX_S": "1",

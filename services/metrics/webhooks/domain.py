@@ -21,6 +21,8 @@ class BadTarget(ValueError):
 
 def check_target(url: str, env: str) -> str:
     """An https URL; plain http only to this machine, and only in development and tests."""
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        raise BadTarget("the target may not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (a port that is no number raises here, not at the first delivery)
