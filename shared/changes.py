@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Discriminator, Field, Tag
@@ -127,7 +127,9 @@ def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-NeighbourhoodsOf = Callable[[AsyncSession, frozenset[uuid.UUID]], Awaitable[frozenset[uuid.UUID]]]
+Db = TypeVar("Db")
+NeighbourhoodsOf = Callable[[Db, frozenset[uuid.UUID]], Awaitable[frozenset[uuid.UUID]]]
+"""Where the given partnerships work, read with a session or a connection of the service's database."""
 
 
 async def no_neighbourhoods(session: AsyncSession, partnerships: frozenset[uuid.UUID]) -> frozenset[uuid.UUID]:
@@ -135,17 +137,17 @@ async def no_neighbourhoods(session: AsyncSession, partnerships: frozenset[uuid.
 
 
 async def readership(
-    session: AsyncSession, scope: Scope, partnership_ids: Iterable[uuid.UUID], neighbourhoods_of: NeighbourhoodsOf
+    db: Db, scope: Scope, partnership_ids: Iterable[uuid.UUID], neighbourhoods_of: NeighbourhoodsOf[Db]
 ) -> Readership:
     """The readership of a key with this scope and these partnerships."""
     if scope in (Scope.admin, Scope.reader, Scope.service):
         return Readership(None, admin=scope is Scope.admin)
     partnerships = frozenset(partnership_ids) if scope is Scope.editor else frozenset()
-    return Readership(partnerships, await neighbourhoods_of(session, partnerships) if partnerships else frozenset())
+    return Readership(partnerships, await neighbourhoods_of(db, partnerships) if partnerships else frozenset())
 
 
 async def principal_readership(
-    session: AsyncSession, principal: Principal, neighbourhoods_of: NeighbourhoodsOf
+    session: AsyncSession, principal: Principal, neighbourhoods_of: NeighbourhoodsOf[AsyncSession]
 ) -> Readership:
     principal.require_read()
     return await readership(session, principal.scope, principal.partnership_ids, neighbourhoods_of)
@@ -196,7 +198,7 @@ def parse_cursor(cursor: str | None) -> int:
 
 
 def change_feed_router(
-    table: Table, source: Source, neighbourhoods_of: NeighbourhoodsOf = no_neighbourhoods
+    table: Table, source: Source, neighbourhoods_of: NeighbourhoodsOf[AsyncSession] = no_neighbourhoods
 ) -> APIRouter:
     router = APIRouter(tags=["changes"])
     known = event_types([source])

@@ -220,7 +220,7 @@ async def due(
     subscription_id: uuid.UUID | None = None,
     grace: timedelta | None = timedelta(0),
     limit: int = 1000,
-) -> Sequence[Row[Any]]:
+) -> Sequence[Any]:
     """Open deliveries of enabled subscriptions whose next attempt is due (``grace`` ago or earlier; any time
     when ``grace`` is None)."""
     stmt = (
