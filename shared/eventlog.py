@@ -21,7 +21,8 @@ def event_log_router(table: Table) -> APIRouter:
         summary="Events in position order, for rebuilding projections",
         description="Read with a service or admin key: the log holds every record's full state. "
         "Page with `after` = the previous `next_after`. `waiting: true` means a transaction may still "
-        "be committing an earlier event: read the same page again shortly.",
+        "be committing an earlier event: read the same page again shortly. Another system following the "
+        "platform reads `GET /v1/changes` instead.",
     )
     async def outbox_log(
         request: Request,

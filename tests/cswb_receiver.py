@@ -1,21 +1,22 @@
-"""A CSWB feed receiver on 127.0.0.1, as the province's or the committee's endpoint would be.
+"""A receiver on 127.0.0.1 of signed deliveries: CSWB feeds, as the province's or the committee's
+endpoint would be, or webhooks, as a city system's would be.
 
 It checks each POST's signature and timestamp with the shared secret, can be
-told to fail a date's first N attempts, and records every attempt.
+told to fail the first N attempts of a date (or of an event), and records
+every attempt.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+
+from shared.signing import verify
 
 MAX_SKEW_S = 300
 
@@ -29,12 +30,9 @@ class Attempt:
     body: bytes
 
 
-def signed_ok(secret: str, headers: Any, body: bytes) -> bool:
-    timestamp = headers.get("X-CSWB-Timestamp", "")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_SKEW_S:
-        return False
-    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers.get("X-CSWB-Signature", ""))
+def signed_ok(secret: str, headers: Any, body: bytes, prefix: str = "X-CSWB") -> bool:
+    timestamp, signed = headers.get(f"{prefix}-Timestamp", ""), headers.get(f"{prefix}-Signature", "")
+    return verify(secret, timestamp, signed, body, max_age_s=MAX_SKEW_S)
 
 
 @dataclass
@@ -43,6 +41,12 @@ class Receiver:
     fail_first: dict[str, int] = field(default_factory=dict)
     """Answer 503 to the first N attempts for a date."""
     always_fail: bool = False
+    fail_each_first: int = 0
+    """Answer 503 to the first N attempts of everything not named in ``fail_first``."""
+    prefix: str = "X-CSWB"
+    """Of the signature and timestamp headers: ``X-CPTED`` for webhooks."""
+    key: str = "feed_date"
+    """The body's field that names what is delivered (``fail_first``, ``tries``): ``id`` for a webhook's event."""
     attempts: list[Attempt] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -53,11 +57,17 @@ class Receiver:
         return f"http://127.0.0.1:{self._server.server_address[1]}/cswb/feeds"
 
     def _answer(self, headers: Any, body: bytes) -> int:
-        ok = signed_ok(self.secret, headers, body)
-        day = orjson.loads(body)["feed_date"] if ok else headers.get("X-CSWB-Feed-Date", "")
+        ok = signed_ok(self.secret, headers, body, self.prefix)
+        day = orjson.loads(body)[self.key] if ok else headers.get("X-CSWB-Feed-Date", "")
         with self._lock:
             seen = sum(a.feed_date == day for a in self.attempts)
-            status = 401 if not ok else 503 if self.always_fail or seen < self.fail_first.get(day, 0) else 200
+            status = (
+                401
+                if not ok
+                else 503
+                if self.always_fail or seen < self.fail_first.get(day, self.fail_each_first)
+                else 200
+            )
             self.attempts.append(Attempt(day, status, ok, headers.get("Idempotency-Key", ""), body))
         return status
 

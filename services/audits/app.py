@@ -20,12 +20,14 @@ from services.audits.api import (
 )
 from services.audits.api.error_formats import keep_declared_errors
 from services.audits.photo_settings import get_photo_settings
+from services.audits.store.audit_requests import neighbourhoods_worked_in
 from services.audits.store.photo_files import photo_files
 from services.audits.store.tables import idempotency, outbox
 from services.audits.upstream import open_clients
 from shared import keys_api
 from shared.app import create_service_app
 from shared.audittrail import audit_trail_router
+from shared.changes import change_feed_router
 from shared.eventlog import event_log_router
 
 
@@ -69,6 +71,7 @@ def create_app(
             open311.router,
             ogc.router,
             event_log_router(outbox),
+            change_feed_router(outbox, "audits", neighbourhoods_worked_in),
             audit_trail_router(outbox),
             keys_api.router,
         ],

@@ -9,6 +9,7 @@ from services.events.api import calendar, events, materials, programme, stakehol
 from services.events.store.tables import idempotency, outbox
 from shared.app import create_service_app
 from shared.audittrail import audit_trail_router
+from shared.changes import change_feed_router
 from shared.eventlog import event_log_router
 
 
@@ -35,6 +36,7 @@ def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> Fast
             programme.router,
             stakeholders.router,
             event_log_router(outbox),
+            change_feed_router(outbox, "events"),
             audit_trail_router(outbox),
         ],
         idempotency=idempotency,

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.metrics.api import cswb, evaluations, incident_counts, incidents, reports, targeting, totals
 from services.metrics.logwatch import readiness
+from services.metrics.webhooks import api as webhooks
 from shared.app import create_service_app
 from shared.deadletters import dead_letter_router
 
@@ -24,6 +25,7 @@ def create_app() -> FastAPI:
             targeting.router,
             cswb.router,
             reports.router,
+            webhooks.router,
             dead_letter_router(),
         ],
     )

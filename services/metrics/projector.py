@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,11 +192,19 @@ HANDLERS: dict[str, Apply] = {
 }
 
 
-async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], *, exclusive: bool = False) -> int:
+async def apply_events(
+    conn: AsyncConnection,
+    events: Sequence[Envelope],
+    *,
+    exclusive: bool = False,
+    then: Callable[[AsyncConnection, list[Envelope]], Awaitable[object]] | None = None,
+) -> int:
     """Apply the events not applied before; returns how many were new. The caller commits.
 
     ``exclusive``: the caller already holds the projections alone (a rebuild, after its TRUNCATE),
     so the per-audit locks, which would pile up in one long transaction, are not taken.
+    ``then``: called with the new events (never one applied before), in the same transaction, after
+    the projections are written.
     """
     fresh = await _record_processed(conn, events)
     if not fresh:
@@ -220,6 +228,8 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], *, exc
     # Incidents follow the latest boundaries (see store/placement.py).
     await follow_boundaries(conn, [id_ for kind, id_ in batch.dirty if kind == "neighbourhood"])
     await projections.add_to_counters(conn, batch.deltas)
+    if then is not None:
+        await then(conn, fresh)
     return len(fresh)
 
 

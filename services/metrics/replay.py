@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.metrics.consumer import apply_and_enqueue
 from services.metrics.projector import apply_events, clear_projections
 from shared.events import Envelope, parse_event
 
@@ -121,8 +122,8 @@ async def reconcile(
         report.through[source] = (start or {}).get(source, 0)
         async for page in read_log(client, page_size, after=report.through[source]):
             events = page.events()
-            async with engine.begin() as conn:
-                report.missing[source] += await apply_events(conn, events)
+            # Events the consumer never applied were never sent to the webhooks either.
+            report.missing[source] += await apply_and_enqueue(engine, events)
             report.examined[source] += len(events)
             report.through[source] = page.through
             if progress:

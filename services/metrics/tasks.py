@@ -1,18 +1,19 @@
-"""The metrics service's Celery app: the nightly CSWB feeds, built and delivered.
+"""The metrics service's Celery app: the nightly CSWB feeds, built and delivered, and the webhooks' deliveries.
 
 Run with ``celery -A services.metrics.tasks:celery_app worker`` and, in
 exactly one process, ``... beat``. The broker is the platform's Redis; its
 keys carry the stream prefix, so platforms (and test runs) sharing a Redis
 never share a queue. Tasks are acknowledged late and rejected back to the
 queue when the worker process dies, so a killed worker's task runs again;
-every task is idempotent against the database (see ``cswb.feeds`` and
-``cswb.delivery``), never against the scheduler, since a beat can fire twice.
+every task is idempotent against the database (see ``cswb.feeds``,
+``cswb.delivery`` and ``webhooks.handlers``), never against the scheduler, since a beat can fire twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from typing import Any, TypeVar
@@ -28,6 +29,8 @@ from services.metrics.cswb import delivery, feeds, store
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
 from services.metrics.domain.windows import local_today
 from services.metrics.logwatch import lag_events
+from services.metrics.webhooks import handlers as webhooks
+from services.metrics.webhooks.settings import get_webhook_settings
 from shared.bus import redis_client
 from shared.db import async_url
 from shared.settings import Settings, get_settings
@@ -76,7 +79,13 @@ def config(settings: Settings, cswb: CswbSettings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "timezone": settings.local_timezone,
         "enable_utc": True,
-        "beat_schedule": {"cswb-nightly-feeds": {"task": "metrics.build_nightly_feeds", "schedule": schedule(cswb)}},
+        "beat_schedule": {
+            "cswb-nightly-feeds": {"task": "metrics.build_nightly_feeds", "schedule": schedule(cswb)},
+            "webhooks-sweep": {
+                "task": "metrics.sweep_webhooks",
+                "schedule": get_webhook_settings().webhook_sweep_every_s,
+            },
+        },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
     }
 
@@ -168,3 +177,35 @@ def deliver_feed(self: Any, feed_date: str, destination: str, token: int) -> str
     if outcome.retry_in_s is not None:
         raise self.retry(args=(feed_date, destination, token + 1), countdown=outcome.retry_in_s, max_retries=None)
     return outcome.state
+
+
+def enqueue_webhooks(tickets: Iterable[webhooks.Ticket]) -> int:
+    sent = 0
+    for ticket in tickets:
+        deliver_webhook.apply_async(args=(str(ticket.delivery_id), ticket.token))
+        sent += 1
+    return sent
+
+
+@celery_app.task(name="metrics.deliver_webhook", bind=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def deliver_webhook(self: Any, delivery_id: str, token: int) -> str:
+    settings = get_webhook_settings()
+    ticket = webhooks.Ticket(uuid.UUID(delivery_id), token)
+
+    async def work(engine: AsyncEngine) -> webhooks.domain.Outcome:
+        async with webhooks.new_client(settings) as client:
+            return await webhooks.deliver(engine, settings, ticket, client)
+
+    outcome = _run(work)
+    if outcome.state in ("failed", "disabled"):
+        log.warning("webhook delivery %s %s: %s", delivery_id, outcome.state, outcome.error)
+    if outcome.retry_in_s is not None:
+        raise self.retry(args=(delivery_id, token + 1), countdown=outcome.retry_in_s, max_retries=None)
+    return outcome.state
+
+
+@celery_app.task(name="metrics.sweep_webhooks", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def sweep_webhooks() -> int:
+    """Hand to the workers the deliveries that are due and were never handed over (the broker was away)."""
+    settings = get_webhook_settings()
+    return enqueue_webhooks(_run(lambda engine: webhooks.due(engine, settings)))

@@ -33,6 +33,7 @@ def start_platform(
     relays: int = 1,
     consumers: int = 1,
     reach_database: Callable[[str], str] | None = None,
+    ready_timeout_s: float = 120,  # three services importing at once on a busy machine take a while
 ) -> Platform:
     """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database
     (which the processes reach at ``reach_database(url)`` when given: through a proxy, say)."""
@@ -63,7 +64,7 @@ def start_platform(
         platform.start_cli(f"consumer-{n}", "consume", CPTED_CONSUMER_NAME=f"consumer-{n}")
     platform.api_key = _issue_key(database_url, Scope.admin)  # type: ignore[attr-defined]
     try:
-        platform.wait_ready()
+        platform.wait_ready(ready_timeout_s)
     except Exception:
         platform.stop()
         raise

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 # Path and query parameters that name a record of one partnership.
 SCOPED = ("partnership_id", "audit_id", "recommendation_id", "event_id", "stakeholder_id", "photo_id",
-          "audit_request_id")  # fmt: skip
+          "audit_request_id", "webhook_id")  # fmt: skip
 
 
 def _png() -> bytes:
@@ -197,12 +197,15 @@ def test_an_editor_of_a_cannot_reach_b_on_any_route(platform: Platform) -> None:
             "training_id": _create(events_admin, "/v1/trainings", training(material_ids=[m["id"]]))["id"],
             "lang": "en", "letter_id": "1-1", "key_id": str(uuid.uuid4()), "date": "2025-06-01", "fmt": "json",
             "service_code": "lighting", "service_request_id": b["audit_request_id"], "token": str(uuid.uuid4()),
-            "feature_id": b["audit_id"],
+            "feature_id": b["audit_id"], "delivery_id": str(uuid.uuid4()),
         }  # fmt: skip
+        hook = {"url": "http://127.0.0.1:9/hooks", "partnership_ids": [b["partnership_id"]]}
+        b["webhook_id"] = _create(metrics_admin, "/v1/webhooks", hook)["id"]
         key = _create(audits_admin, "/v1/keys", {"name": "editor A", "scope": "editor",
                                                    "partnership_ids": [a["partnership_id"]]})["key"]  # fmt: skip
         _wait_for_figures(metrics_admin, {a["partnership_id"], b["partnership_id"]})
         before = _state_of(audits_admin, events_admin, b)
+        webhook_before = metrics_admin.get(f"/v1/webhooks/{b['webhook_id']}").json()
         walk = Walk(platform, key, a, b, others)
         for service in ("audits", "events", "metrics"):
             spec = httpx.get(f"{platform.url(service)}/openapi.json").json()
@@ -210,6 +213,7 @@ def test_an_editor_of_a_cannot_reach_b_on_any_route(platform: Platform) -> None:
                 for method, operation in operations.items():
                     walk.operation(service, method.upper(), path, operation)
         assert _state_of(audits_admin, events_admin, b) == before
+        assert metrics_admin.get(f"/v1/webhooks/{b['webhook_id']}").json() == webhook_before
     assert len(walk.walked) >= 100, walk.walked
     print(f"walked all {len(walk.walked)} operations of the three documents with B's ids")
 

@@ -103,3 +103,10 @@ async def remove_requester(session: AsyncSession, audit_request_id: uuid.UUID) -
     stmt = delete(AuditRequestRequester).where(AuditRequestRequester.audit_request_id == audit_request_id)
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def neighbourhoods_worked_in(
+    session: AsyncSession, partnership_ids: frozenset[uuid.UUID]
+) -> frozenset[uuid.UUID]:
+    """Where these partnerships work: their editors see the audit requests placed there."""
+    return (await editor_scope(session, partnership_ids)).neighbourhood_ids

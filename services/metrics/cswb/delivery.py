@@ -14,34 +14,20 @@ task does nothing while another attempt runs or after it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import random
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.cswb import store
 from services.metrics.cswb.settings import CswbSettings
+from shared.signing import backoff_s, next_step, post, signature
 
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-CSWB-Signature", "X-CSWB-Timestamp"
-ERROR_CHARS = 500
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
-
-
-def backoff_s(attempt: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with 'equal jitter': half the step is fixed, half random, so retries spread out."""
-    step = min(max_s, base_s * 2 ** max(0, attempt - 1))
-    return step / 2 + (rng or random).uniform(0, step / 2)
+__all__ = ["backoff_s", "post", "signature"]
 
 
 @dataclass(frozen=True)
@@ -66,30 +52,16 @@ def headers(feed_date: date, revision: int, digest: str, body: bytes, secret: st
     }
 
 
-async def post(
-    client: httpx.AsyncClient, url: str, body: bytes, sent_headers: dict[str, str]
-) -> tuple[int | None, str | None]:
-    """The status and, unless it is a 2xx, what went wrong."""
-    try:
-        response = await client.post(url, content=body, headers=sent_headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARS] or type(exc).__name__
-    if response.is_success:
-        return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}: {response.text}"[:ERROR_CHARS]
-
-
 def _result(attempts: int, status: int | None, error: str | None, cswb: CswbSettings) -> tuple[Outcome, dict[str, Any]]:
-    if error is None:
-        return Outcome("delivered"), {"state": "delivered", "last_status": status, "last_error": None,
-                                      "delivered_at": func.now(), "next_attempt_at": None}  # fmt: skip
-    if attempts >= cswb.cswb_max_attempts:
-        return Outcome("failed", error=error), {"state": "failed", "last_status": status, "last_error": error,
-                                                "next_attempt_at": None}  # fmt: skip
-    wait = backoff_s(attempts, cswb.cswb_backoff_base_s, cswb.cswb_backoff_max_s)
-    values = {"state": "retrying", "last_status": status, "last_error": error,
-              "next_attempt_at": func.now() + timedelta(seconds=wait)}  # fmt: skip
-    return Outcome("retrying", wait, error), values
+    state, wait, values = next_step(
+        attempts,
+        status,
+        error,
+        max_attempts=cswb.cswb_max_attempts,
+        base_s=cswb.cswb_backoff_base_s,
+        max_s=cswb.cswb_backoff_max_s,
+    )
+    return Outcome(state, wait, error), values
 
 
 async def _attempt(

@@ -1,0 +1,1 @@
+"""Webhooks: other systems subscribe to the platform's events and receive them signed, retried, logged."""
