@@ -9,11 +9,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.metrics.applying import apply_and_enqueue
 from services.metrics.logwatch import LogWatch
-from services.metrics.projector import apply_events
-from services.metrics.webhooks import handlers as webhooks
 from shared.bus import redis_client
 from shared.consumer import BusLost, StreamConsumer
 from shared.db import get_engine
@@ -23,20 +22,6 @@ from shared.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 SOURCES = ("audits", "events")
-
-
-async def apply_and_enqueue(engine: AsyncEngine, events: Sequence[Envelope]) -> int:
-    """Apply the events not applied before and enqueue their webhook deliveries, in one transaction: an event
-    is enqueued once, or not applied at all. Returns how many were new."""
-    tickets: list[webhooks.Ticket] = []
-
-    async def enqueue(conn: AsyncConnection, fresh: list[Envelope]) -> None:
-        tickets.extend(await webhooks.enqueue(conn, fresh))
-
-    async with engine.begin() as conn:
-        applied = await apply_events(conn, events, then=enqueue)
-    await webhooks.dispatch(tickets)
-    return applied
 
 
 def handler_for(engine: AsyncEngine):  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.consumer import apply_and_enqueue
+from services.metrics.applying import apply_and_enqueue
 from services.metrics.projector import apply_events, clear_projections
 from shared.events import Envelope, parse_event
 
