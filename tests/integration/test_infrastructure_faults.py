@@ -80,7 +80,10 @@ async def test_a_database_restart_is_503_with_the_reason_then_every_request_succ
         for response in during:
             _unavailable(response, "database")
         await proxy.set_mode("down")
-        for response in [await api.get("/v1/audits"), await api.post("/v1/neighbourhoods", json={})]:
+        for response in [
+            await api.get("/v1/audits"),
+            await api.post("/v1/neighbourhoods", json=factories.neighbourhood()),
+        ]:
             _unavailable(response, "database")
         await proxy.set_mode("up")
         after = [await api.get("/v1/audits") for _ in range(5)]
