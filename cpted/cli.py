@@ -160,7 +160,9 @@ def _api_key(settings: Settings, given: str | None) -> str:
     raise typer.BadParameter("give --api-key (or set CPTED_API_KEY), or run beside `make run`")
 
 
-ApiKey = Annotated[str | None, typer.Option(envvar="CPTED_API_KEY", help="a key that can read the event logs")]
+ApiKey = Annotated[
+    str | None, typer.Option(envvar="CPTED_API_KEY", help="a service or admin key (it reads the event logs)")
+]
 
 
 def _replay(api_key: str | None, label: str, debug: bool, replay: Any) -> Any:
@@ -265,7 +267,7 @@ def import_incidents(
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="who or what uses the key")],
-    scope: Annotated[str, typer.Option(help="admin, editor, reader or feed")] = "reader",
+    scope: Annotated[str, typer.Option(help="admin, editor, reader, service or feed")] = "reader",
     partnership: Annotated[list[uuid.UUID] | None, typer.Option(help="for editor keys; repeatable")] = None,
     expires_in_days: Annotated[int | None, typer.Option(min=1)] = None,
     debug: Debug = False,
@@ -277,7 +279,7 @@ def keys_create(
     try:
         scope_value = Scope(scope)
     except ValueError:
-        raise typer.BadParameter("scope must be admin, editor, reader or feed") from None
+        raise typer.BadParameter("scope must be admin, editor, reader, service or feed") from None
     if scope_value is Scope.editor and not partnership:
         raise typer.BadParameter("an editor key needs at least one --partnership")
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None

@@ -29,6 +29,9 @@ from shared.settings import Settings
 console = Console(stderr=True)
 
 
+LOCAL_ORIGINS = r"http://(localhost|127\.0\.0\.1)(:[0-9]+)?"
+
+
 @dataclass
 class Child:
     name: str
@@ -126,6 +129,8 @@ class Platform:
             CPTED_EVENTS_URL=self.ports.url("events"),
             CPTED_METRICS_URL=self.ports.url("metrics"),
             CPTED_SERVICE_API_KEY=self.settings.service_api_key or self.service_key,
+            # A front end in development runs on some local port; production names its origins.
+            CPTED_CORS_ORIGIN_REGEX=self.settings.cors_origin_regex or LOCAL_ORIGINS,
         )
         return env
 

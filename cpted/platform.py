@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cpted.schemas import SCHEMAS
 from shared import migrations
-from shared.auth import Scope, issue_key, key_is_valid
+from shared.auth import Scope, issue_key, key_principal
 from shared.db import session_factory
 
 DEV_KEY_FILE = "dev-api-key"
@@ -37,8 +37,8 @@ async def ensure_dev_key(engine: AsyncEngine, var_dir: Path) -> str:
 
 
 async def ensure_service_key(engine: AsyncEngine, var_dir: Path) -> str:
-    """The reader key the services call each other with on no caller's behalf (``CPTED_SERVICE_API_KEY``)."""
-    return await _ensure_key(engine, var_dir, SERVICE_KEY_FILE, "services (make run)", Scope.reader)
+    """The service key the services call each other with on no caller's behalf (``CPTED_SERVICE_API_KEY``)."""
+    return await _ensure_key(engine, var_dir, SERVICE_KEY_FILE, "services (make run)", Scope.service)
 
 
 async def _ensure_key(engine: AsyncEngine, var_dir: Path, file_name: str, name: str, scope: Scope) -> str:
@@ -46,7 +46,8 @@ async def _ensure_key(engine: AsyncEngine, var_dir: Path, file_name: str, name: 
     async with session_factory(engine)() as session:
         if path.exists():
             plaintext = path.read_text().strip()
-            if plaintext and await key_is_valid(session, plaintext):
+            held = await key_principal(session, plaintext) if plaintext else None
+            if held is not None and held.scope is scope:
                 return plaintext
         issued = await issue_key(session, name=name, scope=scope)
         await session.commit()

@@ -41,6 +41,11 @@ class Format(StrEnum):
     geojson = "geojson"
 
 
+class ReportFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+
+
 @contextmanager
 def _sink(out: Path | None) -> Any:
     if out is None:
@@ -164,10 +169,10 @@ async def _lag(settings: Any) -> int:
         return 0
 
 
-async def _report(partnership_id: uuid.UUID, period: Any) -> str:
+async def _report(partnership_id: uuid.UUID, period: Any, form: ReportFormat) -> bytes:
     from services.metrics.domain.windows import local_today
     from services.metrics.handlers import reports
-    from services.metrics.report import page
+    from services.metrics.report import page, pdf
     from shared.auth import Principal, Scope
     from shared.db import dispose_engines, get_engine, session_factory
     from shared.settings import get_settings
@@ -181,7 +186,7 @@ async def _report(partnership_id: uuid.UUID, period: Any) -> str:
                 session, operator, partnership_id, period, zone=settings.local_timezone, today=today,
                 lag_events=await _lag(settings),
             )  # fmt: skip
-        return page.render(report)
+        return pdf.render(report) if form is ReportFormat.pdf else page.render(report).encode()
     finally:
         await dispose_engines()
 
@@ -190,9 +195,12 @@ def report_command(
     partnership: Annotated[uuid.UUID, typer.Option(help="the partnership's id")],
     period: Annotated[str | None, typer.Option(help="a year (2026) or a quarter (2026-Q2); default this year")] = None,
     out: Out = None,
+    form: Annotated[
+        ReportFormat | None, typer.Option("--format", "-f", help="html or pdf; default: pdf when --out ends in .pdf")
+    ] = None,
     debug: Debug = False,
 ) -> None:
-    """A partnership's report as one HTML file (inline charts; print it or save it as PDF from a browser)."""
+    """A partnership's report as one HTML file (inline charts) or as a PDF."""
     from services.metrics.domain.report_periods import parse_period
     from services.metrics.domain.windows import local_today
     from shared.settings import get_settings
@@ -202,7 +210,8 @@ def report_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--period") from None
     with err.status(f"building the {chosen.label} report"):
-        html = asyncio.run(_report(partnership, chosen))
+        form = form or (ReportFormat.pdf if out and out.suffix.lower() == ".pdf" else ReportFormat.html)
+        document = asyncio.run(_report(partnership, chosen, form))
     with _sink(out) as file:
-        file.write(html.encode())
+        file.write(document)
     err.print(f"wrote the {chosen.label} report to {out or 'stdout'}", soft_wrap=True, highlight=False)

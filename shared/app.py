@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -19,12 +19,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import errors
 from shared.auth import KeyVerifier
 from shared.bus import redis_client
+from shared.conditional import ConditionalGetMiddleware
 from shared.context import request_id
 from shared.db import get_engine, ping
+from shared.docs import install_docs
 from shared.idempotency import IdempotencyMiddleware
+from shared.inputs import plain_text_parameters, strict_json_body
 from shared.middleware import BodyLimitMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.oidc import TokenVerifier
 from shared.openapi import document_problems
+from shared.query import refuse_unknown_query
 from shared.settings import get_settings
 
 log = logging.getLogger("cpted.http")
@@ -67,6 +71,13 @@ class RequestContextMiddleware:
             request_id.reset(token)
 
 
+CORS_REQUEST_HEADERS = [
+    "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID", "Accept-Language",
+]  # fmt: skip
+CORS_EXPOSED_HEADERS = [
+    "ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed", "Content-Language", "Content-Disposition",
+]  # fmt: skip
+
 Hook = Callable[[FastAPI], Awaitable[None]]
 
 
@@ -89,7 +100,7 @@ def create_service_app(
         app.state.settings = settings
         app.state.engine = get_engine(settings)
         app.state.redis = redis_client(settings)
-        app.state.key_verifier = KeyVerifier(app.state.engine, settings.auth_cache_ttl_s)
+        app.state.key_verifier = KeyVerifier(app.state.engine)
         app.state.token_verifier = TokenVerifier(settings) if settings.oidc_enabled else None
         for hook in on_startup:
             await hook(app)
@@ -101,28 +112,46 @@ def create_service_app(
             await app.state.redis.aclose()
             await app.state.engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # Operation ids are the handlers' names (``create_recommendation``), unique per service, so generated
+        # clients get readable method names.
+        generate_unique_id_function=lambda route: route.name,
+        dependencies=[
+            Depends(refuse_unknown_query),
+            Depends(plain_text_parameters),
+            Depends(strict_json_body),
+        ],
+    )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
+    app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
     if idempotency is not None:
         app.add_middleware(IdempotencyMiddleware, table=idempotency)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
     app.add_middleware(RequestContextMiddleware, service=name)
-    if settings.cors_origins:
+    if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
             allow_credentials=False,
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     errors.install(app)
     for router in routers:
         app.include_router(router)
-    document_problems(app)
+    document_problems(app, server_url=getattr(settings, f"{name}_url", None), oidc_issuer=settings.oidc_issuer)
+    install_docs(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Table, text
 
 from shared.auth import CurrentKey
+from shared.fields import Instant, LogPosition
 from shared.http import SessionDep
 
 IGNORED = frozenset({"id"})
@@ -33,8 +33,8 @@ def audit_trail_router(table: Table) -> APIRouter:
         principal: CurrentKey,
         subject_id: uuid.UUID | None = None,
         actor: Annotated[str | None, Query(max_length=100)] = None,
-        since: datetime | None = None,
-        before_position: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+        since: Instant | None = None,
+        before_position: Annotated[LogPosition | None, Query(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
         principal.require_admin()

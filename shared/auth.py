@@ -1,23 +1,44 @@
 """API keys: stored hashed, scoped, revocable, with expiry.
 
-Scopes: ``admin`` (everything), ``editor`` (reads and writes limited to the
-partnerships named on the key), ``reader`` (reads everything), ``feed``
-(reads the CSWB feeds). Keys travel only in ``Authorization: Bearer``.
+Scopes:
+
+- ``admin``: everything.
+- ``editor``: reads and writes limited to the partnerships named on the key.
+- ``reader``: reads every partnership's records and figures.
+- ``service``: what one service of the platform asks of another on no
+  caller's behalf: every read a reader has, plus the producers' event logs
+  (``GET /v1/outbox``) and the dead letters (``GET /v1/bus/dead-letters``).
+  Those feeds carry every record's full state, hidden categories and
+  personal contacts included, so no other key but an admin's reads them.
+  ``CPTED_SERVICE_API_KEY`` is a service key; it writes nothing.
+- ``feed``: reads the CSWB feeds only.
+
+Keys travel only in ``Authorization: Bearer``. Every request looks its key
+up again, so a revoked or expired key is refused by every process on its
+next request.
+
+Figures follow records: a figure attributed to one partnership (its totals,
+its row of the totals by partnership, its report, the evaluation of one of
+its audits, the audits pooled in an evaluation summary) is shown to the keys
+that see that partnership's records, and is "not found" for the others,
+exactly like the partnership itself. Programme-wide figures that name no
+partnership (totals with no ``partnership_id``, totals by neighbourhood,
+targeting, incident counts) are shown to every reading key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from sqlalchemy import (
     Column,
     DateTime,
@@ -31,7 +52,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.db import new_metadata
 from shared.errors import Forbidden, NotFound, Unauthorized
@@ -59,6 +80,7 @@ class Scope(StrEnum):
     admin = "admin"
     editor = "editor"
     reader = "reader"
+    service = "service"
     feed = "feed"
 
 
@@ -68,6 +90,8 @@ class Principal:
     name: str
     scope: Scope
     partnership_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    # False for identities this platform cannot revoke (OIDC tokens: the identity provider's to end).
+    api_key: bool = True
 
     @property
     def actor(self) -> str:
@@ -78,10 +102,22 @@ class Principal:
         return self.scope is Scope.admin
 
     def sees_all(self) -> bool:
-        return self.scope in (Scope.admin, Scope.reader)
+        return self.scope in (Scope.admin, Scope.reader, Scope.service)
+
+    def visible_partnerships(self) -> frozenset[uuid.UUID] | None:
+        """The partnerships whose records and figures this key sees; None for all of them."""
+        if self.sees_all():
+            return None
+        return self.partnership_ids if self.scope is Scope.editor else frozenset()
 
     def can_read(self, partnership_ids: Iterable[uuid.UUID | None]) -> bool:
         if self.sees_all():
+            return True
+        return self.scope is Scope.editor and any(p in self.partnership_ids for p in partnership_ids)
+
+    def can_write(self, partnership_ids: Iterable[uuid.UUID | None]) -> bool:
+        """A record shared by several partnerships may be changed by an editor of any of them."""
+        if self.is_admin:
             return True
         return self.scope is Scope.editor and any(p in self.partnership_ids for p in partnership_ids)
 
@@ -93,17 +129,31 @@ class Principal:
         if not self.is_admin:
             raise Forbidden("this action needs an admin key")
 
+    def require_service(self) -> None:
+        if self.scope not in (Scope.admin, Scope.service):
+            raise Forbidden("this feed is read with a service or admin key")
+
     def require_write(self, partnership_id: uuid.UUID | None) -> None:
-        if self.is_admin:
-            return
-        if self.scope is Scope.editor and partnership_id in self.partnership_ids:
-            return
-        raise Forbidden("this key may not change this partnership's records")
+        self.require_write_any([partnership_id])
+
+    def require_write_any(self, partnership_ids: Iterable[uuid.UUID | None]) -> None:
+        if not self.can_write(partnership_ids):
+            raise Forbidden("this key may not change this partnership's records")
 
     def ensure_visible(self, partnership_ids: Iterable[uuid.UUID | None], what: str) -> None:
         """Records of partnerships a key cannot read do not exist for it."""
         if not self.can_read(partnership_ids):
             raise NotFound(f"{what} not found")
+
+    def ensure_figures_visible(self, partnership_id: uuid.UUID | None) -> None:
+        """A partnership's figures exist for the keys that see its records (see the module's docstring)."""
+        if partnership_id is not None:
+            self.ensure_visible([partnership_id], f"partnership {partnership_id}")
+
+    def figures_partnerships(self, partnership_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Of ``partnership_ids``, those whose figures this key sees."""
+        visible = self.visible_partnerships()
+        return [p for p in partnership_ids if visible is None or p in visible]
 
 
 def hash_key(plaintext: str) -> str:
@@ -158,49 +208,77 @@ async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def key_is_valid(session: AsyncSession, plaintext: str) -> bool:
-    return await _lookup(session, hash_key(plaintext)) is not None
+async def key_principal(session: AsyncSession, plaintext: str) -> Principal | None:
+    """The principal of a key that is neither revoked nor expired, else None."""
+    return await _lookup(session, hash_key(plaintext))
 
 
-async def _lookup(session: AsyncSession, digest: str) -> Principal | None:
-    row = (
-        await session.execute(
-            select(api_key).where(
-                api_key.c.hash == digest,
-                api_key.c.revoked_at.is_(None),
-                or_(api_key.c.expires_at.is_(None), api_key.c.expires_at > func.now()),
-            )
-        )
-    ).first()
+def _live() -> Any:
+    return (api_key.c.revoked_at.is_(None), or_(api_key.c.expires_at.is_(None), api_key.c.expires_at > func.now()))
+
+
+async def _lookup(db: AsyncSession | AsyncConnection, digest: str) -> Principal | None:
+    row = (await db.execute(select(api_key).where(api_key.c.hash == digest, *_live()))).first()
     if row is None:
         return None
     return Principal(row.id, row.name, Scope(row.scope), frozenset(row.partnership_ids))
 
 
-class KeyVerifier:
-    """Looks keys up by hash, caching answers for a few seconds per process."""
+async def hold_key(session: AsyncSession, principal: Principal) -> None:
+    """Inside a transaction: 401 unless the caller's key is still live, and keep it so until the commit.
 
-    def __init__(self, engine: AsyncEngine, ttl_s: float) -> None:
+    The row is share-locked, so a revocation racing this transaction waits for it to end: a change made
+    with a key is never committed after that key's revocation."""
+    if not principal.api_key:
+        return
+    held = await session.execute(
+        select(api_key.c.id).where(api_key.c.id == principal.key_id, *_live()).with_for_update(read=True)
+    )
+    if held.first() is None:
+        raise Unauthorized("the API key is unknown, revoked or expired")
+
+
+class KeyVerifier:
+    """Looks a key up by its hash on every request.
+
+    No answer is kept between requests: a revocation or an expiry committed in
+    PostgreSQL holds for every process from the next request on. The lookup is one
+    unique-index probe in SQLAlchemy Core, outside any transaction (no BEGIN or
+    ROLLBACK round trips), on a pooled connection."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.ttl_s = ttl_s
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def verify(self, plaintext: str) -> Principal:
-        digest = hash_key(plaintext)
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached and cached[0] > now:
-            principal = cached[1]
-        else:
-            async with AsyncSession(self.engine) as session:
-                principal = await _lookup(session, digest)
-            if self.ttl_s > 0:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[digest] = (now + self.ttl_s, principal)
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            principal = await _lookup(connection, hash_key(plaintext))
         if principal is None:
             raise Unauthorized("the API key is unknown, revoked or expired")
         return principal
+
+
+# Declared for the OpenAPI document (the Authorize button, generated clients); the key itself is read by
+# ``bearer_token`` so every route answers a missing or malformed key with the same problem.
+API_KEY_SCHEME = "apiKey"
+OPTIONAL_KEY_SCHEME = "apiKeyOptional"
+api_key_scheme = HTTPBearer(
+    scheme_name=API_KEY_SCHEME,
+    bearerFormat="cpted_… API key, or an OIDC access token where OIDC is configured",
+    description="An API key issued by an admin (`cpted keys create`, `POST /v1/keys`), sent as "
+    "`Authorization: Bearer cpted_…`.",
+    auto_error=False,
+)
+# Routes of the open standards: public without a key, more with one. The OpenAPI document lists them
+# as "no key, or apiKey".
+optional_key_scheme = HTTPBearer(scheme_name=OPTIONAL_KEY_SCHEME, auto_error=False)
+calendar_basic_scheme = HTTPBasic(
+    scheme_name="calendarBasic",
+    description="For calendar apps that cannot send a Bearer header: the API key as the Basic password.",
+    auto_error=False,
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(api_key_scheme)]
+OptionalCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(optional_key_scheme)]
 
 
 def bearer_token(request: Request) -> str:
@@ -211,7 +289,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request, _declared: Credentials = None) -> Principal:
     token = bearer_token(request)
     tokens = getattr(request.app.state, "token_verifier", None)
     if tokens is not None and tokens.accepts(token):

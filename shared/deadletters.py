@@ -6,11 +6,26 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from redis.asyncio import Redis
 
-from shared.auth import CurrentKey, ReaderKey
+from shared.auth import CurrentKey
 from shared.errors import NotFound
+
+_ID_PART_MAX = 2**64 - 1  # each part of a Redis stream entry id is an unsigned 64-bit number
+
+
+def _is_stream_id(value: str) -> bool:
+    return all(int(part) <= _ID_PART_MAX for part in value.split("-"))
+
+
+def _stream_id(value: str) -> str:
+    if not _is_stream_id(value):
+        raise ValueError("each part of a stream entry id is at most 18446744073709551615")
+    return value
+
+
+StreamId = Annotated[str, AfterValidator(_stream_id)]
 
 
 class DeadLetter(BaseModel):
@@ -53,6 +68,8 @@ async def list_dead_letters(
 
 async def retry(redis: Redis, stream: str, letter_id: str) -> DeadLetter:
     """Put the event back on its stream as a new entry, and take it off the dead letters."""
+    if not _is_stream_id(letter_id):  # no entry can have it (Redis would refuse to look)
+        raise NotFound(f"dead letter {letter_id} not found")
     entries: Any = await redis.xrange(stream, min=letter_id, max=letter_id, count=1)
     if not entries:
         raise NotFound(f"dead letter {letter_id} not found")
@@ -67,13 +84,14 @@ async def retry(redis: Redis, stream: str, letter_id: str) -> DeadLetter:
 def dead_letter_router() -> APIRouter:
     router = APIRouter(prefix="/v1/bus/dead-letters", tags=["bus"])
 
-    @router.get("", summary="Events that failed too often, with their error")
+    @router.get("", summary="Events that failed too often, with their error (service or admin)")
     async def dead_letters(
         request: Request,
-        principal: ReaderKey,
+        principal: CurrentKey,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(max_length=40, pattern=r"^\d+-\d+$")] = None,
+        cursor: Annotated[StreamId | None, Query(max_length=40, pattern=r"^\d+-\d+$")] = None,
     ) -> dict[str, Any]:
+        principal.require_service()
         settings = request.app.state.settings
         items, next_cursor = await list_dead_letters(
             request.app.state.redis, settings.dead_letter_stream, cursor, limit

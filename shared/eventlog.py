@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import Table
 
-from shared.auth import ReaderKey
+from shared.auth import CurrentKey
+from shared.fields import LogPosition
 from shared.http import SessionDep
 from shared.outbox import read_log
 
@@ -18,16 +19,18 @@ def event_log_router(table: Table) -> APIRouter:
     @router.get(
         "/v1/outbox",
         summary="Events in position order, for rebuilding projections",
-        description="Page with `after` = the previous `next_after`. `waiting: true` means a transaction may still "
+        description="Read with a service or admin key: the log holds every record's full state. "
+        "Page with `after` = the previous `next_after`. `waiting: true` means a transaction may still "
         "be committing an earlier event: read the same page again shortly.",
     )
     async def outbox_log(
         request: Request,
         session: SessionDep,
-        principal: ReaderKey,
-        after: Annotated[int, Query(ge=0, le=2**62, description="position of the last event read")] = 0,
+        principal: CurrentKey,
+        after: Annotated[LogPosition, Query(description="position of the last event read")] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
+        principal.require_service()
         gap_timeout = request.app.state.settings.log_gap_timeout_s
         page = await read_log(session, table, after, limit, gap_timeout)
         return {"items": page.items, "next_after": page.next_after, "waiting": page.waiting}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import shapely
@@ -31,7 +33,8 @@ def _check_ring(ring: list[list[float]]) -> None:
 
 
 class Geometry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity are no coordinates (a JSON writer turns them into null, which no GIS reads).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def to_shape(self) -> Any:
         return shape(self.model_dump())
@@ -86,3 +89,26 @@ class MultiPolygon(_Areal):
 
 
 Boundary = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+
+
+def _positions(coordinates: Any, keep: Any) -> Any:
+    if coordinates and not isinstance(coordinates[0], list):
+        return keep(coordinates)
+    return [_positions(part, keep) for part in coordinates]
+
+
+def _finite(position: list[Any]) -> list[Any]:
+    return list(position[:2]) + [v for v in position[2:3] if isinstance(v, int | float) and math.isfinite(v)]
+
+
+def stored(geometry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored GeoJSON geometry as it may be answered: an elevation that is no finite number is left out.
+
+    Geometries stored before non-finite numbers were refused hold a null there.
+    """
+    return {**geometry, "coordinates": _positions(geometry["coordinates"], _finite)}
+
+
+def stored_shape(geometry: Mapping[str, Any]) -> Any:
+    """A stored GeoJSON geometry as a (2D) shapely geometry: nothing here measures elevation, whatever it holds."""
+    return shape({**geometry, "coordinates": _positions(geometry["coordinates"], lambda p: p[:2])})

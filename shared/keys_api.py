@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from sqlalchemy import select
 
-from shared.auth import CurrentKey, Scope, api_key, issue_key, revoke_key
+from shared.auth import CurrentKey, Scope, api_key, hold_key, issue_key, revoke_key
 from shared.errors import InvalidField, NotFound
-from shared.fields import Input, Name, Output
+from shared.fields import Input, Moment, Name, Output
 from shared.http import SessionDep
 
 
@@ -20,7 +20,7 @@ class KeyCreate(Input):
     name: Name
     scope: Scope
     partnership_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
 
 
 class KeyRead(Output):
@@ -44,6 +44,7 @@ router = APIRouter(prefix="/v1/keys", tags=["api keys"])
 @router.post("", status_code=201, response_model=KeyIssued, summary="Create a key (admin)")
 async def create_key(body: KeyCreate, session: SessionDep, principal: CurrentKey, response: Response) -> dict[str, Any]:
     principal.require_admin()
+    await hold_key(session, principal)
     if body.scope is Scope.editor and not body.partnership_ids:
         raise InvalidField("an editor key needs at least one partnership", field="body.partnership_ids")
     issued = await issue_key(
@@ -66,6 +67,7 @@ async def list_keys(session: SessionDep, principal: CurrentKey) -> list[Any]:
 @router.delete("/{key_id}", status_code=204, summary="Revoke a key at once (admin)")
 async def delete_key(key_id: uuid.UUID, session: SessionDep, principal: CurrentKey, request: Request) -> None:
     principal.require_admin()
+    await hold_key(session, principal)
     if not await revoke_key(session, key_id):
         raise NotFound(f"no active key {key_id}")
     await session.commit()

@@ -15,6 +15,7 @@ import orjson
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.docs import PAGE_PREFIXES
 from shared.errors import PROBLEM_BASE, PROBLEM_JSON
 
 SECURITY_HEADERS = [
@@ -168,7 +169,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        docs = scope["path"].startswith(PAGE_PREFIXES)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

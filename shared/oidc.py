@@ -56,4 +56,5 @@ def _principal(claims: dict[str, Any]) -> Principal:
     except (ValueError, TypeError) as exc:
         raise Unauthorized("the token's cpted_scope or cpted_partnerships claim is not valid") from exc
     subject = str(claims["sub"])
-    return Principal(uuid.uuid5(SUBJECTS, f"{claims['iss']}|{subject}"), f"oidc:{subject}", scope, partnerships)
+    principal_id = uuid.uuid5(SUBJECTS, f"{claims['iss']}|{subject}")
+    return Principal(principal_id, f"oidc:{subject}", scope, partnerships, api_key=False)

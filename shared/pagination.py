@@ -1,4 +1,9 @@
-"""Cursor pagination: ``{"items": [...], "next_cursor": ...}``, keyset on ``(created_at, id)``."""
+"""Cursor pagination: ``{"items": [...], "next_cursor": ...}``, keyset on ``(created_at or updated_at, id)``.
+
+Every list takes ``sort`` (``-created_at``, the default: newest first; ``created_at``; ``updated_at``;
+``-updated_at``) and ``updated_since``, so a system that keeps a copy syncs only what changed:
+``?sort=updated_at&updated_since=<the last updated_at it saw>`` and follow ``next_cursor``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import base64
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,46 +31,94 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
+class Sort(StrEnum):
+    newest = "-created_at"
+    oldest = "created_at"
+    changed = "updated_at"
+    recently_changed = "-updated_at"
+
+    @property
+    def column(self) -> str:
+        return self.value.removeprefix("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.value.startswith("-")
+
+
 class PageParams(BaseModel):
     limit: int
     cursor: str | None
+    sort: Sort = Sort.newest
+    updated_since: datetime | None = None
 
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 500)")] = 50,
-    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the previous page")] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
 
-PageDep = Annotated[PageParams, Depends(page_params)]
+# Lists in one fixed order of their own (incidents by time, feeds by date).
+CursorDep = Annotated[PageParams, Depends(page_params)]
 
 
-def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([created_at.isoformat(), str(id_)])).decode().rstrip("=")
+async def record_page_params(
+    base: CursorDep,
+    sort: Annotated[Sort, Query(description="Order of the items; `-` is descending")] = Sort.newest,
+    updated_since: Annotated[
+        AwareDatetime | None,
+        Query(description="Only items changed at or after this instant (RFC 3339 with an offset)"),
+    ] = None,
+) -> PageParams:
+    return base.model_copy(update={"sort": sort, "updated_since": updated_since})
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+# Lists of records: any order, and only what changed.
+PageDep = Annotated[PageParams, Depends(record_page_params)]
+
+
+def encode_cursor(at: datetime, id_: uuid.UUID, sort: Sort = Sort.newest) -> str:
+    parts = [at.isoformat(), str(id_)] + ([] if sort is Sort.newest else [sort.value])
+    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: Sort = Sort.newest) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, id_ = orjson.loads(raw)
-        return datetime.fromisoformat(created_at), uuid.UUID(id_)
+        at, id_, *rest = orjson.loads(raw)
+        issued_for = Sort(rest[0]) if rest else Sort.newest
+        position = datetime.fromisoformat(at), uuid.UUID(id_)
     except Exception as exc:
         raise InvalidField("cursor is not one this API issued", field="query.cursor") from exc
+    if issued_for is not sort:
+        raise InvalidField(f"this cursor belongs to sort={issued_for.value}", field="query.cursor")
+    return position
+
+
+def _sort_column(model: Any, sort: Sort) -> Any:
+    # Records that never change (photos) have no updated_at: their creation is their last change.
+    return getattr(model, sort.column, None) or model.created_at
 
 
 async def paginate(
     session: AsyncSession, stmt: Select[Any], model: Any, params: PageParams
 ) -> tuple[Sequence[Any], str | None]:
-    """Newest first; returns the rows of one page and the cursor of the next."""
+    """In the asked order (newest first by default); returns the rows of one page and the cursor of the next."""
+    column = _sort_column(model, params.sort)
+    if params.updated_since is not None:
+        stmt = stmt.where(_sort_column(model, Sort.changed) >= params.updated_since)
     if params.cursor:
-        created_at, id_ = decode_cursor(params.cursor)
-        stmt = stmt.where(tuple_(model.created_at, model.id) < tuple_(created_at, id_))
-    stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(params.limit + 1)
+        position = tuple_(column, model.id)
+        after = tuple_(*decode_cursor(params.cursor, params.sort))
+        stmt = stmt.where(position < after if params.sort.descending else position > after)
+    order = (column.desc(), model.id.desc()) if params.sort.descending else (column.asc(), model.id.asc())
+    stmt = stmt.order_by(*order).limit(params.limit + 1)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
-        next_cursor = encode_cursor(last.created_at, last.id)
+        next_cursor = encode_cursor(getattr(last, column.key), last.id, params.sort)
     return rows, next_cursor

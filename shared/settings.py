@@ -49,11 +49,11 @@ class Settings(BaseSettings):
     log_gap_timeout_s: float = 10.0
 
     # Auth and protection
-    auth_cache_ttl_s: float = 5.0
     rate_limit_per_second: int = 200
     max_body_bytes: int = 1_048_576
     request_timeout_s: float = 30.0
     cors_origins: list[str] = []
+    cors_origin_regex: str | None = None
     hsts: bool = False
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

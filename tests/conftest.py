@@ -34,7 +34,6 @@ def pytest_configure(config: pytest.Config) -> None:
         CPTED_DATABASE_URL=SERVERS.database_url,
         CPTED_REDIS_URL=SERVERS.redis_url,
         CPTED_STREAM_PREFIX=SERVERS.stream_prefix,
-        CPTED_AUTH_CACHE_TTL_S="0",
         CPTED_RATE_LIMIT_PER_SECOND="0",
         CPTED_CLAIM_IDLE_MS="1000",
         CPTED_CLAIM_EVERY_S="0.5",

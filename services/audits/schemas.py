@@ -6,9 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from shared.fields import Day, Input, Name, Note, Output, Text
+from shared.fields import Clearable, Day, Input, Moment, Name, Note, Output, Patch, Text
 from shared.geo import Boundary, Point
 from shared.vocabulary import (
     AuditRequestStatus,
@@ -30,11 +30,11 @@ class NeighbourhoodCreate(Input):
     population: int | None = Field(default=None, ge=0, le=50_000_000)
 
 
-class NeighbourhoodUpdate(Input):
+class NeighbourhoodUpdate(Patch):
     name: Name | None = None
     municipality: Name | None = None
     boundary: Boundary | None = None
-    population: int | None = Field(default=None, ge=0, le=50_000_000)
+    population: Clearable[int] = Field(default=None, ge=0, le=50_000_000)
 
 
 class NeighbourhoodRead(Output):
@@ -59,13 +59,13 @@ class PartnershipCreate(Input):
     status: PartnershipStatus = PartnershipStatus.active
 
 
-class PartnershipUpdate(Input):
+class PartnershipUpdate(Patch):
     name: Name | None = None
     police_service: Name | None = None
     neighbourhood_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=200)
     safety_committees: list[Name] | None = Field(default=None, max_length=200)
     business_improvement_areas: list[Name] | None = Field(default=None, max_length=200)
-    formalized_on: Day | None = None
+    formalized_on: Clearable[Day] = None
     status: PartnershipStatus | None = None
 
 
@@ -102,9 +102,9 @@ class AuditCreate(Input):
     status: AuditStatus = AuditStatus.completed
 
 
-class AuditUpdate(Input):
+class AuditUpdate(Patch):
     site_name: Name | None = None
-    location: Point | None = None
+    location: Clearable[Point] = None
     conducted_on: Day | None = None
     auditors: list[Name] | None = Field(default=None, max_length=100)
     trigger: AuditTrigger | None = None
@@ -138,13 +138,13 @@ class RecommendationCreate(Input):
     status_note: Note | None = None
 
 
-class RecommendationUpdate(Input):
+class RecommendationUpdate(Patch):
     category: RecommendationCategory | None = None
     description: Text | None = None
-    responsible_party: Name | None = None
+    responsible_party: Clearable[Name] = None
     priority: Priority | None = None
-    expected_on: Day | None = None
-    status_note: Note | None = None
+    expected_on: Clearable[Day] = None
+    status_note: Clearable[Note] = None
 
 
 class TransitionCreate(Input):
@@ -195,19 +195,19 @@ class AuditRequestCreate(Input):
     description: Text
     location: Point | None = None
     neighbourhood_id: uuid.UUID | None = Field(default=None, description="only without a location")
-    received_at: AwareDatetime | None = Field(default=None, description="when it was received; default now")
+    received_at: Moment | None = Field(default=None, description="when it was received; default now")
     media_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     requester: Requester | None = None
 
 
-class AuditRequestUpdate(Input):
+class AuditRequestUpdate(Patch):
     place: Name | None = None
     description: Text | None = None
-    location: Point | None = None
-    neighbourhood_id: uuid.UUID | None = Field(default=None, description="only without a location")
+    location: Clearable[Point] = None
+    neighbourhood_id: Clearable[uuid.UUID] = Field(default=None, description="only without a location")
     status: AuditRequestStatus | None = None
-    audit_id: uuid.UUID | None = Field(default=None, description="the audit it is scheduled for")
-    reason: Note | None = None
+    audit_id: Clearable[uuid.UUID] = Field(default=None, description="the audit it is scheduled for")
+    reason: Clearable[Note] = None
 
 
 class AuditRequestRead(Output):

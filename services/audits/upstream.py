@@ -4,7 +4,7 @@ Their data is read over their HTTP APIs at request time, never copied here
 (a service never reads another's tables). A caller who sent a key has it
 passed on, so the other service decides what that key may read (an editor's
 key lists its partnerships' events only); a keyless caller is served with the
-service key (``CPTED_SERVICE_API_KEY``, a reader key). Whatever goes wrong over
+service key (``CPTED_SERVICE_API_KEY``, a service key). Whatever goes wrong over
 there is answered as the OGC exception 503, never a 500, and the audits' own
 collections keep working.
 """
@@ -60,7 +60,7 @@ class Upstream:
             return OgcError(status, code, f"the {self.name} service does not let this key read its data")
         if status == 422:  # what the caller sent, passed on (a cursor it did not get from us)
             return OgcError(400, "InvalidParameterValue", _detail(response))
-        why = " (is CPTED_SERVICE_API_KEY a valid reader key?)" if status in (401, 403) else ""
+        why = " (is CPTED_SERVICE_API_KEY a valid service key?)" if status in (401, 403) else ""
         return OgcError(503, "ServiceUnavailable", f"the {self.name} service answered {status}{why}; try again")
 
 

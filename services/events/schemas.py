@@ -6,9 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from shared.fields import Count, Day, Input, Name, Note, Output
+from shared.fields import Clearable, Count, Day, Input, Moment, Name, Note, Output, Patch
 from shared.geo import Point
 from shared.vocabulary import (
     Audience,
@@ -21,14 +21,6 @@ from shared.vocabulary import (
     StakeholderStatus,
 )
 
-
-def _plausible(value: datetime) -> datetime:
-    if not 1900 <= value.year <= 2100:
-        raise ValueError("time must be between 1900 and 2100")
-    return value
-
-
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)]
 TopicSlug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
 LanguageTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
@@ -53,19 +45,19 @@ class EventCreate(Input):
     description: Note | None = None
 
 
-class EventUpdate(Input):
+class EventUpdate(Patch):
     partnership_ids: PartnershipIds | None = None
     name: Name | None = None
     kind: EventKind | None = None
     special: bool | None = None
     starts_at: Moment | None = None
-    ends_at: Moment | None = None
-    neighbourhood_id: uuid.UUID | None = None
-    location: Point | None = None
+    ends_at: Clearable[Moment] = None
+    neighbourhood_id: Clearable[uuid.UUID] = None
+    location: Clearable[Point] = None
     officers_attending: Officers | None = None
-    attendance: Count | None = None
+    attendance: Clearable[Count] = None
     status: EventStatus | None = None
-    description: Note | None = None
+    description: Clearable[Note] = None
 
 
 class EventRead(Output):
@@ -105,7 +97,7 @@ class MaterialCreate(Input):
     )
 
 
-class MaterialUpdate(Input):
+class MaterialUpdate(Patch):
     slug: Slug | None = None
     kind: MaterialKind | None = None
     topic: MaterialTopic | None = None
@@ -263,13 +255,13 @@ class StakeholderCreate(Input):
     notes: Note | None = None
 
 
-class StakeholderUpdate(Input):
+class StakeholderUpdate(Patch):
     name: Name | None = None
     kind: StakeholderKind | None = None
-    neighbourhood_id: uuid.UUID | None = None
+    neighbourhood_id: Clearable[uuid.UUID] = None
     connected_on: Day | None = None
     status: StakeholderStatus | None = None
-    notes: Note | None = None
+    notes: Clearable[Note] = None
 
 
 class StakeholderRead(Output):

@@ -46,7 +46,7 @@ def start_platform(
     # The audits service's OGC API reads events and incident counts from the others, as `cpted dev` wires it.
     platform.env |= {
         "CPTED_METRICS_URL": platform.url("metrics"),
-        "CPTED_SERVICE_API_KEY": _issue_key(database_url, Scope.reader),
+        "CPTED_SERVICE_API_KEY": _issue_key(database_url, Scope.service),
     }
     for service in ("audits", "events", "metrics"):
         platform.start_service(service)

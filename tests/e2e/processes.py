@@ -59,7 +59,8 @@ class Platform:
         self.procs[name] = proc
         return proc
 
-    def wait_ready(self, timeout_s: float = 30) -> None:
+    def wait_ready(self, timeout_s: float = 120) -> None:
+        # Every process imports the scientific stack at once: on a busy two-core runner that alone can pass 30 s.
         deadline = time.monotonic() + timeout_s
         for service in self.ports:
             while True:

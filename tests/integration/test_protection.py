@@ -87,3 +87,42 @@ async def test_security_and_cors_headers(api: httpx.AsyncClient) -> None:
     assert "access-control-allow-credentials" not in r.headers
     other = await api.get("/healthz", headers={"Origin": "https://evil.example.com"})
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_a_browser_preflight_for_a_conditional_or_idempotent_request_passes(api: httpx.AsyncClient) -> None:
+    for method, header in (("GET", "if-none-match"), ("POST", "idempotency-key"), ("PATCH", "if-match")):
+        preflight = await api.options(
+            "/v1/echo",
+            headers={
+                "Origin": "https://front.example.org",
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": f"authorization,content-type,{header}",
+            },
+        )
+        assert preflight.status_code == 200, (method, header, preflight.text)
+        assert header in preflight.headers["access-control-allow-headers"].lower()
+    answer = await api.get("/healthz", headers={"Origin": "https://front.example.org"})
+    exposed = {h.strip().lower() for h in answer.headers["access-control-expose-headers"].split(",")}
+    assert {"etag", "location", "idempotent-replayed", "retry-after"} <= exposed
+
+
+async def test_development_origins_on_any_local_port_are_allowed() -> None:
+    from cpted.dev import LOCAL_ORIGINS
+
+    settings = get_settings()
+    saved = settings.model_copy()
+    settings.cors_origin_regex = LOCAL_ORIGINS
+    try:
+        app = create_service_app(name="probe", title="probe", routers=[slow])
+        async for client in client_for(app, None):
+            for origin, allowed in (
+                ("http://localhost:5173", True),
+                ("http://127.0.0.1:3000", True),
+                ("http://localhost", True),
+                ("http://localhost.evil.example", False),
+                ("https://front.example.org", False),
+            ):
+                answer = await client.get("/healthz", headers={"Origin": origin})
+                assert (answer.headers.get("access-control-allow-origin") == origin) is allowed, origin
+    finally:
+        settings.cors_origin_regex = saved.cors_origin_regex

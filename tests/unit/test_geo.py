@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.geo import Boundary, MultiPolygon, Point, Polygon
+from shared.geo import Boundary, MultiPolygon, Point, Polygon, stored, stored_shape
 
 boundary = TypeAdapter(Boundary)
 point = TypeAdapter(Point)
@@ -70,3 +70,25 @@ def test_a_bad_point_is_refused_naming_the_problem(coordinates: list[float], pro
 def test_a_point_with_the_wrong_type_tag_is_refused() -> None:
     with pytest.raises(ValidationError, match="'Point'"):
         point.validate_python({"type": "Polygon", "coordinates": [0, 0]})
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_no_coordinates(number: float) -> None:
+    with pytest.raises(ValidationError):
+        point.validate_python({"type": "Point", "coordinates": [-79.4, 43.65, number]})
+    with pytest.raises(ValidationError):
+        boundary.validate_python(polygon([[*SQUARE[0], number], *SQUARE[1:]]))
+
+
+def test_geometries_stored_with_a_null_elevation_are_still_read() -> None:
+    """Before NaN was refused, a JSON writer stored it as null: such rows must not break a reader."""
+    ring = [[*p, None] for p in SQUARE]
+    ring[1] = [*SQUARE[1], 12.5]
+    stored_polygon = polygon(ring)
+    assert stored(stored_polygon)["coordinates"][0][0] == SQUARE[0]
+    assert stored(stored_polygon)["coordinates"][0][1] == [*SQUARE[1], 12.5]
+    assert stored_shape(stored_polygon).area > 0
+    assert stored({"type": "Point", "coordinates": [-79.4, 43.65, None]}) == {
+        "type": "Point",
+        "coordinates": [-79.4, 43.65],
+    }

@@ -2,13 +2,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from services.audits.api.deps import UowDep
 from services.audits.handlers import audit_requests
 from services.audits.handlers.audit_requests import AuditRequestView
 from services.audits.schemas import AuditRequestCreate, AuditRequestRead, AuditRequestUpdate
 from shared.auth import ReaderKey
+from shared.fields import Moment
 from shared.http import IfMatch, SessionDep, created
 from shared.pagination import Page, PageDep
 from shared.versioning import set_etag
@@ -39,8 +39,8 @@ async def list_audit_requests(
     neighbourhood_id: uuid.UUID | None = None,
     partnership_id: uuid.UUID | None = None,
     audit_id: uuid.UUID | None = None,
-    received_from: Annotated[AwareDatetime | None, Query(description="received at or after")] = None,
-    received_to: Annotated[AwareDatetime | None, Query(description="received at or before")] = None,
+    received_from: Annotated[Moment | None, Query(description="received at or after")] = None,
+    received_to: Annotated[Moment | None, Query(description="received at or before")] = None,
 ) -> dict[str, object]:
     views, cursor = await audit_requests.list_visible(
         session,

@@ -8,9 +8,13 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from shared.inputs import reads_text_as_is
+
 
 def keep_declared_errors(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     """After the service-wide document is built, put back the error answers these routers declare."""
+    for router in routers:
+        reads_text_as_is(router)
     build = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -73,4 +73,4 @@ RecommendationFiltersDep = Annotated[RecommendationFilters, Depends(recommendati
 
 def visible_to(principal: Principal) -> frozenset[uuid.UUID] | None:
     """The partnerships whose records a key sees; None for all."""
-    return None if principal.sees_all() else principal.partnership_ids
+    return principal.visible_partnerships()

@@ -12,8 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
 from services.audits.api.deps import optional_principal
@@ -21,11 +20,12 @@ from services.audits.api.ogc_openapi import document
 from services.audits.domain.ogc import CONFORMANCE, GEOJSON, JSON, OPENAPI, OgcError, acceptable, check_params, link
 from services.audits.handlers import ogc as handlers
 from services.audits.upstream import Sources, sources
-from shared.auth import bearer_token
+from shared.auth import bearer_token, optional_key_scheme
+from shared.docs import swagger_page
 from shared.errors import Problem, Unauthorized
 from shared.http import SessionDep
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[Security(optional_key_scheme)])
 
 _EXCEPTION = {
     "type": "object",
@@ -130,8 +130,8 @@ async def api_definition(request: Request) -> Response:
 
 
 @router.get("/api.html", summary="The definition of /ogc as a page", response_class=HTMLResponse)
-async def api_page() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/ogc/api", title="CPTED audits - OGC API - Features")
+async def api_page(request: Request) -> HTMLResponse:
+    return swagger_page(request, "/ogc/api", "CPTED audits - OGC API - Features")
 
 
 @router.get("/collections", summary="Feature collections", responses=_documented(JSON, 400, 406))

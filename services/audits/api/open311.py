@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response, Security
 
 from services.audits.api.deps import get_uow, optional_principal
 from services.audits.api.open311_docs import (
@@ -27,11 +27,11 @@ from services.audits.domain import open311
 from services.audits.domain.open311 import Open311Error
 from services.audits.handlers import open311 as handlers
 from services.audits.settings import get_audits_settings
-from shared.auth import KEY_PREFIX, Principal, bearer_token
+from shared.auth import KEY_PREFIX, Principal, bearer_token, optional_key_scheme
 from shared.errors import Problem, Unauthorized
 from shared.http import SessionDep
 
-router = APIRouter(prefix="/open311", tags=["Open311 GeoReport v2"])
+router = APIRouter(prefix="/open311", tags=["Open311 GeoReport v2"], dependencies=[Security(optional_key_scheme)])
 
 Format = Annotated[str, Path(description="`json` or `xml`", json_schema_extra={"enum": ["json", "xml"]})]
 Jurisdiction = Annotated[str | None, Query(description="optional: this endpoint serves one jurisdiction")]

@@ -5,7 +5,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 from services.audits.api.deps import PhotoFilesDep, UowDep
 from services.audits.domain.photos import Limits, PhotoKind
@@ -15,7 +15,7 @@ from services.audits.photo_settings import get_photo_settings
 from services.audits.store.tables import Photo
 from shared.auth import ReaderKey
 from shared.errors import PROBLEM_JSON, InvalidField
-from shared.fields import Note
+from shared.fields import Moment, Note
 from shared.geo import Point
 from shared.pagination import Page, PageDep
 from shared.settings import get_settings
@@ -52,7 +52,7 @@ async def upload_form(
     file: Annotated[UploadFile, File(description="a JPEG or PNG image; its type is read from its content")],
     kind: Annotated[PhotoKind | None, Form(description="default: site (audit), else from the status")] = None,
     caption: Annotated[Note | None, Form()] = None,
-    taken_at: Annotated[AwareDatetime | None, Form(description="overrides the photo's EXIF time")] = None,
+    taken_at: Annotated[Moment | None, Form(description="overrides the photo's EXIF time")] = None,
     location: Annotated[
         str | None, Form(description='GeoJSON Point as JSON text, overrides the photo\'s EXIF GPS: {"type": ...}')
     ] = None,

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.audits.domain.ogc import Collection
 from services.audits.domain.places import point_of
+from shared.geo import stored
 from shared.vocabulary import (
     AuditRequestStatus,
     AuditStatus,
@@ -97,7 +98,7 @@ def feature(id_: uuid.UUID | str, geometry: Any, properties: dict[str, Any]) -> 
 
 def neighbourhood(row: Any) -> dict[str, Any]:
     props = {"name": row.name, "municipality": row.municipality, "population": row.population}
-    return feature(row.id, row.boundary, props)
+    return feature(row.id, stored(row.boundary), props)
 
 
 def audit(row: Any, centroids: Centroids) -> dict[str, Any]:

@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shapely.geometry import Point, shape
+from shapely.geometry import Point
+
+from shared.geo import stored_shape
 
 
 def centroid(boundary: Mapping[str, Any]) -> tuple[float, float]:
     """``(longitude, latitude)`` of a GeoJSON polygon's centroid."""
-    c = shape(boundary).centroid
+    c = stored_shape(boundary).centroid
     return (c.x, c.y)
 
 
@@ -27,5 +29,5 @@ def neighbourhood_of(
 ) -> uuid.UUID | None:
     """The neighbourhood whose boundary covers the point; of overlapping ones the smallest, so the answer is stable."""
     here = Point(point_of(location))
-    covering = [(area.area, str(id_), id_) for id_, b in boundaries if (area := shape(b)).covers(here)]
+    covering = [(area.area, str(id_), id_) for id_, b in boundaries if (area := stored_shape(b)).covers(here)]
     return min(covering)[2] if covering else None

@@ -20,6 +20,7 @@ from shared.auth import Principal, Scope
 from shared.errors import Forbidden, IllegalTransition, InvalidField, NotFound
 from shared.events.audits import AuditRequestCreated, AuditRequestUpdated
 from shared.pagination import PageParams
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 from shared.vocabulary import AuditRequestStatus
@@ -72,6 +73,20 @@ async def _place(session: AsyncSession, location: dict[str, Any] | None, wanted:
     return found
 
 
+async def _replayed(session: AsyncSession, principal: Principal, body: AuditRequestCreate) -> AuditRequest | None:
+    """The requester's contact is not compared: it is kept apart, and not shown back."""
+    sent = body.model_dump(include={"place", "description", "location", "media_url"})
+    sent |= body.model_dump(include={"neighbourhood_id", "received_at"}, exclude_none=True)
+
+    async def owners(row: AuditRequest) -> list[uuid.UUID | None] | None:
+        """The partnerships whose editors see it: its own, and those working in its neighbourhood."""
+        if row.partnership_id is None and row.neighbourhood_id is None:
+            return None
+        return [row.partnership_id, *await store.partnerships_working_in(session, row.neighbourhood_id)]
+
+    return await replayed(session, principal, AuditRequest, body.id, sent, what="audit request", owners=owners)
+
+
 async def create(
     uow: UnitOfWork,
     principal: Principal,
@@ -82,7 +97,7 @@ async def create(
 ) -> tuple[AuditRequestView, bool]:
     require_triage(principal)
     async with uow:
-        if body.id and (existing := await uow.session.get(AuditRequest, body.id)):
+        if existing := await _replayed(uow.session, principal, body):
             return await _view(uow.session, existing), False
         now = datetime.now(UTC)
         if body.received_at and body.received_at > now + CLOCK_SKEW:

@@ -13,6 +13,7 @@ from services.audits.store.tables import Audit, Neighbourhood, Partnership
 from shared.auth import Principal
 from shared.errors import InvalidField
 from shared.events.audits import AuditCreated, AuditDeleted, AuditUpdated
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 
@@ -26,10 +27,15 @@ async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_
     return row
 
 
+async def owners(row: Audit) -> list[uuid.UUID]:
+    return [row.partnership_id]
+
+
 async def create(uow: UnitOfWork, principal: Principal, body: AuditCreate) -> tuple[Audit, bool]:
     principal.require_write(body.partnership_id)
     async with uow:
-        if body.id and (existing := await uow.session.get(Audit, body.id)):
+        fields = body.model_dump(exclude={"id"})
+        if existing := await replayed(uow.session, principal, Audit, body.id, fields, what="audit", owners=owners):
             return existing, False
         partnership = await repository.get(uow.session, Partnership, body.partnership_id)
         if partnership is None:
@@ -41,7 +47,7 @@ async def create(uow: UnitOfWork, principal: Principal, body: AuditCreate) -> tu
                 "the neighbourhood is not one of the partnership's neighbourhoods",
                 field="body.neighbourhood_id",
             )
-        row = Audit(id=body.id or uuid.uuid4(), **body.model_dump(exclude={"id"}))
+        row = Audit(id=body.id or uuid.uuid4(), **fields)
         uow.session.add(row)
         _emit(uow, AuditCreated, row)
         await uow.commit()

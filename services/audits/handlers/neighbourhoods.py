@@ -9,6 +9,7 @@ from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodUpdate
 from services.audits.store.tables import Neighbourhood
 from shared.auth import Principal
 from shared.events.audits import NeighbourhoodCreated, NeighbourhoodUpdated
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 
@@ -20,9 +21,9 @@ def _emit(uow: UnitOfWork, event: type, row: Neighbourhood) -> None:
 async def create(uow: UnitOfWork, principal: Principal, body: NeighbourhoodCreate) -> tuple[Neighbourhood, bool]:
     principal.require_admin()
     async with uow:
-        if body.id and (existing := await uow.session.get(Neighbourhood, body.id)):
-            return existing, False
         fields = body.model_dump(exclude={"id"})
+        if existing := await replayed(uow.session, principal, Neighbourhood, body.id, fields, what="neighbourhood"):
+            return existing, False
         row = Neighbourhood(id=body.id or uuid.uuid4(), **fields)
         uow.session.add(row)
         _emit(uow, NeighbourhoodCreated, row)

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shapely.geometry import box as shapely_box
-from shapely.geometry import shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.domain import ogc_features
@@ -41,6 +40,7 @@ from services.audits.store.features import ItemFilter
 from services.audits.store.tables import Audit, AuditRequest, Neighbourhood
 from services.audits.upstream import Sources
 from shared.auth import Principal
+from shared.geo import stored_shape
 from shared.pagination import PageParams
 from shared.settings import get_settings
 
@@ -64,7 +64,7 @@ def _near(c: Collection, box: BBox | None, hoods: Sequence[Neighbourhood]) -> fr
         return frozenset()
     if c.polygons:
         areas = _boxes(box)
-        return frozenset(n.id for n in hoods if any(shape(n.boundary).intersects(a) for a in areas))
+        return frozenset(n.id for n in hoods if any(stored_shape(n.boundary).intersects(a) for a in areas))
     return frozenset(n.id for n in hoods if box.contains(*centroid(n.boundary)))
 
 
@@ -192,7 +192,7 @@ async def _spatial(session: AsyncSession, c: Collection, hoods: Sequence[Neighbo
     if c.served_by == "events":
         return None  # bounding them would mean reading every event each time the collections are listed
     if c.polygons:
-        bounds = [shape(n.boundary).bounds for n in hoods]
+        bounds = [stored_shape(n.boundary).bounds for n in hoods]
     else:
         located, unlocated = await features.point_extent(session, AuditRequest if c.id == "audit-requests" else Audit)
         bounds = [located] if located else []

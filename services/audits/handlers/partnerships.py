@@ -11,6 +11,7 @@ from services.audits.store.tables import Neighbourhood, Partnership
 from shared.auth import Principal
 from shared.errors import Conflict, InvalidField
 from shared.events.audits import PartnershipCreated, PartnershipUpdated
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 
@@ -30,10 +31,17 @@ async def _check_neighbourhoods(uow: UnitOfWork, ids: list[uuid.UUID]) -> list[u
     return unique
 
 
+async def _own(row: Partnership) -> list[uuid.UUID]:
+    return [row.id]
+
+
 async def create(uow: UnitOfWork, principal: Principal, body: PartnershipCreate) -> tuple[Partnership, bool]:
     principal.require_admin()
     async with uow:
-        if body.id and (existing := await uow.session.get(Partnership, body.id)):
+        sent = body.model_dump(exclude={"id"}) | {"neighbourhood_ids": list(dict.fromkeys(body.neighbourhood_ids))}
+        if existing := await replayed(
+            uow.session, principal, Partnership, body.id, sent, what="partnership", owners=_own
+        ):
             return existing, False
         if await repository.name_taken(uow.session, body.name):
             raise Conflict(f"a partnership named {body.name!r} exists already", field="body.name")

@@ -14,8 +14,9 @@ from services.audits.schemas import RecommendationCreate, RecommendationUpdate, 
 from services.audits.store import repository
 from services.audits.store.tables import Audit, Recommendation, RecommendationTransition
 from shared.auth import Principal
-from shared.errors import Conflict, IllegalTransition, InvalidField
+from shared.errors import IllegalTransition, InvalidField
 from shared.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
+from shared.replay import replayed
 from shared.settings import get_settings
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
@@ -77,9 +78,16 @@ async def create(
         # and recommendations of one audit are added in parallel.
         audit = await audits.visible(uow, principal, audit_id)
         principal.require_write(audit.partnership_id)
-        if body.id and (existing := await uow.session.get(Recommendation, body.id)):
-            if existing.audit_id != audit.id:
-                raise Conflict(f"recommendation {body.id} belongs to another audit", field="body.id")
+        sent = {"audit_id": audit.id, **body.model_dump(exclude={"id"})}
+
+        async def owners(row: Recommendation) -> list[uuid.UUID]:
+            """Judged by the audit the stored recommendation belongs to, not the one in the path."""
+            parent: Audit = await load(uow, Audit, row.audit_id)
+            return [parent.partnership_id]
+
+        if existing := await replayed(
+            uow.session, principal, Recommendation, body.id, sent, what="recommendation", owners=owners
+        ):
             return await _view(uow, existing, audit), False
         _check_expected_on(body.expected_on, audit)
         row = Recommendation(

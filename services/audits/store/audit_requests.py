@@ -38,6 +38,13 @@ async def editor_scope(session: AsyncSession, partnership_ids: Iterable[uuid.UUI
     return EditorScope(ids, frozenset(found))
 
 
+async def partnerships_working_in(session: AsyncSession, neighbourhood_id: uuid.UUID | None) -> list[uuid.UUID]:
+    if neighbourhood_id is None:
+        return []
+    stmt = select(Partnership.id).where(Partnership.neighbourhood_ids.contains([neighbourhood_id]))
+    return list((await session.execute(stmt)).scalars().all())
+
+
 async def boundaries(session: AsyncSession) -> list[tuple[uuid.UUID, dict[str, Any]]]:
     """Every neighbourhood boundary: few enough (one city's neighbourhoods) to test points against in memory."""
     rows = await session.execute(select(Neighbourhood.id, Neighbourhood.boundary))

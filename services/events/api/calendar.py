@@ -10,12 +10,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response, Security
+from fastapi.security import HTTPBasicCredentials
 
 from services.events.directory import AuditsDirectory
 from services.events.domain.calendar import build
 from services.events.store import repository
-from shared.auth import Principal, bearer_token
+from shared.auth import Credentials, Principal, bearer_token, calendar_basic_scheme
 from shared.errors import NotFound, Unauthorized, Unavailable
 from shared.http import SessionDep
 
@@ -35,7 +36,11 @@ def _key(request: Request) -> str:
         raise Unauthorized("malformed Basic credentials; send the API key as the password") from exc
 
 
-async def calendar_key(request: Request) -> Principal:
+async def calendar_key(
+    request: Request,
+    _bearer: Credentials = None,
+    _basic: Annotated[HTTPBasicCredentials | None, Security(calendar_basic_scheme)] = None,
+) -> Principal:
     principal: Principal = await request.app.state.key_verifier.verify(_key(request))
     principal.require_read()
     return principal

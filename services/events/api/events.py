@@ -1,5 +1,4 @@
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -12,6 +11,7 @@ from services.events.store import repository
 from services.events.store.tables import CommunityEvent
 from shared.auth import ReaderKey
 from shared.errors import InvalidField
+from shared.fields import Day
 from shared.http import IfMatch, SessionDep, created
 from shared.pagination import Page, PageDep
 from shared.settings import get_settings
@@ -20,8 +20,8 @@ from shared.vocabulary import EventKind, EventStatus
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-FromQ = Annotated[date | None, Query(alias="from", description="starts on or after this local day (America/Toronto)")]
-ToQ = Annotated[date | None, Query(alias="to", description="starts on or before this local day (inclusive)")]
+FromQ = Annotated[Day | None, Query(alias="from", description="starts on or after this local day (America/Toronto)")]
+ToQ = Annotated[Day | None, Query(alias="to", description="starts on or before this local day (inclusive)")]
 
 
 @router.post("", status_code=201, response_model=EventRead)

@@ -6,6 +6,7 @@ from fastapi.responses import HTMLResponse
 
 from services.events.api.deps import UowDep
 from services.events.domain import printable
+from services.events.domain.negotiation import Choice
 from services.events.handlers import materials
 from services.events.handlers.programme import get
 from services.events.schemas import ContentRead, MaterialCreate, MaterialRead, MaterialUpdate, TranslationBody
@@ -13,6 +14,7 @@ from services.events.store import repository
 from services.events.store.tables import Material
 from shared.auth import ReaderKey
 from shared.http import IfMatch, SessionDep, created
+from shared.media import JSON, NOT_ACCEPTABLE, PDF, binary, preferred
 from shared.pagination import Page, PageDep
 from shared.versioning import set_etag
 from shared.vocabulary import MaterialKind, MaterialTopic
@@ -24,6 +26,8 @@ StrictQ = Annotated[
 ]
 LangQ = Annotated[str | None, Query(max_length=35, description="BCP 47 tag; overrides Accept-Language")]
 AcceptLanguage = Annotated[str | None, Header(max_length=1000)]
+Accept = Annotated[str | None, Header(max_length=1000, description="application/json, or application/pdf for a PDF")]
+PDF_ANSWER = binary(PDF, "The material in the negotiated language as a PDF (Letter, Arabic shaped right to left)")
 
 
 @router.post("", status_code=201, response_model=MaterialRead)
@@ -88,13 +92,27 @@ async def put_translation(
     return materials.view(row)
 
 
-def _negotiated(response: Response, row: Material, language: str) -> None:
+def _negotiated(
+    response: Response, row: Material, language: str, vary: str = "Accept-Language", form: str = ""
+) -> None:
+    """One validator per version, language and form (``-pdf``), as each is a different file."""
     response.headers["Content-Language"] = language
-    response.headers["Vary"] = "Accept-Language"
-    response.headers["ETag"] = f'"{row.version}-{language}"'
+    response.headers["Vary"] = vary
+    response.headers["ETag"] = f'"{row.version}-{language}{form}"'
 
 
-@router.get("/{material_id}/content", response_model=ContentRead)
+async def _pdf(row: Material, choice: Choice, vary: str) -> Response:
+    response = Response(await materials.pdf(row, choice), media_type=PDF)
+    _negotiated(response, row, choice.language, vary, form="-pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{row.slug}-{choice.language}.pdf"'
+    return response
+
+
+@router.get(
+    "/{material_id}/content",
+    response_model=ContentRead,
+    responses={**NOT_ACCEPTABLE, 200: {"content": PDF_ANSWER["content"]}},
+)
 async def material_content(
     material_id: uuid.UUID,
     uow: UowDep,
@@ -102,11 +120,33 @@ async def material_content(
     response: Response,
     lang: LangQ = None,
     accept_language: AcceptLanguage = None,
-) -> dict[str, Any]:
+    accept: Accept = None,
+) -> Any:
+    """The text in one language as JSON, or with `Accept: application/pdf` as a printable PDF."""
+    media = preferred(accept, (JSON, PDF))
     row = await get(uow, Material, material_id)
     choice = materials.negotiate(row, lang, accept_language)
-    _negotiated(response, row, choice.language)
+    if media == PDF:
+        return await _pdf(row, choice, vary="Accept, Accept-Language")
+    _negotiated(response, row, choice.language, vary="Accept, Accept-Language")
     return materials.content(row, choice)
+
+
+@router.get(
+    "/{material_id}/content.pdf",
+    response_class=Response,
+    responses={200: PDF_ANSWER},
+    summary="The material as a printable PDF",
+)
+async def material_content_pdf(
+    material_id: uuid.UUID,
+    uow: UowDep,
+    principal: ReaderKey,
+    lang: LangQ = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    row = await get(uow, Material, material_id)
+    return await _pdf(row, materials.negotiate(row, lang, accept_language), vary="Accept-Language")
 
 
 @router.get("/{material_id}/print.html", response_class=HTMLResponse, summary="The material as a printable page")

@@ -1,10 +1,11 @@
-"""A material as a printable HTML page in one language (``dir="rtl"`` for Arabic and other RTL scripts).
+"""A material as a printable page in one language: HTML (``dir="rtl"`` for Arabic and other RTL scripts) or PDF.
 
-Every value is escaped; paragraphs are the body's blank-line-separated blocks.
+Every HTML value is escaped; paragraphs are the body's blank-line-separated blocks in both.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 PAGE = """<!DOCTYPE html>
@@ -34,9 +35,21 @@ footer {{ margin-top: 2em; font-size: 9pt; color: #555; border-top: 1px solid #c
 """
 
 
+def paragraphs(body: str) -> list[str]:
+    return [block.strip() for block in body.replace("\r\n", "\n").split("\n\n") if block.strip()]
+
+
 def html(*, slug: str, language: str, direction: str, title: str, body: str) -> str:
-    blocks = [block.strip() for block in body.replace("\r\n", "\n").split("\n\n") if block.strip()]
-    paragraphs = "\n".join(f"<p>{escape(block)}</p>" for block in blocks)
-    return PAGE.format(
-        lang=escape(language), dir=direction, title=escape(title), paragraphs=paragraphs, slug=escape(slug)
-    )
+    blocks = "\n".join(f"<p>{escape(block)}</p>" for block in paragraphs(body))
+    return PAGE.format(lang=escape(language), dir=direction, title=escape(title), paragraphs=blocks, slug=escape(slug))
+
+
+def pdf(*, slug: str, language: str, direction: str, title: str, body: str, made: datetime) -> bytes:
+    """One Letter page or more; ``made`` is the material's last change, so a version prints the same every time."""
+    from shared.pdf import Document  # fpdf2 loads in a second: only when a PDF is asked for, not at start-up
+
+    document = Document(title=title, language=language, made=made, direction=direction, footer=f"{slug} · {language}")
+    document.heading(title)
+    for block in paragraphs(body):
+        document.paragraph(block)
+    return document.to_bytes()

@@ -8,17 +8,16 @@ from typing import Any
 
 from services.events.directory import Directory
 from services.events.domain.schedule import RuleBroken, check_status, check_times, to_utc
-from services.events.handlers.records import check_places, load, refuse_nulls, require_any_write, state
+from services.events.handlers.records import check_places, load, require_any_write, state
 from services.events.schemas import EventCreate, EventUpdate
 from services.events.store.tables import CommunityEvent
 from shared.auth import Principal
 from shared.errors import IllegalTransition, InvalidField
 from shared.events.events import EventCancelled, EventCreated, EventDeleted, EventUpdated
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 from shared.vocabulary import EventStatus
-
-REQUIRED = ("partnership_ids", "name", "kind", "special", "starts_at", "officers_attending", "status")
 
 
 def _emit(uow: UnitOfWork, event: type, row: CommunityEvent) -> None:
@@ -55,13 +54,19 @@ async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_
     return row
 
 
+async def _owners(row: CommunityEvent) -> list[uuid.UUID]:
+    return list(row.partnership_ids)
+
+
 async def create(
     uow: UnitOfWork, principal: Principal, directory: Directory, body: EventCreate
 ) -> tuple[CommunityEvent, bool]:
     require_any_write(principal, body.partnership_ids)
     async with uow:
-        if body.id and (existing := await uow.session.get(CommunityEvent, body.id)):
-            principal.ensure_visible(existing.partnership_ids, f"event {body.id}")
+        sent = body.model_dump(exclude={"id"}) | {"partnership_ids": list(dict.fromkeys(body.partnership_ids))}
+        if existing := await replayed(
+            uow.session, principal, CommunityEvent, body.id, sent, what="event", owners=_owners
+        ):
             return existing, False
         fields = _checked(body.model_dump(exclude={"id"}), None)
         await check_places(directory, fields["partnership_ids"], fields["neighbourhood_id"])
@@ -81,7 +86,6 @@ async def update(
     if_match: str | None,
 ) -> CommunityEvent:
     changes = body.model_dump(exclude_unset=True)
-    refuse_nulls(changes, REQUIRED)
     async with uow:
         row = await visible(uow, principal, id_, for_update=True)
         require_any_write(principal, row.partnership_ids)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from services.events.domain import language_check
+from services.events.domain import language_check, printable
 from services.events.domain.languages import InvalidTag, direction, normalize
 from services.events.domain.negotiation import Choice, MissingTranslation, choose
-from services.events.handlers.records import load, refuse_nulls, state, today
+from services.events.handlers.records import load, state, today
 from services.events.schemas import MaterialCreate, MaterialUpdate, TranslationBody
 from services.events.store import repository
 from services.events.store.tables import Material
 from shared.auth import Principal
 from shared.errors import Conflict, InvalidField, NotFound, Problem
 from shared.events.events import MaterialCreated, MaterialTranslated, MaterialUpdated
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 
@@ -81,10 +83,25 @@ def _emit(uow: UnitOfWork, event: type, row: Material) -> None:
     uow.emit(event, subject_id=row.id, subject_version=row.version, payload=state(row))
 
 
+async def _replayed(uow: UnitOfWork, principal: Principal, body: MaterialCreate) -> Material | None:
+    """A repeat of a create compares what was written: each language's title and body (dates default to the day)."""
+    texts = {tag(lang, f"body.translations.{lang}"): (t.title, t.body) for lang, t in body.translations.items()}
+    sent: dict[str, Any] = body.model_dump(include={"slug", "kind", "topic"})
+    sent |= {"source_language": tag(body.source_language, "body.source_language"), "translations": texts}
+    if body.published_on is not None:
+        sent["published_on"] = body.published_on
+
+    def stored(row: Material) -> dict[str, Any]:
+        written = {lang: (t["title"], t["body"]) for lang, t in row.translations.items()}
+        return {name: getattr(row, name) for name in sent} | {"translations": written}
+
+    return await replayed(uow.session, principal, Material, body.id, sent, what="material", stored=stored)
+
+
 async def create(uow: UnitOfWork, principal: Principal, body: MaterialCreate, strict: bool) -> tuple[Material, bool]:
     principal.require_admin()
     async with uow:
-        if body.id and (existing := await uow.session.get(Material, body.id)):
+        if existing := await _replayed(uow, principal, body):
             return existing, False
         translations = _translations(body.translations)
         source = tag(body.source_language, "body.source_language")
@@ -111,7 +128,6 @@ async def update(
 ) -> Material:
     principal.require_admin()
     changes = body.model_dump(exclude_unset=True)
-    refuse_nulls(changes, ("slug", "kind", "topic", "source_language", "published_on", "translations"))
     changes.pop("translations", None)
     async with uow:
         row: Material = await load(uow, Material, id_, for_update=True)
@@ -182,3 +198,18 @@ def content(row: Material, choice: Choice) -> dict[str, Any]:
         "source_language": row.source_language,
         "available_languages": sorted(row.translations),
     }
+
+
+async def pdf(row: Material, choice: Choice) -> bytes:
+    """The negotiated language as a PDF, dated by the material's last change; laid out off the event loop."""
+    text = content(row, choice)
+    return await asyncio.to_thread(
+        lambda: printable.pdf(
+            slug=row.slug,
+            language=text["language"],
+            direction=text["direction"],
+            title=text["title"],
+            body=text["body"],
+            made=row.updated_at,
+        )
+    )

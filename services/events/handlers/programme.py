@@ -18,6 +18,7 @@ from shared.auth import Principal
 from shared.db import existing_ids, get_row
 from shared.errors import InvalidField
 from shared.events.events import DistributionRecorded, TrainingRecorded
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 
 
@@ -39,7 +40,9 @@ async def record_distribution(
 ) -> tuple[Distribution, bool]:
     principal.require_admin()
     async with uow:
-        if body.id and (existing := await uow.session.get(Distribution, body.id)):
+        sent = body.model_dump(exclude={"id", "language", "agency"})
+        sent |= {"language": tag(body.language, "body.language"), "agency": _agency(body.agency)}
+        if existing := await replayed(uow.session, principal, Distribution, body.id, sent, what="distribution"):
             return existing, False
         material = await get_row(uow.session, Material, body.material_id)
         if material is None:
@@ -63,9 +66,11 @@ async def record_distribution(
 async def record_training(uow: UnitOfWork, principal: Principal, body: TrainingCreate) -> tuple[Training, bool]:
     principal.require_admin()
     async with uow:
-        if body.id and (existing := await uow.session.get(Training, body.id)):
-            return existing, False
         wanted = list(dict.fromkeys(body.material_ids))
+        sent = body.model_dump(exclude={"id", "material_ids", "agency"})
+        sent |= {"material_ids": wanted, "agency": _agency(body.agency)}
+        if existing := await replayed(uow.session, principal, Training, body.id, sent, what="training"):
+            return existing, False
         if missing := set(wanted) - await existing_ids(uow.session, Material, wanted):
             raise InvalidField(
                 f"unknown material(s): {', '.join(sorted(map(str, missing)))}", field="body.material_ids"

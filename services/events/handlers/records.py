@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from services.events.directory import Directory
 from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
-from shared.auth import Principal, Scope
+from shared.auth import Principal
 from shared.db import get_or_404
-from shared.errors import Forbidden, InvalidField
+from shared.errors import InvalidField
 from shared.settings import get_settings
 from shared.uow import UnitOfWork
 
@@ -44,18 +44,7 @@ def not_in_future(day: date, field: str) -> None:
 
 
 def require_any_write(principal: Principal, partnership_ids: Iterable[uuid.UUID]) -> None:
-    """A record shared by several partnerships may be changed by an editor of any of them."""
-    if principal.is_admin:
-        return
-    if principal.scope is Scope.editor and principal.partnership_ids.intersection(partnership_ids):
-        return
-    raise Forbidden("this key may not change this partnership's records")
-
-
-def refuse_nulls(changes: dict[str, Any], required: Iterable[str]) -> None:
-    for name in required:
-        if name in changes and changes[name] is None:
-            raise InvalidField(f"{name} cannot be null", field=f"body.{name}")
+    principal.require_write_any(partnership_ids)
 
 
 async def check_places(

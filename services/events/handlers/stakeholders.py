@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 from services.events.directory import Directory
-from services.events.handlers.records import check_places, load, not_in_future, refuse_nulls, state
+from services.events.handlers.records import check_places, load, not_in_future, state
 from services.events.schemas import StakeholderCreate, StakeholderUpdate
 from services.events.store import repository
 from services.events.store.tables import Stakeholder
 from shared.auth import Principal
 from shared.errors import Conflict
 from shared.events.events import StakeholderCreated, StakeholderUpdated
+from shared.replay import replayed
 from shared.uow import UnitOfWork
 from shared.versioning import apply_changes, check_if_match
 
@@ -38,20 +39,27 @@ async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_
     return row
 
 
+WHAT = "stakeholder"
+
+
+async def _owners(row: Stakeholder) -> list[uuid.UUID]:
+    return [row.partnership_id]
+
+
 async def create(
     uow: UnitOfWork, principal: Principal, directory: Directory, body: StakeholderCreate
 ) -> tuple[Stakeholder, bool]:
     principal.require_write(body.partnership_id)
     async with uow:
-        if body.id and (existing := await uow.session.get(Stakeholder, body.id)):
-            principal.ensure_visible([existing.partnership_id], f"stakeholder {body.id}")
+        fields = body.model_dump(exclude={"id"})
+        if existing := await replayed(uow.session, principal, Stakeholder, body.id, fields, what=WHAT, owners=_owners):
             return existing, False
         not_in_future(body.connected_on, "connected_on")
         await check_places(
             directory, [body.partnership_id], body.neighbourhood_id, partnership_field="body.partnership_id"
         )
         await _name_free(uow, body.partnership_id, body.name, None)
-        row = Stakeholder(id=body.id or uuid.uuid4(), **body.model_dump(exclude={"id"}))
+        row = Stakeholder(id=body.id or uuid.uuid4(), **fields)
         uow.session.add(row)
         _emit(uow, StakeholderCreated, row)
         await uow.commit()
@@ -67,7 +75,6 @@ async def update(
     if_match: str | None,
 ) -> Stakeholder:
     changes = body.model_dump(exclude_unset=True)
-    refuse_nulls(changes, ("name", "kind", "connected_on", "status"))
     async with uow:
         row = await visible(uow, principal, id_, for_update=True)
         principal.require_write(row.partnership_id)

@@ -15,7 +15,7 @@ from services.metrics.cswb.settings import get_cswb_settings
 from shared.auth import CurrentKey, Principal, Scope
 from shared.errors import Conflict, Forbidden, Unavailable
 from shared.http import SessionDep
-from shared.pagination import PageDep
+from shared.pagination import CursorDep
 
 router = APIRouter(prefix="/v1/cswb", tags=["cswb"])
 BASE = "/v1/cswb/feeds"
@@ -48,7 +48,7 @@ async def schema() -> Response:
 
 @router.get("/feeds", response_model=reads.Page, summary="The feeds, newest first, with their delivery state")
 async def list_feeds(
-    session: SessionDep, principal: FeedKey, page: PageDep, start: FromQ = None, end: ToQ = None
+    session: SessionDep, principal: FeedKey, page: CursorDep, start: FromQ = None, end: ToQ = None
 ) -> dict[str, Any]:
     return await reads.list_feeds(session, first=start, last=end, limit=page.limit, cursor=page.cursor, base=BASE)
 

@@ -14,7 +14,7 @@ from shared.auth import CurrentKey, ReaderKey
 from shared.errors import PROBLEM_JSON, InvalidField, Problem
 from shared.fields import Day
 from shared.http import SessionDep
-from shared.pagination import Page, PageDep, decode_cursor, encode_cursor
+from shared.pagination import CursorDep, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/crime-incidents", tags=["crime statistics"])
 
@@ -190,7 +190,7 @@ def _incident(row: Any) -> dict[str, Any]:
 
 @router.get("", response_model=Page[IncidentRead], summary="Incidents, newest first, with filters")
 async def list_incidents(
-    session: SessionDep, principal: ReaderKey, page: PageDep, filters: FiltersDep
+    session: SessionDep, principal: ReaderKey, page: CursorDep, filters: FiltersDep
 ) -> dict[str, Any]:
     """`from`/`to` are local days, the same days as an evaluation's windows, so its counts can be checked here."""
     after = decode_cursor(page.cursor) if page.cursor else None

@@ -1,19 +1,21 @@
-"""Printable reports: a partnership's period as one self-contained HTML file."""
+"""Printable reports: a partnership's period as one self-contained HTML file, or as a PDF."""
 
+import asyncio
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.metrics.api.params import today_of, zone_of
 from services.metrics.domain.report_periods import parse_period
 from services.metrics.handlers import reports
 from services.metrics.report import page
-from shared.auth import ReaderKey
+from shared.auth import Principal, ReaderKey
 from shared.consumer import lag
 from shared.errors import InvalidField
 from shared.http import SessionDep
+from shared.media import HTML, NOT_ACCEPTABLE, PDF, binary, preferred
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -24,20 +26,13 @@ PeriodQ = Annotated[
     str | None,
     Query(max_length=7, description="a year (2026) or a quarter (2026-Q2), local days; default this year"),
 ]
+Accept = Annotated[str | None, Header(max_length=1000, description="text/html, or application/pdf for a PDF")]
+PDF_ANSWER = binary(PDF, "The same report as a PDF (Letter): every figure as text, the charts as pictures")
 
 
-@router.get(
-    "/partnerships/{partnership_id}",
-    response_class=HTMLResponse,
-    responses={200: {"description": "One HTML file: inline CSS and SVG charts, ready to print or save as PDF"}},
-    summary="A partnership's report for a year or quarter, against the one before",
-)
-async def partnership_report(
-    partnership_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, period: PeriodQ = None
-) -> HTMLResponse:
-    """Measurable outputs against the previous period (the same figures as `GET /v1/totals` with
-    `partnership_id`, `from` and `to`), recommendations by status and category, before/after evaluations of
-    the audits implemented by the end of the period, and every outstanding recommendation with its expected date."""
+async def _report(
+    request: Request, session: SessionDep, principal: Principal, partnership_id: uuid.UUID, period: str | None
+) -> reports.PartnershipReport:
     try:
         chosen = parse_period(period or str(today_of(request).year))
     except ValueError as exc:
@@ -45,10 +40,63 @@ async def partnership_report(
     settings = request.app.state.settings
     streams = [settings.stream("audits"), settings.stream("events")]
     behind = await lag(request.app.state.redis, streams, settings.consumer_group)
-    report = await reports.partnership_report(
+    return await reports.partnership_report(
         session, principal, partnership_id, chosen, zone=zone_of(request), today=today_of(request), lag_events=behind
     )
-    html = page.render(report)
-    name = f"partnership-report-{chosen.label}.html"
-    headers = {"Content-Security-Policy": REPORT_CSP, "Content-Disposition": f'inline; filename="{name}"'}
-    return HTMLResponse(html, headers=headers)
+
+
+async def _pdf(report: reports.PartnershipReport) -> Response:
+    from services.metrics.report import pdf  # fpdf2 loads in a second: only when a PDF is asked for, not at start-up
+
+    document = await asyncio.to_thread(pdf.render, report)
+    name = f"partnership-report-{report.period.label}.pdf"
+    return Response(document, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+@router.get(
+    "/partnerships/{partnership_id}.pdf",
+    response_class=Response,
+    responses={200: PDF_ANSWER},
+    summary="A partnership's report for a year or quarter as a PDF",
+)
+async def partnership_report_pdf(
+    partnership_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, period: PeriodQ = None
+) -> Response:
+    """The report of `GET /v1/reports/partnerships/{partnership_id}` as a PDF, with the same figures."""
+    return await _pdf(await _report(request, session, principal, partnership_id, period))
+
+
+@router.get(
+    "/partnerships/{partnership_id}",
+    response_class=HTMLResponse,
+    responses={
+        **NOT_ACCEPTABLE,
+        200: {
+            "description": "One HTML file: inline CSS and SVG charts, ready to print; "
+            "or with `Accept: application/pdf`, the same report as a PDF",
+            "content": PDF_ANSWER["content"],
+        },
+    },
+    summary="A partnership's report for a year or quarter, against the one before",
+)
+async def partnership_report(
+    partnership_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: ReaderKey,
+    period: PeriodQ = None,
+    accept: Accept = None,
+) -> Response:
+    """Measurable outputs against the previous period (the same figures as `GET /v1/totals` with
+    `partnership_id`, `from` and `to`), recommendations by status and category, before/after evaluations of
+    the audits implemented by the end of the period, and every outstanding recommendation with its expected date."""
+    media = preferred(accept, (HTML, PDF))
+    report = await _report(request, session, principal, partnership_id, period)
+    if media == PDF:
+        answer = await _pdf(report)
+    else:
+        name = f"partnership-report-{report.period.label}.html"
+        headers = {"Content-Security-Policy": REPORT_CSP, "Content-Disposition": f'inline; filename="{name}"'}
+        answer = HTMLResponse(page.render(report), headers=headers)
+    answer.headers["Vary"] = "Accept"
+    return answer

@@ -42,6 +42,7 @@ async def totals(
     end: ToQ = None,
 ) -> dict[str, object]:
     _check_period(start, end)
+    principal.ensure_figures_visible(partnership_id)
     sums = await queries.counter_sums(
         session, partnership_id=partnership_id, neighbourhood_id=neighbourhood_id, start=start, end=end
     )
@@ -56,7 +57,7 @@ async def totals(
 
 async def _grouped(
     request: Request, session: SessionDep, group_by: str, start: date | None, end: date | None
-) -> list[dict[str, object]]:
+) -> dict[str, dict[str, object]]:
     _check_period(start, end)
     sums = await queries.counter_sums(session, group_by=group_by, start=start, end=end)
     by_group: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -73,21 +74,23 @@ async def _grouped(
                 partnerships_of[str(nid)] += 1
     as_of = await queries.last_applied_at(session)
     lag_events = await _lag(request)
-    return [
-        {"id": gid, **assemble(rows, partnerships=partnerships_of[gid], as_of=as_of, lag_events=lag_events)}
+    return {
+        gid: {"id": gid, **assemble(rows, partnerships=partnerships_of[gid], as_of=as_of, lag_events=lag_events)}
         for gid, rows in sorted(by_group.items())
-    ]
+    }
 
 
 @router.get("/by-partnership", response_model=list[GroupTotals], summary="Totals, one row per partnership")
 async def totals_by_partnership(
     request: Request, session: SessionDep, principal: ReaderKey, start: FromQ = None, end: ToQ = None
 ) -> list[dict[str, object]]:
-    return await _grouped(request, session, "partnership_id", start, end)
+    """One row per partnership whose figures the key sees."""
+    rows = await _grouped(request, session, "partnership_id", start, end)
+    return [rows[str(p)] for p in principal.figures_partnerships(uuid.UUID(gid) for gid in rows)]
 
 
 @router.get("/by-neighbourhood", response_model=list[GroupTotals], summary="Totals, one row per neighbourhood")
 async def totals_by_neighbourhood(
     request: Request, session: SessionDep, principal: ReaderKey, start: FromQ = None, end: ToQ = None
 ) -> list[dict[str, object]]:
-    return await _grouped(request, session, "neighbourhood_id", start, end)
+    return list((await _grouped(request, session, "neighbourhood_id", start, end)).values())

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
+
+from shared.geo import stored_shape
 
 UNPLACED = -1
 NONE = np.iinfo(np.int64).max
@@ -48,7 +49,7 @@ class Locator:
 
     @classmethod
     def from_geojson(cls, boundaries: Iterable[tuple[uuid.UUID, dict[str, Any] | None]]) -> Locator:
-        return cls((i, shape(b)) for i, b in boundaries if b)
+        return cls((i, stored_shape(b)) for i, b in boundaries if b)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from shapely.geometry import shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain import areas, statistics
@@ -27,6 +26,7 @@ from services.metrics.store import crime_queries as queries
 from shared.auth import Principal
 from shared.errors import InvalidField, NotFound, Problem
 from shared.events.audits import AuditState, NeighbourhoodState, RecommendationState
+from shared.geo import stored_shape
 from shared.vocabulary import RecommendationStatus
 
 
@@ -209,8 +209,8 @@ async def evaluate_audit(
     counts, control_ids = parts.counts, parts.control_ids
     rings = None
     if params.buffer_m:
-        control_shapes = [shape(subject.neighbourhoods[i].boundary) for i in control_ids]
-        rings = areas.rings(shape(target.boundary), control_shapes, params.buffer_m)
+        control_shapes = [stored_shape(subject.neighbourhoods[i].boundary) for i in control_ids]
+        rings = areas.rings(stored_shape(target.boundary), control_shapes, params.buffer_m)
         outside = [i for i in subject.neighbourhoods if i != target.id and i not in control_ids]
         buffer, buffer_control, carved = await buffer_counts(
             session, rings, outside, control_ids, parts.window, params, zone

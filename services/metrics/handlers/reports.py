@@ -64,7 +64,7 @@ async def period_totals(session: AsyncSession, partnership_id: uuid.UUID, period
 
 
 async def _partnership(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> PartnershipState:
-    principal.ensure_visible([id_], f"partnership {id_}")
+    principal.ensure_figures_visible(id_)
     found = await crime_queries.live_states(session, "partnership", [id_])
     if not found:
         raise NotFound(f"partnership {id_} not found")

@@ -32,14 +32,14 @@ SHORT = {
 }
 
 
-def _day(value: Any) -> str:
+def day(value: Any) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-def _change(now: int, before: int) -> str:
+def change(now: int, before: int) -> str:
     if now == before:
         return "no change"
-    sign = "+" if now > before else "&minus;"
+    sign = "+" if now > before else "\N{MINUS SIGN}"
     percent = f" ({sign}{abs(now - before) / before:.0%})" if before else ""
     return f"{sign}{abs(now - before):,}{percent}"
 
@@ -57,7 +57,7 @@ def _header(r: PartnershipReport) -> str:
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     return (
         f"<header><p class='kicker'>CPTED partnership report · {e(r.period.label)}</p>"
-        f"<h1>{e(p.name)}</h1><p class='dates'>{_day(r.period.first)} &ndash; {_day(r.period.last)}, "
+        f"<h1>{e(p.name)}</h1><p class='dates'>{day(r.period.first)} &ndash; {day(r.period.last)}, "
         f"compared with {e(r.period.previous().label)}</p><table class='facts'>{rows}</table></header>"
     )
 
@@ -66,7 +66,7 @@ def _outputs(r: PartnershipReport) -> str:
     this, last = r.period.label, r.period.previous().label
     rows = "".join(
         f"<tr data-metric='{key}'><th>{e(label)}</th><td data-period='current'>{r.current[key]:,}</td>"
-        f"<td data-period='previous'>{r.previous[key]:,}</td><td>{_change(r.current[key], r.previous[key])}</td></tr>"
+        f"<td data-period='previous'>{r.previous[key]:,}</td><td>{change(r.current[key], r.previous[key])}</td></tr>"
         for key, label in OUTPUTS
     )
     chart = charts.paired_chart(

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from shapely.geometry import shape
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,6 +30,7 @@ from services.metrics.domain.placement import Locator
 from services.metrics.store import incidents
 from services.metrics.store.crime_tables import crime_incident, placement_boundary
 from services.metrics.store.tables import subject
+from shared.geo import stored_shape
 
 _MOVED = "incident_moved"
 _APPLY_MOVES = f"""
@@ -91,7 +91,7 @@ def _candidates(changed: dict[uuid.UUID, dict[str, Any]]) -> Any:
     c = crime_incident.c
     boxes = []
     for boundary in changed.values():
-        west, south, east, north = shape(boundary).bounds
+        west, south, east, north = stored_shape(boundary).bounds
         boxes.append(and_(c.lon.between(west, east), c.lat.between(south, north)))
     return select(c.id, c.lon, c.lat, c.neighbourhood_id).where(
         c.lon.is_not(None), or_(c.neighbourhood_id.in_(sorted(changed)), *boxes)

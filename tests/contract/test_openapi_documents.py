@@ -1,0 +1,79 @@
+"""What generated clients and the docs page read from the OpenAPI documents: auth, servers, operation ids, errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.settings import get_settings
+
+SERVICES = ("audits", "events", "metrics")
+UNAUTHENTICATED = {"/healthz", "/readyz", "/v1/cswb/schema"}
+PUBLIC_PREFIXES = ("/open311", "/ogc")
+
+
+def _document(service: str) -> dict[str, Any]:
+    module = __import__(f"services.{service}.app", fromlist=["create_app"])
+    return dict(module.create_app().openapi())
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_keyed_operation_declares_the_bearer_key(service: str) -> None:
+    document = _document(service)
+    scheme = document["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for path, method, operation in _operations(document):
+        if path in UNAUTHENTICATED:
+            assert "security" not in operation, (method, path)
+        elif path.startswith(PUBLIC_PREFIXES):
+            assert operation["security"] == [{}, {"apiKey": []}], (method, path)
+        else:
+            assert {"apiKey": []} in operation["security"], (method, path)
+    assert "apiKeyOptional" not in document["components"]["securitySchemes"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_document_names_its_server(service: str) -> None:
+    assert _document(service)["servers"] == [{"url": getattr(get_settings(), f"{service}_url")}]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_operation_ids_are_short_unique_names(service: str) -> None:
+    ids = [operation["operationId"] for _, _, operation in _operations(_document(service))]
+    assert len(ids) == len(set(ids))
+    for operation_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9_]{2,40}", operation_id), operation_id
+        assert "_v1_" not in operation_id and not operation_id.endswith(("_get", "_post")), operation_id
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_operations_list_only_the_errors_they_can_give(service: str) -> None:
+    for path, method, operation in _operations(_document(service)):
+        if path in UNAUTHENTICATED or path.startswith(PUBLIC_PREFIXES):
+            continue
+        codes = set(operation["responses"])
+        assert ("412" in codes) == any(p["name"].lower() == "if-match" for p in operation.get("parameters", [])), path
+        assert ("413" in codes) == ("requestBody" in operation), (method, path)
+        assert ("409" in codes) == (method != "get"), (method, path)
+        assert {"401", "403", "422", "429", "503"} <= codes, (method, path)
+
+
+def test_oidc_is_declared_as_an_alternative_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = get_settings()
+    monkeypatch.setattr(settings, "oidc_issuer", "https://login.city.example/realms/cpted")
+    document = _document("metrics")
+    assert document["components"]["securitySchemes"]["oidc"] == {
+        "type": "openIdConnect",
+        "openIdConnectUrl": "https://login.city.example/realms/cpted/.well-known/openid-configuration",
+    }
+    _, _, totals = next(op for op in _operations(document) if op[0] == "/v1/totals")
+    assert totals["security"] == [{"apiKey": []}, {"oidc": []}]
