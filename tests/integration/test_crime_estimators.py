@@ -366,7 +366,9 @@ async def test_an_editor_of_another_partnership_does_not_see_the_estimators(
 
 async def test_the_openapi_document_types_the_new_answers(metrics_api: httpx.AsyncClient) -> None:
     doc = (await metrics_api.get("/openapi.json")).json()
-    answer = doc["paths"]["/v1/evaluations/audits/{audit_id}/estimators"]["get"]["responses"]["200"]
+    responses = doc["paths"]["/v1/evaluations/audits/{audit_id}/estimators"]["get"]["responses"]
+    assert "409" in responses and "409" in doc["paths"]["/v1/evaluations/summary"]["get"]["responses"]
+    answer = responses["200"]
     assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/EstimatorsRead")
     schemas = doc["components"]["schemas"]
     for part in ("empirical_bayes", "seasonal_glm", "synthetic_control", "harm_wdd", "power"):

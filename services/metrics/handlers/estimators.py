@@ -9,6 +9,7 @@ municipality had nothing are a feed not yet started, not data, and are dropped a
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -28,6 +29,7 @@ DAYS_PER_MONTH = 365.25 / 12
 CSI_WEIGHTS = harm.shipped_csi_weights()
 WDD_COMPARABLE = 2
 """As the evaluation's WDD: a control more than this factor away from the target's before-count is not comparable."""
+NO_CONTROL_AFTER = "no incident in the control after: a missing feed, not a trend to project the target with"
 
 
 def after_months(window: Windows) -> list[date]:
@@ -64,10 +66,12 @@ def _sum(by_category: Mapping[uuid.UUID, Mapping[str, Counts]], ids: Sequence[uu
 
 
 def _rounded(value: Any, digits: int = 6) -> Any:
+    """Rounded for reading; a figure that is not finite (an interval without bound) is no figure."""
     if isinstance(value, float):
-        return round(value, digits)
+        return round(value, digits) if math.isfinite(value) else None
     if isinstance(value, tuple | list):
-        return [_rounded(v, digits) for v in value]
+        items = [_rounded(v, digits) for v in value]
+        return None if any(v is None for v in items) and any(isinstance(v, float) for v in value) else items
     if isinstance(value, dict):
         return {k: _rounded(v, digits) for k, v in value.items()}
     return value
@@ -108,6 +112,8 @@ async def estimators(
     eb = empirical_bayes.empirical_bayes(
         t.before, t.after, window.before.days, ratio, reference, [float(window.before.days)] * len(municipality)
     )
+    if c.before and not c.after:
+        eb = empirical_bayes.EmpiricalBayes(eb.method, NO_CONTROL_AFTER, t.before, t.after)
     glm = seasonal_glm.seasonal_glm(
         target_series, control_series, pre[0] if pre else window.before.first, len(pre), skipped_months=skipped
     )

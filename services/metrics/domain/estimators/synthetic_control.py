@@ -119,7 +119,9 @@ def synthetic_control(
         method=method + ("; placebo permutation over donors (post/pre RMSPE rank)" if placebo else ""),
         gap=tuple(map(float, gap)),
         after_gap_total=float(gap.sum()),
-        after_gap_percent=100 * float(gap.sum()) / float(synthetic[pre_months:].sum()),
+        after_gap_percent=100 * float(gap.sum()) / expected
+        if (expected := float(synthetic[pre_months:].sum()))
+        else None,
         placebo_p_value=p_value,
         placebos=count,
     )
