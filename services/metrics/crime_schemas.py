@@ -183,7 +183,8 @@ class EmpiricalBayesRead(EstimatorRead):
     observed_before: int
     observed_after: int
     reference_neighbourhoods: int = Field(description="all neighbourhoods of the municipality, the target included")
-    prior_rate_per_day: float | None
+    exposure: str = Field(description="what a neighbourhood's exposure n is measured in")
+    prior_rate: float | None = Field(description="mu: incidents per unit of exposure in the reference population")
     prior_dispersion: float | None = Field(description="k: prior variance of the expected count is k*(mu*n)^2")
     prior_method: str | None
     predicted_before: float | None

@@ -87,6 +87,15 @@ def monthly_inputs(
     return pre, after_months(window)
 
 
+def reference_exposures(subject: Subject, ids: Sequence[uuid.UUID], days: int) -> tuple[list[float], str]:
+    """Person-years of the before window when every neighbourhood's population is known; else its days alike,
+    which treats neighbourhoods of different sizes as equals and says so."""
+    populations = [subject.neighbourhoods[i].population for i in ids]
+    if all(p for p in populations):
+        return [p * days / 365.25 for p in populations if p], "person-years: population x the before window"
+    return [float(days)] * len(ids), "days of the before window, alike for all: a population is unknown"
+
+
 async def estimators(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
@@ -109,8 +118,9 @@ async def estimators(
     observed = window.after_days_observed
     reference = [sum(x.before for x in found.windows.get(i, {}).values()) for i in municipality]
     ratio = empirical_bayes.trend_ratio([c.before], [c.after], observed / window.before.days)
+    exposures, exposure_unit = reference_exposures(subject, municipality, window.before.days)
     eb = empirical_bayes.empirical_bayes(
-        t.before, t.after, window.before.days, ratio, reference, [float(window.before.days)] * len(municipality)
+        t.before, t.after, exposures[municipality.index(target.id)], ratio, reference, exposures
     )
     if c.before and not c.after:
         eb = empirical_bayes.EmpiricalBayes(eb.method, NO_CONTROL_AFTER, t.before, t.after)
@@ -152,7 +162,7 @@ async def estimators(
             "after_months": [m.isoformat() for m in after],
             "implementation_months_left_out": skipped,
         },
-        "empirical_bayes": _empirical_bayes(eb, len(municipality)),
+        "empirical_bayes": _empirical_bayes(eb, len(municipality)) | {"exposure": exposure_unit},
         "seasonal_glm": _rounded(asdict(glm) | {"effect_percent": glm.effect_percent}),
         "synthetic_control": _synthetic(synthetic, control_ids),
         "harm_wdd": _rounded(asdict(harmed))
@@ -176,7 +186,7 @@ def _empirical_bayes(eb: empirical_bayes.EmpiricalBayes, reference: int) -> dict
         figures
         | {
             "reference_neighbourhoods": reference,
-            "prior_rate_per_day": None if prior is None else prior["rate"],
+            "prior_rate": None if prior is None else prior["rate"],
             "prior_dispersion": None if prior is None else prior["dispersion"],
             "prior_method": None if prior is None else prior["method"],
             "effect_percent": eb.effect_percent,
