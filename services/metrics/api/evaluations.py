@@ -13,7 +13,7 @@ from services.metrics.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
 from services.metrics.handlers import estimators, evaluations, summary
 from services.metrics.store import crime_queries as queries
 from shared.auth import ReaderKey
-from shared.errors import PROBLEM_JSON, InvalidField
+from shared.errors import InvalidField
 from shared.http import SessionDep
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
@@ -92,19 +92,11 @@ def _params(
 
 
 ParamsDep = Annotated[evaluations.Params, Depends(_params)]
-MISSING_DATA: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "Not enough data to evaluate: `missing` names what (a boundary, a control area, the "
-        "categories of an outcome family)",
-        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
-}
 
 
 @router.get(
     "/audits/{audit_id}",
     response_model=EvaluationRead,
-    responses=MISSING_DATA,
     summary="Before/after evaluation of one audit",
 )
 async def evaluate_audit(
@@ -118,7 +110,6 @@ async def evaluate_audit(
 @router.get(
     "/audits/{audit_id}/estimators",
     response_model=EstimatorsRead,
-    responses=MISSING_DATA,
     summary="Every estimator of one audit beside its primary outcome",
 )
 async def audit_estimators(
@@ -139,7 +130,7 @@ async def category_map(principal: ReaderKey) -> dict[str, Any]:
     "/audits/{audit_id}/chart.png",
     summary="Monthly incidents of target and control around the intervention date",
     response_class=Response,
-    responses={**MISSING_DATA, 200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}}}},
 )
 async def evaluation_chart(
     audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
@@ -157,7 +148,6 @@ async def evaluation_chart(
 
 @router.get(
     "/summary",
-    responses=MISSING_DATA,
     summary="Pooled evaluation over every audit with an implemented recommendation",
 )
 async def evaluation_summary(

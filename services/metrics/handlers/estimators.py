@@ -99,7 +99,7 @@ def reference_exposures(subject: Subject, ids: Sequence[uuid.UUID], days: int) -
 async def estimators(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
-    params = await evaluations.with_family(session, params)
+    params = evaluations.with_family(params)
     answer, parts = await evaluations.evaluate_with_parts(session, subject, params, zone=zone, today=today)
     target = target_of(subject)
     window, control_ids = parts.window, parts.control_ids

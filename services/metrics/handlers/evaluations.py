@@ -81,19 +81,18 @@ CATEGORY_MAP = outcome_families.shipped_category_map()
 """The shipped version; stored, admin-edited versions would be read here."""
 
 
-async def with_family(session: AsyncSession, params: Params) -> Params:
-    """``params`` with ``categories`` set to what its family counts of the categories the data has."""
+def with_family(params: Params) -> Params:
+    """``params`` with ``categories`` set to every category the map places in its family (narrowed by the
+    categories given). Categories the data lacks count zero, so a family without data is reported as missing
+    data by the evaluation itself, never as a family without categories."""
     if params.family == outcome_families.ALL:
         return params
-    chosen = outcome_families.select(CATEGORY_MAP, params.family, await queries.categories_seen(session))
-    if chosen.reason:
-        raise MissingData(chosen.reason, missing="family_categories", family=params.family)
-    categories = chosen.categories
+    chosen = outcome_families.select(CATEGORY_MAP, params.family, CATEGORY_MAP.categories).categories
     if params.categories:
-        categories = tuple(c for c in categories if c in params.categories)
-        if not categories:
+        chosen = tuple(c for c in chosen if c in params.categories)
+        if not chosen:
             raise InvalidField(f"none of the given categories belongs to '{params.family}'", field="query.family")
-    return replace(params, categories=categories)
+    return replace(params, categories=chosen)
 
 
 async def load_subject(session: AsyncSession, audit_id: uuid.UUID, principal: Principal) -> Subject:
@@ -226,7 +225,7 @@ async def assemble(session: AsyncSession, subject: Subject, params: Params, *, t
 async def evaluate_audit(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
-    answer, _ = await evaluate_with_parts(session, subject, await with_family(session, params), zone=zone, today=today)
+    answer, _ = await evaluate_with_parts(session, subject, with_family(params), zone=zone, today=today)
     return answer
 
 

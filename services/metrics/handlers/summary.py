@@ -185,7 +185,7 @@ async def summary(
     today: date,
     family: str = "all",
 ) -> dict[str, Any]:
-    chosen = await with_family(session, Params(window_days, tuple(categories), family=family))
+    chosen = with_family(Params(window_days, tuple(categories), family=family))
     categories = chosen.categories
     included: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
