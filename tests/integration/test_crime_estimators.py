@@ -371,9 +371,11 @@ async def other_metrics_editor(engine: AsyncEngine, audits_api: httpx.AsyncClien
 
 
 async def test_an_editor_of_another_partnership_does_not_see_the_estimators(
-    crime: dict[str, Any], other_metrics_editor: httpx.AsyncClient
+    metrics_api: httpx.AsyncClient, crime: dict[str, Any], other_metrics_editor: httpx.AsyncClient
 ) -> None:
-    r = await other_metrics_editor.get(f"/v1/evaluations/audits/{crime['audit']['id']}/estimators")
+    path = f"/v1/evaluations/audits/{crime['audit']['id']}/estimators"
+    assert (await metrics_api.get(path, params={"window_days": 30})).status_code == 200
+    r = await other_metrics_editor.get(path, params={"window_days": 30})
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     missing = await other_metrics_editor.get(f"/v1/evaluations/audits/{uuid.uuid4()}/estimators")
     assert missing.status_code == 404
