@@ -30,6 +30,13 @@ def test_the_frame_knows_the_calendar() -> None:
     assert frame["after"].sum() == 4  # two after months for each of the two areas
 
 
+def test_months_left_out_between_the_windows_keep_the_after_months_calendar() -> None:
+    # 12 months Jan..Dec 2022, then March 2023 onwards: January and February 2023 were the implementation.
+    frame = monthly_frame([1] * 15, [[2] * 15], date(2022, 1, 1), 12, skipped=2)
+    target = frame[frame["area"] == 0]
+    assert list(target["moy"])[11:] == [11, 2, 3, 4] and list(target["year"])[11:] == [2022, 2023, 2023, 2023]
+
+
 def test_recovers_a_forty_percent_reduction_despite_season_and_trend() -> None:
     target, controls = _simulate(3, effect=0.6)
     result = seasonal_glm(target, controls, START, PRE)

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.metrics import chart
 from services.metrics.api.params import CategoriesQ, split_values, today_of, zone_of
-from services.metrics.crime_schemas import EvaluationRead
+from services.metrics.crime_schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
+from services.metrics.domain.estimators import outcome_families
 from services.metrics.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
-from services.metrics.handlers import evaluations, summary
+from services.metrics.handlers import estimators, evaluations, summary
 from services.metrics.store import crime_queries as queries
 from shared.auth import ReaderKey
 from shared.errors import InvalidField
@@ -24,6 +25,23 @@ WindowDaysQ = Annotated[
 
 EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
 """Given implementation dates stay where windows of up to five years and the dispersion's history exist."""
+
+
+FamilyQ = Annotated[
+    str,
+    Query(
+        max_length=100,
+        description="outcome family: all (default), or one of the category map's families "
+        f"({', '.join(sorted(evaluations.CATEGORY_MAP.families))}); see GET /v1/evaluations/category-map",
+    ),
+]
+
+
+def _family(family: str) -> str:
+    if family != outcome_families.ALL and family not in evaluations.CATEGORY_MAP.families:
+        known = ", ".join([outcome_families.ALL, *sorted(evaluations.CATEGORY_MAP.families)])
+        raise InvalidField(f"unknown outcome family; one of {known}", field="query.family")
+    return family
 
 
 def _params(
@@ -45,6 +63,7 @@ def _params(
         date | None, Query(description="given implementation period: first day (with implementation_to)")
     ] = None,
     implementation_to: Annotated[date | None, Query(description="given implementation period: last day")] = None,
+    family: FamilyQ = outcome_families.ALL,
 ) -> evaluations.Params:
     try:
         controls = tuple(uuid.UUID(v) for v in split_values(control_neighbourhood_ids))
@@ -68,19 +87,43 @@ def _params(
         controls,
         implementation=implementation,
         implementation_period=given,
+        family=_family(family),
     )
 
 
 ParamsDep = Annotated[evaluations.Params, Depends(_params)]
 
 
-@router.get("/audits/{audit_id}", response_model=EvaluationRead, summary="Before/after evaluation of one audit")
+@router.get(
+    "/audits/{audit_id}",
+    response_model=EvaluationRead,
+    summary="Before/after evaluation of one audit",
+)
 async def evaluate_audit(
     audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> dict[str, Any]:
     """Definitions: docs/evaluation.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
     subject = await evaluations.load_subject(session, audit_id, principal)
     return await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
+
+
+@router.get(
+    "/audits/{audit_id}/estimators",
+    response_model=EstimatorsRead,
+    summary="Every estimator of one audit beside its primary outcome",
+)
+async def audit_estimators(
+    audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
+) -> dict[str, Any]:
+    """Empirical Bayes, seasonal GLM with pre-trend test, synthetic control, harm-weighted WDD and power, each with
+    its figures or the reason it gives none. Definitions: docs/estimators.md and docs/evaluation.md."""
+    subject = await evaluations.load_subject(session, audit_id, principal)
+    return await estimators.estimators(session, subject, params, zone=zone_of(request), today=today_of(request))
+
+
+@router.get("/category-map", response_model=CategoryMapRead, summary="The category map that defines outcome families")
+async def category_map(principal: ReaderKey) -> dict[str, Any]:
+    return evaluations.CATEGORY_MAP.to_row()
 
 
 @router.get(
@@ -95,14 +138,18 @@ async def evaluation_chart(
     subject = await evaluations.load_subject(session, audit_id, principal)
     answer = await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
     first, last = chart.full_months(answer["before_window"][0], answer["after_window"][1])
-    target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], first, last, params.categories)
-    control = await queries.monthly_counts(session, answer["control_neighbourhood_ids"], first, last, params.categories)
+    categories = answer["categories"]
+    target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], first, last, categories)
+    control = await queries.monthly_counts(session, answer["control_neighbourhood_ids"], first, last, categories)
     title = f"{subject.audit.site_name} (audit of {subject.audit.conducted_on})"
     png = await asyncio.to_thread(chart.render, answer, target, control, title)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/summary", summary="Pooled evaluation over every audit with an implemented recommendation")
+@router.get(
+    "/summary",
+    summary="Pooled evaluation over every audit with an implemented recommendation",
+)
 async def evaluation_summary(
     request: Request,
     session: SessionDep,
@@ -110,12 +157,14 @@ async def evaluation_summary(
     window_days: WindowDaysQ = 365,
     categories: CategoriesQ = [],  # noqa: B006
     include_incomplete: Annotated[bool, Query(description="also pool audits whose after window is running")] = False,
+    family: FamilyQ = outcome_families.ALL,
 ) -> dict[str, Any]:
     return await summary.summary(
         session,
         principal,
         window_days=window_days,
         categories=split_values(categories, normalise=True),
+        family=_family(family),
         include_incomplete=include_incomplete,
         today=today_of(request),
     )

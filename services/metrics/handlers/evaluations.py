@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain import areas, statistics
+from services.metrics.domain.estimators import outcome_families
 from services.metrics.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
 from services.metrics.domain.windows import (
     Windows,
@@ -47,6 +48,8 @@ class Params:
     implementation: str = "implemented"
     implementation_period: tuple[date, date] | None = None
     """Given dates override what the recommendations say."""
+    family: str = outcome_families.ALL
+    """Outcome family whose categories (through the category map) are counted; ``categories`` narrows it further."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,24 @@ class Subject:
         first, last = implementation_period(self.audit.conducted_on, [r.implemented_on for r in self.implemented])
         source = "implemented_on" if self.implemented else "conducted_on"
         return (first, first if params.implementation == "first_implemented" else last, source)
+
+
+CATEGORY_MAP = outcome_families.shipped_category_map()
+"""The shipped version; stored, admin-edited versions would be read here."""
+
+
+def with_family(params: Params) -> Params:
+    """``params`` with ``categories`` set to every category the map places in its family (narrowed by the
+    categories given). Categories the data lacks count zero, so a family without data is reported as missing
+    data by the evaluation itself, never as a family without categories."""
+    if params.family == outcome_families.ALL:
+        return params
+    chosen = outcome_families.select(CATEGORY_MAP, params.family, CATEGORY_MAP.categories).categories
+    if params.categories:
+        chosen = tuple(c for c in chosen if c in params.categories)
+        if not chosen:
+            raise InvalidField(f"none of the given categories belongs to '{params.family}'", field="query.family")
+    return replace(params, categories=chosen)
 
 
 async def load_subject(session: AsyncSession, audit_id: uuid.UUID, principal: Principal) -> Subject:
@@ -204,6 +225,14 @@ async def assemble(session: AsyncSession, subject: Subject, params: Params, *, t
 async def evaluate_audit(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
+    answer, _ = await evaluate_with_parts(session, subject, with_family(params), zone=zone, today=today)
+    return answer
+
+
+async def evaluate_with_parts(
+    session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
+) -> tuple[dict[str, Any], Assembled]:
+    """The evaluation and what it was computed from; ``params`` has its family resolved already."""
     target = target_of(subject)
     parts = await assemble(session, subject, params, today=today)
     counts, control_ids = parts.counts, parts.control_ids
@@ -230,7 +259,9 @@ async def evaluate_audit(
         "neighbourhood_id": target.id,
         "intervention_source": parts.source,
         "categories": list(params.categories),
+        "family": params.family,
+        "category_map_version": CATEGORY_MAP.version,
         "control_neighbourhood_ids": control_ids,
         "buffer_m": params.buffer_m,
         "areas": rings.geojson() if rings else None,
-    }
+    }, parts

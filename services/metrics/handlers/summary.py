@@ -17,8 +17,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain import statistics
+from services.metrics.domain.estimators import pooling
 from services.metrics.domain.evaluation import missing_data
-from services.metrics.handlers.evaluations import MissingData, Params, Subject, assemble, neighbourhoods, target_of
+from services.metrics.handlers.evaluations import (
+    CATEGORY_MAP,
+    MissingData,
+    Params,
+    Subject,
+    assemble,
+    neighbourhoods,
+    target_of,
+    with_family,
+)
 from services.metrics.store import crime_queries as queries
 from shared.auth import Principal
 from shared.events.audits import AuditState, RecommendationState
@@ -46,8 +56,11 @@ def _pooled(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
     return {
         "audits": pooled.k,
+        "few_audits": pooled.k < pooling.FEW_STUDIES,
         "fixed_effect": estimate(pooled.fixed),
-        "random_effects": estimate(pooled.random) | {"tau2": round(pooled.tau2, 6)},
+        "random_effects": estimate(pooled.random)
+        | {"tau2": round(pooled.tau2, 6)}
+        | _hartung_knapp(entries, "variance"),
         "q": round(pooled.q, 4),
         "q_df": pooled.df,
         "q_p_value": None if pooled.q_p_value is None else round(pooled.q_p_value, 4),
@@ -57,6 +70,50 @@ def _pooled(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
             "outcome": PRIMARY,
             "tau2": round(widened.tau2, 6),
             "method": "DerSimonian-Laird random effects of ln OR with each audit's V multiplied by its dispersion phi",
+        }
+        | _hartung_knapp(entries, "variance_overdispersion"),
+    }
+
+
+def _hartung_knapp(entries: Sequence[dict[str, Any]], variance: str) -> dict[str, Any]:
+    """The Hartung-Knapp-Sidik-Jonkman CI and the prediction interval beside the DerSimonian-Laird figures."""
+    found = pooling.random_effects([(e["log_odds_ratio"], e[variance]) for e in entries])
+
+    def interval(pair: tuple[float, float] | None) -> list[float] | None:
+        return None if pair is None else [round(x, 4) for x in pair]
+
+    return {
+        "hartung_knapp_ci95": interval(found.hksj_ci95),
+        "hartung_knapp_p_value": None if found.hksj_p_value is None else round(found.hksj_p_value, 4),
+        "prediction_interval95": interval(found.prediction_interval95),
+        "hartung_knapp_reason": found.reason
+        or (None if found.prediction_interval95 else "a prediction interval needs at least three audits"),
+        "hartung_knapp_method": found.method,
+    }
+
+
+def _multiplicity(by_category: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Holm and Benjamini-Hochberg over the primary outcome's p-values of the categories pooled."""
+    p_values: dict[str, float] = {}
+    for category, entries in by_category.items():
+        widened = statistics.pool([(e["log_odds_ratio"], e["variance_overdispersion"]) for e in entries])
+        if widened is not None:
+            p_values[category] = widened.random.p_value
+    names = list(p_values)
+    holm = pooling.adjust([p_values[n] for n in names], "holm")
+    bh = pooling.adjust([p_values[n] for n in names], "fdr_bh")
+    return {
+        "outcome": PRIMARY,
+        "method": f"across the {len(names)} recommendation categories pooled: {holm.method}; {bh.method}",
+        "by_recommendation_category": {
+            n: {
+                "p_value": round(p_values[n], 4),
+                "holm_p_value": round(holm.adjusted[i], 4),
+                "benjamini_hochberg_p_value": round(bh.adjusted[i], 4),
+                "holm_significant": holm.rejected[i],
+                "benjamini_hochberg_significant": bh.rejected[i],
+            }
+            for i, n in enumerate(names)
         },
     }
 
@@ -126,7 +183,10 @@ async def summary(
     categories: Sequence[str],
     include_incomplete: bool,
     today: date,
+    family: str = "all",
 ) -> dict[str, Any]:
+    chosen = with_family(Params(window_days, tuple(categories), family=family))
+    categories = chosen.categories
     included: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
     for subject in await _subjects(session, principal):
@@ -142,13 +202,25 @@ async def summary(
             excluded.append({"audit_id": subject.audit.id, "reason": "; ".join(entry["insufficient_data"])})
             continue
         included.append(entry)
-    by_category = {
-        category: _pooled([e for e in included if category in e["recommendation_categories"]])
+    grouped = {
+        category: [e for e in included if category in e["recommendation_categories"]]
         for category in sorted({c for e in included for c in e["recommendation_categories"]})
     }
+    by_category = {category: _pooled(entries) for category, entries in grouped.items()}
+    few = len(included) < pooling.FEW_STUDIES
     return {
         "window_days": window_days,
         "categories": list(categories),
+        "family": family,
+        "category_map_version": CATEGORY_MAP.version,
+        "few_audits": few,
+        "few_audits_warning": (
+            f"{len(included)} audits pooled: with fewer than {pooling.FEW_STUDIES} the between-audit variance "
+            "is barely estimable; read the Hartung-Knapp CI and the prediction interval, not the DerSimonian-Laird CI"
+        )
+        if few
+        else None,
+        "multiplicity": _multiplicity(grouped),
         "include_incomplete": include_incomplete,
         "complete": all(e["complete"] for e in included),
         "primary": PRIMARY,

@@ -110,6 +110,53 @@ async def window_and_monthly_counts(
     return AreaHistory(windows, monthly)
 
 
+@dataclass(frozen=True)
+class CategoryHistory:
+    """Per neighbourhood: its incidents in each window by category, and its monthly series over a span of months."""
+
+    windows: dict[uuid.UUID, dict[str, Counts]]
+    monthly: dict[uuid.UUID, dict[date, int]]
+
+
+async def category_windows_and_months(
+    session: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    before: Period,
+    after: Period,
+    months: Period,
+    categories: Sequence[str],
+) -> CategoryHistory:
+    """What the estimators read, in two statements for every neighbourhood at once: window sums per category
+    from the daily counts, and monthly sums from the monthly ones."""
+    d, m = incident_daily.c, incident_monthly.c
+    window_stmt = (
+        select(
+            d.neighbourhood_id,
+            d.category,
+            func.coalesce(func.sum(d.incidents).filter(d.day.between(before.first, before.last)), 0),
+            func.coalesce(func.sum(d.incidents).filter(d.day.between(after.first, after.last)), 0),
+        )
+        .where(d.neighbourhood_id.in_(list(ids)), d.day.between(before.first, after.last))
+        .group_by(d.neighbourhood_id, d.category)
+    )
+    windows: dict[uuid.UUID, dict[str, Counts]] = {}
+    for neighbourhood, category, b, a in (
+        await session.execute(_in_categories(window_stmt, d.category, categories))
+    ).all():
+        windows.setdefault(neighbourhood, {})[category] = Counts(int(b), int(a))
+    month_stmt = (
+        select(m.neighbourhood_id, m.month, func.sum(m.incidents))
+        .where(m.neighbourhood_id.in_(list(ids)), m.month.between(months.first, months.last))
+        .group_by(m.neighbourhood_id, m.month)
+    )
+    monthly: dict[uuid.UUID, dict[date, int]] = {}
+    for neighbourhood, month, incidents in (
+        await session.execute(_in_categories(month_stmt, m.category, categories))
+    ).all():
+        monthly.setdefault(neighbourhood, {})[month] = int(incidents)
+    return CategoryHistory(windows, monthly)
+
+
 async def ring_candidates(
     session: AsyncSession,
     box: tuple[float, float, float, float],

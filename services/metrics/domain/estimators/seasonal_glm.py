@@ -57,12 +57,14 @@ class SeasonalGlm:
 
 
 def monthly_frame(
-    target: Sequence[int], controls: Sequence[Sequence[int]], first_month: date, pre: int
+    target: Sequence[int], controls: Sequence[Sequence[int]], first_month: date, pre: int, skipped: int = 0
 ) -> pd.DataFrame:
+    """``skipped`` calendar months (an implementation period) lie between the last pre month and the first after one:
+    they are not in the series, but the after months keep their own month of the year."""
     series = [target, *controls]
     months = len(target)
     t = np.tile(np.arange(months), len(series))
-    offset = first_month.month - 1 + t
+    offset = first_month.month - 1 + t + skipped * (t >= pre)
     return pd.DataFrame({
         "y": np.concatenate([np.asarray(s, dtype=float) for s in series]),
         "area": np.repeat(np.arange(len(series)), months),
@@ -128,7 +130,7 @@ def _refusal(target: Sequence[int], controls: Sequence[Sequence[int]], pre: int)
 
 def seasonal_glm(
     target: Sequence[int], controls: Sequence[Sequence[int]], first_month: date, pre_months: int,
-    lead_months: int = 3, pretrend: bool = True,
+    lead_months: int = 3, pretrend: bool = True, skipped_months: int = 0,
 ) -> SeasonalGlm:  # fmt: skip
     """Rate ratio of the target after, with month-of-year, year and area effects, and the pre-trend test."""
     refusal = _refusal(target, controls, pre_months)
@@ -138,7 +140,7 @@ def seasonal_glm(
     if len(controls) > MAX_CONTROL_SERIES:
         method += f"; the {len(controls)} control series summed into one"
         controls = [np.sum(np.asarray(controls, dtype=float), axis=0).tolist()]
-    frame = monthly_frame(target, controls, first_month, pre_months)
+    frame = monthly_frame(target, controls, first_month, pre_months, skipped_months)
     x = _design(frame, pre_months, None)
     alpha = _dispersion(frame["y"], x)
     fit = _fit(frame["y"], x, alpha)

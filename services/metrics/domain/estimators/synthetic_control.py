@@ -113,13 +113,14 @@ def synthetic_control(
         )
         return replace(fit, reason=reason)
     gap = y[pre_months:] - synthetic[pre_months:]
+    expected = float(synthetic[pre_months:].sum())  # zero when every donor went quiet after: no percent of nothing
     p_value, count = _placebo_p(y, x, pre_months) if placebo else (None, 0)
     return replace(
         fit,
         method=method + ("; placebo permutation over donors (post/pre RMSPE rank)" if placebo else ""),
         gap=tuple(map(float, gap)),
         after_gap_total=float(gap.sum()),
-        after_gap_percent=100 * float(gap.sum()) / float(synthetic[pre_months:].sum()),
+        after_gap_percent=100 * float(gap.sum()) / expected if expected else None,
         placebo_p_value=p_value,
         placebos=count,
     )
