@@ -51,8 +51,9 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 
 def _possible_errors(method: str, operation: dict[str, Any]) -> list[str]:
-    """The problem answers this operation can actually give."""
+    """The problem answers this operation can actually give (and those its route declares)."""
     codes = ["400", "404", "422", "429", "503"]
+    codes += [code for code in operation.get("responses", {}) if code in ERRORS]
     if operation.get("security"):
         codes += ["401", "403"]
     if method in WRITES:
@@ -62,7 +63,7 @@ def _possible_errors(method: str, operation: dict[str, Any]) -> list[str]:
     headers = {p["name"].lower() for p in operation.get("parameters", []) if p.get("in") == "header"}
     if "if-match" in headers:
         codes.append("412")
-    return sorted(codes)
+    return sorted(set(codes))
 
 
 def _declare_security(schema: dict[str, Any], oidc_issuer: str | None) -> None:
@@ -112,7 +113,8 @@ def document_problems(app: FastAPI, *, server_url: str | None = None, oidc_issue
                 continue
             for method, operation in operations.items():
                 for code in _possible_errors(method, operation):
-                    operation["responses"][code] = _problem_response(ERRORS[code])
+                    declared = operation["responses"].get(code, {}).get("description")
+                    operation["responses"][code] = _problem_response(declared or ERRORS[code])
                 _document_replay(operation, components)
         app.openapi_schema = schema
         return schema

@@ -94,10 +94,15 @@ def _params(
 ParamsDep = Annotated[evaluations.Params, Depends(_params)]
 
 
+# The audit cannot be evaluated yet: its neighbourhood's boundary is unknown to metrics, or no control area.
+MISSING_DATA: dict[int | str, dict[str, Any]] = {409: {"description": "Not enough data to evaluate: see `missing`"}}
+
+
 @router.get(
     "/audits/{audit_id}",
     response_model=EvaluationRead,
     summary="Before/after evaluation of one audit",
+    responses=MISSING_DATA,
 )
 async def evaluate_audit(
     audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
@@ -111,6 +116,7 @@ async def evaluate_audit(
     "/audits/{audit_id}/estimators",
     response_model=EstimatorsRead,
     summary="Every estimator of one audit beside its primary outcome",
+    responses=MISSING_DATA,
 )
 async def audit_estimators(
     audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
@@ -130,7 +136,7 @@ async def category_map(principal: ReaderKey) -> dict[str, Any]:
     "/audits/{audit_id}/chart.png",
     summary="Monthly incidents of target and control around the intervention date",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}}}} | MISSING_DATA,
 )
 async def evaluation_chart(
     audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
