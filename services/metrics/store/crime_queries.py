@@ -68,6 +68,22 @@ async def implemented_days(session: AsyncSession) -> dict[uuid.UUID, list[date]]
     return days
 
 
+async def _monthly(
+    session: AsyncSession, ids: Sequence[uuid.UUID], span: Period, categories: Sequence[str]
+) -> dict[uuid.UUID, dict[date, int]]:
+    """Per neighbourhood, its incidents in each calendar month of ``span`` (from the monthly counts)."""
+    m = incident_monthly.c
+    stmt = (
+        select(m.neighbourhood_id, m.month, func.sum(m.incidents))
+        .where(m.neighbourhood_id.in_(list(ids)), m.month.between(span.first, span.last))
+        .group_by(m.neighbourhood_id, m.month)
+    )
+    monthly: dict[uuid.UUID, dict[date, int]] = {}
+    for neighbourhood, month, incidents in (await session.execute(_in_categories(stmt, m.category, categories))).all():
+        monthly.setdefault(neighbourhood, {})[month] = int(incidents)
+    return monthly
+
+
 @dataclass(frozen=True)
 class AreaHistory:
     """Per neighbourhood: its incidents in each window, and per calendar month of the history period."""
@@ -85,7 +101,7 @@ async def window_and_monthly_counts(
     categories: Sequence[str],
 ) -> AreaHistory:
     """Per neighbourhood: its window sums from the daily counts, and its monthly history from the monthly ones."""
-    d, m = incident_daily.c, incident_monthly.c
+    d = incident_daily.c
     window_stmt = (
         select(
             d.neighbourhood_id,
@@ -97,17 +113,7 @@ async def window_and_monthly_counts(
     )
     rows = (await session.execute(_in_categories(window_stmt, d.category, categories))).all()
     windows = {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
-    history_stmt = (
-        select(m.neighbourhood_id, m.month, func.sum(m.incidents))
-        .where(m.neighbourhood_id.in_(list(ids)), m.month.between(history.first, history.last))
-        .group_by(m.neighbourhood_id, m.month)
-    )
-    monthly: dict[uuid.UUID, dict[date, int]] = {}
-    for neighbourhood, month, incidents in (
-        await session.execute(_in_categories(history_stmt, m.category, categories))
-    ).all():
-        monthly.setdefault(neighbourhood, {})[month] = int(incidents)
-    return AreaHistory(windows, monthly)
+    return AreaHistory(windows, await _monthly(session, ids, history, categories))
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ async def category_windows_and_months(
 ) -> CategoryHistory:
     """What the estimators read, in two statements for every neighbourhood at once: window sums per category
     from the daily counts, and monthly sums from the monthly ones."""
-    d, m = incident_daily.c, incident_monthly.c
+    d = incident_daily.c
     window_stmt = (
         select(
             d.neighbourhood_id,
@@ -144,17 +150,7 @@ async def category_windows_and_months(
         await session.execute(_in_categories(window_stmt, d.category, categories))
     ).all():
         windows.setdefault(neighbourhood, {})[category] = Counts(int(b), int(a))
-    month_stmt = (
-        select(m.neighbourhood_id, m.month, func.sum(m.incidents))
-        .where(m.neighbourhood_id.in_(list(ids)), m.month.between(months.first, months.last))
-        .group_by(m.neighbourhood_id, m.month)
-    )
-    monthly: dict[uuid.UUID, dict[date, int]] = {}
-    for neighbourhood, month, incidents in (
-        await session.execute(_in_categories(month_stmt, m.category, categories))
-    ).all():
-        monthly.setdefault(neighbourhood, {})[month] = int(incidents)
-    return CategoryHistory(windows, monthly)
+    return CategoryHistory(windows, await _monthly(session, ids, months, categories))
 
 
 async def ring_candidates(
