@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import Figure, audit_events
 from services.metrics.consumer import handler_for
-from shared.consumer import StreamConsumer
-from shared.db import plain_url
-from shared.relay import Relay
+from shared.bus.consumer import StreamConsumer
+from shared.bus.relay import Relay
+from shared.db.engine import plain_url
 from shared.settings import Settings
 
 BATCH = 500

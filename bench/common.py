@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from shared.events import Envelope
-from shared.events.audits import AuditCreated, RecommendationCreated, RecommendationStatusChanged
+from shared.contracts.events import Envelope
+from shared.contracts.events.audits import AuditCreated, RecommendationCreated, RecommendationStatusChanged
 
 
 @dataclass

@@ -25,7 +25,7 @@ def admin_url() -> str:
 @asynccontextmanager
 async def scratch_database(base: str) -> AsyncIterator[str]:
     from cpted.platform import migrate
-    from shared.db import dispose_engines, plain_url
+    from shared.db.engine import dispose_engines, plain_url
 
     name = f"cpted_bench_{uuid.uuid4().hex[:8]}"
     head = plain_url(base).partition("?")[0].rpartition("/")[0]
@@ -45,8 +45,8 @@ async def load_subjects(url: str) -> list[uuid.UUID]:
     """The demo neighbourhoods and audits, each audit with one recommendation implemented 60 days later."""
     from cpted.demo import AUDITS, NEIGHBOURHOODS, _id
     from services.metrics.projector import apply_events
-    from shared.db import get_engine
-    from shared.events import audits as ev
+    from shared.contracts.events import audits as ev
+    from shared.db.engine import get_engine
     from shared.settings import Settings
 
     events = []

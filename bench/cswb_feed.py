@@ -68,7 +68,7 @@ async def _phases(engine: Any, day: date) -> dict[str, float]:
 async def _measure(database_url: str, label: str, repeats: int) -> dict[str, Any]:
     from services.metrics.cswb.feeds import build_feed
     from services.metrics.cswb.settings import CswbSettings
-    from shared.db import dispose_engines, get_engine
+    from shared.db.engine import dispose_engines, get_engine
 
     engine = get_engine(Settings(database_url=database_url))
     cswb = CswbSettings()
@@ -101,9 +101,9 @@ async def _demo(settings: Settings, scale: float) -> None:
     from cpted.demo_crime import load_crime_demo
     from cpted.demo_engagement import load_engagement_demo
     from services.metrics.consumer import build_consumer
-    from shared.bus import redis_client
-    from shared.db import dispose_engines, get_engine, plain_url
-    from shared.relay import Relay
+    from shared.bus.client import redis_client
+    from shared.bus.relay import Relay
+    from shared.db.engine import dispose_engines, get_engine, plain_url
 
     database_url = settings.resolved_database_url()
     engine, redis = get_engine(settings), redis_client(settings)
@@ -128,7 +128,7 @@ async def _synthetic(settings: Settings, scale: float) -> None:
     import asyncpg
 
     from bench.cswb_synthetic import Size, load
-    from shared.db import plain_url
+    from shared.db.engine import plain_url
 
     base = Size()
     size = replace(
@@ -147,7 +147,7 @@ async def _synthetic(settings: Settings, scale: float) -> None:
 async def _sizes(database_url: str) -> dict[str, int]:
     import asyncpg
 
-    from shared.db import plain_url
+    from shared.db.engine import plain_url
 
     conn = await asyncpg.connect(plain_url(database_url))
     try:

@@ -20,7 +20,7 @@ import asyncpg
 import orjson
 
 from services.metrics.domain import contributions as c
-from shared.vocabulary import RecommendationCategory, RecommendationStatus
+from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 
 CATEGORIES = ["assault", "break_and_enter", "theft_from_vehicle", "mischief", "robbery", "drugs", "fraud", "arson"]
 NEIGHBOURHOOD_METRICS = [c.EVENTS, c.SPECIAL_EVENTS, c.OFFICERS_ATTENDING, c.STAKEHOLDERS, c.AUDIT_REQUESTS]

@@ -45,7 +45,7 @@ RESULTS = Path(__file__).parent / "results"
 async def run_import(url: str, path: Path) -> tuple[float, dict[str, int], int]:
     from services.metrics import importer
     from services.metrics.handlers.incidents import CsvOptions
-    from shared.db import get_engine
+    from shared.db.engine import get_engine
     from shared.settings import Settings
 
     engine = get_engine(Settings(database_url=url))
@@ -136,8 +136,8 @@ async def evaluation_latency(url: str, audit_ids: list[uuid.UUID], rounds: int) 
     import httpx
 
     from services.metrics.app import create_app
-    from shared.auth import Scope, issue_key
-    from shared.db import get_engine, session_factory
+    from shared.auth.keys import Scope, issue_key
+    from shared.db.engine import get_engine, session_factory
     from shared.settings import Settings
 
     async with session_factory(get_engine(Settings(database_url=url)))() as session:

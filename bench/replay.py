@@ -18,7 +18,7 @@ from bench.common import Figure, audit_events
 from bench.latency import totals_latency
 from bench.servers import serving
 from services.metrics.replay import rebuild
-from shared.db import plain_url
+from shared.db.engine import plain_url
 from shared.settings import Settings
 
 CHUNK = 50_000

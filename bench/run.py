@@ -24,8 +24,8 @@ RESULTS = Path(__file__).parent / "results"
 
 
 async def admin_key(engine: object) -> str:
-    from shared.auth import Scope, issue_key
-    from shared.db import session_factory
+    from shared.auth.keys import Scope, issue_key
+    from shared.db.engine import session_factory
 
     async with session_factory(engine)() as session:  # type: ignore[arg-type]
         issued = await issue_key(session, name="bench", scope=Scope.admin)
@@ -68,8 +68,8 @@ def print_table(figures: list[Figure]) -> None:
 async def measure(scale: float, only: set[str], rate: float) -> list[Figure]:
     from bench import api, bus, latency, replay
     from cpted.platform import migrate
-    from shared.bus import redis_client
-    from shared.db import dispose_engines, get_engine
+    from shared.bus.client import redis_client
+    from shared.db.engine import dispose_engines, get_engine
     from shared.settings import get_settings
 
     settings = get_settings()

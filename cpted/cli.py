@@ -116,8 +116,8 @@ def migrate(debug: Debug = False) -> None:
 @app.command()
 def relay(source: Annotated[str, typer.Argument(help="audits or events")]) -> None:
     """Publish one producer's outbox to its Redis stream (runs until stopped)."""
-    from shared.bus import redis_client
-    from shared.relay import Relay
+    from shared.bus.client import redis_client
+    from shared.bus.relay import Relay
 
     if source not in ("audits", "events"):
         raise typer.BadParameter("source must be audits or events")
@@ -158,7 +158,7 @@ def consume() -> None:
 
 def _serve_health(settings: Settings, name: str) -> Any:
     """The worker's heartbeat, answered on ``CPTED_HEALTH_PORT`` when it is set."""
-    from shared.health import Heartbeat, serve_health
+    from shared.bus.health import Heartbeat, serve_health
 
     heartbeat = Heartbeat(settings.heartbeat_max_age_s)
     if settings.health_port:
@@ -182,7 +182,7 @@ ApiKey = Annotated[
 
 def _replay(api_key: str | None, label: str, debug: bool, replay: Any) -> Any:
     """Run ``replay(engine, log_clients, progress=...)`` over the producers' event logs, with a progress bar."""
-    from shared.db import get_engine
+    from shared.db.engine import get_engine
 
     settings = get_settings()
     headers = {"Authorization": f"Bearer {_api_key(settings, api_key)}"}
@@ -227,7 +227,7 @@ def reconcile(api_key: ApiKey = None, debug: Debug = False) -> None:
 def demo(debug: Debug = False) -> None:
     """Load the demo data set (each part once)."""
     from cpted.platform import load_demo_data
-    from shared.db import dispose_engines, get_engine
+    from shared.db.engine import dispose_engines, get_engine
 
     async def main() -> list[str]:
         try:
@@ -257,7 +257,7 @@ def import_incidents(
 
     from services.metrics import importer
     from services.metrics.domain.incidents import HeaderError, column_overrides
-    from shared.db import get_engine
+    from shared.db.engine import get_engine
 
     if on_error not in ("reject", "skip"):
         raise typer.BadParameter("--on-error is reject or skip")
@@ -288,8 +288,8 @@ def keys_create(
     debug: Debug = False,
 ) -> None:
     """Create a key; its plaintext is printed once and never stored."""
-    from shared.auth import Scope, issue_key
-    from shared.db import get_engine, session_factory
+    from shared.auth.keys import Scope, issue_key
+    from shared.db.engine import get_engine, session_factory
 
     try:
         scope_value = Scope(scope)
@@ -316,8 +316,8 @@ def keys_list(debug: Debug = False) -> None:
     """List keys (never their plaintext)."""
     from sqlalchemy import select
 
-    from shared.auth import api_key
-    from shared.db import get_engine, session_factory
+    from shared.auth.keys import api_key
+    from shared.db.engine import get_engine, session_factory
 
     async def main() -> list:  # type: ignore[type-arg]
         async with session_factory(get_engine(get_settings()))() as session:
@@ -333,8 +333,8 @@ def keys_list(debug: Debug = False) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: uuid.UUID, debug: Debug = False) -> None:
     """Revoke a key at once."""
-    from shared.auth import revoke_key
-    from shared.db import get_engine, session_factory
+    from shared.auth.keys import revoke_key
+    from shared.db.engine import get_engine, session_factory
 
     async def main() -> bool:
         async with session_factory(get_engine(get_settings()))() as session:

@@ -34,7 +34,7 @@ def _progress() -> Progress:
 async def _build(days: list[date]) -> tuple[Counter[str], list[Any]]:
     from services.metrics.cswb import feeds
     from services.metrics.cswb.settings import get_cswb_settings
-    from shared.db import dispose_engines, get_engine
+    from shared.db.engine import dispose_engines, get_engine
     from shared.settings import get_settings
 
     settings, cswb = get_settings(), get_cswb_settings()

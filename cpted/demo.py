@@ -26,12 +26,12 @@ from services.audits.schemas import (
     TransitionCreate,
 )
 from services.audits.store.tables import Partnership, outbox
-from shared.auth import Principal, Scope
-from shared.geo import Point, Polygon
-from shared.uow import UnitOfWork
-from shared.vocabulary import AuditStatus, AuditTrigger, Principle, Priority
-from shared.vocabulary import RecommendationCategory as Cat
-from shared.vocabulary import RecommendationStatus as S
+from shared.auth.keys import Principal, Scope
+from shared.contracts.geo import Point, Polygon
+from shared.contracts.vocabulary import AuditStatus, AuditTrigger, Principle, Priority
+from shared.contracts.vocabulary import RecommendationCategory as Cat
+from shared.contracts.vocabulary import RecommendationStatus as S
+from shared.db.uow import UnitOfWork
 
 # Fixed for good: every demo id derives from it, so a second load finds the first one's rows.
 NAMESPACE = uuid.UUID("5b0e2f4a-6c1d-4e2b-9a57-3f8d2c7e1a90")

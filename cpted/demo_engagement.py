@@ -30,9 +30,9 @@ from services.events.schemas import (
     TranslationBody,
 )
 from services.events.store.tables import Training, outbox
-from shared.uow import UnitOfWork
-from shared.vocabulary import EventKind as K
-from shared.vocabulary import EventStatus
+from shared.contracts.vocabulary import EventKind as K
+from shared.contracts.vocabulary import EventStatus
+from shared.db.uow import UnitOfWork
 
 LOCAL = ZoneInfo("America/Toronto")
 SEED = 19

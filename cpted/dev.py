@@ -28,7 +28,7 @@ from rich.console import Console
 
 from cpted.embedded import EmbeddedPostgres, EmbeddedRedis
 from cpted.platform import ensure_dev_key, ensure_service_key, load_demo_data, migrate
-from shared.db import dispose_engines, get_engine
+from shared.db.engine import dispose_engines, get_engine
 from shared.settings import Settings
 
 console = Console(stderr=True)

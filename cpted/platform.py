@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cpted.schemas import SCHEMAS
-from shared import migrations
-from shared.auth import Scope, issue_key, key_principal
-from shared.db import session_factory
+from shared.auth.keys import Scope, issue_key, key_principal
+from shared.db import migrations
+from shared.db.engine import session_factory
 
 DEV_KEY_FILE = "dev-api-key"
 SERVICE_KEY_FILE = "service-api-key"

@@ -83,7 +83,13 @@ def _filters(what: What, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _typed(filters: dict[str, Any], what: What) -> dict[str, Any]:
-    from shared.vocabulary import AuditStatus, AuditTrigger, Priority, RecommendationCategory, RecommendationStatus
+    from shared.contracts.vocabulary import (
+        AuditStatus,
+        AuditTrigger,
+        Priority,
+        RecommendationCategory,
+        RecommendationStatus,
+    )
 
     kinds: dict[str, Any] = {"trigger": AuditTrigger, "category": RecommendationCategory, "priority": Priority}
     kinds["status"] = AuditStatus if what is What.audits else RecommendationStatus
@@ -106,7 +112,7 @@ async def _export(
     what: What, fmt: Format, filters: dict[str, Any], bom: bool, file: IO[bytes], tick: Callable[[int], None]
 ) -> None:
     from services.audits.handlers import exports
-    from shared.db import dispose_engines, get_engine
+    from shared.db.engine import dispose_engines, get_engine
 
     ctx = exports.Context(None, filters, on_page=tick)
     engine = get_engine()
@@ -157,7 +163,7 @@ def export_command(
 async def _lag(settings: Any, session: Any) -> int:
     """Logged changes the metrics projections have not applied, as the API counts them; unknown (0) on error."""
     from services.metrics.logwatch import lag_events
-    from shared.bus import redis_client
+    from shared.bus.client import redis_client
 
     streams = [settings.stream("audits"), settings.stream("events")]
     try:
@@ -174,8 +180,8 @@ async def _report(partnership_id: uuid.UUID, period: Any, form: ReportFormat) ->
     from services.metrics.domain.windows import local_today
     from services.metrics.handlers import reports
     from services.metrics.report import page, pdf
-    from shared.auth import Principal, Scope
-    from shared.db import dispose_engines, get_engine, session_factory
+    from shared.auth.keys import Principal, Scope
+    from shared.db.engine import dispose_engines, get_engine, session_factory
     from shared.settings import get_settings
 
     settings = get_settings()

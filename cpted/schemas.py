@@ -6,7 +6,7 @@ import services
 import shared
 
 SCHEMAS: list[tuple[Path, str]] = [
-    (Path(shared.__file__).parent / "migrations_auth", "auth"),
+    (Path(shared.__file__).parent / "auth/migrations", "auth"),
     (Path(services.__file__).parent / "audits" / "store" / "migrations", "audits"),
     (Path(services.__file__).parent / "events" / "store" / "migrations", "events"),
     (Path(services.__file__).parent / "metrics" / "store" / "migrations", "metrics"),

@@ -21,7 +21,7 @@ import asyncpg
 import redis
 
 from cpted.embedded import EmbeddedPostgres, EmbeddedRedis
-from shared.db import plain_url
+from shared.db.engine import plain_url
 
 
 def _answers(host: str, port: int) -> bool:

@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.clock import Clock
+
 SERVERS_FILE = "servers.json"
 
 
@@ -81,6 +83,9 @@ class Settings(BaseSettings):
     events_url: str = "http://127.0.0.1:8002"
     metrics_url: str = "http://127.0.0.1:8003"
     local_timezone: str = "America/Toronto"
+
+    def clock(self) -> Clock:
+        return Clock(self.local_timezone)
 
     def servers_file(self) -> Path:
         return self.var_dir / SERVERS_FILE

@@ -60,7 +60,7 @@ def servers() -> TestServers:
 
 @pytest.fixture(scope="session")
 async def engine() -> AsyncIterator[AsyncEngine]:
-    from shared.db import dispose_engines, get_engine
+    from shared.db.engine import dispose_engines, get_engine
     from shared.settings import get_settings
 
     yield get_engine(get_settings())
@@ -69,7 +69,7 @@ async def engine() -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture(scope="session")
 async def redis() -> AsyncIterator[Redis]:
-    from shared.bus import redis_client
+    from shared.bus.client import redis_client
 
     client = redis_client()
     yield client

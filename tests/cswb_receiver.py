@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from shared.signing import verify
+from shared.outbound.signing import verify
 
 MAX_SKEW_S = 300
 

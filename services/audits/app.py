@@ -24,11 +24,11 @@ from services.audits.store.audit_requests import neighbourhoods_worked_in
 from services.audits.store.photo_files import photo_files
 from services.audits.store.tables import idempotency, outbox
 from services.audits.upstream import open_clients
-from shared import keys_api
-from shared.app import create_service_app
-from shared.audittrail import audit_trail_router
-from shared.changes import change_feed_router
-from shared.eventlog import event_log_router
+from shared.auth import api as keys_api
+from shared.auth.audittrail import audit_trail_router
+from shared.bus.changes import change_feed_router
+from shared.bus.eventlog import event_log_router
+from shared.web.app import create_service_app
 
 
 async def open_photo_files(app: FastAPI) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, computed_field
 
 from services.audits.domain.photos import PhotoKind
-from shared.fields import Output
+from shared.contracts.fields import Output
 
 
 class PhotoRead(Output):

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.fields import Clearable, Day, Input, Moment, Name, Note, Output, Patch, Text
-from shared.geo import Boundary, Point
-from shared.vocabulary import (
+from shared.contracts.fields import Clearable, Day, Input, Moment, Name, Note, Output, Patch, Text
+from shared.contracts.geo import Boundary, Point
+from shared.contracts.vocabulary import (
     AuditRequestStatus,
     AuditStatus,
     AuditTrigger,

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.vocabulary import RecommendationCategory
+from shared.contracts.vocabulary import RecommendationCategory
 
 
 class AuditsSettings(BaseSettings):

@@ -7,10 +7,10 @@ from fastapi import FastAPI
 
 from services.events.api import calendar, events, materials, programme, stakeholders
 from services.events.store.tables import idempotency, outbox
-from shared.app import create_service_app
-from shared.audittrail import audit_trail_router
-from shared.changes import change_feed_router
-from shared.eventlog import event_log_router
+from shared.auth.audittrail import audit_trail_router
+from shared.bus.changes import change_feed_router
+from shared.bus.eventlog import event_log_router
+from shared.web.app import create_service_app
 
 
 def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:

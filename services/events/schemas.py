@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from shared.fields import Clearable, Count, Day, Input, Moment, Name, Note, Output, Patch
-from shared.geo import Point
-from shared.vocabulary import (
+from shared.contracts.fields import Clearable, Count, Day, Input, Moment, Name, Note, Output, Patch
+from shared.contracts.geo import Point
+from shared.contracts.vocabulary import (
     Audience,
     Cohort,
     EventKind,

@@ -5,8 +5,8 @@ from fastapi import FastAPI
 from services.metrics.api import cswb, evaluations, incident_counts, incidents, reports, targeting, totals
 from services.metrics.logwatch import readiness
 from services.metrics.webhooks import api as webhooks
-from shared.app import create_service_app
-from shared.deadletters import dead_letter_router
+from shared.bus.deadletters import dead_letter_router
+from shared.web.app import create_service_app
 
 
 def create_app() -> FastAPI:

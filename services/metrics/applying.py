@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.metrics.projector import apply_events
 from services.metrics.webhooks import handlers as webhooks
-from shared.events import Envelope
+from shared.contracts.events import Envelope
 
 
 async def apply_and_enqueue(engine: AsyncEngine, events: Sequence[Envelope]) -> int:

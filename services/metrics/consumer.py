@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.applying import apply_and_enqueue
 from services.metrics.logwatch import LogWatch
-from shared.bus import redis_client
-from shared.consumer import BusLost, StreamConsumer
-from shared.db import get_engine
-from shared.events import Envelope
+from shared.bus.client import redis_client
+from shared.bus.consumer import BusLost, StreamConsumer
+from shared.contracts.events import Envelope
+from shared.db.engine import get_engine
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

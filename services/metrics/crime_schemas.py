@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
 from services.metrics.domain.incidents import EARLIEST, normalize_category
-from shared.fields import Input, Name, Output
-from shared.geo import Point
+from shared.contracts.fields import Input, Name, Output
+from shared.contracts.geo import Point
 
 Short = Annotated[Name, StringConstraints(max_length=100)]
 Category = Annotated[Short, AfterValidator(normalize_category)]

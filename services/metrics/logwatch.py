@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.metrics.replay import read_log, reconcile
 from services.metrics.store import log_positions
-from shared.consumer import lag as bus_lag
+from shared.bus.consumer import lag as bus_lag
 
 log = logging.getLogger(__name__)
 

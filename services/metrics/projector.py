@@ -23,15 +23,15 @@ from services.metrics.domain import contributions
 from services.metrics.domain.contributions import Key
 from services.metrics.store import projections
 from services.metrics.store.placement import follow_boundaries
-from shared.events import Envelope
-from shared.events.audits import (
+from shared.contracts.events import Envelope
+from shared.contracts.events.audits import (
     AuditRequestState,
     AuditState,
     NeighbourhoodState,
     PartnershipState,
     RecommendationState,
 )
-from shared.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
+from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
 from shared.settings import get_settings
 
 STATE_MODELS: dict[str, type[BaseModel]] = {

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.applying import apply_and_enqueue
 from services.metrics.projector import apply_events, clear_projections
-from shared.events import Envelope, parse_event
+from shared.contracts.events import Envelope, parse_event
 
 Progress = Callable[[str, int], None]
 

@@ -31,8 +31,8 @@ from services.metrics.domain.windows import local_today
 from services.metrics.logwatch import lag_events
 from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import get_webhook_settings
-from shared.bus import redis_client
-from shared.db import async_url
+from shared.bus.client import redis_client
+from shared.db.engine import async_url
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

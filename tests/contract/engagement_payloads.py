@@ -1,4 +1,4 @@
-"""Example payloads of the events service's contract (``shared/events/events.py``), for the contract tests."""
+"""Example payloads of the events service's contract (``shared/contracts/events/events.py``), for the contract tests."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from shared.events.envelope import Payload
-from shared.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
+from shared.contracts.events.envelope import Payload
+from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
 
 # The events part of the catalogue in events.md, written out by hand.
 EVENTS_CATALOGUE = {

@@ -9,9 +9,9 @@ import pytest
 
 from services.audits.handlers.records import state
 from services.audits.store.tables import AuditRequest
-from shared.events import Envelope, parse_event
-from shared.events.audits import AuditRequestCreated, AuditRequestUpdated
-from shared.vocabulary import AuditRequestStatus
+from shared.contracts.events import Envelope, parse_event
+from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated
+from shared.contracts.vocabulary import AuditRequestStatus
 from tests.contract.test_producers import RecordingUow
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from services.events.handlers.records import state
 from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
-from shared.events import Envelope, parse_event
-from shared.events.events import (
+from shared.contracts.events import Envelope, parse_event
+from shared.contracts.events.events import (
     DistributionRecorded,
     EventCancelled,
     EventCreated,
@@ -19,7 +19,7 @@ from shared.events.events import (
     StakeholderUpdated,
     TrainingRecorded,
 )
-from shared.uow import UnitOfWork
+from shared.db.uow import UnitOfWork
 
 
 class RecordingUow:

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from shared.events import Envelope, parse_event, registry
-from shared.events.audits import (
+from shared.contracts.events import Envelope, parse_event, registry
+from shared.contracts.events.audits import (
     AuditRequestState,
     AuditState,
     NeighbourhoodState,
@@ -22,7 +22,7 @@ from shared.events.audits import (
     RecommendationStatusChanged,
     RecommendationTransition,
 )
-from shared.events.envelope import Payload, UnknownEvent
+from shared.contracts.events.envelope import Payload, UnknownEvent
 from tests.contract.engagement_payloads import ENGAGEMENT_PAYLOADS, EVENTS_CATALOGUE
 
 # The audits part of the catalogue in events.md, written out by hand.

@@ -10,8 +10,8 @@ import pytest
 
 from services.audits.handlers.records import state
 from services.audits.store.tables import Audit, Neighbourhood, Partnership, Recommendation
-from shared.events import Envelope, parse_event
-from shared.events.audits import (
+from shared.contracts.events import Envelope, parse_event
+from shared.contracts.events.audits import (
     AuditCreated,
     AuditDeleted,
     AuditUpdated,
@@ -23,8 +23,7 @@ from shared.events.audits import (
     RecommendationStatusChanged,
     RecommendationUpdated,
 )
-from shared.uow import UnitOfWork
-from shared.vocabulary import (
+from shared.contracts.vocabulary import (
     AuditStatus,
     AuditTrigger,
     Principle,
@@ -32,6 +31,7 @@ from shared.vocabulary import (
     RecommendationCategory,
     RecommendationStatus,
 )
+from shared.db.uow import UnitOfWork
 
 
 class RecordingUow:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from shared.auth import Scope, issue_key
-from shared.db import dispose_engines, get_engine, session_factory
+from shared.auth.keys import Scope, issue_key
+from shared.db.engine import dispose_engines, get_engine, session_factory
 from shared.settings import Settings
 from tests.e2e.processes import Platform
 from tests.servers import TestServers, free_port, fresh_database

@@ -23,7 +23,7 @@ from celery import Celery
 
 from services.metrics.cswb.settings import CswbSettings
 from services.metrics.tasks import config
-from shared.db import plain_url
+from shared.db.engine import plain_url
 from shared.settings import Settings
 from tests.cswb_receiver import Receiver
 from tests.e2e.processes import LOGS, Process

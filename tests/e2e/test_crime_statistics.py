@@ -12,7 +12,7 @@ from sqlalchemy.pool import NullPool
 
 from cpted.demo import AUDITS, _id, load_demo
 from cpted.demo_crime import load_crime_demo
-from shared.db import async_url
+from shared.db.engine import async_url
 from tests.e2e.processes import Platform
 
 pytestmark = pytest.mark.e2e

@@ -118,7 +118,7 @@ def _answers(url: str) -> bool:
 
     import asyncpg
 
-    from shared.db import plain_url
+    from shared.db.engine import plain_url
 
     async def ping() -> bool:
         try:

@@ -20,7 +20,7 @@ import pytest
 from redis import Redis
 
 from cpted.embedded import EmbeddedRedis
-from shared.db import plain_url
+from shared.db.engine import plain_url
 from tests import factories
 from tests.e2e.conftest import start_platform
 from tests.e2e.processes import LOGS, Platform
@@ -220,7 +220,7 @@ async def test_database_outage_is_503_then_recovers_without_leaking_connections(
     from cpted.embedded import EmbeddedPostgres
     from cpted.platform import migrate
     from services.audits.app import create_app
-    from shared.auth import Scope
+    from shared.auth.keys import Scope
     from shared.settings import get_settings
     from tests.integration.conftest import client_for, new_key
 
@@ -231,7 +231,7 @@ async def test_database_outage_is_503_then_recovers_without_leaking_connections(
     saved = settings.database_url
     settings.database_url = url
     try:
-        from shared.db import get_engine
+        from shared.db.engine import get_engine
 
         engine = get_engine(settings)
         key = await new_key(engine, Scope.admin)

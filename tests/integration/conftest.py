@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope, issue_key
-from shared.db import session_factory
+from shared.auth.keys import Scope, issue_key
+from shared.db.engine import session_factory
 from tests import factories
 
 

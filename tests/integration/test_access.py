@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope, api_key, hash_key
-from shared.db import session_factory
+from shared.auth.keys import Scope, api_key, hash_key
+from shared.db.engine import session_factory
 from tests import factories
 from tests.integration.conftest import client_for, new_key
 from tests.integration.crime_world import sync_metrics

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests.integration.conftest import new_key
 
 REQUESTER = {"name": "Dana Resident", "email": "dana@example.org", "phone": "519-555-0101"}

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.consumer import StreamConsumer
+from shared.bus.consumer import StreamConsumer
 from shared.settings import get_settings
 from tests.integration.test_audit_requests_api import a_request, inside
 from tests.integration.test_bus import _consume_all, _consumer, _relay_all, _totals

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope, revoke_key
-from shared.db import session_factory
+from shared.auth.keys import Scope, revoke_key
+from shared.db.engine import session_factory
 from tests import factories
 from tests.integration.conftest import client_for, new_key
 
@@ -102,7 +102,7 @@ async def test_revoked_and_expired_keys_are_401(engine: AsyncEngine, world: dict
     key = await new_key(engine, Scope.reader)
     async for client in _client(key):
         assert (await client.get("/v1/audits")).status_code == 200
-        from shared.auth import api_key, hash_key
+        from shared.auth.keys import api_key, hash_key
 
         async with session_factory(engine)() as session:
             from sqlalchemy import select

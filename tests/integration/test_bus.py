@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.consumer import build_consumer
-from shared.consumer import StreamConsumer, lag
-from shared.db import plain_url
-from shared.events import Envelope
-from shared.relay import Relay
+from shared.bus.consumer import StreamConsumer, lag
+from shared.bus.relay import Relay
+from shared.contracts.events import Envelope
+from shared.db.engine import plain_url
 from shared.settings import get_settings
 from tests import factories
 
@@ -202,7 +202,7 @@ async def test_poison_event_goes_to_dead_letters_and_others_flow(
 
 
 def factories_event(id_: uuid.UUID) -> Envelope:
-    from shared.events.audits import PartnershipCreated
+    from shared.contracts.events.audits import PartnershipCreated
 
     pid = uuid.uuid4()
     return PartnershipCreated(

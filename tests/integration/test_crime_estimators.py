@@ -23,7 +23,7 @@ from services.metrics.domain.estimators import (
     seasonal_glm,
     synthetic_control,
 )
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests import factories
 from tests.integration import crime_world
 from tests.integration.conftest import client_for, new_key

@@ -152,7 +152,7 @@ async def test_only_admins_write_and_lists_page(
     metrics_api: httpx.AsyncClient, world: dict[str, Any], engine: AsyncEngine
 ) -> None:
     from services.metrics.app import create_app
-    from shared.auth import Scope
+    from shared.auth.keys import Scope
 
     batch = [incident(f"p{n}", TARGET_AT, f"2025-02-{n:02d}") for n in range(1, 8)]
     async for reader in client_for(create_app(), await new_key(engine, Scope.reader)):

@@ -22,7 +22,7 @@ from services.metrics.cswb import delivery, feeds
 from services.metrics.cswb.schema import validate
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
 from services.metrics.cswb.store import Ticket
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests.cswb_receiver import Receiver
 from tests.integration.conftest import client_for, new_key
 from tests.integration.test_bus import _consume_all, _consumer, _relay_all

@@ -8,8 +8,8 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.audits.store.tables import outbox
-from shared.db import plain_url, session_factory
-from shared.outbox import read_log
+from shared.bus.outbox import read_log
+from shared.db.engine import plain_url, session_factory
 from shared.settings import get_settings
 
 INSERT = (

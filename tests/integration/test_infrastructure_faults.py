@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cpted.embedded import EmbeddedRedis
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from shared.settings import Settings, get_settings
 from tests import factories
 from tests.integration.conftest import client_for, new_key
@@ -251,7 +251,7 @@ async def test_the_consumer_waits_out_a_restarting_database_instead_of_failing_t
 
     from services.audits.app import create_app
     from services.metrics.consumer import build_consumer
-    from shared.db import get_engine
+    from shared.db.engine import get_engine
     from tests.integration.test_log_watch import _relay_all
 
     key = await new_key(engine, Scope.admin)

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.consumer import build_consumer, build_log_watch
 from services.metrics.logwatch import LogWatch
-from shared.consumer import StreamConsumer
-from shared.db import plain_url
-from shared.relay import Relay
+from shared.bus.consumer import StreamConsumer
+from shared.bus.relay import Relay
+from shared.db.engine import plain_url
 from shared.settings import get_settings
 from tests import factories
 

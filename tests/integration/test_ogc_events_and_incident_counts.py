@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests.integration.conftest import new_key
 from tests.integration.crime_world import incident, sync_metrics
 from tests.integration.events.factories import event

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests import factories
 from tests.integration.conftest import new_key
 from tests.integration.test_audit_requests_api import REQUESTER, inside, no_personal_data

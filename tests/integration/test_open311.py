@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests import factories
 from tests.integration.conftest import new_key
 

@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests import factories, images
 from tests.integration.conftest import client_for, new_key
 
@@ -199,7 +199,7 @@ async def test_deleting_a_photo_or_its_audit_removes_rows_and_files(
 async def test_a_write_that_does_not_commit_leaves_no_files(
     audits_api: httpx.AsyncClient, world: dict[str, Any], engine: AsyncEngine, photo_dir: Path, monkeypatch: Any
 ) -> None:
-    from shared.uow import UnitOfWork
+    from shared.db.uow import UnitOfWork
 
     async def failing_commit(self: UnitOfWork) -> None:
         raise ConnectionResetError("the database went away")

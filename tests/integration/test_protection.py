@@ -10,9 +10,9 @@ import pytest
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.app import create_service_app
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from shared.settings import get_settings
+from shared.web.app import create_service_app
 from tests.integration.conftest import client_for, new_key
 
 slow = APIRouter()

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.report.page import OUTPUTS
-from shared.vocabulary import RecommendationCategory, RecommendationStatus
+from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 from tests.integration.test_cli import _cpted
 from tests.integration.test_reports import _totals, add_untreated_control, programme  # noqa: F401  (the fixture)
 

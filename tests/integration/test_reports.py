@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.report.page import OUTPUTS
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests import factories
 from tests.integration import crime_world
 from tests.integration.conftest import client_for, new_key

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cpted.dev import Platform, Ports
 from cpted.platform import ensure_service_key
-from shared.auth import KeyVerifier, Scope, issue_key
-from shared.db import session_factory
+from shared.auth.keys import KeyVerifier, Scope, issue_key
+from shared.db.engine import session_factory
 from shared.settings import Settings
 
 

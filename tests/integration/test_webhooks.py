@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.webhooks import handlers
 from services.metrics.webhooks.settings import WebhookSettings
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests import factories
 from tests.cswb_receiver import Receiver
 from tests.integration.conftest import client_for, new_key

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from services.metrics.domain import contributions as c
 from services.metrics.domain.contributions import Key
-from shared.events.audits import AuditRequestState
+from shared.contracts.events.audits import AuditRequestState
 
 N, P = uuid.uuid4(), uuid.uuid4()
 ZONE = "America/Toronto"

@@ -8,7 +8,7 @@ import pytest
 
 from services.audits.domain.audit_requests import TriageRefused, check_triage, is_open
 from services.audits.domain.places import centroid, neighbourhood_of, point_of
-from shared.vocabulary import AuditRequestStatus as S
+from shared.contracts.vocabulary import AuditRequestStatus as S
 from tests.factories import square
 
 AUDIT = uuid.uuid4()

@@ -11,8 +11,8 @@ from decimal import Decimal
 from services.metrics.domain import contributions as c
 from services.metrics.domain.contributions import Key, delta
 from services.metrics.domain.totals import Totals, assemble
-from shared.events.audits import AuditState, RecommendationState
-from shared.vocabulary import AuditStatus, RecommendationCategory, RecommendationStatus
+from shared.contracts.events.audits import AuditState, RecommendationState
+from shared.contracts.vocabulary import AuditStatus, RecommendationCategory, RecommendationStatus
 
 P, N = uuid.uuid4(), uuid.uuid4()
 DAY = date(2026, 3, 1)

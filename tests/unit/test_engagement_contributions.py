@@ -12,8 +12,8 @@ from services.events.domain.coverage import Delivered, coverage
 from services.events.domain.schedule import RuleBroken, check_status, check_times, local_bounds, local_day
 from services.metrics.domain import contributions as c
 from services.metrics.domain.contributions import Key, delta
-from shared.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
-from shared.vocabulary import EventStatus
+from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
+from shared.contracts.vocabulary import EventStatus
 
 P, Q, N = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 ZONE = "America/Toronto"

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
+from shared.contracts.fields import Day, Input, Name, Note, Text
 from shared.errors import PreconditionFailed
-from shared.fields import Day, Input, Name, Note, Text
-from shared.versioning import apply_changes, check_if_match
+from shared.web.versioning import apply_changes, check_if_match
 
 
 class Body(Input):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.geo import Boundary, MultiPolygon, Point, Polygon, stored, stored_shape
+from shared.contracts.geo import Boundary, MultiPolygon, Point, Polygon, stored, stored_shape
 
 boundary = TypeAdapter(Boundary)
 point = TypeAdapter(Point)

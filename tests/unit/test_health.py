@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
-from shared.health import Heartbeat, serve_health
+from shared.bus.health import Heartbeat, serve_health
 from tests.servers import free_port
 
 

@@ -13,7 +13,7 @@ from services.audits.domain.lifecycle import (
     check_transition,
     implemented_on_after,
 )
-from shared.vocabulary import RecommendationStatus as S
+from shared.contracts.vocabulary import RecommendationStatus as S
 
 TODAY = date(2026, 5, 15)
 ALL = list(S)

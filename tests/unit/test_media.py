@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.media import JSON, PDF, NotAcceptable, preferred
+from shared.web.media import JSON, PDF, NotAcceptable, preferred
 
 
 @pytest.mark.parametrize(

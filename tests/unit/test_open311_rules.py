@@ -19,7 +19,7 @@ from services.audits.domain.open311 import (
     services,
 )
 from services.audits.domain.open311_submission import parse_submission
-from shared.vocabulary import RecommendationCategory
+from shared.contracts.vocabulary import RecommendationCategory
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 ZONE = "America/Toronto"

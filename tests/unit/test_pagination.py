@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from shared.errors import InvalidField
-from shared.pagination import decode_cursor, encode_cursor
+from shared.web.pagination import decode_cursor, encode_cursor
 
 
 @pytest.mark.parametrize(

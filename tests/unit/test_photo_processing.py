@@ -10,7 +10,7 @@ from PIL import ExifTags, Image
 
 from services.audits.domain import photo_exif, photos
 from services.audits.domain.photos import PhotoKind, PhotoRefused
-from shared.vocabulary import RecommendationStatus
+from shared.contracts.vocabulary import RecommendationStatus
 from tests import images
 
 LIMITS = photos.Limits(max_pixels=50_000_000, thumbnail_px=320, local_zone="America/Toronto")

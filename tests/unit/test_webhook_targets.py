@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.metrics.webhooks.domain import BadTarget, check_target
-from shared.changes import event_types, parse_cursor, parse_types
+from shared.bus.changes import event_types, parse_cursor, parse_types
 from shared.errors import InvalidField
 
 

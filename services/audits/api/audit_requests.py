@@ -7,12 +7,12 @@ from services.audits.api.deps import UowDep
 from services.audits.handlers import audit_requests
 from services.audits.handlers.audit_requests import AuditRequestView
 from services.audits.schemas import AuditRequestCreate, AuditRequestRead, AuditRequestUpdate
-from shared.auth import ReaderKey
-from shared.fields import Moment
-from shared.http import IfMatch, SessionDep, created
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
-from shared.vocabulary import AuditRequestStatus
+from shared.auth.keys import ReaderKey
+from shared.contracts.fields import Moment
+from shared.contracts.vocabulary import AuditRequestStatus
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(prefix="/v1/audit-requests", tags=["audit requests"])
 

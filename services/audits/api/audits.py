@@ -8,10 +8,10 @@ from services.audits.handlers import audits
 from services.audits.schemas import AuditCreate, AuditRead, AuditUpdate
 from services.audits.store import repository
 from services.audits.store.tables import Audit
-from shared.auth import ReaderKey
-from shared.http import IfMatch, SessionDep, created
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
+from shared.auth.keys import ReaderKey
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 

@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 
 from services.audits.store.photo_files import PhotoFiles
 from services.audits.store.tables import outbox
-from shared.auth import Principal, current_principal
-from shared.http import unit_of_work
-from shared.uow import UnitOfWork
+from shared.auth.keys import Principal, current_principal
+from shared.db.uow import UnitOfWork
+from shared.web.http import unit_of_work
 
 get_uow = unit_of_work(outbox, "audits")
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from shared.inputs import reads_text_as_is
+from shared.web.inputs import reads_text_as_is
 
 
 def keep_declared_errors(app: FastAPI, routers: Sequence[APIRouter]) -> None:

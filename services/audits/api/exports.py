@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from services.audits.api.filters import AuditFiltersDep, RecommendationFiltersDep, visible_to
 from services.audits.handlers import exports
-from shared.auth import Principal, ReaderKey
+from shared.auth.keys import Principal, ReaderKey
 from shared.settings import get_settings
 
 router = APIRouter(tags=["exports"])

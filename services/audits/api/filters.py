@@ -9,8 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from shared.auth import Principal
-from shared.vocabulary import AuditStatus, AuditTrigger, Priority, RecommendationCategory, RecommendationStatus
+from shared.auth.keys import Principal
+from shared.contracts.vocabulary import (
+    AuditStatus,
+    AuditTrigger,
+    Priority,
+    RecommendationCategory,
+    RecommendationStatus,
+)
 
 
 @dataclass(frozen=True)

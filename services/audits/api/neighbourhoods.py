@@ -9,10 +9,10 @@ from services.audits.handlers.records import load
 from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodRead, NeighbourhoodUpdate
 from services.audits.store import repository
 from services.audits.store.tables import Neighbourhood
-from shared.auth import ReaderKey
-from shared.http import IfMatch, SessionDep, created
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
+from shared.auth.keys import ReaderKey
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(prefix="/v1/neighbourhoods", tags=["neighbourhoods"])
 

@@ -20,10 +20,10 @@ from services.audits.api.ogc_openapi import document
 from services.audits.domain.ogc import CONFORMANCE, GEOJSON, JSON, OPENAPI, OgcError, acceptable, check_params, link
 from services.audits.handlers import ogc as handlers
 from services.audits.upstream import Sources, sources
-from shared.auth import bearer_token, optional_key_scheme
-from shared.docs import swagger_page
+from shared.auth.keys import bearer_token, optional_key_scheme
 from shared.errors import RETRY_AFTER_S, Problem, Unauthorized, Unavailable
-from shared.http import SessionDep
+from shared.web.docs import swagger_page
+from shared.web.http import SessionDep
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[Security(optional_key_scheme)])
 

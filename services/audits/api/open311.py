@@ -27,9 +27,9 @@ from services.audits.domain import open311
 from services.audits.domain.open311 import Open311Error
 from services.audits.handlers import open311 as handlers
 from services.audits.settings import get_audits_settings
-from shared.auth import KEY_PREFIX, Principal, bearer_token, optional_key_scheme
+from shared.auth.keys import KEY_PREFIX, Principal, bearer_token, optional_key_scheme
 from shared.errors import Problem, Unauthorized
-from shared.http import SessionDep
+from shared.web.http import SessionDep
 
 router = APIRouter(prefix="/open311", tags=["Open311 GeoReport v2"], dependencies=[Security(optional_key_scheme)])
 

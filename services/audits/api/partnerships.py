@@ -9,11 +9,11 @@ from services.audits.handlers.records import load
 from services.audits.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
 from services.audits.store import repository
 from services.audits.store.tables import Partnership
-from shared.auth import ReaderKey
-from shared.http import IfMatch, SessionDep, created
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
-from shared.vocabulary import PartnershipStatus
+from shared.auth.keys import ReaderKey
+from shared.contracts.vocabulary import PartnershipStatus
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(prefix="/v1/partnerships", tags=["partnerships"])
 

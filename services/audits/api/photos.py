@@ -13,12 +13,12 @@ from services.audits.handlers import photos
 from services.audits.photo_schemas import PhotoRead
 from services.audits.photo_settings import get_photo_settings
 from services.audits.store.tables import Photo
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
+from shared.contracts.fields import Moment, Note
+from shared.contracts.geo import Point
 from shared.errors import PROBLEM_JSON, InvalidField
-from shared.fields import Moment, Note
-from shared.geo import Point
-from shared.pagination import Page, PageDep
 from shared.settings import get_settings
+from shared.web.pagination import Page, PageDep
 
 router = APIRouter(tags=["photos"])
 

@@ -14,10 +14,10 @@ from services.audits.schemas import (
     TransitionRead,
 )
 from services.audits.store import repository
-from shared.auth import ReaderKey
-from shared.http import IfMatch, SessionDep, created
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
+from shared.auth.keys import ReaderKey
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(tags=["recommendations"])
 

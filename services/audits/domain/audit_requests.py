@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from shared.vocabulary import AuditRequestStatus as S
+from shared.contracts.vocabulary import AuditRequestStatus as S
 
 OPEN: frozenset[S] = frozenset({S.received, S.scheduled})
 FINAL: frozenset[S] = frozenset({S.done, S.rejected})

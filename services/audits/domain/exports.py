@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from services.audits.domain.places import point_of
-from shared.vocabulary import RecommendationStatus
+from shared.contracts.vocabulary import RecommendationStatus
 
 STEPS = [s.value for s in RecommendationStatus]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shared.vocabulary import RecommendationStatus as S
+from shared.contracts.vocabulary import RecommendationStatus as S
 
 OPEN: frozenset[S] = frozenset({S.proposed, S.accepted, S.in_progress, S.deferred})
 FINAL: frozenset[S] = frozenset({S.implemented, S.declined})

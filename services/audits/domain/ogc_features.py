@@ -8,8 +8,8 @@ from typing import Any
 
 from services.audits.domain.ogc import Collection
 from services.audits.domain.places import point_of
-from shared.geo import stored
-from shared.vocabulary import (
+from shared.contracts.geo import stored
+from shared.contracts.vocabulary import (
     AuditRequestStatus,
     AuditStatus,
     AuditTrigger,

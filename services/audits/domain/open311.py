@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.vocabulary import AuditRequestStatus, RecommendationCategory, RecommendationStatus
+from shared.contracts.vocabulary import AuditRequestStatus, RecommendationCategory, RecommendationStatus
 
 AUDIT_REQUEST = "cpted_audit_request"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"

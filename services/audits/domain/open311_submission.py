@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.audits.domain.open311 import ATTRIBUTES, AUDIT_REQUEST, MAX_DESCRIPTION, Open311Error
-from shared.vocabulary import RecommendationCategory
+from shared.contracts.vocabulary import RecommendationCategory
 
 Form = Mapping[str, Sequence[str]]
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")

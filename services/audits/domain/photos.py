@@ -21,7 +21,7 @@ from enum import StrEnum
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from services.audits.domain import photo_exif
-from shared.vocabulary import RecommendationStatus
+from shared.contracts.vocabulary import RecommendationStatus
 
 
 class PhotoKind(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from shapely.geometry import Point
 
-from shared.geo import stored_shape
+from shared.contracts.geo import stored_shape
 
 
 def centroid(boundary: Mapping[str, Any]) -> tuple[float, float]:

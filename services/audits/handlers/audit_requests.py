@@ -16,14 +16,14 @@ from services.audits.schemas import AuditRequestCreate, AuditRequestUpdate
 from services.audits.store import audit_requests as store
 from services.audits.store import repository
 from services.audits.store.tables import Audit, AuditRequest, AuditRequestRequester, Neighbourhood
-from shared.auth import Principal, Scope
+from shared.auth.keys import Principal, Scope
+from shared.auth.replay import replayed
+from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated
+from shared.contracts.vocabulary import AuditRequestStatus
+from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, IllegalTransition, InvalidField, NotFound
-from shared.events.audits import AuditRequestCreated, AuditRequestUpdated
-from shared.pagination import PageParams
-from shared.replay import replayed
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
-from shared.vocabulary import AuditRequestStatus
+from shared.web.pagination import PageParams
+from shared.web.versioning import apply_changes, check_if_match
 
 CLOCK_SKEW = timedelta(minutes=5)
 

@@ -10,12 +10,12 @@ from services.audits.store import photos as photo_store
 from services.audits.store import repository
 from services.audits.store.photo_files import PhotoFiles, forget
 from services.audits.store.tables import Audit, Neighbourhood, Partnership
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.audits import AuditCreated, AuditDeleted, AuditUpdated
+from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
-from shared.events.audits import AuditCreated, AuditDeleted, AuditUpdated
-from shared.replay import replayed
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
+from shared.web.versioning import apply_changes, check_if_match
 
 _emit = emit_state
 

@@ -19,8 +19,8 @@ from services.audits.domain import exports, ogc_features
 from services.audits.domain.places import centroid
 from services.audits.store import exports as store
 from services.audits.store import features, photos, repository
-from shared.db import session_factory
-from shared.pagination import PageParams
+from shared.db.engine import session_factory
+from shared.web.pagination import PageParams
 
 PAGE = 500
 BOM = "\ufeff"

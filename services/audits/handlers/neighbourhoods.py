@@ -7,11 +7,11 @@ import uuid
 from services.audits.handlers.records import load, state
 from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodUpdate
 from services.audits.store.tables import Neighbourhood
-from shared.auth import Principal
-from shared.events.audits import NeighbourhoodCreated, NeighbourhoodUpdated
-from shared.replay import replayed
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.audits import NeighbourhoodCreated, NeighbourhoodUpdated
+from shared.db.uow import UnitOfWork
+from shared.web.versioning import apply_changes, check_if_match
 
 
 def _emit(uow: UnitOfWork, event: type, row: Neighbourhood) -> None:

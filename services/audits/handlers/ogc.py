@@ -39,10 +39,10 @@ from services.audits.store import features, repository
 from services.audits.store.features import ItemFilter
 from services.audits.store.tables import Audit, AuditRequest, Neighbourhood
 from services.audits.upstream import Sources
-from shared.auth import Principal
-from shared.geo import stored_shape
-from shared.pagination import PageParams
+from shared.auth.keys import Principal
+from shared.contracts.geo import stored_shape
 from shared.settings import get_settings
+from shared.web.pagination import PageParams
 
 
 def collection(collection_id: str) -> Collection:

@@ -17,7 +17,7 @@ from services.audits.domain.ogc import OgcError
 from services.audits.store.features import ItemFilter
 from services.audits.store.tables import Neighbourhood
 from services.audits.upstream import Upstream
-from shared.pagination import PageParams
+from shared.web.pagination import PageParams
 
 EXTENT = "/v1/crime-incidents/counts/extent"
 

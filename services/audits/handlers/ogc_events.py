@@ -21,7 +21,7 @@ from services.audits.domain.places import centroid
 from services.audits.store.features import ItemFilter
 from services.audits.store.tables import Neighbourhood
 from services.audits.upstream import Upstream
-from shared.pagination import MAX_LIMIT, PageParams
+from shared.web.pagination import MAX_LIMIT, PageParams
 
 CALLS_PER_PAGE = 10
 

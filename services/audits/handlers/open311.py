@@ -26,11 +26,11 @@ from services.audits.schemas import AuditRequestCreate
 from services.audits.settings import get_audits_settings
 from services.audits.store import repository, service_requests
 from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.contracts.vocabulary import RecommendationCategory
+from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden
 from shared.settings import get_settings
-from shared.uow import UnitOfWork
-from shared.vocabulary import RecommendationCategory
 
 
 def visible_categories(principal: Principal | None) -> list[RecommendationCategory]:

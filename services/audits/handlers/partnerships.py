@@ -8,12 +8,12 @@ from services.audits.handlers.records import load, state
 from services.audits.schemas import PartnershipCreate, PartnershipUpdate
 from services.audits.store import repository
 from services.audits.store.tables import Neighbourhood, Partnership
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.audits import PartnershipCreated, PartnershipUpdated
+from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, InvalidField
-from shared.events.audits import PartnershipCreated, PartnershipUpdated
-from shared.replay import replayed
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
+from shared.web.versioning import apply_changes, check_if_match
 
 
 def _emit(uow: UnitOfWork, event: type, row: Partnership) -> None:

@@ -26,12 +26,12 @@ from services.audits.handlers.records import load
 from services.audits.store import photos as store
 from services.audits.store.photo_files import MissingFile, PhotoFiles, forget
 from services.audits.store.tables import Audit, Photo, Recommendation
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.contracts.events.audits import PhotoAdded, PhotoDeleted, PhotoState
+from shared.contracts.vocabulary import RecommendationStatus
+from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, InvalidField, NotFound, Problem
-from shared.events.audits import PhotoAdded, PhotoDeleted, PhotoState
-from shared.pagination import PageParams
-from shared.uow import UnitOfWork
-from shared.vocabulary import RecommendationStatus
+from shared.web.pagination import PageParams
 
 log = logging.getLogger(__name__)
 

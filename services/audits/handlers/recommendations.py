@@ -13,14 +13,14 @@ from services.audits.handlers.records import load, state
 from services.audits.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
 from services.audits.store import repository
 from services.audits.store.tables import Audit, Recommendation, RecommendationTransition
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
+from shared.contracts.vocabulary import RecommendationStatus
+from shared.db.uow import UnitOfWork
 from shared.errors import IllegalTransition, InvalidField
-from shared.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
-from shared.replay import replayed
 from shared.settings import get_settings
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
-from shared.vocabulary import RecommendationStatus
+from shared.web.versioning import apply_changes, check_if_match
 
 
 @dataclass

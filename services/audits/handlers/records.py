@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Partnership, Recommendation
-from shared.db import get_or_404
-from shared.uow import UnitOfWork
+from shared.db.engine import get_or_404
+from shared.db.uow import UnitOfWork
 
 _NAMES = {
     Neighbourhood: "neighbourhood",

@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.store.tables import AuditRequest, AuditRequestRequester, Neighbourhood, Partnership
-from shared.pagination import PageParams, paginate
+from shared.web.pagination import PageParams, paginate
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.domain.ogc import BBox, Interval
 from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Recommendation
-from shared.pagination import PageParams, paginate
+from shared.web.pagination import PageParams, paginate
 
 
 @dataclass(frozen=True)

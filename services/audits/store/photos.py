@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.store.tables import Photo
-from shared.pagination import PageParams, paginate
+from shared.web.pagination import PageParams, paginate
 
 
 async def list_photos(

@@ -18,9 +18,9 @@ from services.audits.store.tables import (
     Recommendation,
     RecommendationTransition,
 )
-from shared.db import existing_ids as existing_ids
-from shared.db import get_row
-from shared.pagination import PageParams, paginate
+from shared.db.engine import existing_ids as existing_ids
+from shared.db.engine import get_row
+from shared.web.pagination import PageParams, paginate
 
 # The row-by-id lookups every service shares, under this repository's names.
 get = get_row

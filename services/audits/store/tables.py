@@ -11,9 +11,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import new_metadata, timestamp_field
-from shared.idempotency import idempotency_table
-from shared.outbox import outbox_table
+from shared.bus.outbox import outbox_table
+from shared.db.claims import idempotency_table
+from shared.db.engine import new_metadata, timestamp_field
 
 metadata = new_metadata("audits")
 

@@ -16,9 +16,9 @@ from fastapi.security import HTTPBasicCredentials
 from services.events.directory import AuditsDirectory
 from services.events.domain.calendar import build
 from services.events.store import repository
-from shared.auth import Credentials, Principal, bearer_token, calendar_basic_scheme
+from shared.auth.keys import Credentials, Principal, bearer_token, calendar_basic_scheme
 from shared.errors import NotFound, Unauthorized, Unavailable
-from shared.http import SessionDep
+from shared.web.http import SessionDep
 
 router = APIRouter(tags=["calendar"])
 

@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 
 from services.events.directory import AuditsDirectory, Directory
 from services.events.store.tables import outbox
-from shared.auth import ReaderKey, bearer_token
-from shared.http import unit_of_work
-from shared.uow import UnitOfWork
+from shared.auth.keys import ReaderKey, bearer_token
+from shared.db.uow import UnitOfWork
+from shared.web.http import unit_of_work
 
 
 async def get_directory(request: Request, principal: ReaderKey) -> Directory:

@@ -9,14 +9,14 @@ from services.events.handlers import events
 from services.events.schemas import EventCreate, EventRead, EventUpdate
 from services.events.store import repository
 from services.events.store.tables import CommunityEvent
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
+from shared.contracts.fields import Day
+from shared.contracts.vocabulary import EventKind, EventStatus
 from shared.errors import InvalidField
-from shared.fields import Day
-from shared.http import IfMatch, SessionDep, created
-from shared.pagination import Page, PageDep
 from shared.settings import get_settings
-from shared.versioning import set_etag
-from shared.vocabulary import EventKind, EventStatus
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

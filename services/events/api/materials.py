@@ -12,12 +12,12 @@ from services.events.handlers.programme import get
 from services.events.schemas import ContentRead, MaterialCreate, MaterialRead, MaterialUpdate, TranslationBody
 from services.events.store import repository
 from services.events.store.tables import Material
-from shared.auth import ReaderKey
-from shared.http import IfMatch, SessionDep, created
-from shared.media import JSON, NOT_ACCEPTABLE, PDF, binary, preferred
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
-from shared.vocabulary import MaterialKind, MaterialTopic
+from shared.auth.keys import ReaderKey
+from shared.contracts.vocabulary import MaterialKind, MaterialTopic
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.media import JSON, NOT_ACCEPTABLE, PDF, binary, preferred
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(prefix="/v1/materials", tags=["materials"])
 

@@ -19,12 +19,12 @@ from services.events.schemas import (
 )
 from services.events.store import repository
 from services.events.store.tables import Distribution, Training
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
+from shared.contracts.vocabulary import Audience, Cohort, MaterialTopic
 from shared.errors import InvalidField
-from shared.http import SessionDep, created
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
-from shared.vocabulary import Audience, Cohort, MaterialTopic
+from shared.web.http import SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter()
 

@@ -9,12 +9,12 @@ from services.events.handlers import stakeholders
 from services.events.schemas import StakeholderCreate, StakeholderRead, StakeholderUpdate
 from services.events.store import repository
 from services.events.store.tables import Stakeholder
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
+from shared.contracts.vocabulary import StakeholderKind, StakeholderStatus
 from shared.errors import InvalidField
-from shared.http import IfMatch, SessionDep, created
-from shared.pagination import Page, PageDep
-from shared.versioning import set_etag
-from shared.vocabulary import StakeholderKind, StakeholderStatus
+from shared.web.http import IfMatch, SessionDep, created
+from shared.web.pagination import Page, PageDep
+from shared.web.versioning import set_etag
 
 router = APIRouter(prefix="/v1/stakeholders", tags=["stakeholders"])
 

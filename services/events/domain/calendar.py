@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from icalendar import Calendar, Event, vGeo
 
-from shared.vocabulary import EventStatus
+from shared.contracts.vocabulary import EventStatus
 
 PRODID = "-//CPTED Partnerships Platform//events//EN"
 UID_DOMAIN = "events.cpted.example.org"

@@ -46,7 +46,7 @@ def html(*, slug: str, language: str, direction: str, title: str, body: str) -> 
 
 def pdf(*, slug: str, language: str, direction: str, title: str, body: str, made: datetime) -> bytes:
     """One Letter page or more; ``made`` is the material's last change, so a version prints the same every time."""
-    from shared.pdf import Document  # fpdf2 loads in a second: only when a PDF is asked for, not at start-up
+    from shared.web.pdf import Document  # fpdf2 loads in a second: only when a PDF is asked for, not at start-up
 
     document = Document(title=title, language=language, made=made, direction=direction, footer=f"{slug} · {language}")
     document.heading(title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.vocabulary import EventStatus as S
+from shared.contracts.vocabulary import EventStatus as S
 
 LONGEST_EVENT = timedelta(days=31)
 

@@ -11,13 +11,13 @@ from services.events.domain.schedule import RuleBroken, check_status, check_time
 from services.events.handlers.records import check_places, load, require_any_write, state
 from services.events.schemas import EventCreate, EventUpdate
 from services.events.store.tables import CommunityEvent
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.events import EventCancelled, EventCreated, EventDeleted, EventUpdated
+from shared.contracts.vocabulary import EventStatus
+from shared.db.uow import UnitOfWork
 from shared.errors import IllegalTransition, InvalidField
-from shared.events.events import EventCancelled, EventCreated, EventDeleted, EventUpdated
-from shared.replay import replayed
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
-from shared.vocabulary import EventStatus
+from shared.web.versioning import apply_changes, check_if_match
 
 
 def _emit(uow: UnitOfWork, event: type, row: CommunityEvent) -> None:

@@ -15,12 +15,12 @@ from services.events.handlers.records import load, state, today
 from services.events.schemas import MaterialCreate, MaterialUpdate, TranslationBody
 from services.events.store import repository
 from services.events.store.tables import Material
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.events import MaterialCreated, MaterialTranslated, MaterialUpdated
+from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, InvalidField, NotFound, Problem
-from shared.events.events import MaterialCreated, MaterialTranslated, MaterialUpdated
-from shared.replay import replayed
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
+from shared.web.versioning import apply_changes, check_if_match
 
 
 class StigmatizingLanguage(Problem):

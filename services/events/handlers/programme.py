@@ -14,12 +14,12 @@ from services.events.handlers.records import load, not_in_future, state
 from services.events.schemas import DistributionCreate, TrainingCreate
 from services.events.store import repository
 from services.events.store.tables import Distribution, Material, Training
-from shared.auth import Principal
-from shared.db import existing_ids, get_row
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.events import DistributionRecorded, TrainingRecorded
+from shared.db.engine import existing_ids, get_row
+from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
-from shared.events.events import DistributionRecorded, TrainingRecorded
-from shared.replay import replayed
-from shared.uow import UnitOfWork
 
 
 def _agency(name: str) -> str:

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 from services.events.directory import Directory
 from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
-from shared.auth import Principal
-from shared.db import get_or_404
+from shared.auth.keys import Principal
+from shared.db.engine import get_or_404
+from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
 from shared.settings import get_settings
-from shared.uow import UnitOfWork
 
 _NAMES = {
     CommunityEvent: "event",

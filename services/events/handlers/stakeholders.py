@@ -9,12 +9,12 @@ from services.events.handlers.records import check_places, load, not_in_future, 
 from services.events.schemas import StakeholderCreate, StakeholderUpdate
 from services.events.store import repository
 from services.events.store.tables import Stakeholder
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.auth.replay import replayed
+from shared.contracts.events.events import StakeholderCreated, StakeholderUpdated
+from shared.db.uow import UnitOfWork
 from shared.errors import Conflict
-from shared.events.events import StakeholderCreated, StakeholderUpdated
-from shared.replay import replayed
-from shared.uow import UnitOfWork
-from shared.versioning import apply_changes, check_if_match
+from shared.web.versioning import apply_changes, check_if_match
 
 
 def _emit(uow: UnitOfWork, event: type, row: Stakeholder) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
-from shared.pagination import PageParams, paginate
+from shared.web.pagination import PageParams, paginate
 
 
 async def slug_taken(session: AsyncSession, slug: str, except_id: uuid.UUID | None = None) -> bool:

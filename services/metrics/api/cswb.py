@@ -12,10 +12,10 @@ from services.metrics import tasks
 from services.metrics.cswb import feeds, reads
 from services.metrics.cswb.schema import feed_schema
 from services.metrics.cswb.settings import get_cswb_settings
-from shared.auth import CurrentKey, Principal, Scope
+from shared.auth.keys import CurrentKey, Principal, Scope
 from shared.errors import Conflict, Forbidden, Unavailable
-from shared.http import SessionDep
-from shared.pagination import CursorDep
+from shared.web.http import SessionDep
+from shared.web.pagination import CursorDep
 
 router = APIRouter(prefix="/v1/cswb", tags=["cswb"])
 BASE = "/v1/cswb/feeds"

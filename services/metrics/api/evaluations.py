@@ -12,9 +12,9 @@ from services.metrics.domain.estimators import outcome_families
 from services.metrics.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
 from services.metrics.handlers import estimators, evaluations, summary
 from services.metrics.store import crime_queries as queries
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
-from shared.http import SessionDep
+from shared.web.http import SessionDep
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 

@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 from services.metrics.api.params import CategoriesQ, split_values
 from services.metrics.store import incident_counts as store
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
-from shared.http import SessionDep
+from shared.web.http import SessionDep
 
 router = APIRouter(prefix="/v1/crime-incidents/counts", tags=["crime statistics"])
 

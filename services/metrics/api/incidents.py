@@ -10,11 +10,11 @@ from services.metrics.domain.incidents import HeaderError, Row, column_overrides
 from services.metrics.domain.windows import utc_bounds
 from services.metrics.handlers.incidents import CsvOptions, ImportReport, OnError, import_csv, import_rows
 from services.metrics.store import crime_queries as queries
-from shared.auth import CurrentKey, ReaderKey
+from shared.auth.keys import CurrentKey, ReaderKey
+from shared.contracts.fields import Day
 from shared.errors import PROBLEM_JSON, InvalidField, Problem
-from shared.fields import Day
-from shared.http import SessionDep
-from shared.pagination import CursorDep, Page, decode_cursor, encode_cursor
+from shared.web.http import SessionDep
+from shared.web.pagination import CursorDep, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/crime-incidents", tags=["crime statistics"])
 

@@ -12,10 +12,10 @@ from services.metrics.domain.report_periods import parse_period
 from services.metrics.handlers import reports
 from services.metrics.logwatch import lag_events
 from services.metrics.report import page
-from shared.auth import Principal, ReaderKey
+from shared.auth.keys import Principal, ReaderKey
 from shared.errors import InvalidField
-from shared.http import SessionDep
-from shared.media import HTML, NOT_ACCEPTABLE, PDF, binary, preferred
+from shared.web.http import SessionDep
+from shared.web.media import HTML, NOT_ACCEPTABLE, PDF, binary, preferred
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Query, Request
 from services.metrics.api.params import CategoriesQ, split_values, today_of
 from services.metrics.domain.windows import Period
 from services.metrics.handlers import targeting
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
+from shared.contracts.fields import Day
 from shared.errors import InvalidField
-from shared.fields import Day
-from shared.http import SessionDep
-from shared.pagination import MAX_LIMIT
+from shared.web.http import SessionDep
+from shared.web.pagination import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/targeting", tags=["targeting"])
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request
 from services.metrics.domain.totals import GroupTotals, Totals, assemble
 from services.metrics.logwatch import lag_events as events_behind
 from services.metrics.store import queries
-from shared.auth import ReaderKey
+from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
-from shared.http import SessionDep
+from shared.web.http import SessionDep
 
 router = APIRouter(prefix="/v1/totals", tags=["totals"])
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.cswb import store
 from services.metrics.cswb.settings import CswbSettings
-from shared.signing import backoff_s, next_step, post, signature
+from shared.outbound.signing import backoff_s, next_step, post, signature
 
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-CSWB-Signature", "X-CSWB-Timestamp"
 __all__ = ["backoff_s", "post", "signature"]

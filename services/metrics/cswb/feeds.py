@@ -22,7 +22,7 @@ from services.metrics.cswb.schema import validate
 from services.metrics.cswb.scopes import scope_inputs
 from services.metrics.cswb.settings import CswbSettings
 from services.metrics.handlers import summary
-from shared.auth import Principal, Scope
+from shared.auth.keys import Principal, Scope
 from shared.errors import NotFound
 
 EVALUATOR = Principal(uuid.UUID(int=0), "CSWB feed", Scope.reader)

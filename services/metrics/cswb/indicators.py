@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.metrics.domain import contributions as c
-from shared.vocabulary import RecommendationCategory, RecommendationStatus
+from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 
 PERIODS = ("day", "year_to_date", "to_date")
 """The feed's date alone; 1 January of its year to the date; everything up to the date. Local days, inclusive."""

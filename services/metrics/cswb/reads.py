@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.metrics.cswb import store
 from services.metrics.cswb.document import to_csv
 from shared.errors import InvalidField, NotFound
-from shared.pagination import Page as _Page
+from shared.web.pagination import Page as _Page
 
 FeedState = Literal["built", "pending", "delivered", "failed"]
 

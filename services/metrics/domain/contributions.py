@@ -18,9 +18,9 @@ from datetime import date
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from shared.events.audits import AuditRequestState, AuditState, RecommendationState
-from shared.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
-from shared.vocabulary import AuditRequestStatus, AuditStatus, EventStatus, RecommendationStatus
+from shared.contracts.events.audits import AuditRequestState, AuditState, RecommendationState
+from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
+from shared.contracts.vocabulary import AuditRequestStatus, AuditStatus, EventStatus, RecommendationStatus
 
 
 class Key(NamedTuple):

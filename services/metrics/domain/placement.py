@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from shared.geo import stored_shape
+from shared.contracts.geo import stored_shape
 
 UNPLACED = -1
 NONE = np.iinfo(np.int64).max

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from services.metrics.domain.contributions import BY_CATEGORY, BY_STATUS
-from shared.vocabulary import RecommendationCategory, RecommendationStatus
+from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 
 
 class Totals(BaseModel):

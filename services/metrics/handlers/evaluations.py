@@ -24,11 +24,11 @@ from services.metrics.domain.windows import (
     windows,
 )
 from services.metrics.store import crime_queries as queries
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.contracts.events.audits import AuditState, NeighbourhoodState, RecommendationState
+from shared.contracts.geo import stored_shape
+from shared.contracts.vocabulary import RecommendationStatus
 from shared.errors import InvalidField, NotFound, Problem
-from shared.events.audits import AuditState, NeighbourhoodState, RecommendationState
-from shared.geo import stored_shape
-from shared.vocabulary import RecommendationStatus
 
 
 class MissingData(Problem):

@@ -21,10 +21,10 @@ from services.metrics.domain.totals import Totals, assemble
 from services.metrics.handlers import evaluations
 from services.metrics.handlers.evaluations import MissingData, Subject
 from services.metrics.store import crime_queries, queries
-from shared.auth import Principal
+from shared.auth.keys import Principal
+from shared.contracts.events.audits import AuditState, NeighbourhoodState, PartnershipState, RecommendationState
+from shared.contracts.vocabulary import Priority, RecommendationStatus
 from shared.errors import NotFound
-from shared.events.audits import AuditState, NeighbourhoodState, PartnershipState, RecommendationState
-from shared.vocabulary import Priority, RecommendationStatus
 
 OPEN = frozenset(
     {RecommendationStatus.proposed, RecommendationStatus.accepted, RecommendationStatus.in_progress,

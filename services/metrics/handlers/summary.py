@@ -30,8 +30,8 @@ from services.metrics.handlers.evaluations import (
     with_family,
 )
 from services.metrics.store import crime_queries as queries
-from shared.auth import Principal
-from shared.events.audits import AuditState, RecommendationState
+from shared.auth.keys import Principal
+from shared.contracts.events.audits import AuditState, RecommendationState
 
 PRIMARY = "random_effects_overdispersion"
 

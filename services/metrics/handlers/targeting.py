@@ -14,7 +14,7 @@ from services.metrics.domain.contributions import NOWHERE
 from services.metrics.domain.windows import Period, previous
 from services.metrics.handlers.evaluations import neighbourhoods
 from services.metrics.store import crime_queries as queries
-from shared.events.audits import AuditState
+from shared.contracts.events.audits import AuditState
 
 
 async def _last_audits(session: AsyncSession, today: date) -> dict[uuid.UUID, date]:

@@ -12,7 +12,7 @@ from typing import Any
 from services.metrics.handlers.reports import Outstanding, PartnershipReport
 from services.metrics.report import before_after, charts
 from services.metrics.report.style import CSS, e, words
-from shared.vocabulary import RecommendationCategory, RecommendationStatus
+from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 
 OUTPUTS = [
     ("audits", "CPTED audits conducted"),

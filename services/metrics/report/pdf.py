@@ -18,8 +18,8 @@ from services.metrics.report import bars
 from services.metrics.report.before_after import NOTHING_YET, change_text, how, primary_text, progress, reading
 from services.metrics.report.page import OUTPUTS, SHORT, change, day
 from services.metrics.report.style import words
-from shared.pdf import FAMILY, Document
-from shared.vocabulary import RecommendationCategory, RecommendationStatus
+from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
+from shared.web.pdf import FAMILY, Document
 
 BLUE, GREY, RED = (43, 108, 176), (74, 85, 104), (197, 48, 48)
 CHART_W = 100  # mm; the charts are drawn at the size they are shown, so their text is the page's small print

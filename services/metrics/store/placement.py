@@ -30,7 +30,7 @@ from services.metrics.domain.placement import Locator
 from services.metrics.store import incidents
 from services.metrics.store.crime_tables import crime_incident, placement_boundary
 from services.metrics.store.tables import subject
-from shared.geo import stored_shape
+from shared.contracts.geo import stored_shape
 
 _MOVED = "incident_moved"
 _APPLY_MOVES = f"""

@@ -9,8 +9,8 @@ partnership, neighbourhood and metric, overall and per local day.
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, String, Table, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
-from shared.db import new_metadata
-from shared.outbox import processed_events_table
+from shared.bus.processed import processed_events_table
+from shared.db.engine import new_metadata
 
 metadata = new_metadata("metrics")
 

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from services.metrics.webhooks import handlers
-from shared.auth import CurrentKey
-from shared.fields import Input, Name, Output
-from shared.pagination import MAX_LIMIT
+from shared.auth.keys import CurrentKey
+from shared.contracts.fields import Input, Name, Output
+from shared.web.pagination import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

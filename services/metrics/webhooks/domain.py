@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from services.metrics.webhooks.settings import WebhookSettings
-from shared.signing import next_step, signature
+from shared.outbound.signing import next_step, signature
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-CPTED-Signature", "X-CPTED-Timestamp"

@@ -5,7 +5,7 @@ applies the events (``enqueue``), one row per matching subscription and
 event, so an event applied once is delivered once per subscription and an
 event lost to a crash is neither applied nor enqueued. Each subscription
 sees the events its owner's key would see in ``GET /v1/changes``
-(``shared.changes.Readership``). Celery workers deliver them
+(``shared.bus.changes.Readership``). Celery workers deliver them
 (``services.metrics.tasks``); the delivery row is locked for the length of
 an attempt and names the attempt it expects (``token``: the attempts made),
 so a duplicate or stale task does nothing.
@@ -29,13 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.metrics.webhooks import domain, store
 from services.metrics.webhooks.settings import WebhookSettings
-from shared.auth import Principal, Scope
-from shared.changes import Readership, event_types, parse_types, readership
+from shared.auth.keys import Principal, Scope
+from shared.bus.changes import Readership, event_types, parse_types, readership
+from shared.contracts.events import Envelope
 from shared.errors import Forbidden, InvalidField, NotFound
-from shared.events import Envelope
-from shared.pagination import decode_cursor, encode_cursor
+from shared.outbound.signing import post
 from shared.settings import get_settings
-from shared.signing import post
+from shared.web.pagination import decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
 KNOWN_TYPES = event_types(["audits", "events"])

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import Scope
+from shared.auth.keys import Scope
 from tests.integration.conftest import client_for, new_key
 
 

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import plain_url
+from shared.db.engine import plain_url
 from shared.settings import get_settings
 from tests import factories
 from tests.integration.events.factories import distribution, event, material, stakeholder, training

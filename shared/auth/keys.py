@@ -1,0 +1,313 @@
+"""API keys: stored hashed, scoped, revocable, with expiry.
+
+Scopes:
+
+- ``admin``: everything.
+- ``editor``: reads and writes limited to the partnerships named on the key.
+- ``reader``: reads every partnership's records and figures.
+- ``service``: what one service of the platform asks of another on no
+  caller's behalf: every read a reader has, plus the producers' event logs
+  (``GET /v1/outbox``) and the dead letters (``GET /v1/bus/dead-letters``).
+  Those feeds carry every record's full state, hidden categories and
+  personal contacts included, so no other key but an admin's reads them.
+  ``CPTED_SERVICE_API_KEY`` is a service key; it writes nothing.
+- ``feed``: reads the CSWB feeds only.
+
+Keys travel only in ``Authorization: Bearer``. Every request looks its key
+up again, so a revoked or expired key is refused by every process on its
+next request.
+
+Figures follow records: a figure attributed to one partnership (its totals,
+its row of the totals by partnership, its report, the evaluation of one of
+its audits, the audits pooled in an evaluation summary) is shown to the keys
+that see that partnership's records, and is "not found" for the others,
+exactly like the partnership itself. Programme-wide figures that name no
+partnership (totals with no ``partnership_id``, totals by neighbourhood,
+targeting, incident counts) are shown to every reading key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
+from sqlalchemy import (
+    Column,
+    DateTime,
+    String,
+    Table,
+    Uuid,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from shared.db.engine import new_metadata
+from shared.errors import Forbidden, NotFound, Unauthorized
+
+KEY_PREFIX = "cpted_"
+
+metadata = new_metadata("auth")
+
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("name", String(200), nullable=False),
+    Column("scope", String(20), nullable=False),
+    Column("partnership_ids", ARRAY(Uuid), nullable=False, server_default="{}"),
+    Column("prefix", String(20), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+
+class Scope(StrEnum):
+    admin = "admin"
+    editor = "editor"
+    reader = "reader"
+    service = "service"
+    feed = "feed"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    name: str
+    scope: Scope
+    partnership_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    # False for identities this platform cannot revoke (OIDC tokens: the identity provider's to end).
+    api_key: bool = True
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope is Scope.admin
+
+    def sees_all(self) -> bool:
+        return self.scope in (Scope.admin, Scope.reader, Scope.service)
+
+    def visible_partnerships(self) -> frozenset[uuid.UUID] | None:
+        """The partnerships whose records and figures this key sees; None for all of them."""
+        if self.sees_all():
+            return None
+        return self.partnership_ids if self.scope is Scope.editor else frozenset()
+
+    def can_read(self, partnership_ids: Iterable[uuid.UUID | None]) -> bool:
+        if self.sees_all():
+            return True
+        return self.scope is Scope.editor and any(p in self.partnership_ids for p in partnership_ids)
+
+    def can_write(self, partnership_ids: Iterable[uuid.UUID | None]) -> bool:
+        """A record shared by several partnerships may be changed by an editor of any of them."""
+        if self.is_admin:
+            return True
+        return self.scope is Scope.editor and any(p in self.partnership_ids for p in partnership_ids)
+
+    def require_read(self) -> None:
+        if self.scope is Scope.feed:
+            raise Forbidden("this key may only read the CSWB feeds")
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("this action needs an admin key")
+
+    def require_service(self) -> None:
+        if self.scope not in (Scope.admin, Scope.service):
+            raise Forbidden("this feed is read with a service or admin key")
+
+    def require_write(self, partnership_id: uuid.UUID | None) -> None:
+        self.require_write_any([partnership_id])
+
+    def require_write_any(self, partnership_ids: Iterable[uuid.UUID | None]) -> None:
+        if not self.can_write(partnership_ids):
+            raise Forbidden("this key may not change this partnership's records")
+
+    def ensure_visible(self, partnership_ids: Iterable[uuid.UUID | None], what: str) -> None:
+        """Records of partnerships a key cannot read do not exist for it."""
+        if not self.can_read(partnership_ids):
+            raise NotFound(f"{what} not found")
+
+    def ensure_figures_visible(self, partnership_id: uuid.UUID | None) -> None:
+        """A partnership's figures exist for the keys that see its records (see the module's docstring)."""
+        if partnership_id is not None:
+            self.ensure_visible([partnership_id], f"partnership {partnership_id}")
+
+    def figures_partnerships(self, partnership_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Of ``partnership_ids``, those whose figures this key sees."""
+        visible = self.visible_partnerships()
+        return [p for p in partnership_ids if visible is None or p in visible]
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def new_plaintext_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: uuid.UUID
+    name: str
+    scope: Scope
+    partnership_ids: list[uuid.UUID]
+    expires_at: datetime | None
+    plaintext: str
+
+
+async def issue_key(
+    session: AsyncSession,
+    *,
+    name: str,
+    scope: Scope,
+    partnership_ids: Iterable[uuid.UUID] = (),
+    expires_at: datetime | None = None,
+    plaintext: str | None = None,
+) -> IssuedKey:
+    """Store a new key; its plaintext is returned here and never again."""
+    plaintext = plaintext or new_plaintext_key()
+    key_id = uuid.uuid4()
+    pids = list(partnership_ids)
+    await session.execute(
+        insert(api_key).values(
+            id=key_id,
+            name=name,
+            scope=scope.value,
+            partnership_ids=pids,
+            prefix=plaintext[:12],
+            hash=hash_key(plaintext),
+            expires_at=expires_at,
+        )
+    )
+    return IssuedKey(key_id, name, scope, pids, expires_at, plaintext)
+
+
+async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        update(api_key).where(api_key.c.id == key_id, api_key.c.revoked_at.is_(None)).values(revoked_at=func.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def key_principal(session: AsyncSession, plaintext: str) -> Principal | None:
+    """The principal of a key that is neither revoked nor expired, else None."""
+    return await _lookup(session, hash_key(plaintext))
+
+
+def _live() -> Any:
+    return (api_key.c.revoked_at.is_(None), or_(api_key.c.expires_at.is_(None), api_key.c.expires_at > func.now()))
+
+
+async def _lookup(db: AsyncSession | AsyncConnection, digest: str) -> Principal | None:
+    row = (await db.execute(select(api_key).where(api_key.c.hash == digest, *_live()))).first()
+    if row is None:
+        return None
+    return Principal(row.id, row.name, Scope(row.scope), frozenset(row.partnership_ids))
+
+
+async def hold_key(session: AsyncSession, principal: Principal) -> None:
+    """Inside a transaction: 401 unless the caller's key is still live, and keep it so until the commit.
+
+    The row is share-locked, so a revocation racing this transaction waits for it to end: a change made
+    with a key is never committed after that key's revocation."""
+    if not principal.api_key:
+        return
+    held = await session.execute(
+        select(api_key.c.id).where(api_key.c.id == principal.key_id, *_live()).with_for_update(read=True)
+    )
+    if held.first() is None:
+        raise Unauthorized("the API key is unknown, revoked or expired")
+
+
+class KeyVerifier:
+    """Looks a key up by its hash on every request.
+
+    No answer is kept between requests: a revocation or an expiry committed in
+    PostgreSQL holds for every process from the next request on. The lookup is one
+    unique-index probe in SQLAlchemy Core, outside any transaction (no BEGIN or
+    ROLLBACK round trips), on a pooled connection."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def verify(self, plaintext: str) -> Principal:
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            principal = await _lookup(connection, hash_key(plaintext))
+        if principal is None:
+            raise Unauthorized("the API key is unknown, revoked or expired")
+        return principal
+
+
+# Declared for the OpenAPI document (the Authorize button, generated clients); the key itself is read by
+# ``bearer_token`` so every route answers a missing or malformed key with the same problem.
+API_KEY_SCHEME = "apiKey"
+OPTIONAL_KEY_SCHEME = "apiKeyOptional"
+api_key_scheme = HTTPBearer(
+    scheme_name=API_KEY_SCHEME,
+    bearerFormat="cpted_… API key, or an OIDC access token where OIDC is configured",
+    description="An API key issued by an admin (`cpted keys create`, `POST /v1/keys`), sent as "
+    "`Authorization: Bearer cpted_…`.",
+    auto_error=False,
+)
+# Routes of the open standards: public without a key, more with one. The OpenAPI document lists them
+# as "no key, or apiKey".
+optional_key_scheme = HTTPBearer(scheme_name=OPTIONAL_KEY_SCHEME, auto_error=False)
+calendar_basic_scheme = HTTPBasic(
+    scheme_name="calendarBasic",
+    description="For calendar apps that cannot send a Bearer header: the API key as the Basic password.",
+    auto_error=False,
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(api_key_scheme)]
+OptionalCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(optional_key_scheme)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    return token.strip()
+
+
+async def current_principal(request: Request, _declared: Credentials = None) -> Principal:
+    token = bearer_token(request)
+    tokens = getattr(request.app.state, "token_verifier", None)
+    if tokens is not None and tokens.accepts(token):
+        return await tokens.verify(token)
+    verifier: KeyVerifier = request.app.state.key_verifier
+    return await verifier.verify(token)
+
+
+CurrentKey = Annotated[Principal, Depends(current_principal)]
+
+
+async def reader(principal: CurrentKey) -> Principal:
+    principal.require_read()
+    return principal
+
+
+ReaderKey = Annotated[Principal, Depends(reader)]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

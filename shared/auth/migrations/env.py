@@ -1,0 +1,4 @@
+from shared.auth.keys import metadata
+from shared.db.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,1 @@
+"""PostgreSQL: one engine per process, the unit of work, migrations per schema."""

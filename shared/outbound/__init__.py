@@ -1,0 +1,1 @@
+"""Calls this platform makes to other systems: signed deliveries and their outcomes."""

@@ -1,0 +1,1 @@
+"""The HTTP side every service shares: app factory, middleware, errors' rendering, pagination, OpenAPI, documents."""

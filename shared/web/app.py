@@ -1,0 +1,205 @@
+"""The app factory every service uses: lifespan, middleware, errors, health, metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import Table
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared import errors
+from shared.auth.keys import KeyVerifier
+from shared.auth.oidc import TokenVerifier
+from shared.bus.client import redis_client
+from shared.context import request_id
+from shared.db.engine import get_engine, ping
+from shared.settings import get_settings
+from shared.web.conditional import ConditionalGetMiddleware
+from shared.web.docs import install_docs
+from shared.web.idempotency import IdempotencyMiddleware
+from shared.web.inputs import plain_text_parameters, strict_json_body
+from shared.web.middleware import (
+    BackingServerFaultMiddleware,
+    BodyLimitMiddleware,
+    LivenessMiddleware,
+    RateLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TimeoutMiddleware,
+)
+from shared.web.openapi import document_problems
+from shared.web.query import refuse_unknown_query
+
+log = logging.getLogger("cpted.http")
+
+REQUESTS = Counter("cpted_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram("cpted_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (``X-Request-ID``), times it and counts it."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming[:100] if incoming else uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+            LATENCY.labels(self.service, scope["method"], route).observe(elapsed)
+            request_id.reset(token)
+
+
+CORS_REQUEST_HEADERS = [
+    "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID", "Accept-Language",
+]  # fmt: skip
+CORS_EXPOSED_HEADERS = [
+    "ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed", "Content-Language", "Content-Disposition",
+]  # fmt: skip
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+Readiness = Callable[[FastAPI], Awaitable[dict[str, str]]]
+"""A service's own readiness checks: name -> "ok" or why not."""
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    routers: Sequence[APIRouter],
+    body_limits: Mapping[str, int] | None = None,
+    slow_routes: Mapping[str, float] | None = None,
+    idempotency: Table | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    readiness: Sequence[Readiness] = (),
+    description: str = "",
+) -> FastAPI:
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.clock = settings.clock()
+        app.state.engine = get_engine(settings)
+        app.state.redis = redis_client(settings)
+        app.state.key_verifier = KeyVerifier(app.state.engine)
+        app.state.token_verifier = TokenVerifier(settings) if settings.oidc_enabled else None
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            await app.state.redis.aclose()
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # Operation ids are the handlers' names (``create_recommendation``), unique per service, so generated
+        # clients get readable method names.
+        generate_unique_id_function=lambda route: route.name,
+        dependencies=[
+            Depends(refuse_unknown_query),
+            Depends(plain_text_parameters),
+            Depends(strict_json_body),
+        ],
+    )
+    # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
+    app.add_middleware(ConditionalGetMiddleware)
+    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s, overrides=slow_routes or {})
+    if idempotency is not None:
+        app.add_middleware(
+            IdempotencyMiddleware, table=idempotency, recover_after_s=settings.idempotency_recover_after_s
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
+    app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
+    app.add_middleware(BackingServerFaultMiddleware)
+    # Outside everything that may wait (Redis, the database, a task); inside what only adds headers.
+    app.add_middleware(LivenessMiddleware, service=name)
+    app.add_middleware(RequestContextMiddleware, service=name)
+    if settings.cors_origins or settings.cors_origin_regex:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_origin_regex=settings.cors_origin_regex,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            allow_credentials=False,
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
+    errors.install(app)
+    for router in routers:
+        app.include_router(router)
+    document_problems(app, server_url=getattr(settings, f"{name}_url", None), oidc_issuer=settings.oidc_issuer)
+    install_docs(app)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process runs (answered before any middleware)")
+    async def healthz() -> dict[str, str]:  # documents what LivenessMiddleware answers
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis reachable, the service's own checks")
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, Any] = {}
+        try:
+            await ping(request.app.state.engine)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await request.app.state.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unavailable: {type(exc).__name__}"
+        for check in readiness:
+            try:
+                checks.update(await check(request.app))
+            except Exception as exc:
+                checks[getattr(check, "__name__", "check")] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "service": name, "checks": checks},
+            status_code=200 if ready else 503,
+            headers=None if ready else {"Retry-After": "5"},
+        )
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
