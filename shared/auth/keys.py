@@ -33,7 +33,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -84,6 +84,16 @@ class Scope(StrEnum):
     feed = "feed"
 
 
+SEES_ALL = frozenset({Scope.admin, Scope.reader, Scope.service})
+
+
+def partnerships_seen(scope: Scope, partnership_ids: frozenset[uuid.UUID]) -> frozenset[uuid.UUID] | None:
+    """The one rule of whose records a scope reads: None for every partnership's, else the key's own (editors)."""
+    if scope in SEES_ALL:
+        return None
+    return partnership_ids if scope is Scope.editor else frozenset()
+
+
 @dataclass(frozen=True)
 class Principal:
     key_id: uuid.UUID
@@ -102,13 +112,11 @@ class Principal:
         return self.scope is Scope.admin
 
     def sees_all(self) -> bool:
-        return self.scope in (Scope.admin, Scope.reader, Scope.service)
+        return self.scope in SEES_ALL
 
     def visible_partnerships(self) -> frozenset[uuid.UUID] | None:
         """The partnerships whose records and figures this key sees; None for all of them."""
-        if self.sees_all():
-            return None
-        return self.partnership_ids if self.scope is Scope.editor else frozenset()
+        return partnerships_seen(self.scope, self.partnership_ids)
 
     def can_read(self, partnership_ids: Iterable[uuid.UUID | None]) -> bool:
         if self.sees_all():
@@ -307,7 +315,3 @@ async def reader(principal: CurrentKey) -> Principal:
 
 
 ReaderKey = Annotated[Principal, Depends(reader)]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

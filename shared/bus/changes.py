@@ -36,7 +36,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth.keys import Principal, ReaderKey, Scope
+from shared.auth.keys import Principal, ReaderKey, Scope, partnerships_seen
 from shared.bus.outbox import read_log
 from shared.contracts.events import Envelope
 from shared.contracts.events import audits as audit_events
@@ -140,9 +140,9 @@ async def readership(
     db: Db, scope: Scope, partnership_ids: Iterable[uuid.UUID], neighbourhoods_of: NeighbourhoodsOf[Db]
 ) -> Readership:
     """The readership of a key with this scope and these partnerships."""
-    if scope in (Scope.admin, Scope.reader, Scope.service):
+    partnerships = partnerships_seen(scope, frozenset(partnership_ids))
+    if partnerships is None:
         return Readership(None, admin=scope is Scope.admin)
-    partnerships = frozenset(partnership_ids) if scope is Scope.editor else frozenset()
     return Readership(partnerships, await neighbourhoods_of(db, partnerships) if partnerships else frozenset())
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,12 +75,6 @@ async def dispose_engines() -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
-
-
-@asynccontextmanager
-async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with session_factory(engine)() as session:
-        yield session
 
 
 async def ping(engine: AsyncEngine) -> None:

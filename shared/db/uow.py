@@ -8,7 +8,6 @@ without committing rolls everything back, events included.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -71,23 +70,22 @@ class UnitOfWork:
     ) -> Envelope:
         if self._source is None:
             raise RuntimeError("this unit of work does not publish events")
-        event = event_class(  # type: ignore[call-arg]
-            source=self._source,
-            subject_id=subject_id,
-            subject_version=subject_version,
-            partnership_id=partnership_id,
-            partnership_ids=partnership_ids,
-            neighbourhood_id=neighbourhood_id,
-            request_id=request_id.get(),
-            actor=self.actor,
-            payload=payload,
+        # Validated like a constructor call; the class fixes the type and version.
+        event = event_class.model_validate(
+            {
+                "source": self._source,
+                "subject_id": subject_id,
+                "subject_version": subject_version,
+                "partnership_id": partnership_id,
+                "partnership_ids": partnership_ids,
+                "neighbourhood_id": neighbourhood_id,
+                "request_id": request_id.get(),
+                "actor": self.actor,
+                "payload": payload,
+            }
         )
         self._events.append(event)
         return event
-
-    @property
-    def pending_events(self) -> list[Envelope]:
-        return list(self._events)
 
     async def commit(self) -> None:
         await take_claim(self.session, self._events)
@@ -96,6 +94,3 @@ class UnitOfWork:
             await outbox.write(self.session, self._outbox_table, self._events)
         await self.session.commit()
         self._events = []
-
-
-UnitOfWorkFactory = Callable[..., UnitOfWork]

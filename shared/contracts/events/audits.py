@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared.contracts.events.envelope import Payload, registry
+from shared.contracts.events.envelope import Envelope, Payload, registry
 from shared.contracts.vocabulary import (
     AuditRequestStatus,
     AuditStatus,
@@ -87,18 +87,124 @@ class AuditRequestState(Payload):
     received_at: AwareDatetime
 
 
-NeighbourhoodCreated = registry.define("neighbourhood.created", NeighbourhoodState)
-NeighbourhoodUpdated = registry.define("neighbourhood.updated", NeighbourhoodState)
-PartnershipCreated = registry.define("partnership.created", PartnershipState)
-PartnershipUpdated = registry.define("partnership.updated", PartnershipState)
-AuditCreated = registry.define("audit.created", AuditState)
-AuditUpdated = registry.define("audit.updated", AuditState)
-AuditDeleted = registry.define("audit.deleted", AuditState)
-RecommendationCreated = registry.define("recommendation.created", RecommendationState)
-RecommendationUpdated = registry.define("recommendation.updated", RecommendationState)
-RecommendationStatusChanged = registry.define("recommendation.status_changed", RecommendationTransition)
-AuditRequestCreated = registry.define("audit_request.created", AuditRequestState)
-AuditRequestUpdated = registry.define("audit_request.updated", AuditRequestState)
+@registry.event
+class NeighbourhoodCreatedV1(Envelope):
+    type: Literal["neighbourhood.created"] = "neighbourhood.created"
+    version: Literal[1] = 1
+    payload: NeighbourhoodState
+
+
+NeighbourhoodCreated = NeighbourhoodCreatedV1
+
+
+@registry.event
+class NeighbourhoodUpdatedV1(Envelope):
+    type: Literal["neighbourhood.updated"] = "neighbourhood.updated"
+    version: Literal[1] = 1
+    payload: NeighbourhoodState
+
+
+NeighbourhoodUpdated = NeighbourhoodUpdatedV1
+
+
+@registry.event
+class PartnershipCreatedV1(Envelope):
+    type: Literal["partnership.created"] = "partnership.created"
+    version: Literal[1] = 1
+    payload: PartnershipState
+
+
+PartnershipCreated = PartnershipCreatedV1
+
+
+@registry.event
+class PartnershipUpdatedV1(Envelope):
+    type: Literal["partnership.updated"] = "partnership.updated"
+    version: Literal[1] = 1
+    payload: PartnershipState
+
+
+PartnershipUpdated = PartnershipUpdatedV1
+
+
+@registry.event
+class AuditCreatedV1(Envelope):
+    type: Literal["audit.created"] = "audit.created"
+    version: Literal[1] = 1
+    payload: AuditState
+
+
+AuditCreated = AuditCreatedV1
+
+
+@registry.event
+class AuditUpdatedV1(Envelope):
+    type: Literal["audit.updated"] = "audit.updated"
+    version: Literal[1] = 1
+    payload: AuditState
+
+
+AuditUpdated = AuditUpdatedV1
+
+
+@registry.event
+class AuditDeletedV1(Envelope):
+    type: Literal["audit.deleted"] = "audit.deleted"
+    version: Literal[1] = 1
+    payload: AuditState
+
+
+AuditDeleted = AuditDeletedV1
+
+
+@registry.event
+class RecommendationCreatedV1(Envelope):
+    type: Literal["recommendation.created"] = "recommendation.created"
+    version: Literal[1] = 1
+    payload: RecommendationState
+
+
+RecommendationCreated = RecommendationCreatedV1
+
+
+@registry.event
+class RecommendationUpdatedV1(Envelope):
+    type: Literal["recommendation.updated"] = "recommendation.updated"
+    version: Literal[1] = 1
+    payload: RecommendationState
+
+
+RecommendationUpdated = RecommendationUpdatedV1
+
+
+@registry.event
+class RecommendationStatusChangedV1(Envelope):
+    type: Literal["recommendation.status_changed"] = "recommendation.status_changed"
+    version: Literal[1] = 1
+    payload: RecommendationTransition
+
+
+RecommendationStatusChanged = RecommendationStatusChangedV1
+
+
+@registry.event
+class AuditRequestCreatedV1(Envelope):
+    type: Literal["audit_request.created"] = "audit_request.created"
+    version: Literal[1] = 1
+    payload: AuditRequestState
+
+
+AuditRequestCreated = AuditRequestCreatedV1
+
+
+@registry.event
+class AuditRequestUpdatedV1(Envelope):
+    type: Literal["audit_request.updated"] = "audit_request.updated"
+    version: Literal[1] = 1
+    payload: AuditRequestState
+
+
+AuditRequestUpdated = AuditRequestUpdatedV1
 
 
 class PhotoState(Payload):
@@ -114,5 +220,21 @@ class PhotoState(Payload):
     uploaded_by: str | None = None
 
 
-PhotoAdded = registry.define("photo.added", PhotoState)
-PhotoDeleted = registry.define("photo.deleted", PhotoState)
+@registry.event
+class PhotoAddedV1(Envelope):
+    type: Literal["photo.added"] = "photo.added"
+    version: Literal[1] = 1
+    payload: PhotoState
+
+
+PhotoAdded = PhotoAddedV1
+
+
+@registry.event
+class PhotoDeletedV1(Envelope):
+    type: Literal["photo.deleted"] = "photo.deleted"
+    version: Literal[1] = 1
+    payload: PhotoState
+
+
+PhotoDeleted = PhotoDeletedV1

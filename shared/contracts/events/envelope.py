@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 import orjson
 from pydantic import (
@@ -21,7 +21,6 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
-    create_model,
 )
 
 Source = Literal["audits", "events"]
@@ -56,6 +55,9 @@ class Envelope(BaseModel):
         return orjson.dumps(self.model_dump(mode="json", by_alias=True))
 
 
+E = TypeVar("E", bound="Envelope")
+
+
 class EventRegistry:
     """Maps ``(type, version)`` to its envelope class."""
 
@@ -63,16 +65,12 @@ class EventRegistry:
         self._classes: dict[tuple[str, int], type[Envelope]] = {}
         self._adapter: TypeAdapter[Envelope] | None = None
 
-    def define(self, type_name: str, payload: type[Payload], version: int = 1) -> type[Envelope]:
-        class_name = "".join(part.title() for part in type_name.replace("_", ".").split(".")) + f"V{version}"
-        cls: type[Envelope] = create_model(
-            class_name,
-            __base__=Envelope,
-            type=(Literal[type_name], type_name),  # type: ignore[valid-type, arg-type]
-            version=(Literal[version], version),  # type: ignore[valid-type, arg-type]
-            payload=(payload, ...),
-        )
-        self._classes[(type_name, version)] = cls
+    def event(self, cls: type[E]) -> type[E]:
+        """Register an envelope class under the ``type`` and ``version`` its fields fix (a class decorator)."""
+        key = (cls.model_fields["type"].default, cls.model_fields["version"].default)
+        if key in self._classes:
+            raise ValueError(f"event {key[0]!r} version {key[1]} is defined twice")
+        self._classes[key] = cls
         self._adapter = None
         return cls
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime
 
-from shared.contracts.events.envelope import Payload, registry
+from shared.contracts.events.envelope import Envelope, Payload, registry
 from shared.contracts.vocabulary import (
     Audience,
     Cohort,
@@ -89,14 +89,111 @@ class StakeholderState(Payload):
     status: StakeholderStatus
 
 
-EventCreated = registry.define("event.created", EventState)
-EventUpdated = registry.define("event.updated", EventState)
-EventCancelled = registry.define("event.cancelled", EventState)
-EventDeleted = registry.define("event.deleted", EventState)
-MaterialCreated = registry.define("material.created", MaterialState)
-MaterialUpdated = registry.define("material.updated", MaterialState)
-MaterialTranslated = registry.define("material.translated", MaterialState)
-DistributionRecorded = registry.define("distribution.recorded", DistributionState)
-TrainingRecorded = registry.define("training.recorded", TrainingState)
-StakeholderCreated = registry.define("stakeholder.created", StakeholderState)
-StakeholderUpdated = registry.define("stakeholder.updated", StakeholderState)
+@registry.event
+class EventCreatedV1(Envelope):
+    type: Literal["event.created"] = "event.created"
+    version: Literal[1] = 1
+    payload: EventState
+
+
+EventCreated = EventCreatedV1
+
+
+@registry.event
+class EventUpdatedV1(Envelope):
+    type: Literal["event.updated"] = "event.updated"
+    version: Literal[1] = 1
+    payload: EventState
+
+
+EventUpdated = EventUpdatedV1
+
+
+@registry.event
+class EventCancelledV1(Envelope):
+    type: Literal["event.cancelled"] = "event.cancelled"
+    version: Literal[1] = 1
+    payload: EventState
+
+
+EventCancelled = EventCancelledV1
+
+
+@registry.event
+class EventDeletedV1(Envelope):
+    type: Literal["event.deleted"] = "event.deleted"
+    version: Literal[1] = 1
+    payload: EventState
+
+
+EventDeleted = EventDeletedV1
+
+
+@registry.event
+class MaterialCreatedV1(Envelope):
+    type: Literal["material.created"] = "material.created"
+    version: Literal[1] = 1
+    payload: MaterialState
+
+
+MaterialCreated = MaterialCreatedV1
+
+
+@registry.event
+class MaterialUpdatedV1(Envelope):
+    type: Literal["material.updated"] = "material.updated"
+    version: Literal[1] = 1
+    payload: MaterialState
+
+
+MaterialUpdated = MaterialUpdatedV1
+
+
+@registry.event
+class MaterialTranslatedV1(Envelope):
+    type: Literal["material.translated"] = "material.translated"
+    version: Literal[1] = 1
+    payload: MaterialState
+
+
+MaterialTranslated = MaterialTranslatedV1
+
+
+@registry.event
+class DistributionRecordedV1(Envelope):
+    type: Literal["distribution.recorded"] = "distribution.recorded"
+    version: Literal[1] = 1
+    payload: DistributionState
+
+
+DistributionRecorded = DistributionRecordedV1
+
+
+@registry.event
+class TrainingRecordedV1(Envelope):
+    type: Literal["training.recorded"] = "training.recorded"
+    version: Literal[1] = 1
+    payload: TrainingState
+
+
+TrainingRecorded = TrainingRecordedV1
+
+
+@registry.event
+class StakeholderCreatedV1(Envelope):
+    type: Literal["stakeholder.created"] = "stakeholder.created"
+    version: Literal[1] = 1
+    payload: StakeholderState
+
+
+StakeholderCreated = StakeholderCreatedV1
+
+
+@registry.event
+class StakeholderUpdatedV1(Envelope):
+    type: Literal["stakeholder.updated"] = "stakeholder.updated"
+    version: Literal[1] = 1
+    payload: StakeholderState
+
+
+StakeholderUpdated = StakeholderUpdatedV1
