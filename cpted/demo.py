@@ -25,7 +25,7 @@ from services.audits.schemas import (
     RecommendationCreate,
     TransitionCreate,
 )
-from services.audits.store.tables import Partnership, outbox
+from services.audits.tables import Partnership, outbox
 from shared.auth.keys import Principal, Scope
 from shared.contracts.geo import Point, Polygon
 from shared.contracts.vocabulary import AuditStatus, AuditTrigger, Principle, Priority

@@ -18,11 +18,11 @@ from services.audits.api import (
     photos,
     recommendations,
 )
-from services.audits.api.error_formats import keep_declared_errors
+from services.audits.error_formats import keep_declared_errors
 from services.audits.photo_settings import get_photo_settings
 from services.audits.store.audit_requests import neighbourhoods_worked_in
 from services.audits.store.photo_files import photo_files
-from services.audits.store.tables import idempotency, outbox
+from services.audits.tables import idempotency, outbox
 from services.audits.upstream import open_clients
 from shared.auth import api as keys_api
 from shared.auth.audittrail import audit_trail_router

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.audits.api.deps import UowDep
+from services.audits.deps import UowDep
 from services.audits.handlers import audit_requests
 from services.audits.handlers.audit_requests import AuditRequestView
 from services.audits.schemas import AuditRequestCreate, AuditRequestRead, AuditRequestUpdate

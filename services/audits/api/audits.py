@@ -2,12 +2,12 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from services.audits.api.deps import PhotoFilesDep, UowDep
 from services.audits.api.filters import AuditFiltersDep, visible_to
+from services.audits.deps import PhotoFilesDep, UowDep
 from services.audits.handlers import audits
 from services.audits.schemas import AuditCreate, AuditRead, AuditUpdate
 from services.audits.store import repository
-from services.audits.store.tables import Audit
+from services.audits.tables import Audit
 from shared.auth.keys import ReaderKey
 from shared.web.http import IfMatch, SessionDep, created
 from shared.web.pagination import Page, PageDep

@@ -3,12 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.audits.api.deps import UowDep
+from services.audits.deps import UowDep
 from services.audits.handlers import neighbourhoods
 from services.audits.handlers.records import load
 from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodRead, NeighbourhoodUpdate
 from services.audits.store import repository
-from services.audits.store.tables import Neighbourhood
+from services.audits.tables import Neighbourhood
 from shared.auth.keys import ReaderKey
 from shared.web.http import IfMatch, SessionDep, created
 from shared.web.pagination import Page, PageDep

@@ -15,8 +15,8 @@ import orjson
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
-from services.audits.api.deps import optional_principal
 from services.audits.api.ogc_openapi import document
+from services.audits.deps import optional_principal
 from services.audits.domain.ogc import CONFORMANCE, GEOJSON, JSON, OPENAPI, OgcError, acceptable, check_params, link
 from services.audits.handlers import ogc as handlers
 from services.audits.upstream import Sources, sources

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Query, Request, Response, Security
 
-from services.audits.api.deps import get_uow, optional_principal
 from services.audits.api.open311_docs import (
     CREATED_SCHEMA,
     DEFINITION_SCHEMA,
@@ -23,6 +22,7 @@ from services.audits.api.open311_docs import (
     responses,
 )
 from services.audits.api.open311_encoding import answer, check_format, error_answer
+from services.audits.deps import get_uow, optional_principal
 from services.audits.domain import open311
 from services.audits.domain.open311 import Open311Error
 from services.audits.handlers import open311 as handlers

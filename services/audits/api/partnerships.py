@@ -3,12 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.audits.api.deps import UowDep
+from services.audits.deps import UowDep
 from services.audits.handlers import partnerships
 from services.audits.handlers.records import load
 from services.audits.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
 from services.audits.store import repository
-from services.audits.store.tables import Partnership
+from services.audits.tables import Partnership
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import PartnershipStatus
 from shared.web.http import IfMatch, SessionDep, created

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
-from services.audits.api.deps import PhotoFilesDep, UowDep
+from services.audits.deps import PhotoFilesDep, UowDep
 from services.audits.domain.photos import Limits, PhotoKind
 from services.audits.handlers import photos
 from services.audits.photo_schemas import PhotoRead
 from services.audits.photo_settings import get_photo_settings
-from services.audits.store.tables import Photo
+from services.audits.tables import Photo
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Moment, Note
 from shared.contracts.geo import Point

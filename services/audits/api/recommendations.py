@@ -2,8 +2,8 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from services.audits.api.deps import UowDep
 from services.audits.api.filters import RecommendationFiltersDep, visible_to
+from services.audits.deps import UowDep
 from services.audits.handlers import recommendations
 from services.audits.handlers.recommendations import RecommendationView
 from services.audits.schemas import (

@@ -15,7 +15,7 @@ from services.audits.handlers.records import emit_state, load
 from services.audits.schemas import AuditRequestCreate, AuditRequestUpdate
 from services.audits.store import audit_requests as store
 from services.audits.store import repository
-from services.audits.store.tables import Audit, AuditRequest, AuditRequestRequester, Neighbourhood
+from services.audits.tables import Audit, AuditRequest, AuditRequestRequester, Neighbourhood
 from shared.auth.keys import Principal, Scope
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated

@@ -9,7 +9,7 @@ from services.audits.schemas import AuditCreate, AuditUpdate
 from services.audits.store import photos as photo_store
 from services.audits.store import repository
 from services.audits.store.photo_files import PhotoFiles, forget
-from services.audits.store.tables import Audit, Neighbourhood, Partnership
+from services.audits.tables import Audit, Neighbourhood, Partnership
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import AuditCreated, AuditDeleted, AuditUpdated

@@ -6,7 +6,7 @@ import uuid
 
 from services.audits.handlers.records import load, state
 from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodUpdate
-from services.audits.store.tables import Neighbourhood
+from services.audits.tables import Neighbourhood
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import NeighbourhoodCreated, NeighbourhoodUpdated

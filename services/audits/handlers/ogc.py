@@ -37,7 +37,7 @@ from services.audits.handlers.open311 import visible_categories
 from services.audits.settings import get_audits_settings
 from services.audits.store import features, repository
 from services.audits.store.features import ItemFilter
-from services.audits.store.tables import Audit, AuditRequest, Neighbourhood
+from services.audits.tables import Audit, AuditRequest, Neighbourhood
 from services.audits.upstream import Sources
 from shared.auth.keys import Principal
 from shared.contracts.geo import stored_shape

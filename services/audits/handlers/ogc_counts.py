@@ -15,7 +15,7 @@ from typing import Any
 from services.audits.domain import ogc_counts
 from services.audits.domain.ogc import OgcError
 from services.audits.store.features import ItemFilter
-from services.audits.store.tables import Neighbourhood
+from services.audits.tables import Neighbourhood
 from services.audits.upstream import Upstream
 from shared.web.pagination import PageParams
 

@@ -19,7 +19,7 @@ from services.audits.domain import ogc_events, ogc_features
 from services.audits.domain.ogc import OgcError
 from services.audits.domain.places import centroid
 from services.audits.store.features import ItemFilter
-from services.audits.store.tables import Neighbourhood
+from services.audits.tables import Neighbourhood
 from services.audits.upstream import Upstream
 from shared.web.pagination import MAX_LIMIT, PageParams
 

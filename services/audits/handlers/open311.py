@@ -25,7 +25,7 @@ from services.audits.handlers import audit_requests
 from services.audits.schemas import AuditRequestCreate
 from services.audits.settings import get_audits_settings
 from services.audits.store import repository, service_requests
-from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
+from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.contracts.vocabulary import RecommendationCategory
 from shared.db.uow import UnitOfWork

@@ -7,7 +7,7 @@ import uuid
 from services.audits.handlers.records import load, state
 from services.audits.schemas import PartnershipCreate, PartnershipUpdate
 from services.audits.store import repository
-from services.audits.store.tables import Neighbourhood, Partnership
+from services.audits.tables import Neighbourhood, Partnership
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import PartnershipCreated, PartnershipUpdated

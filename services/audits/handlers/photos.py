@@ -25,7 +25,7 @@ from services.audits.handlers import audits, recommendations
 from services.audits.handlers.records import load
 from services.audits.store import photos as store
 from services.audits.store.photo_files import MissingFile, PhotoFiles, forget
-from services.audits.store.tables import Audit, Photo, Recommendation
+from services.audits.tables import Audit, Photo, Recommendation
 from shared.auth.keys import Principal
 from shared.contracts.events.audits import PhotoAdded, PhotoDeleted, PhotoState
 from shared.contracts.vocabulary import RecommendationStatus

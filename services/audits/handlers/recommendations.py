@@ -12,7 +12,7 @@ from services.audits.handlers import audits
 from services.audits.handlers.records import load, state
 from services.audits.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
 from services.audits.store import repository
-from services.audits.store.tables import Audit, Recommendation, RecommendationTransition
+from services.audits.tables import Audit, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated

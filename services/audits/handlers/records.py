@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Partnership, Recommendation
+from services.audits.tables import Audit, AuditRequest, Neighbourhood, Partnership, Recommendation
 from shared.db.engine import get_or_404
 from shared.db.uow import UnitOfWork
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, delete, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.store.tables import AuditRequest, AuditRequestRequester, Neighbourhood, Partnership
+from services.audits.tables import AuditRequest, AuditRequestRequester, Neighbourhood, Partnership
 from shared.web.pagination import PageParams, paginate
 
 

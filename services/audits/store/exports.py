@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.store.tables import Neighbourhood, Partnership, Recommendation
+from services.audits.tables import Neighbourhood, Partnership, Recommendation
 
 
 async def names(session: AsyncSession) -> dict[uuid.UUID, str]:

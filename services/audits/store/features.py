@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.domain.ogc import BBox, Interval
-from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Recommendation
+from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation
 from shared.web.pagination import PageParams, paginate
 
 

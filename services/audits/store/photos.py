@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.store.tables import Photo
+from services.audits.tables import Photo
 from shared.web.pagination import PageParams, paginate
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.store.tables import (
+from services.audits.tables import (
     Audit,
     Neighbourhood,
     Partnership,

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.domain.open311 import CLOSED_RECOMMENDATIONS, CLOSED_REQUESTS, RequestQuery
-from services.audits.store.tables import Audit, AuditRequest, Neighbourhood, Recommendation
+from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation
 
 
 def _by_status(stmt: Select[Any], column: Any, closed: Collection[str], query: RequestQuery) -> Select[Any]:
