@@ -8,7 +8,6 @@ import httpx
 from fastapi import FastAPI
 
 from services.audits.api import (
-    audit_requests,
     audits,
     exports,
     neighbourhoods,
@@ -20,7 +19,8 @@ from services.audits.api import (
 )
 from services.audits.error_formats import keep_declared_errors
 from services.audits.photo_settings import get_photo_settings
-from services.audits.store.audit_requests import neighbourhoods_worked_in
+from services.audits.requests import api as audit_requests
+from services.audits.requests.store import neighbourhoods_worked_in
 from services.audits.store.photo_files import photo_files
 from services.audits.tables import idempotency, outbox
 from services.audits.upstream import open_clients

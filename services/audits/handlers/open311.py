@@ -21,8 +21,8 @@ from services.audits.domain.open311 import (
 )
 from services.audits.domain.open311_submission import Form, parse_submission
 from services.audits.domain.places import centroid, point_of
-from services.audits.handlers import audit_requests
-from services.audits.schemas import AuditRequestCreate
+from services.audits.requests import handlers as audit_requests
+from services.audits.requests.schemas import AuditRequestCreate
 from services.audits.settings import get_audits_settings
 from services.audits.store import repository, service_requests
 from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain.audit_requests import TriageRefused, check_triage
 from services.audits.domain.places import neighbourhood_of
 from services.audits.handlers.records import emit_state, load
-from services.audits.schemas import AuditRequestCreate, AuditRequestUpdate
-from services.audits.store import audit_requests as store
+from services.audits.requests import store
+from services.audits.requests.domain import TriageRefused, check_triage
+from services.audits.requests.schemas import AuditRequestCreate, AuditRequestUpdate
 from services.audits.store import repository
 from services.audits.tables import Audit, AuditRequest, AuditRequestRequester, Neighbourhood
 from shared.auth.keys import Principal, Scope

@@ -1,12 +1,14 @@
+"""Audit requests under ``/v1/audit-requests``: record one, list, read, triage, erase who asked."""
+
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from services.audits.deps import UowDep
-from services.audits.handlers import audit_requests
-from services.audits.handlers.audit_requests import AuditRequestView
-from services.audits.schemas import AuditRequestCreate, AuditRequestRead, AuditRequestUpdate
+from services.audits.requests import handlers
+from services.audits.requests.handlers import AuditRequestView
+from services.audits.requests.schemas import AuditRequestCreate, AuditRequestRead, AuditRequestUpdate
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Moment
 from shared.contracts.vocabulary import AuditRequestStatus
@@ -25,7 +27,7 @@ def _read(view: AuditRequestView) -> AuditRequestRead:
 async def create_audit_request(
     body: AuditRequestCreate, uow: UowDep, principal: ReaderKey, response: Response
 ) -> AuditRequestRead:
-    view, was_created = await audit_requests.create(uow, principal, body)
+    view, was_created = await handlers.create(uow, principal, body)
     created(response, f"/v1/audit-requests/{view.request.id}", view.request.version, was_created)
     return _read(view)
 
@@ -42,7 +44,7 @@ async def list_audit_requests(
     received_from: Annotated[Moment | None, Query(description="received at or after")] = None,
     received_to: Annotated[Moment | None, Query(description="received at or before")] = None,
 ) -> dict[str, object]:
-    views, cursor = await audit_requests.list_visible(
+    views, cursor = await handlers.list_visible(
         session,
         principal,
         page,
@@ -60,7 +62,7 @@ async def list_audit_requests(
 async def get_audit_request(
     audit_request_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response
 ) -> AuditRequestRead:
-    view = await audit_requests.get(uow, principal, audit_request_id)
+    view = await handlers.get(uow, principal, audit_request_id)
     set_etag(response, view.request.version)
     return _read(view)
 
@@ -78,7 +80,7 @@ async def update_audit_request(
     response: Response,
     if_match: IfMatch = None,
 ) -> AuditRequestRead:
-    view = await audit_requests.update(uow, principal, audit_request_id, body, if_match)
+    view = await handlers.update(uow, principal, audit_request_id, body, if_match)
     set_etag(response, view.request.version)
     return _read(view)
 
@@ -89,4 +91,4 @@ async def update_audit_request(
     summary="Erase the requester's name, email and phone (the request stays)",
 )
 async def remove_requester(audit_request_id: uuid.UUID, uow: UowDep, principal: ReaderKey) -> None:
-    await audit_requests.remove_requester(uow, principal, audit_request_id)
+    await handlers.remove_requester(uow, principal, audit_request_id)
