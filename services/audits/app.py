@@ -14,14 +14,14 @@ from services.audits.api import (
     ogc,
     open311,
     partnerships,
-    photos,
     recommendations,
 )
 from services.audits.error_formats import keep_declared_errors
-from services.audits.photo_settings import get_photo_settings
+from services.audits.photos import api as photos
+from services.audits.photos.settings import get_photo_settings
+from services.audits.photos.store.files import photo_files
 from services.audits.requests import api as audit_requests
 from services.audits.requests.store import neighbourhoods_worked_in
-from services.audits.store.photo_files import photo_files
 from services.audits.tables import idempotency, outbox
 from services.audits.upstream import open_clients
 from shared.auth import api as keys_api

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.audits.store.photo_files import PhotoFiles
+from services.audits.photos.store.files import PhotoFiles
 from services.audits.tables import outbox
 from shared.auth.keys import Principal, current_principal
 from shared.db.uow import UnitOfWork

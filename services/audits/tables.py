@@ -125,7 +125,7 @@ class AuditRequestRequester(AuditsTable, table=True):
 
 
 class Photo(AuditsTable, table=True):
-    """A photo of an audited site or of a recommendation; its files are kept by ``store/photo_files.py``."""
+    """A photo of an audited site or of a recommendation; its files are kept by ``photos/store/files.py``."""
 
     __table_args__ = (Index(None, "audit_id", "created_at", "id"), Index(None, "recommendation_id", "created_at"))
 

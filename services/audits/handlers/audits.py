@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from services.audits.handlers.records import emit_state, load
+from services.audits.photos.store import queries as photo_store
+from services.audits.photos.store.files import PhotoFiles, forget
 from services.audits.schemas import AuditCreate, AuditUpdate
-from services.audits.store import photos as photo_store
 from services.audits.store import repository
-from services.audits.store.photo_files import PhotoFiles, forget
 from services.audits.tables import Audit, Neighbourhood, Partnership
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed

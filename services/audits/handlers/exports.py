@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.audits.domain import exports, ogc_features
 from services.audits.domain.places import centroid
+from services.audits.photos.store import queries as photos
 from services.audits.store import exports as store
-from services.audits.store import features, photos, repository
+from services.audits.store import features, repository
 from shared.db.engine import session_factory
 from shared.web.pagination import PageParams
 

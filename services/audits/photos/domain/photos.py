@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from services.audits.domain import photo_exif
+from services.audits.photos.domain import exif as photo_exif
 from shared.contracts.vocabulary import RecommendationStatus
 
 

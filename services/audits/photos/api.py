@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
 from services.audits.deps import PhotoFilesDep, UowDep
-from services.audits.domain.photos import Limits, PhotoKind
-from services.audits.handlers import photos
-from services.audits.photo_schemas import PhotoRead
-from services.audits.photo_settings import get_photo_settings
+from services.audits.photos import handlers as photos
+from services.audits.photos.domain.photos import Limits, PhotoKind
+from services.audits.photos.schemas import PhotoRead
+from services.audits.photos.settings import get_photo_settings
 from services.audits.tables import Photo
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Moment, Note

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from services.audits.photo_settings import PhotoSettings
+from services.audits.photos.settings import PhotoSettings
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)

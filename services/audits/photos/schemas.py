@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, computed_field
 
-from services.audits.domain.photos import PhotoKind
+from services.audits.photos.domain.photos import PhotoKind
 from shared.contracts.fields import Output
 
 

@@ -1,8 +1,8 @@
 """Use cases for photos: upload, list, read, delete.
 
-No events: photos add nothing to any running total, and an event would carry
-the place a photo was taken to every consumer. Who uploaded one is kept on
-the row (``uploaded_by``).
+Photos add nothing to any running total; their events (``photo.added``,
+``photo.deleted``) are for the audit trail and never carry the place a photo
+was taken. Who uploaded one is kept on the row (``uploaded_by``).
 
 Order of writes: the image is checked and cleaned off the event loop, its
 files are stored, then the row is committed; if the commit does not happen the
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.audits.domain import photos
-from services.audits.domain.photos import PhotoKind, PhotoRefused
 from services.audits.handlers import audits, recommendations
 from services.audits.handlers.records import load
-from services.audits.store import photos as store
-from services.audits.store.photo_files import MissingFile, PhotoFiles, forget
+from services.audits.photos.domain import photos
+from services.audits.photos.domain.photos import PhotoKind, PhotoRefused
+from services.audits.photos.store import queries as store
+from services.audits.photos.store.files import MissingFile, PhotoFiles, forget
 from services.audits.tables import Audit, Photo, Recommendation
 from shared.auth.keys import Principal
 from shared.contracts.events.audits import PhotoAdded, PhotoDeleted, PhotoState
