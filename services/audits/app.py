@@ -12,11 +12,11 @@ from services.audits.api import (
     exports,
     neighbourhoods,
     ogc,
-    open311,
     partnerships,
     recommendations,
 )
 from services.audits.error_formats import keep_declared_errors
+from services.audits.open311.api import routes as open311
 from services.audits.photos import api as photos
 from services.audits.photos.settings import get_photo_settings
 from services.audits.photos.store.files import photo_files

@@ -33,7 +33,7 @@ from services.audits.domain.ogc import (
 )
 from services.audits.domain.places import centroid
 from services.audits.handlers import ogc_counts, ogc_events
-from services.audits.handlers.open311 import visible_categories
+from services.audits.open311.handlers import visible_categories
 from services.audits.settings import get_audits_settings
 from services.audits.store import features, repository
 from services.audits.store.features import ItemFilter

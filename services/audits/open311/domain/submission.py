@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.audits.domain.open311 import ATTRIBUTES, AUDIT_REQUEST, MAX_DESCRIPTION, Open311Error
+from services.audits.open311.domain.georeport import ATTRIBUTES, AUDIT_REQUEST, MAX_DESCRIPTION, Open311Error
 from shared.contracts.vocabulary import RecommendationCategory
 
 Form = Mapping[str, Sequence[str]]

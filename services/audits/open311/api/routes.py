@@ -12,7 +12,9 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Query, Request, Response, Security
 
-from services.audits.api.open311_docs import (
+from services.audits.deps import get_uow, optional_principal
+from services.audits.open311 import handlers
+from services.audits.open311.api.docs import (
     CREATED_SCHEMA,
     DEFINITION_SCHEMA,
     DISCOVERY_SCHEMA,
@@ -21,11 +23,9 @@ from services.audits.api.open311_docs import (
     SERVICES_SCHEMA,
     responses,
 )
-from services.audits.api.open311_encoding import answer, check_format, error_answer
-from services.audits.deps import get_uow, optional_principal
-from services.audits.domain import open311
-from services.audits.domain.open311 import Open311Error
-from services.audits.handlers import open311 as handlers
+from services.audits.open311.api.encoding import answer, check_format, error_answer
+from services.audits.open311.domain import georeport
+from services.audits.open311.domain.georeport import Open311Error
 from services.audits.settings import get_audits_settings
 from shared.auth.keys import KEY_PREFIX, Principal, bearer_token, optional_key_scheme
 from shared.errors import Problem, Unauthorized
@@ -59,7 +59,7 @@ async def _verify(request: Request, key: str, action: str) -> Principal:
 
 
 async def _reader(request: Request, jurisdiction_id: str | None) -> Principal | None:
-    open311.check_jurisdiction(jurisdiction_id, get_audits_settings().open311_jurisdiction_id)
+    georeport.check_jurisdiction(jurisdiction_id, get_audits_settings().open311_jurisdiction_id)
     try:
         return await optional_principal(request)
     except Unauthorized as exc:
@@ -72,7 +72,7 @@ async def discovery(request: Request, fmt: Format) -> Response:
     url = str(request.base_url).rstrip("/") + "/open311/v2"
 
     async def work() -> Any:
-        return open311.discovery(url, CHANGESET, settings.open311_contact, settings.open311_key_service)
+        return georeport.discovery(url, CHANGESET, settings.open311_contact, settings.open311_key_service)
 
     return await _answer(fmt, "discovery", work)
 
@@ -80,7 +80,7 @@ async def discovery(request: Request, fmt: Format) -> Response:
 @router.get("/v2/services.{fmt}", summary="GET Service List", responses=responses(SERVICES_SCHEMA, 400, 403, 404))
 async def service_list(request: Request, fmt: Format, jurisdiction_id: Jurisdiction = None) -> Response:
     async def work() -> Any:
-        return open311.services(handlers.visible_categories(await _reader(request, jurisdiction_id)))
+        return georeport.services(handlers.visible_categories(await _reader(request, jurisdiction_id)))
 
     return await _answer(fmt, "services", work)
 
@@ -94,7 +94,7 @@ async def service_definition(
     request: Request, service_code: str, fmt: Format, jurisdiction_id: Jurisdiction = None
 ) -> Response:
     async def work() -> Any:
-        return open311.definition(service_code, handlers.visible_categories(await _reader(request, jurisdiction_id)))
+        return georeport.definition(service_code, handlers.visible_categories(await _reader(request, jurisdiction_id)))
 
     return await _answer(fmt, "service_definition", work)
 
@@ -113,7 +113,7 @@ async def service_requests(
 ) -> Response:
     async def work() -> Any:
         principal = await _reader(request, jurisdiction_id)
-        query = open311.request_query(
+        query = georeport.request_query(
             {
                 "service_request_id": service_request_id,
                 "service_code": service_code,
@@ -157,7 +157,7 @@ async def create_service_request(request: Request, fmt: Format) -> Response:
     async def work() -> Any:
         form = await _form(request)
         jurisdiction = next(iter(form.get("jurisdiction_id", [])), None) or request.query_params.get("jurisdiction_id")
-        open311.check_jurisdiction(jurisdiction, get_audits_settings().open311_jurisdiction_id)
+        georeport.check_jurisdiction(jurisdiction, get_audits_settings().open311_jurisdiction_id)
         principal = await _poster(request, form)
         return await handlers.submit(await get_uow(request, principal), principal, form)
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain.open311 import CLOSED_RECOMMENDATIONS, CLOSED_REQUESTS, RequestQuery
+from services.audits.open311.domain.georeport import CLOSED_RECOMMENDATIONS, CLOSED_REQUESTS, RequestQuery
 from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation
 
 

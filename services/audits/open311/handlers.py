@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain.open311 import (
+from services.audits.domain.places import centroid, point_of
+from services.audits.open311 import store
+from services.audits.open311.domain.georeport import (
     AUDIT_REQUEST,
     AUDIT_REQUEST_NOTICE,
     Open311Error,
@@ -19,12 +21,11 @@ from services.audits.domain.open311 import (
     audit_request_request,
     recommendation_request,
 )
-from services.audits.domain.open311_submission import Form, parse_submission
-from services.audits.domain.places import centroid, point_of
+from services.audits.open311.domain.submission import Form, parse_submission
 from services.audits.requests import handlers as audit_requests
 from services.audits.requests.schemas import AuditRequestCreate
 from services.audits.settings import get_audits_settings
-from services.audits.store import repository, service_requests
+from services.audits.store import repository
 from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.contracts.vocabulary import RecommendationCategory
@@ -55,8 +56,8 @@ def _last_note(history: Sequence[RecommendationTransition]) -> str | None:
 async def _recommendations(
     session: AsyncSession, query: RequestQuery, categories: list[str], zone: str
 ) -> list[tuple[datetime, dict[str, Any]]]:
-    rows: list[tuple[Recommendation, Audit]] = await service_requests.recommendations(session, query, categories)
-    places = await service_requests.neighbourhoods(session, [a.neighbourhood_id for _, a in rows])
+    rows: list[tuple[Recommendation, Audit]] = await store.recommendations(session, query, categories)
+    places = await store.neighbourhoods(session, [a.neighbourhood_id for _, a in rows])
     history = await repository.history(session, [r.id for r, _ in rows])
     return [
         (
@@ -73,8 +74,8 @@ async def _recommendations(
 async def _audit_requests(
     session: AsyncSession, query: RequestQuery, zone: str
 ) -> list[tuple[datetime, dict[str, Any]]]:
-    rows: list[AuditRequest] = await service_requests.audit_requests(session, query)
-    places = await service_requests.neighbourhoods(session, [r.neighbourhood_id for r in rows])
+    rows: list[AuditRequest] = await store.audit_requests(session, query)
+    places = await store.neighbourhoods(session, [r.neighbourhood_id for r in rows])
     audits = await repository.audits_by_id(session, {r.audit_id for r in rows if r.audit_id})
     agency = get_audits_settings().open311_agency
     return [

@@ -8,7 +8,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import orjson
 from fastapi import Response
 
-from services.audits.domain.open311 import Open311Error
+from services.audits.open311.domain.georeport import Open311Error
 
 MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 # The element a list's members get in XML, by the list's name.
