@@ -11,11 +11,12 @@ from services.audits.api import (
     audits,
     exports,
     neighbourhoods,
-    ogc,
     partnerships,
     recommendations,
 )
 from services.audits.error_formats import keep_declared_errors
+from services.audits.ogc.api import routes as ogc
+from services.audits.ogc.store.upstream import open_clients
 from services.audits.open311.api import routes as open311
 from services.audits.photos import api as photos
 from services.audits.photos.settings import get_photo_settings
@@ -23,7 +24,6 @@ from services.audits.photos.store.files import photo_files
 from services.audits.requests import api as audit_requests
 from services.audits.requests.store import neighbourhoods_worked_in
 from services.audits.tables import idempotency, outbox
-from services.audits.upstream import open_clients
 from shared.auth import api as keys_api
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router

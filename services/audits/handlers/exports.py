@@ -15,11 +15,13 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.audits.domain import exports, ogc_features
+from services.audits.domain import exports
 from services.audits.domain.places import centroid
+from services.audits.ogc.domain import features as ogc_features
+from services.audits.ogc.store import features
 from services.audits.photos.store import queries as photos
 from services.audits.store import exports as store
-from services.audits.store import features, repository
+from services.audits.store import repository
 from shared.db.engine import session_factory
 from shared.web.pagination import PageParams
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from services.audits.domain.ogc import OgcError
+from services.audits.ogc.domain.standard import OgcError
 from shared.settings import Settings
 
 # One OGC page may take a few calls; each must leave room for the others within the request timeout.

@@ -20,8 +20,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.audits.domain.ogc import Interval, invalid
-from services.audits.domain.ogc_features import feature
+from services.audits.ogc.domain.features import feature
+from services.audits.ogc.domain.standard import Interval, invalid
 
 SMALLEST, LARGEST = 1, 4
 TOTAL = "incidents"

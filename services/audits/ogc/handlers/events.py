@@ -15,12 +15,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from services.audits.domain import ogc_events, ogc_features
-from services.audits.domain.ogc import OgcError
 from services.audits.domain.places import centroid
-from services.audits.store.features import ItemFilter
+from services.audits.ogc.domain import events as ogc_events
+from services.audits.ogc.domain import features as ogc_features
+from services.audits.ogc.domain.standard import OgcError
+from services.audits.ogc.store.features import ItemFilter
+from services.audits.ogc.store.upstream import Upstream
 from services.audits.tables import Neighbourhood
-from services.audits.upstream import Upstream
 from shared.web.pagination import MAX_LIMIT, PageParams
 
 CALLS_PER_PAGE = 10

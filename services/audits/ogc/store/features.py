@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain.ogc import BBox, Interval
+from services.audits.ogc.domain.standard import BBox, Interval
 from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation
 from shared.web.pagination import PageParams, paginate
 

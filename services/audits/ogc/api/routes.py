@@ -5,7 +5,7 @@ shows the recommendation categories hidden from the public. Errors are the
 standard's exception document ``{code, description}``. The standard's own
 OpenAPI 3.0 definition is at ``/ogc/api`` (this service's ``/openapi.json`` is 3.1).
 The collections ``events`` and ``incident-counts`` are read from the events and
-metrics services at request time (see ``services/audits/upstream.py``).
+metrics services at request time (see ``services/audits/ogc/store/upstream.py``).
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,11 +15,20 @@ import orjson
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
-from services.audits.api.ogc_openapi import document
 from services.audits.deps import optional_principal
-from services.audits.domain.ogc import CONFORMANCE, GEOJSON, JSON, OPENAPI, OgcError, acceptable, check_params, link
-from services.audits.handlers import ogc as handlers
-from services.audits.upstream import Sources, sources
+from services.audits.ogc.api.openapi import document
+from services.audits.ogc.domain.standard import (
+    CONFORMANCE,
+    GEOJSON,
+    JSON,
+    OPENAPI,
+    OgcError,
+    acceptable,
+    check_params,
+    link,
+)
+from services.audits.ogc.handlers import collections as handlers
+from services.audits.ogc.store.upstream import Sources, sources
 from shared.auth.keys import bearer_token, optional_key_scheme
 from shared.errors import RETRY_AFTER_S, Problem, Unauthorized, Unavailable
 from shared.web.docs import swagger_page

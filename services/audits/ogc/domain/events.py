@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.audits.domain.ogc import BBox, Interval
+from services.audits.ogc.domain.standard import BBox, Interval
 
 LONGEST_EVENT = timedelta(days=31)
 

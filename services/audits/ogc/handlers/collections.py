@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from shapely.geometry import box as shapely_box
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain import ogc_features
-from services.audits.domain.ogc import (
+from services.audits.domain.places import centroid
+from services.audits.ogc.domain import features as ogc_features
+from services.audits.ogc.domain.standard import (
     CRS84,
     GEOJSON,
     GREGORIAN,
@@ -31,14 +32,15 @@ from services.audits.domain.ogc import (
     parse_datetime,
     parse_limit,
 )
-from services.audits.domain.places import centroid
-from services.audits.handlers import ogc_counts, ogc_events
+from services.audits.ogc.handlers import counts as ogc_counts
+from services.audits.ogc.handlers import events as ogc_events
+from services.audits.ogc.store import features
+from services.audits.ogc.store.features import ItemFilter
+from services.audits.ogc.store.upstream import Sources
 from services.audits.open311.handlers import visible_categories
 from services.audits.settings import get_audits_settings
-from services.audits.store import features, repository
-from services.audits.store.features import ItemFilter
+from services.audits.store import repository
 from services.audits.tables import Audit, AuditRequest, Neighbourhood
-from services.audits.upstream import Sources
 from shared.auth.keys import Principal
 from shared.contracts.geo import stored_shape
 from shared.settings import get_settings

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from services.audits.domain import ogc_counts
-from services.audits.domain.ogc import OgcError
-from services.audits.store.features import ItemFilter
+from services.audits.ogc.domain import counts as ogc_counts
+from services.audits.ogc.domain.standard import OgcError
+from services.audits.ogc.store.features import ItemFilter
+from services.audits.ogc.store.upstream import Upstream
 from services.audits.tables import Neighbourhood
-from services.audits.upstream import Upstream
 from shared.web.pagination import PageParams
 
 EXTENT = "/v1/crime-incidents/counts/extent"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.audits.domain.ogc import GEOJSON, JSON, OPENAPI
-from services.audits.domain.ogc_features import COLLECTIONS
+from services.audits.ogc.domain.features import COLLECTIONS
+from services.audits.ogc.domain.standard import GEOJSON, JSON, OPENAPI
 
 REF = "#/components/"
 LINK = {
