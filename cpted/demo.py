@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audits.handlers import audits, neighbourhoods, partnerships, recommendations
-from services.audits.schemas import (
+from services.audits.core.handlers import audits, neighbourhoods, partnerships, recommendations
+from services.audits.core.schemas import (
     AuditCreate,
     Finding,
     NeighbourhoodCreate,

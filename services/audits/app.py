@@ -7,13 +7,7 @@ OGC API - Features (``/ogc``).
 import httpx
 from fastapi import FastAPI
 
-from services.audits.api import (
-    audits,
-    exports,
-    neighbourhoods,
-    partnerships,
-    recommendations,
-)
+from services.audits.core.api import audits, exports, neighbourhoods, partnerships, recommendations
 from services.audits.error_formats import keep_declared_errors
 from services.audits.ogc.api import routes as ogc
 from services.audits.ogc.store.upstream import open_clients

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.audits.handlers.records import state
+from services.audits.core.handlers.records import state
 from services.audits.tables import AuditRequest
 from shared.contracts.events import Envelope, parse_event
 from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain.places import centroid, point_of
+from services.audits.core.domain.places import centroid, point_of
+from services.audits.core.store import repository
 from services.audits.open311 import store
 from services.audits.open311.domain.georeport import (
     AUDIT_REQUEST,
@@ -25,7 +26,6 @@ from services.audits.open311.domain.submission import Form, parse_submission
 from services.audits.requests import handlers as audit_requests
 from services.audits.requests.schemas import AuditRequestCreate
 from services.audits.settings import get_audits_settings
-from services.audits.store import repository
 from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.contracts.vocabulary import RecommendationCategory

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.audits.handlers import audits, recommendations
-from services.audits.handlers.records import load
+from services.audits.core.handlers import audits, recommendations
+from services.audits.core.handlers.records import load
 from services.audits.photos.domain import photos
 from services.audits.photos.domain.photos import PhotoKind, PhotoRefused
 from services.audits.photos.store import queries as store

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain.places import neighbourhood_of
-from services.audits.handlers.records import emit_state, load
+from services.audits.core.domain.places import neighbourhood_of
+from services.audits.core.handlers.records import emit_state, load
+from services.audits.core.store import repository
 from services.audits.requests import store
 from services.audits.requests.domain import TriageRefused, check_triage
 from services.audits.requests.schemas import AuditRequestCreate, AuditRequestUpdate
-from services.audits.store import repository
 from services.audits.tables import Audit, AuditRequest, AuditRequestRequester, Neighbourhood
 from shared.auth.keys import Principal, Scope
 from shared.auth.replay import replayed

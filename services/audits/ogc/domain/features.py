@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from services.audits.domain.places import point_of
+from services.audits.core.domain.places import point_of
 from services.audits.ogc.domain.standard import Collection
 from shared.contracts.geo import stored
 from shared.contracts.vocabulary import (

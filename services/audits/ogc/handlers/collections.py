@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from shapely.geometry import box as shapely_box
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audits.domain.places import centroid
+from services.audits.core.domain.places import centroid
+from services.audits.core.store import repository
 from services.audits.ogc.domain import features as ogc_features
 from services.audits.ogc.domain.standard import (
     CRS84,
@@ -39,7 +40,6 @@ from services.audits.ogc.store.features import ItemFilter
 from services.audits.ogc.store.upstream import Sources
 from services.audits.open311.handlers import visible_categories
 from services.audits.settings import get_audits_settings
-from services.audits.store import repository
 from services.audits.tables import Audit, AuditRequest, Neighbourhood
 from shared.auth.keys import Principal
 from shared.contracts.geo import stored_shape
@@ -138,7 +138,7 @@ class Asked:
 
 async def items(session: AsyncSession, asked: Asked, collection_id: str) -> dict[str, Any]:
     c, params, url = collection(collection_id), asked.params, asked.url
-    hoods = await features.neighbourhoods(session)
+    hoods = await repository.all_neighbourhoods(session)
     settings = get_audits_settings()
     page = PageParams(
         limit=parse_limit(params.get("limit"), settings.ogc_default_limit, settings.ogc_max_limit),
@@ -164,7 +164,7 @@ def _up(url: Any, levels: int) -> str:
 
 
 async def _one(session: AsyncSession, asked: Asked, c: Collection, feature_id: str) -> dict[str, Any] | None:
-    hoods = await features.neighbourhoods(session)
+    hoods = await repository.all_neighbourhoods(session)
     if c.served_by == "events":
         return await ogc_events.item(asked.sources.events, feature_id, hoods)
     if c.served_by == "metrics":
@@ -246,11 +246,11 @@ async def describe(
 
 
 async def collections(session: AsyncSession, sources: Sources, base: str) -> dict[str, Any]:
-    hoods = await features.neighbourhoods(session)
+    hoods = await repository.all_neighbourhoods(session)
     described = [await describe(session, sources, c, base, hoods) for c in ogc_features.COLLECTIONS.values()]
     return {"links": [link(f"{base}/collections", "self", JSON, "feature collections")], "collections": described}
 
 
 async def one_collection(session: AsyncSession, sources: Sources, collection_id: str, base: str) -> dict[str, Any]:
-    hoods = await features.neighbourhoods(session)
+    hoods = await repository.all_neighbourhoods(session)
     return await describe(session, sources, collection(collection_id), base, hoods)

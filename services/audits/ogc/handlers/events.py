@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from services.audits.domain.places import centroid
+from services.audits.core.domain.places import centroid
 from services.audits.ogc.domain import events as ogc_events
 from services.audits.ogc.domain import features as ogc_features
 from services.audits.ogc.domain.standard import OgcError

@@ -32,10 +32,6 @@ class ItemFilter:
     categories: Collection[str] = ()
 
 
-async def neighbourhoods(session: AsyncSession) -> list[Neighbourhood]:
-    return list((await session.execute(select(Neighbourhood))).scalars().all())
-
-
 def _in_box(location: Any, neighbourhood_id: Any, f: ItemFilter) -> Any:
     """Located in the box, or unlocated in a neighbourhood whose centroid is, or placed nowhere (no geometry)."""
     assert f.box is not None

@@ -3,11 +3,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from services.audits.core.handlers import neighbourhoods
+from services.audits.core.handlers.records import load
+from services.audits.core.schemas import NeighbourhoodCreate, NeighbourhoodRead, NeighbourhoodUpdate
+from services.audits.core.store import repository
 from services.audits.deps import UowDep
-from services.audits.handlers import neighbourhoods
-from services.audits.handlers.records import load
-from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodRead, NeighbourhoodUpdate
-from services.audits.store import repository
 from services.audits.tables import Neighbourhood
 from shared.auth.keys import ReaderKey
 from shared.web.http import IfMatch, SessionDep, created

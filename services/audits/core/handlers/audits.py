@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from services.audits.handlers.records import emit_state, load
+from services.audits.core.handlers.records import emit_state, load
+from services.audits.core.schemas import AuditCreate, AuditUpdate
+from services.audits.core.store import repository
 from services.audits.photos.store import queries as photo_store
 from services.audits.photos.store.files import PhotoFiles, forget
-from services.audits.schemas import AuditCreate, AuditUpdate
-from services.audits.store import repository
 from services.audits.tables import Audit, Neighbourhood, Partnership
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed

@@ -1,4 +1,5 @@
-"""Request and response bodies of the audits API (never the tables, never the events)."""
+"""Request and response bodies of neighbourhoods, partnerships, audits and recommendations (never the tables, never
+the events)."""
 
 from __future__ import annotations
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from services.audits.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
-from services.audits.handlers import audits
-from services.audits.handlers.records import load, state
-from services.audits.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
-from services.audits.store import repository
+from services.audits.core.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
+from services.audits.core.handlers import audits
+from services.audits.core.handlers.records import load, state
+from services.audits.core.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
+from services.audits.core.store import repository
 from services.audits.tables import Audit, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed

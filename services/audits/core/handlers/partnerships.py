@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from services.audits.handlers.records import load, state
-from services.audits.schemas import PartnershipCreate, PartnershipUpdate
-from services.audits.store import repository
+from services.audits.core.handlers.records import load, state
+from services.audits.core.schemas import PartnershipCreate, PartnershipUpdate
+from services.audits.core.store import repository
 from services.audits.tables import Neighbourhood, Partnership
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from services.audits.domain.places import point_of
+from services.audits.core.domain.places import point_of
 from shared.contracts.vocabulary import RecommendationStatus
 
 STEPS = [s.value for s in RecommendationStatus]

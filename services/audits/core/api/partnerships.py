@@ -3,11 +3,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from services.audits.core.handlers import partnerships
+from services.audits.core.handlers.records import load
+from services.audits.core.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
+from services.audits.core.store import repository
 from services.audits.deps import UowDep
-from services.audits.handlers import partnerships
-from services.audits.handlers.records import load
-from services.audits.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
-from services.audits.store import repository
 from services.audits.tables import Partnership
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import PartnershipStatus

@@ -15,13 +15,12 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.audits.domain import exports
-from services.audits.domain.places import centroid
+from services.audits.core.domain import exports
+from services.audits.core.domain.places import centroid
+from services.audits.core.store import exports as store
+from services.audits.core.store import repository
 from services.audits.ogc.domain import features as ogc_features
-from services.audits.ogc.store import features
 from services.audits.photos.store import queries as photos
-from services.audits.store import exports as store
-from services.audits.store import repository
 from shared.db.engine import session_factory
 from shared.web.pagination import PageParams
 
@@ -50,7 +49,7 @@ class Context:
 
     async def load(self, session: AsyncSession) -> None:
         self.names = await store.names(session)
-        self.centroids = {n.id: centroid(n.boundary) for n in await features.neighbourhoods(session)}
+        self.centroids = {n.id: centroid(n.boundary) for n in await repository.all_neighbourhoods(session)}
 
 
 async def _audit_page(session: AsyncSession, page: PageParams, ctx: Context) -> tuple[Page, str | None]:

@@ -44,6 +44,11 @@ async def list_neighbourhoods(
     return await paginate(session, stmt, Neighbourhood, page)
 
 
+async def all_neighbourhoods(session: AsyncSession) -> list[Neighbourhood]:
+    """Every neighbourhood: one city's few dozen, read whole to place records on their centroids."""
+    return list((await session.execute(select(Neighbourhood))).scalars().all())
+
+
 async def list_partnerships(
     session: AsyncSession,
     page: PageParams,

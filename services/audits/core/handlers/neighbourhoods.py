@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from services.audits.handlers.records import load, state
-from services.audits.schemas import NeighbourhoodCreate, NeighbourhoodUpdate
+from services.audits.core.handlers.records import load, state
+from services.audits.core.schemas import NeighbourhoodCreate, NeighbourhoodUpdate
 from services.audits.tables import Neighbourhood
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed

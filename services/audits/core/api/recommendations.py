@@ -2,18 +2,18 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from services.audits.api.filters import RecommendationFiltersDep, visible_to
-from services.audits.deps import UowDep
-from services.audits.handlers import recommendations
-from services.audits.handlers.recommendations import RecommendationView
-from services.audits.schemas import (
+from services.audits.core.api.filters import RecommendationFiltersDep, visible_to
+from services.audits.core.handlers import recommendations
+from services.audits.core.handlers.recommendations import RecommendationView
+from services.audits.core.schemas import (
     RecommendationCreate,
     RecommendationRead,
     RecommendationUpdate,
     TransitionCreate,
     TransitionRead,
 )
-from services.audits.store import repository
+from services.audits.core.store import repository
+from services.audits.deps import UowDep
 from shared.auth.keys import ReaderKey
 from shared.web.http import IfMatch, SessionDep, created
 from shared.web.pagination import Page, PageDep

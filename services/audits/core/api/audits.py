@@ -2,11 +2,11 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from services.audits.api.filters import AuditFiltersDep, visible_to
+from services.audits.core.api.filters import AuditFiltersDep, visible_to
+from services.audits.core.handlers import audits
+from services.audits.core.schemas import AuditCreate, AuditRead, AuditUpdate
+from services.audits.core.store import repository
 from services.audits.deps import PhotoFilesDep, UowDep
-from services.audits.handlers import audits
-from services.audits.schemas import AuditCreate, AuditRead, AuditUpdate
-from services.audits.store import repository
 from services.audits.tables import Audit
 from shared.auth.keys import ReaderKey
 from shared.web.http import IfMatch, SessionDep, created

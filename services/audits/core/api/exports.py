@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.audits.api.filters import AuditFiltersDep, RecommendationFiltersDep, visible_to
-from services.audits.handlers import exports
+from services.audits.core.api.filters import AuditFiltersDep, RecommendationFiltersDep, visible_to
+from services.audits.core.handlers import exports
 from shared.auth.keys import Principal, ReaderKey
 from shared.settings import get_settings
 
