@@ -468,4 +468,5 @@ async def _create_recommendation(
     view, _ = await recommendations.create(_uow(engine), ADMIN, audit_id, body)
     for to, on in steps:
         step = TransitionCreate(to=to, on=on, note=rng.choice(STEP_NOTES[to]))
-        await recommendations.transition(_uow(engine), ADMIN, view.recommendation.id, step, None)
+        # The data set's own today: every step is on or before the report's last week.
+        await recommendations.transition(_uow(engine), ADMIN, view.recommendation.id, step, None, today=LAST_STEP)

@@ -17,6 +17,7 @@ from services.audits.photos.settings import get_photo_settings
 from services.audits.photos.store.files import photo_files
 from services.audits.requests import api as audit_requests
 from services.audits.requests.store import neighbourhoods_worked_in
+from services.audits.settings import AuditsSettings
 from services.audits.tables import idempotency, outbox
 from shared.auth import api as keys_api
 from shared.auth.audittrail import audit_trail_router
@@ -26,7 +27,7 @@ from shared.web.app import create_service_app
 
 
 async def open_photo_files(app: FastAPI) -> None:
-    app.state.photo_files = photo_files(get_photo_settings())
+    app.state.photo_files = photo_files(app.state.photo_settings, app.state.settings.var_dir)
 
 
 def create_app(
@@ -43,8 +44,9 @@ def create_app(
         for client in app.state.upstream_clients.values():
             await client.aclose()
 
+    photo_settings = get_photo_settings()
     # A photo upload is a multipart body: the image plus a few small form fields.
-    photo_body = get_photo_settings().max_bytes + 64_000
+    photo_body = photo_settings.max_bytes + 64_000
     app = create_service_app(
         name="audits",
         title="CPTED audits",
@@ -70,5 +72,9 @@ def create_app(
             keys_api.router,
         ],
     )
+    # Built once, here; routes read them through services/audits/deps.py (the shared settings and the
+    # clock are kept by the shared factory as app.state.settings and app.state.clock).
+    app.state.audits_settings = AuditsSettings()
+    app.state.photo_settings = photo_settings
     keep_declared_errors(app, [open311.router, ogc.router])
     return app

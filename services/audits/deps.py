@@ -1,14 +1,23 @@
-"""Dependencies of the audits API, declared once."""
+"""Dependencies of the audits API, declared once: the caller, units of work, and what the app factory keeps.
+
+Settings, the clock and the photo storage are built once by the app factory
+(``services/audits/app.py``) and read from ``app.state`` here, never rebuilt
+deeper down.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from services.audits.photos.settings import PhotoSettings
 from services.audits.photos.store.files import PhotoFiles
+from services.audits.settings import AuditsSettings
 from services.audits.tables import outbox
 from shared.auth.keys import Principal, current_principal
+from shared.clock import Clock
 from shared.db.uow import UnitOfWork
 from shared.web.http import unit_of_work
 
@@ -16,12 +25,25 @@ get_uow = unit_of_work(outbox, "audits")
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
-async def get_photo_files(request: Request) -> PhotoFiles:
-    files: PhotoFiles = request.app.state.photo_files
-    return files
+async def get_reading_uow(request: Request) -> UnitOfWork:
+    """For the open standards' reads, which need no key: a unit of work that only reads."""
+    return UnitOfWork(request.app.state.engine)
 
 
-PhotoFilesDep = Annotated[PhotoFiles, Depends(get_photo_files)]
+ReadingUowDep = Annotated[UnitOfWork, Depends(get_reading_uow)]
+
+
+def _kept(name: str) -> Callable[[Request], Awaitable[Any]]:
+    async def read(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return read
+
+
+ClockDep = Annotated[Clock, Depends(_kept("clock"))]
+AuditsSettingsDep = Annotated[AuditsSettings, Depends(_kept("audits_settings"))]
+PhotoSettingsDep = Annotated[PhotoSettings, Depends(_kept("photo_settings"))]
+PhotoFilesDep = Annotated[PhotoFiles, Depends(_kept("photo_files"))]
 
 
 async def optional_principal(request: Request) -> Principal | None:

@@ -25,21 +25,11 @@ from services.audits.open311.domain.georeport import (
 from services.audits.open311.domain.submission import Form, parse_submission
 from services.audits.requests import handlers as audit_requests
 from services.audits.requests.schemas import AuditRequestCreate
-from services.audits.settings import get_audits_settings
+from services.audits.settings import AuditsSettings
 from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
-from shared.contracts.vocabulary import RecommendationCategory
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden
-from shared.settings import get_settings
-
-
-def visible_categories(principal: Principal | None) -> list[RecommendationCategory]:
-    """Everything for a reader or admin key; without one, the categories that describe no weakness."""
-    if principal is not None and principal.sees_all():
-        return list(RecommendationCategory)
-    hidden = get_audits_settings().hidden_categories
-    return [c for c in RecommendationCategory if c not in hidden]
 
 
 def site(place: str | None, location: dict[str, Any] | None, neighbourhood: Neighbourhood | None) -> Site:
@@ -72,12 +62,11 @@ async def _recommendations(
 
 
 async def _audit_requests(
-    session: AsyncSession, query: RequestQuery, zone: str
+    session: AsyncSession, query: RequestQuery, agency: str, zone: str
 ) -> list[tuple[datetime, dict[str, Any]]]:
     rows: list[AuditRequest] = await store.audit_requests(session, query)
     places = await store.neighbourhoods(session, [r.neighbourhood_id for r in rows])
     audits = await repository.audits_by_id(session, {r.audit_id for r in rows if r.audit_id})
-    agency = get_audits_settings().open311_agency
     return [
         (
             row.received_at,
@@ -91,22 +80,24 @@ async def _audit_requests(
 
 
 async def list_requests(
-    session: AsyncSession, principal: Principal | None, query: RequestQuery
+    session: AsyncSession, principal: Principal | None, query: RequestQuery, *, settings: AuditsSettings, zone: str
 ) -> list[dict[str, Any]]:
     """Newest first, at most ``query.limit``: recommendations of the visible categories, then audit requests."""
-    zone = get_settings().local_timezone
     codes = query.service_codes
-    categories = [c.value for c in visible_categories(principal) if codes is None or c.value in codes]
+    categories = [c.value for c in settings.visible_categories(principal) if codes is None or c.value in codes]
     answers = await _recommendations(session, query, categories, zone) if categories else []
     if codes is None or AUDIT_REQUEST in codes:
-        answers += await _audit_requests(session, query, zone)
+        answers += await _audit_requests(session, query, settings.open311_agency, zone)
     answers.sort(key=lambda pair: pair[0], reverse=True)
     return [answer for _, answer in answers[: query.limit]]
 
 
-async def get_request(session: AsyncSession, principal: Principal | None, raw_id: str) -> list[dict[str, Any]]:
+async def get_request(
+    session: AsyncSession, principal: Principal | None, raw_id: str, *, settings: AuditsSettings, zone: str
+) -> list[dict[str, Any]]:
     try:
-        found = await list_requests(session, principal, RequestQuery(ids=[uuid.UUID(raw_id)]))
+        query = RequestQuery(ids=[uuid.UUID(raw_id)])
+        found = await list_requests(session, principal, query, settings=settings, zone=zone)
     except ValueError:
         found = []
     if not found:

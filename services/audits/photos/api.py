@@ -7,17 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
-from services.audits.deps import PhotoFilesDep, UowDep
+from services.audits.deps import ClockDep, PhotoFilesDep, PhotoSettingsDep, UowDep
 from services.audits.photos import handlers as photos
 from services.audits.photos.domain.photos import Limits, PhotoKind
 from services.audits.photos.schemas import PhotoRead
-from services.audits.photos.settings import get_photo_settings
 from services.audits.tables import Photo
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Moment, Note
 from shared.contracts.geo import Point
 from shared.errors import PROBLEM_JSON, InvalidField
-from shared.settings import get_settings
 from shared.web.pagination import Page, PageDep
 
 router = APIRouter(tags=["photos"])
@@ -49,6 +47,7 @@ def _point(text: str | None) -> dict[str, Any] | None:
 
 
 async def upload_form(
+    settings: PhotoSettingsDep,
     file: Annotated[UploadFile, File(description="a JPEG or PNG image; its type is read from its content")],
     kind: Annotated[PhotoKind | None, Form(description="default: site (audit), else from the status")] = None,
     caption: Annotated[Note | None, Form()] = None,
@@ -57,7 +56,7 @@ async def upload_form(
         str | None, Form(description='GeoJSON Point as JSON text, overrides the photo\'s EXIF GPS: {"type": ...}')
     ] = None,
 ) -> photos.Upload:
-    limit = get_photo_settings().max_bytes
+    limit = settings.max_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise photos.ImageTooLarge(f"the file exceeds {limit:,} bytes", field="body.file")
@@ -67,9 +66,12 @@ async def upload_form(
 UploadDep = Annotated[photos.Upload, Depends(upload_form)]
 
 
-def _limits() -> Limits:
-    settings = get_photo_settings()
-    return Limits(settings.max_pixels, settings.thumbnail_px, get_settings().local_timezone)
+async def photo_limits(settings: PhotoSettingsDep, clock: ClockDep) -> Limits:
+    """EXIF times without an offset are read in the programme's zone."""
+    return Limits(settings.max_pixels, settings.thumbnail_px, clock.zone_name)
+
+
+LimitsDep = Annotated[Limits, Depends(photo_limits)]
 
 
 def _created(response: Response, row: Photo) -> Photo:
@@ -79,10 +81,16 @@ def _created(response: Response, row: Photo) -> Photo:
 
 @router.post("/v1/audits/{audit_id}/photos", status_code=201, response_model=PhotoRead, responses=_UPLOAD_ANSWERS)
 async def add_audit_photo(
-    audit_id: uuid.UUID, upload: UploadDep, uow: UowDep, files: PhotoFilesDep, principal: ReaderKey, response: Response
+    audit_id: uuid.UUID,
+    upload: UploadDep,
+    limits: LimitsDep,
+    uow: UowDep,
+    files: PhotoFilesDep,
+    principal: ReaderKey,
+    response: Response,
 ) -> Photo:
     """A photo of the audited site. EXIF GPS and time become `location`/`taken_at`, then leave the stored file."""
-    row = await photos.add(uow, files, principal, _limits(), upload, audit_id=audit_id)
+    row = await photos.add(uow, files, principal, limits, upload, audit_id=audit_id)
     return _created(response, row)
 
 
@@ -104,13 +112,14 @@ async def list_audit_photos(
 async def add_recommendation_photo(
     recommendation_id: uuid.UUID,
     upload: UploadDep,
+    limits: LimitsDep,
     uow: UowDep,
     files: PhotoFilesDep,
     principal: ReaderKey,
     response: Response,
 ) -> Photo:
     """A photo of the recommendation's site; `completion` (the default once implemented) shows the finished work."""
-    row = await photos.add(uow, files, principal, _limits(), upload, recommendation_id=recommendation_id)
+    row = await photos.add(uow, files, principal, limits, upload, recommendation_id=recommendation_id)
     return _created(response, row)
 
 

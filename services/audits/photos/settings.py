@@ -1,4 +1,7 @@
-"""Settings of the photos: limits, and where the files are kept (``CPTED_PHOTO_*``)."""
+"""Settings of the photos: limits, and where the files are kept (``CPTED_PHOTO_*``).
+
+Read once by the app factory and kept on ``app.state.photo_settings``.
+"""
 
 from __future__ import annotations
 
@@ -31,4 +34,5 @@ class PhotoSettings(BaseSettings):
 
 @lru_cache
 def get_photo_settings() -> PhotoSettings:
+    """The app factory's one read of the environment (cached: every app of a process shares it)."""
     return PhotoSettings()

@@ -4,9 +4,7 @@ Included in the app before the audit and recommendation routers, so that
 ``export.csv`` is never read as an id.
 """
 
-from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -14,7 +12,6 @@ from fastapi.responses import StreamingResponse
 from services.audits.core.api.filters import AuditFiltersDep, RecommendationFiltersDep, visible_to
 from services.audits.core.handlers import exports
 from shared.auth.keys import Principal, ReaderKey
-from shared.settings import get_settings
 
 router = APIRouter(tags=["exports"])
 
@@ -41,7 +38,7 @@ async def _export(request: Request, principal: Principal, filters: Any, what: st
         chunks, media = await exports.csv_stream(engine, what, ctx, bom=bom), "text/csv; charset=utf-8"
     else:
         chunks, media = await exports.geojson_stream(engine, what, ctx), GEOJSON
-    today = datetime.now(ZoneInfo(get_settings().local_timezone)).date()
+    today = request.app.state.clock.today()
     headers = {"Content-Disposition": f'attachment; filename="{what}-{today.isoformat()}.{fmt}"'}
     return StreamingResponse(chunks, media_type=media, headers=headers)
 

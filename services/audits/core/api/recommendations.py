@@ -13,7 +13,7 @@ from services.audits.core.schemas import (
     TransitionRead,
 )
 from services.audits.core.store import repository
-from services.audits.deps import UowDep
+from services.audits.deps import ClockDep, UowDep
 from shared.auth.keys import ReaderKey
 from shared.web.http import IfMatch, SessionDep, created
 from shared.web.pagination import Page, PageDep
@@ -97,8 +97,9 @@ async def transition_recommendation(
     uow: UowDep,
     principal: ReaderKey,
     response: Response,
+    clock: ClockDep,
     if_match: IfMatch = None,
 ) -> RecommendationRead:
-    view = await recommendations.transition(uow, principal, recommendation_id, body, if_match)
+    view = await recommendations.transition(uow, principal, recommendation_id, body, if_match, today=clock.today())
     set_etag(response, view.recommendation.version)
     return _read(view)

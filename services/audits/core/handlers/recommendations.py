@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from services.audits.core.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
 from services.audits.core.handlers import audits
@@ -19,7 +18,6 @@ from shared.contracts.events.audits import RecommendationCreated, Recommendation
 from shared.contracts.vocabulary import RecommendationStatus
 from shared.db.uow import UnitOfWork
 from shared.errors import IllegalTransition, InvalidField
-from shared.settings import get_settings
 from shared.web.versioning import apply_changes, check_if_match
 
 
@@ -117,14 +115,14 @@ async def update(
 
 
 async def transition(
-    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: TransitionCreate, if_match: str | None
+    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: TransitionCreate, if_match: str | None, *, today: date
 ) -> RecommendationView:
+    """A step of the lifecycle, on a day no later than ``today`` (the programme's local today)."""
     async with uow:
         row, audit = await _visible(uow, principal, id_, for_update=True)
         principal.require_write(audit.partnership_id)
         check_if_match(if_match, row.version)
         current = RecommendationStatus(row.status)
-        today = datetime.now(ZoneInfo(get_settings().local_timezone)).date()
         last_on = await repository.last_transition_on(uow.session, row.id)
         try:
             check_transition(current, body.to, body.on, last_on, today, audit_on=audit.conducted_on)

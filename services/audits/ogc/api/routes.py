@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
-from services.audits.deps import optional_principal
+from services.audits.deps import ClockDep, optional_principal
 from services.audits.ogc.api.openapi import document
 from services.audits.ogc.domain.standard import (
     CONFORMANCE,
@@ -96,7 +96,9 @@ def _sources(request: Request, as_caller: bool) -> Sources:
 
 async def _asked(request: Request) -> handlers.Asked:
     principal = await optional_principal(request)  # a key sent must be valid before it is passed on
-    return handlers.Asked(principal, _sources(request, as_caller=True), _params(request), request.url)
+    state = request.app.state
+    sources = _sources(request, as_caller=True)
+    return handlers.Asked(principal, sources, _params(request), request.url, state.audits_settings, state.clock)
 
 
 @router.get("/", summary="Landing page", responses=_documented(JSON, 400, 406))
@@ -148,19 +150,20 @@ async def api_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/collections", summary="Feature collections", responses=_documented(JSON, 400, 406))
-async def collections(request: Request, session: SessionDep) -> Response:
+async def collections(request: Request, session: SessionDep, clock: ClockDep) -> Response:
     async def work() -> Any:
         check_params(request.query_params, {"f"})
-        return await handlers.collections(session, _sources(request, as_caller=False), _base(request))
+        return await handlers.collections(session, _sources(request, as_caller=False), _base(request), clock.zone_name)
 
     return await _answer(request, JSON, work)
 
 
 @router.get("/collections/{collection_id}", summary="A feature collection", responses=_documented(JSON, 400, 404, 406))
-async def collection(request: Request, session: SessionDep, collection_id: str) -> Response:
+async def collection(request: Request, session: SessionDep, collection_id: str, clock: ClockDep) -> Response:
     async def work() -> Any:
         check_params(request.query_params, {"f"})
-        return await handlers.one_collection(session, _sources(request, as_caller=False), collection_id, _base(request))
+        sources = _sources(request, as_caller=False)
+        return await handlers.one_collection(session, sources, collection_id, _base(request), clock.zone_name)
 
     return await _answer(request, JSON, work)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,12 +38,11 @@ from services.audits.ogc.handlers import events as ogc_events
 from services.audits.ogc.store import features
 from services.audits.ogc.store.features import ItemFilter
 from services.audits.ogc.store.upstream import Sources
-from services.audits.open311.handlers import visible_categories
-from services.audits.settings import get_audits_settings
+from services.audits.settings import AuditsSettings
 from services.audits.tables import Audit, AuditRequest, Neighbourhood
 from shared.auth.keys import Principal
+from shared.clock import Clock
 from shared.contracts.geo import stored_shape
-from shared.settings import get_settings
 from shared.web.pagination import PageParams
 
 
@@ -82,12 +81,11 @@ def _properties(c: Collection, params: Mapping[str, str]) -> dict[str, str]:
 
 
 def item_filter(
-    c: Collection, params: Mapping[str, str], principal: Principal | None, hoods: Sequence[Neighbourhood]
+    c: Collection, params: Mapping[str, str], categories: Sequence[str], hoods: Sequence[Neighbourhood], zone: str
 ) -> ItemFilter:
     """Every parameter checked as the standard asks: unknown ones and bad values are a 400."""
     check_params(params.keys(), ITEMS_PARAMS | c.filters.keys())
     check_format(params.get("f"))
-    zone = get_settings().local_timezone
     box = parse_bbox(params.get("bbox"))
     interval = parse_datetime(params.get("datetime"), zone)
     return ItemFilter(
@@ -96,7 +94,7 @@ def item_filter(
         days=local_days(interval, zone) if interval and c.temporal == "conducted_on" else None,
         interval=interval,
         properties=_properties(c, params),
-        categories=[v.value for v in visible_categories(principal)],
+        categories=categories,
     )
 
 
@@ -113,10 +111,10 @@ async def _features(session: AsyncSession, c: Collection, rows: Sequence[Any], h
 
 
 async def _page(
-    session: AsyncSession, sources: Sources, c: Collection, f: ItemFilter, page: PageParams, hoods: Sequence[Any]
+    session: AsyncSession, asked: Asked, c: Collection, f: ItemFilter, page: PageParams, hoods: Sequence[Any]
 ) -> tuple[list[dict[str, Any]], str | None, int | None]:
     """Features from this service's tables, or from the service whose data the collection is."""
-    zone = get_settings().local_timezone
+    sources, zone = asked.sources, asked.clock.zone_name
     if c.served_by == "events":
         found, cursor = await ogc_events.page(sources.events, f, page, hoods, zone)
         return found, cursor, None
@@ -128,24 +126,31 @@ async def _page(
 
 @dataclass(frozen=True)
 class Asked:
-    """Who asks (their key, if any, and the other services as read with it) and how: parameters and URL."""
+    """Who asks (their key, if any, and the other services as read with it) and how: parameters and URL; and
+    what the service answers with: its settings (what is public, page sizes) and its clock (the local zone)."""
 
     principal: Principal | None
     sources: Sources
     params: Mapping[str, str]
     url: Any
+    settings: AuditsSettings
+    clock: Clock
+
+    def categories(self) -> list[str]:
+        """The recommendation categories this caller may see."""
+        return [v.value for v in self.settings.visible_categories(self.principal)]
 
 
 async def items(session: AsyncSession, asked: Asked, collection_id: str) -> dict[str, Any]:
     c, params, url = collection(collection_id), asked.params, asked.url
     hoods = await repository.all_neighbourhoods(session)
-    settings = get_audits_settings()
+    settings = asked.settings
     page = PageParams(
         limit=parse_limit(params.get("limit"), settings.ogc_default_limit, settings.ogc_max_limit),
         cursor=params.get("cursor"),
     )
-    f = item_filter(c, params, asked.principal, hoods)
-    found, cursor, matched = await _page(session, asked.sources, c, f, page, hoods)
+    f = item_filter(c, params, asked.categories(), hoods, asked.clock.zone_name)
+    found, cursor, matched = await _page(session, asked, c, f, page, hoods)
     links = [link(str(url), "self", GEOJSON, "this page"), link(_up(url, 1), "collection", JSON, c.title)]
     if cursor:
         links.append(link(str(url.include_query_params(cursor=cursor)), "next", GEOJSON, "next page"))
@@ -154,7 +159,7 @@ async def items(session: AsyncSession, asked: Asked, collection_id: str) -> dict
         "features": found,
         **({"numberMatched": matched} if matched is not None else {}),
         "numberReturned": len(found),
-        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timeStamp": asked.clock.now().isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
 
@@ -173,7 +178,7 @@ async def _one(session: AsyncSession, asked: Asked, c: Collection, feature_id: s
         id_ = uuid.UUID(feature_id)
     except ValueError:
         return None
-    visible = ItemFilter(categories=[v.value for v in visible_categories(asked.principal)])
+    visible = ItemFilter(categories=asked.categories())
     row = await features.item(session, c.id, id_, visible)
     return None if row is None else (await _features(session, c, [row], hoods))[0]
 
@@ -204,34 +209,34 @@ async def _spatial(session: AsyncSession, c: Collection, hoods: Sequence[Neighbo
     return [min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds), max(b[3] for b in bounds)]
 
 
-async def _temporal(session: AsyncSession, sources: Sources, c: Collection) -> list[str] | None:
+async def _temporal(session: AsyncSession, sources: Sources, c: Collection, zone: str) -> list[str] | None:
     if c.served_by == "metrics":
         try:
-            return await ogc_counts.temporal_extent(sources.metrics, get_settings().local_timezone)
+            return await ogc_counts.temporal_extent(sources.metrics, zone)
         except OgcError:
             return None  # the collections are still listed while the metrics service is away
     if c.temporal == "received_at":
         first, last = await features.received_extent(session)
         return [first.isoformat(), last.isoformat()] if first and last else None
     if c.temporal == "conducted_on":
-        zone = ZoneInfo(get_settings().local_timezone)
+        tz = ZoneInfo(zone)
         days = await features.conducted_extent(session)
         if days[0] is None or days[1] is None:
             return None
-        start = datetime.combine(days[0], time(), zone)
-        end = datetime.combine(days[1] + timedelta(days=1), time(), zone) - timedelta(seconds=1)
+        start = datetime.combine(days[0], time(), tz)
+        end = datetime.combine(days[1] + timedelta(days=1), time(), tz) - timedelta(seconds=1)
         return [start.isoformat(), end.isoformat()]
     return None
 
 
 async def describe(
-    session: AsyncSession, sources: Sources, c: Collection, base: str, hoods: Sequence[Neighbourhood]
+    session: AsyncSession, sources: Sources, c: Collection, base: str, hoods: Sequence[Neighbourhood], zone: str
 ) -> dict[str, Any]:
     """A collection's metadata, the same in ``/collections`` and ``/collections/{id}``."""
     extent: dict[str, Any] = {}
     if (spatial := await _spatial(session, c, hoods)) is not None:
         extent["spatial"] = {"bbox": [spatial], "crs": CRS84}
-    if (temporal := await _temporal(session, sources, c)) is not None:
+    if (temporal := await _temporal(session, sources, c, zone)) is not None:
         extent["temporal"] = {"interval": [temporal], "trs": GREGORIAN}
     here = f"{base}/collections/{c.id}"
     return {
@@ -245,12 +250,14 @@ async def describe(
     }
 
 
-async def collections(session: AsyncSession, sources: Sources, base: str) -> dict[str, Any]:
+async def collections(session: AsyncSession, sources: Sources, base: str, zone: str) -> dict[str, Any]:
     hoods = await repository.all_neighbourhoods(session)
-    described = [await describe(session, sources, c, base, hoods) for c in ogc_features.COLLECTIONS.values()]
+    described = [await describe(session, sources, c, base, hoods, zone) for c in ogc_features.COLLECTIONS.values()]
     return {"links": [link(f"{base}/collections", "self", JSON, "feature collections")], "collections": described}
 
 
-async def one_collection(session: AsyncSession, sources: Sources, collection_id: str, base: str) -> dict[str, Any]:
+async def one_collection(
+    session: AsyncSession, sources: Sources, collection_id: str, base: str, zone: str
+) -> dict[str, Any]:
     hoods = await repository.all_neighbourhoods(session)
-    return await describe(session, sources, collection(collection_id), base, hoods)
+    return await describe(session, sources, collection(collection_id), base, hoods, zone)

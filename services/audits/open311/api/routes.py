@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Query, Request, Response, Security
 
-from services.audits.deps import get_uow, optional_principal
+from services.audits.deps import AuditsSettingsDep, ClockDep, get_uow, optional_principal
 from services.audits.open311 import handlers
 from services.audits.open311.api.docs import (
     CREATED_SCHEMA,
@@ -26,7 +26,7 @@ from services.audits.open311.api.docs import (
 from services.audits.open311.api.encoding import answer, check_format, error_answer
 from services.audits.open311.domain import georeport
 from services.audits.open311.domain.georeport import Open311Error
-from services.audits.settings import get_audits_settings
+from services.audits.settings import AuditsSettings
 from shared.auth.keys import KEY_PREFIX, Principal, bearer_token, optional_key_scheme
 from shared.errors import Problem, Unauthorized
 from shared.web.http import SessionDep
@@ -58,8 +58,8 @@ async def _verify(request: Request, key: str, action: str) -> Principal:
     return principal
 
 
-async def _reader(request: Request, jurisdiction_id: str | None) -> Principal | None:
-    georeport.check_jurisdiction(jurisdiction_id, get_audits_settings().open311_jurisdiction_id)
+async def _reader(request: Request, jurisdiction_id: str | None, settings: AuditsSettings) -> Principal | None:
+    georeport.check_jurisdiction(jurisdiction_id, settings.open311_jurisdiction_id)
     try:
         return await optional_principal(request)
     except Unauthorized as exc:
@@ -67,8 +67,7 @@ async def _reader(request: Request, jurisdiction_id: str | None) -> Principal | 
 
 
 @router.get("/discovery.{fmt}", summary="Service Discovery", responses=responses(DISCOVERY_SCHEMA, 400))
-async def discovery(request: Request, fmt: Format) -> Response:
-    settings = get_audits_settings()
+async def discovery(request: Request, fmt: Format, settings: AuditsSettingsDep) -> Response:
     url = str(request.base_url).rstrip("/") + "/open311/v2"
 
     async def work() -> Any:
@@ -78,9 +77,11 @@ async def discovery(request: Request, fmt: Format) -> Response:
 
 
 @router.get("/v2/services.{fmt}", summary="GET Service List", responses=responses(SERVICES_SCHEMA, 400, 403, 404))
-async def service_list(request: Request, fmt: Format, jurisdiction_id: Jurisdiction = None) -> Response:
+async def service_list(
+    request: Request, fmt: Format, settings: AuditsSettingsDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
     async def work() -> Any:
-        return georeport.services(handlers.visible_categories(await _reader(request, jurisdiction_id)))
+        return georeport.services(settings.visible_categories(await _reader(request, jurisdiction_id, settings)))
 
     return await _answer(fmt, "services", work)
 
@@ -91,10 +92,11 @@ async def service_list(request: Request, fmt: Format, jurisdiction_id: Jurisdict
     responses=responses(DEFINITION_SCHEMA, 400, 403, 404),
 )
 async def service_definition(
-    request: Request, service_code: str, fmt: Format, jurisdiction_id: Jurisdiction = None
+    request: Request, service_code: str, fmt: Format, settings: AuditsSettingsDep, jurisdiction_id: Jurisdiction = None
 ) -> Response:
     async def work() -> Any:
-        return georeport.definition(service_code, handlers.visible_categories(await _reader(request, jurisdiction_id)))
+        visible = settings.visible_categories(await _reader(request, jurisdiction_id, settings))
+        return georeport.definition(service_code, visible)
 
     return await _answer(fmt, "service_definition", work)
 
@@ -104,6 +106,8 @@ async def service_requests(
     request: Request,
     session: SessionDep,
     fmt: Format,
+    settings: AuditsSettingsDep,
+    clock: ClockDep,
     jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[str | None, Query(description="comma delimited; overrides the rest")] = None,
     service_code: Annotated[str | None, Query(description="comma delimited")] = None,
@@ -112,7 +116,7 @@ async def service_requests(
     status: Annotated[str | None, Query(description="open, closed, or both comma delimited")] = None,
 ) -> Response:
     async def work() -> Any:
-        principal = await _reader(request, jurisdiction_id)
+        principal = await _reader(request, jurisdiction_id, settings)
         query = georeport.request_query(
             {
                 "service_request_id": service_request_id,
@@ -120,9 +124,10 @@ async def service_requests(
                 "start_date": start_date,
                 "end_date": end_date,
                 "status": status,
-            }
+            },
+            clock.now(),
         )
-        return await handlers.list_requests(session, principal, query)
+        return await handlers.list_requests(session, principal, query, settings=settings, zone=clock.zone_name)
 
     return await _answer(fmt, "service_requests", work)
 
@@ -153,11 +158,11 @@ async def _poster(request: Request, form: dict[str, list[str]]) -> Principal:
     responses=responses(CREATED_SCHEMA, 400, 403, 404),
     openapi_extra=POST_BODY,
 )
-async def create_service_request(request: Request, fmt: Format) -> Response:
+async def create_service_request(request: Request, fmt: Format, settings: AuditsSettingsDep) -> Response:
     async def work() -> Any:
         form = await _form(request)
         jurisdiction = next(iter(form.get("jurisdiction_id", [])), None) or request.query_params.get("jurisdiction_id")
-        georeport.check_jurisdiction(jurisdiction, get_audits_settings().open311_jurisdiction_id)
+        georeport.check_jurisdiction(jurisdiction, settings.open311_jurisdiction_id)
         principal = await _poster(request, form)
         return await handlers.submit(await get_uow(request, principal), principal, form)
 
@@ -170,10 +175,19 @@ async def create_service_request(request: Request, fmt: Format) -> Response:
     responses=responses(REQUESTS_SCHEMA, 400, 403, 404),
 )
 async def service_request(
-    request: Request, session: SessionDep, service_request_id: str, fmt: Format, jurisdiction_id: Jurisdiction = None
+    request: Request,
+    session: SessionDep,
+    service_request_id: str,
+    fmt: Format,
+    settings: AuditsSettingsDep,
+    clock: ClockDep,
+    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     async def work() -> Any:
-        return await handlers.get_request(session, await _reader(request, jurisdiction_id), service_request_id)
+        principal = await _reader(request, jurisdiction_id, settings)
+        return await handlers.get_request(
+            session, principal, service_request_id, settings=settings, zone=clock.zone_name
+        )
 
     return await _answer(fmt, "service_requests", work)
 
@@ -183,9 +197,11 @@ async def service_request(
     summary="GET service_request_id from a token (never needed: requests are created in real time)",
     responses=responses(CREATED_SCHEMA, 400, 403, 404),
 )
-async def token(request: Request, token: str, fmt: Format, jurisdiction_id: Jurisdiction = None) -> Response:
+async def token(
+    request: Request, token: str, fmt: Format, settings: AuditsSettingsDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
     async def work() -> Any:
-        await _reader(request, jurisdiction_id)
+        await _reader(request, jurisdiction_id, settings)
         raise Open311Error(404, f"token {token} not found: every service is realtime and returns service_request_id")
 
     return await _answer(fmt, "service_requests", work)

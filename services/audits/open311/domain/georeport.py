@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -168,7 +168,7 @@ def _window(start: datetime | None, end: datetime | None, now: datetime) -> tupl
     return end - MAX_SPAN, end
 
 
-def request_query(params: Mapping[str, str | None], now: datetime | None = None) -> RequestQuery:
+def request_query(params: Mapping[str, str | None], now: datetime) -> RequestQuery:
     ids = _csv(params.get("service_request_id"))
     if ids:
         found = []
@@ -184,7 +184,7 @@ def request_query(params: Mapping[str, str | None], now: datetime | None = None)
     start_raw, end_raw = params.get("start_date"), params.get("end_date")
     start = parse_w3(start_raw, "start_date") if start_raw else None
     end = parse_w3(end_raw, "end_date") if end_raw else None
-    start, end = _window(start, end, now or datetime.now(UTC))
+    start, end = _window(start, end, now)
     codes = frozenset(_csv(params.get("service_code"))) or None
     return RequestQuery(
         None, codes, "open" in statuses or not statuses, "closed" in statuses or not statuses, start, end

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from services.audits.photos.settings import PhotoSettings
-from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,8 @@ class S3PhotoFiles:
             await asyncio.to_thread(self._remove, list(keys))
 
 
-def photo_files(settings: PhotoSettings) -> PhotoFiles:
+def photo_files(settings: PhotoSettings, var_dir: Path | None = None) -> PhotoFiles:
+    """The storage the settings name; local files go to ``CPTED_PHOTO_DIR``, else to ``<var_dir>/photos``."""
     if settings.storage == "s3":
         if not settings.s3_bucket:
             raise ValueError("CPTED_PHOTO_STORAGE=s3 needs CPTED_PHOTO_S3_BUCKET")
@@ -122,7 +122,10 @@ def photo_files(settings: PhotoSettings) -> PhotoFiles:
 
         client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
         return S3PhotoFiles(client, settings.s3_bucket, settings.s3_prefix)
-    return LocalPhotoFiles(settings.dir or get_settings().var_dir / "photos")
+    root = settings.dir or (var_dir / "photos" if var_dir else None)
+    if root is None:
+        raise ValueError("local photo storage needs CPTED_PHOTO_DIR or the platform's var_dir")
+    return LocalPhotoFiles(root)
 
 
 async def forget(files: PhotoFiles, keys: Sequence[str]) -> None:
