@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audits.core.domain.places import centroid, point_of
 from services.audits.core.store import repository
 from services.audits.open311 import store
+from services.audits.open311.domain import georeport
 from services.audits.open311.domain.georeport import (
     AUDIT_REQUEST,
     AUDIT_REQUEST_NOTICE,
@@ -30,6 +31,18 @@ from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommend
 from shared.auth.keys import Principal
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden
+
+
+def discovery(endpoint_url: str, settings: AuditsSettings) -> dict[str, Any]:
+    return georeport.discovery(endpoint_url, settings.open311_contact, settings.open311_key_service)
+
+
+def services(principal: Principal | None, settings: AuditsSettings) -> list[dict[str, Any]]:
+    return georeport.services(settings.visible_categories(principal))
+
+
+def definition(code: str, principal: Principal | None, settings: AuditsSettings) -> dict[str, Any]:
+    return georeport.definition(code, settings.visible_categories(principal))
 
 
 def site(place: str | None, location: dict[str, Any] | None, neighbourhood: Neighbourhood | None) -> Site:
@@ -80,24 +93,25 @@ async def _audit_requests(
 
 
 async def list_requests(
-    session: AsyncSession, principal: Principal | None, query: RequestQuery, *, settings: AuditsSettings, zone: str
+    uow: UnitOfWork, principal: Principal | None, query: RequestQuery, *, settings: AuditsSettings, zone: str
 ) -> list[dict[str, Any]]:
     """Newest first, at most ``query.limit``: recommendations of the visible categories, then audit requests."""
     codes = query.service_codes
     categories = [c.value for c in settings.visible_categories(principal) if codes is None or c.value in codes]
-    answers = await _recommendations(session, query, categories, zone) if categories else []
-    if codes is None or AUDIT_REQUEST in codes:
-        answers += await _audit_requests(session, query, settings.open311_agency, zone)
+    async with uow:
+        answers = await _recommendations(uow.session, query, categories, zone) if categories else []
+        if codes is None or AUDIT_REQUEST in codes:
+            answers += await _audit_requests(uow.session, query, settings.open311_agency, zone)
     answers.sort(key=lambda pair: pair[0], reverse=True)
     return [answer for _, answer in answers[: query.limit]]
 
 
 async def get_request(
-    session: AsyncSession, principal: Principal | None, raw_id: str, *, settings: AuditsSettings, zone: str
+    uow: UnitOfWork, principal: Principal | None, raw_id: str, *, settings: AuditsSettings, zone: str
 ) -> list[dict[str, Any]]:
     try:
         query = RequestQuery(ids=[uuid.UUID(raw_id)])
-        found = await list_requests(session, principal, query, settings=settings, zone=zone)
+        found = await list_requests(uow, principal, query, settings=settings, zone=zone)
     except ValueError:
         found = []
     if not found:

@@ -12,7 +12,7 @@ from services.audits.requests.schemas import AuditRequestCreate, AuditRequestRea
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Moment
 from shared.contracts.vocabulary import AuditRequestStatus
-from shared.web.http import IfMatch, SessionDep, created
+from shared.web.http import IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 
@@ -34,7 +34,7 @@ async def create_audit_request(
 
 @router.get("", response_model=Page[AuditRequestRead], summary="Audit requests, newest first")
 async def list_audit_requests(
-    session: SessionDep,
+    uow: UowDep,
     principal: ReaderKey,
     page: PageDep,
     status: AuditRequestStatus | None = None,
@@ -44,8 +44,8 @@ async def list_audit_requests(
     received_from: Annotated[Moment | None, Query(description="received at or after")] = None,
     received_to: Annotated[Moment | None, Query(description="received at or before")] = None,
 ) -> dict[str, object]:
-    views, cursor = await handlers.list_visible(
-        session,
+    views, cursor = await handlers.page(
+        uow,
         principal,
         page,
         status=status,

@@ -129,11 +129,13 @@ async def get(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> AuditReq
         return await _view(uow.session, await _visible(uow, principal, id_))
 
 
-async def list_visible(
-    session: AsyncSession, principal: Principal, page: PageParams, **filters: Any
+async def page(
+    uow: UnitOfWork, principal: Principal, params: PageParams, **filters: Any
 ) -> tuple[list[AuditRequestView], str | None]:
-    rows, cursor = await store.list_audit_requests(session, page, scope=await _scope(session, principal), **filters)
-    on_file = await store.requesters_on_file(session, [r.id for r in rows])
+    async with uow:
+        scope = await _scope(uow.session, principal)
+        rows, cursor = await store.list_audit_requests(uow.session, params, scope=scope, **filters)
+        on_file = await store.requesters_on_file(uow.session, [r.id for r in rows])
     return [AuditRequestView(r, r.id in on_file) for r in rows], cursor
 
 

@@ -2,14 +2,13 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from services.audits.core.api.filters import AuditFiltersDep, visible_to
+from services.audits.core.api.filters import AuditFiltersDep
 from services.audits.core.handlers import audits
 from services.audits.core.schemas import AuditCreate, AuditRead, AuditUpdate
-from services.audits.core.store import repository
 from services.audits.deps import PhotoFilesDep, UowDep
 from services.audits.tables import Audit
 from shared.auth.keys import ReaderKey
-from shared.web.http import IfMatch, SessionDep, created
+from shared.web.http import IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 
@@ -25,19 +24,18 @@ async def create_audit(body: AuditCreate, uow: UowDep, principal: ReaderKey, res
 
 @router.get("", response_model=Page[AuditRead])
 async def list_audits(
-    session: SessionDep,
+    uow: UowDep,
     principal: ReaderKey,
     page: PageDep,
     filters: AuditFiltersDep,
 ) -> dict[str, object]:
-    rows, cursor = await repository.list_audits(session, page, visible=visible_to(principal), **filters.as_kwargs())
+    rows, cursor = await audits.page(uow, principal, page, **filters.as_kwargs())
     return {"items": rows, "next_cursor": cursor}
 
 
 @router.get("/{audit_id}", response_model=AuditRead)
 async def get_audit(audit_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response) -> Audit:
-    async with uow:
-        row = await audits.visible(uow, principal, audit_id)
+    row = await audits.get(uow, principal, audit_id)
     set_etag(response, row.version)
     return row
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.audits.core.api.filters import AuditFiltersDep, RecommendationFiltersDep, visible_to
+from services.audits.core.api.filters import AuditFiltersDep, RecommendationFiltersDep
 from services.audits.core.handlers import exports
 from shared.auth.keys import Principal, ReaderKey
 
@@ -32,7 +32,7 @@ def _answers(media: str, what: str) -> dict[int | str, dict[str, Any]]:
 
 
 async def _export(request: Request, principal: Principal, filters: Any, what: str, fmt: str, bom: bool = False) -> Any:
-    ctx = exports.Context(visible_to(principal), filters.as_kwargs())
+    ctx = exports.Context(principal.visible_partnerships(), filters.as_kwargs())
     engine = request.app.state.engine
     if fmt == "csv":
         chunks, media = await exports.csv_stream(engine, what, ctx, bom=bom), "text/csv; charset=utf-8"

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from shared.auth.keys import Principal
 from shared.contracts.vocabulary import (
     AuditStatus,
     AuditTrigger,
@@ -75,8 +74,3 @@ async def recommendation_filters(
 
 AuditFiltersDep = Annotated[AuditFilters, Depends(audit_filters)]
 RecommendationFiltersDep = Annotated[RecommendationFilters, Depends(recommendation_filters)]
-
-
-def visible_to(principal: Principal) -> frozenset[uuid.UUID] | None:
-    """The partnerships whose records a key sees; None for all."""
-    return principal.visible_partnerships()

@@ -4,13 +4,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.audits.core.handlers import neighbourhoods
-from services.audits.core.handlers.records import load
 from services.audits.core.schemas import NeighbourhoodCreate, NeighbourhoodRead, NeighbourhoodUpdate
-from services.audits.core.store import repository
 from services.audits.deps import UowDep
 from services.audits.tables import Neighbourhood
 from shared.auth.keys import ReaderKey
-from shared.web.http import IfMatch, SessionDep, created
+from shared.web.http import IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 
@@ -28,13 +26,13 @@ async def create_neighbourhood(
 
 @router.get("", response_model=Page[NeighbourhoodRead])
 async def list_neighbourhoods(
-    session: SessionDep,
+    uow: UowDep,
     principal: ReaderKey,
     page: PageDep,
     municipality: Annotated[str | None, Query(max_length=200)] = None,
     name: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
 ) -> dict[str, object]:
-    rows, cursor = await repository.list_neighbourhoods(session, page, municipality=municipality, name=name)
+    rows, cursor = await neighbourhoods.page(uow, page, municipality=municipality, name=name)
     return {"items": rows, "next_cursor": cursor}
 
 
@@ -42,8 +40,7 @@ async def list_neighbourhoods(
 async def get_neighbourhood(
     neighbourhood_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response
 ) -> Neighbourhood:
-    async with uow:
-        row: Neighbourhood = await load(uow, Neighbourhood, neighbourhood_id)
+    row = await neighbourhoods.get(uow, neighbourhood_id)
     set_etag(response, row.version)
     return row
 

@@ -4,14 +4,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.audits.core.handlers import partnerships
-from services.audits.core.handlers.records import load
 from services.audits.core.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
-from services.audits.core.store import repository
 from services.audits.deps import UowDep
 from services.audits.tables import Partnership
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import PartnershipStatus
-from shared.web.http import IfMatch, SessionDep, created
+from shared.web.http import IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 
@@ -29,16 +27,13 @@ async def create_partnership(
 
 @router.get("", response_model=Page[PartnershipRead])
 async def list_partnerships(
-    session: SessionDep,
+    uow: UowDep,
     principal: ReaderKey,
     page: PageDep,
     status: PartnershipStatus | None = None,
     neighbourhood_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> dict[str, object]:
-    visible = None if principal.sees_all() else principal.partnership_ids
-    rows, cursor = await repository.list_partnerships(
-        session, page, visible=visible, status=status, neighbourhood_id=neighbourhood_id
-    )
+    rows, cursor = await partnerships.page(uow, principal, page, status=status, neighbourhood_id=neighbourhood_id)
     return {"items": rows, "next_cursor": cursor}
 
 
@@ -46,9 +41,7 @@ async def list_partnerships(
 async def get_partnership(
     partnership_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response
 ) -> Partnership:
-    async with uow:
-        row: Partnership = await load(uow, Partnership, partnership_id)
-    principal.ensure_visible([row.id], f"partnership {partnership_id}")
+    row = await partnerships.get(uow, principal, partnership_id)
     set_etag(response, row.version)
     return row
 
@@ -62,7 +55,6 @@ async def update_partnership(
     response: Response,
     if_match: IfMatch = None,
 ) -> Partnership:
-    principal.ensure_visible([partnership_id], f"partnership {partnership_id}")
     row = await partnerships.update(uow, principal, partnership_id, body, if_match)
     set_etag(response, row.version)
     return row

@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from services.audits.core.api.filters import RecommendationFiltersDep, visible_to
+from services.audits.core.api.filters import RecommendationFiltersDep
 from services.audits.core.handlers import recommendations
 from services.audits.core.handlers.recommendations import RecommendationView
 from services.audits.core.schemas import (
@@ -12,10 +12,9 @@ from services.audits.core.schemas import (
     TransitionCreate,
     TransitionRead,
 )
-from services.audits.core.store import repository
 from services.audits.deps import ClockDep, UowDep
 from shared.auth.keys import ReaderKey
-from shared.web.http import IfMatch, SessionDep, created
+from shared.web.http import IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 
@@ -54,17 +53,13 @@ async def create_recommendation(
 
 @router.get("/v1/recommendations", response_model=Page[RecommendationRead])
 async def list_recommendations(
-    session: SessionDep,
+    uow: UowDep,
     principal: ReaderKey,
     page: PageDep,
     filters: RecommendationFiltersDep,
 ) -> dict[str, object]:
-    rows, cursor = await repository.list_recommendations(
-        session, page, visible=visible_to(principal), **filters.as_kwargs()
-    )
-    history = await repository.history(session, [r.id for r, _ in rows])
-    items = [_read(RecommendationView(r, a, history.get(r.id, []))) for r, a in rows]
-    return {"items": items, "next_cursor": cursor}
+    views, cursor = await recommendations.page(uow, principal, page, **filters.as_kwargs())
+    return {"items": [_read(v) for v in views], "next_cursor": cursor}
 
 
 @router.get("/v1/recommendations/{recommendation_id}", response_model=RecommendationRead)

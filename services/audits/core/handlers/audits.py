@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from services.audits.core.handlers.records import emit_state, load
 from services.audits.core.schemas import AuditCreate, AuditUpdate
@@ -15,6 +17,7 @@ from shared.auth.replay import replayed
 from shared.contracts.events.audits import AuditCreated, AuditDeleted, AuditUpdated
 from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
+from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
 
 _emit = emit_state
@@ -25,6 +28,19 @@ async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_
     row: Audit = await load(uow, Audit, id_, for_update=for_update)
     principal.ensure_visible([row.partnership_id], f"audit {id_}")
     return row
+
+
+async def get(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> Audit:
+    async with uow:
+        return await visible(uow, principal, id_)
+
+
+async def page(
+    uow: UnitOfWork, principal: Principal, params: PageParams, **filters: Any
+) -> tuple[Sequence[Audit], str | None]:
+    """The audits of the partnerships this key sees, with the list's filters."""
+    async with uow:
+        return await repository.list_audits(uow.session, params, visible=principal.visible_partnerships(), **filters)
 
 
 async def owners(row: Audit) -> list[uuid.UUID]:

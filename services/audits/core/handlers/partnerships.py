@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from services.audits.core.handlers.records import load, state
 from services.audits.core.schemas import PartnershipCreate, PartnershipUpdate
@@ -13,6 +14,7 @@ from shared.auth.replay import replayed
 from shared.contracts.events.audits import PartnershipCreated, PartnershipUpdated
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, InvalidField
+from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
 
 
@@ -33,6 +35,32 @@ async def _check_neighbourhoods(uow: UnitOfWork, ids: list[uuid.UUID]) -> list[u
 
 async def _own(row: Partnership) -> list[uuid.UUID]:
     return [row.id]
+
+
+async def page(
+    uow: UnitOfWork,
+    principal: Principal,
+    params: PageParams,
+    *,
+    status: str | None,
+    neighbourhood_id: uuid.UUID | None,
+) -> tuple[Sequence[Partnership], str | None]:
+    async with uow:
+        return await repository.list_partnerships(
+            uow.session,
+            params,
+            visible=principal.visible_partnerships(),
+            status=status,
+            neighbourhood_id=neighbourhood_id,
+        )
+
+
+async def get(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> Partnership:
+    """The partnership, or 404 for an editor key of another one."""
+    async with uow:
+        row: Partnership = await load(uow, Partnership, id_)
+    principal.ensure_visible([row.id], f"partnership {id_}")
+    return row
 
 
 async def create(uow: UnitOfWork, principal: Principal, body: PartnershipCreate) -> tuple[Partnership, bool]:
@@ -60,6 +88,7 @@ async def create(uow: UnitOfWork, principal: Principal, body: PartnershipCreate)
 async def update(
     uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: PartnershipUpdate, if_match: str | None
 ) -> Partnership:
+    principal.ensure_visible([id_], f"partnership {id_}")
     principal.require_write(id_)
     async with uow:
         row: Partnership = await load(uow, Partnership, id_, for_update=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from services.audits.core.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
 from services.audits.core.handlers import audits
@@ -18,6 +19,7 @@ from shared.contracts.events.audits import RecommendationCreated, Recommendation
 from shared.contracts.vocabulary import RecommendationStatus
 from shared.db.uow import UnitOfWork
 from shared.errors import IllegalTransition, InvalidField
+from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
 
 
@@ -57,6 +59,18 @@ async def get(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> Recommen
     async with uow:
         row, audit = await _visible(uow, principal, id_)
         return await _view(uow, row, audit)
+
+
+async def page(
+    uow: UnitOfWork, principal: Principal, params: PageParams, **filters: Any
+) -> tuple[list[RecommendationView], str | None]:
+    """The recommendations of the partnerships this key sees, with the list's filters, each with its history."""
+    async with uow:
+        found, cursor = await repository.list_recommendations(
+            uow.session, params, visible=principal.visible_partnerships(), **filters
+        )
+        history = await repository.history(uow.session, [r.id for r, _ in found])
+    return [RecommendationView(r, a, history.get(r.id, [])) for r, a in found], cursor
 
 
 async def _visible(

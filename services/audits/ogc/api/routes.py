@@ -15,24 +15,22 @@ import orjson
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
-from services.audits.deps import ClockDep, optional_principal
+from services.audits.deps import ClockDep, ReadingUowDep, optional_principal
 from services.audits.ogc.api.openapi import document
 from services.audits.ogc.domain.standard import (
-    CONFORMANCE,
     GEOJSON,
     JSON,
     OPENAPI,
     OgcError,
     acceptable,
     check_params,
-    link,
 )
+from services.audits.ogc.handlers import capabilities
 from services.audits.ogc.handlers import collections as handlers
 from services.audits.ogc.store.upstream import Sources, sources
 from shared.auth.keys import bearer_token, optional_key_scheme
 from shared.errors import RETRY_AFTER_S, Problem, Unauthorized, Unavailable
 from shared.web.docs import swagger_page
-from shared.web.http import SessionDep
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[Security(optional_key_scheme)])
 
@@ -105,19 +103,7 @@ async def _asked(request: Request) -> handlers.Asked:
 async def landing(request: Request) -> Response:
     async def work() -> Any:
         check_params(request.query_params, {"f"})
-        base = _base(request)
-        return {
-            "title": "CPTED audits",
-            "description": "Neighbourhoods, CPTED audits, their recommendations, audit requests, community events "
-            "and monthly crime incident counts by neighbourhood.",
-            "links": [
-                link(f"{base}/", "self", JSON, "this document"),
-                link(f"{base}/api", "service-desc", OPENAPI, "the API definition"),
-                link(f"{base}/api.html", "service-doc", "text/html", "the API documentation"),
-                link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
-                link(f"{base}/collections", "data", JSON, "feature collections"),
-            ],
-        }
+        return capabilities.landing(_base(request))
 
     return await _answer(request, JSON, work)
 
@@ -131,7 +117,7 @@ async def landing_without_slash(request: Request) -> Response:
 async def conformance(request: Request) -> Response:
     async def work() -> Any:
         check_params(request.query_params, {"f"})
-        return {"conformsTo": CONFORMANCE}
+        return capabilities.conformance()
 
     return await _answer(request, JSON, work)
 
@@ -150,20 +136,20 @@ async def api_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/collections", summary="Feature collections", responses=_documented(JSON, 400, 406))
-async def collections(request: Request, session: SessionDep, clock: ClockDep) -> Response:
+async def collections(request: Request, uow: ReadingUowDep, clock: ClockDep) -> Response:
     async def work() -> Any:
         check_params(request.query_params, {"f"})
-        return await handlers.collections(session, _sources(request, as_caller=False), _base(request), clock.zone_name)
+        return await handlers.collections(uow, _sources(request, as_caller=False), _base(request), clock.zone_name)
 
     return await _answer(request, JSON, work)
 
 
 @router.get("/collections/{collection_id}", summary="A feature collection", responses=_documented(JSON, 400, 404, 406))
-async def collection(request: Request, session: SessionDep, collection_id: str, clock: ClockDep) -> Response:
+async def collection(request: Request, uow: ReadingUowDep, collection_id: str, clock: ClockDep) -> Response:
     async def work() -> Any:
         check_params(request.query_params, {"f"})
         sources = _sources(request, as_caller=False)
-        return await handlers.one_collection(session, sources, collection_id, _base(request), clock.zone_name)
+        return await handlers.one_collection(uow, sources, collection_id, _base(request), clock.zone_name)
 
     return await _answer(request, JSON, work)
 
@@ -173,9 +159,9 @@ async def collection(request: Request, session: SessionDep, collection_id: str, 
     summary="Features of a collection (limit, bbox, datetime, property filters; next links)",
     responses=_documented(GEOJSON, 400, 401, 403, 404, 406, 503),
 )
-async def items(request: Request, session: SessionDep, collection_id: str) -> Response:
+async def items(request: Request, uow: ReadingUowDep, collection_id: str) -> Response:
     async def work() -> Any:
-        return await handlers.items(session, await _asked(request), collection_id)
+        return await handlers.items(uow, await _asked(request), collection_id)
 
     return await _answer(request, GEOJSON, work)
 
@@ -185,8 +171,8 @@ async def items(request: Request, session: SessionDep, collection_id: str) -> Re
     summary="One feature",
     responses=_documented(GEOJSON, 400, 401, 403, 404, 406, 503),
 )
-async def item(request: Request, session: SessionDep, collection_id: str, feature_id: str) -> Response:
+async def item(request: Request, uow: ReadingUowDep, collection_id: str, feature_id: str) -> Response:
     async def work() -> Any:
-        return await handlers.item(session, await _asked(request), collection_id, feature_id)
+        return await handlers.item(uow, await _asked(request), collection_id, feature_id)
 
     return await _answer(request, GEOJSON, work)

@@ -43,6 +43,7 @@ from services.audits.tables import Audit, AuditRequest, Neighbourhood
 from shared.auth.keys import Principal
 from shared.clock import Clock
 from shared.contracts.geo import stored_shape
+from shared.db.uow import UnitOfWork
 from shared.web.pagination import PageParams
 
 
@@ -141,16 +142,16 @@ class Asked:
         return [v.value for v in self.settings.visible_categories(self.principal)]
 
 
-async def items(session: AsyncSession, asked: Asked, collection_id: str) -> dict[str, Any]:
-    c, params, url = collection(collection_id), asked.params, asked.url
-    hoods = await repository.all_neighbourhoods(session)
-    settings = asked.settings
-    page = PageParams(
-        limit=parse_limit(params.get("limit"), settings.ogc_default_limit, settings.ogc_max_limit),
-        cursor=params.get("cursor"),
-    )
-    f = item_filter(c, params, asked.categories(), hoods, asked.clock.zone_name)
-    found, cursor, matched = await _page(session, asked, c, f, page, hoods)
+async def items(uow: UnitOfWork, asked: Asked, collection_id: str) -> dict[str, Any]:
+    c, params, url, settings = collection(collection_id), asked.params, asked.url, asked.settings
+    async with uow:
+        hoods = await repository.all_neighbourhoods(uow.session)
+        page = PageParams(
+            limit=parse_limit(params.get("limit"), settings.ogc_default_limit, settings.ogc_max_limit),
+            cursor=params.get("cursor"),
+        )
+        f = item_filter(c, params, asked.categories(), hoods, asked.clock.zone_name)
+        found, cursor, matched = await _page(uow.session, asked, c, f, page, hoods)
     links = [link(str(url), "self", GEOJSON, "this page"), link(_up(url, 1), "collection", JSON, c.title)]
     if cursor:
         links.append(link(str(url.include_query_params(cursor=cursor)), "next", GEOJSON, "next page"))
@@ -183,11 +184,12 @@ async def _one(session: AsyncSession, asked: Asked, c: Collection, feature_id: s
     return None if row is None else (await _features(session, c, [row], hoods))[0]
 
 
-async def item(session: AsyncSession, asked: Asked, collection_id: str, feature_id: str) -> dict[str, Any]:
+async def item(uow: UnitOfWork, asked: Asked, collection_id: str, feature_id: str) -> dict[str, Any]:
     c, url = collection(collection_id), asked.url
     check_params(asked.params.keys(), {"f"})
     check_format(asked.params.get("f"))
-    found = await _one(session, asked, c, feature_id)
+    async with uow:
+        found = await _one(uow.session, asked, c, feature_id)
     if found is None:
         raise OgcError(404, "NotFound", f"feature {feature_id} not found in {c.id}")
     found["links"] = [link(str(url), "self", GEOJSON, "this feature"), link(_up(url, 2), "collection", JSON, c.title)]
@@ -250,14 +252,16 @@ async def describe(
     }
 
 
-async def collections(session: AsyncSession, sources: Sources, base: str, zone: str) -> dict[str, Any]:
-    hoods = await repository.all_neighbourhoods(session)
-    described = [await describe(session, sources, c, base, hoods, zone) for c in ogc_features.COLLECTIONS.values()]
+async def collections(uow: UnitOfWork, sources: Sources, base: str, zone: str) -> dict[str, Any]:
+    async with uow:
+        hoods = await repository.all_neighbourhoods(uow.session)
+        described = [
+            await describe(uow.session, sources, c, base, hoods, zone) for c in ogc_features.COLLECTIONS.values()
+        ]
     return {"links": [link(f"{base}/collections", "self", JSON, "feature collections")], "collections": described}
 
 
-async def one_collection(
-    session: AsyncSession, sources: Sources, collection_id: str, base: str, zone: str
-) -> dict[str, Any]:
-    hoods = await repository.all_neighbourhoods(session)
-    return await describe(session, sources, collection(collection_id), base, hoods, zone)
+async def one_collection(uow: UnitOfWork, sources: Sources, collection_id: str, base: str, zone: str) -> dict[str, Any]:
+    async with uow:
+        hoods = await repository.all_neighbourhoods(uow.session)
+        return await describe(uow.session, sources, collection(collection_id), base, hoods, zone)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Query, Request, Response, Security
 
-from services.audits.deps import AuditsSettingsDep, ClockDep, get_uow, optional_principal
+from services.audits.deps import AuditsSettingsDep, ClockDep, ReadingUowDep, get_uow, optional_principal
 from services.audits.open311 import handlers
 from services.audits.open311.api.docs import (
     CREATED_SCHEMA,
@@ -29,13 +29,11 @@ from services.audits.open311.domain.georeport import Open311Error
 from services.audits.settings import AuditsSettings
 from shared.auth.keys import KEY_PREFIX, Principal, bearer_token, optional_key_scheme
 from shared.errors import Problem, Unauthorized
-from shared.web.http import SessionDep
 
 router = APIRouter(prefix="/open311", tags=["Open311 GeoReport v2"], dependencies=[Security(optional_key_scheme)])
 
 Format = Annotated[str, Path(description="`json` or `xml`", json_schema_extra={"enum": ["json", "xml"]})]
 Jurisdiction = Annotated[str | None, Query(description="optional: this endpoint serves one jurisdiction")]
-CHANGESET = "2026-11-25 00:00"
 
 
 async def _answer(fmt: str, root: str, work: Callable[[], Awaitable[Any]]) -> Response:
@@ -71,7 +69,7 @@ async def discovery(request: Request, fmt: Format, settings: AuditsSettingsDep) 
     url = str(request.base_url).rstrip("/") + "/open311/v2"
 
     async def work() -> Any:
-        return georeport.discovery(url, CHANGESET, settings.open311_contact, settings.open311_key_service)
+        return handlers.discovery(url, settings)
 
     return await _answer(fmt, "discovery", work)
 
@@ -81,7 +79,7 @@ async def service_list(
     request: Request, fmt: Format, settings: AuditsSettingsDep, jurisdiction_id: Jurisdiction = None
 ) -> Response:
     async def work() -> Any:
-        return georeport.services(settings.visible_categories(await _reader(request, jurisdiction_id, settings)))
+        return handlers.services(await _reader(request, jurisdiction_id, settings), settings)
 
     return await _answer(fmt, "services", work)
 
@@ -95,8 +93,7 @@ async def service_definition(
     request: Request, service_code: str, fmt: Format, settings: AuditsSettingsDep, jurisdiction_id: Jurisdiction = None
 ) -> Response:
     async def work() -> Any:
-        visible = settings.visible_categories(await _reader(request, jurisdiction_id, settings))
-        return georeport.definition(service_code, visible)
+        return handlers.definition(service_code, await _reader(request, jurisdiction_id, settings), settings)
 
     return await _answer(fmt, "service_definition", work)
 
@@ -104,7 +101,7 @@ async def service_definition(
 @router.get("/v2/requests.{fmt}", summary="GET Service Requests", responses=responses(REQUESTS_SCHEMA, 400, 403, 404))
 async def service_requests(
     request: Request,
-    session: SessionDep,
+    uow: ReadingUowDep,
     fmt: Format,
     settings: AuditsSettingsDep,
     clock: ClockDep,
@@ -127,7 +124,7 @@ async def service_requests(
             },
             clock.now(),
         )
-        return await handlers.list_requests(session, principal, query, settings=settings, zone=clock.zone_name)
+        return await handlers.list_requests(uow, principal, query, settings=settings, zone=clock.zone_name)
 
     return await _answer(fmt, "service_requests", work)
 
@@ -176,7 +173,7 @@ async def create_service_request(request: Request, fmt: Format, settings: Audits
 )
 async def service_request(
     request: Request,
-    session: SessionDep,
+    uow: ReadingUowDep,
     service_request_id: str,
     fmt: Format,
     settings: AuditsSettingsDep,
@@ -185,9 +182,7 @@ async def service_request(
 ) -> Response:
     async def work() -> Any:
         principal = await _reader(request, jurisdiction_id, settings)
-        return await handlers.get_request(
-            session, principal, service_request_id, settings=settings, zone=clock.zone_name
-        )
+        return await handlers.get_request(uow, principal, service_request_id, settings=settings, zone=clock.zone_name)
 
     return await _answer(fmt, "service_requests", work)
 

@@ -18,6 +18,8 @@ from shared.contracts.vocabulary import AuditRequestStatus, RecommendationCatego
 
 AUDIT_REQUEST = "cpted_audit_request"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+# When this endpoint's services last changed, as Service Discovery tells clients.
+CHANGESET = "2026-11-25 00:00"
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
@@ -245,17 +247,17 @@ def audit_request_request(row: Any, audit_on: date | None, site: Site, agency: s
     }
 
 
-def discovery(endpoint_url: str, changeset: str, contact: str, key_service: str) -> dict[str, Any]:
+def discovery(endpoint_url: str, contact: str, key_service: str) -> dict[str, Any]:
     """The Service Discovery document that every GeoReport v2 endpoint is required to have."""
     return {
-        "changeset": changeset,
+        "changeset": CHANGESET,
         "contact": contact,
         "key_service": key_service,
         "endpoints": [
             {
                 "specification": SPECIFICATION,
                 "url": endpoint_url,
-                "changeset": changeset,
+                "changeset": CHANGESET,
                 "type": "production",
                 "formats": ["text/xml", "application/json"],
             }
