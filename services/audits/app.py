@@ -1,7 +1,8 @@
-"""The audits service: neighbourhoods, partnerships, CPTED audits, recommendations, audit requests.
+"""The audits service's app: its capabilities mounted, its settings built once.
 
-Also speaks two public standards over the same data: Open311 GeoReport v2 (``/open311``) and
-OGC API - Features (``/ogc``).
+Each capability is a folder: ``core`` (neighbourhoods, partnerships, CPTED audits, recommendations and
+their exports), ``photos``, ``requests`` (audit requests), and two public standards over the same data,
+``open311`` (Open311 GeoReport v2, ``/open311``) and ``ogc`` (OGC API - Features, ``/ogc``).
 """
 
 import httpx

@@ -1,8 +1,8 @@
 """Dependencies of the audits API, declared once: the caller, units of work, and what the app factory keeps.
 
-Settings, the clock and the photo storage are built once by the app factory
-(``services/audits/app.py``) and read from ``app.state`` here, never rebuilt
-deeper down.
+Settings, the clock and the photo storage are made once with the app
+(``services/audits/app.py`` and the shared factory it calls), kept on
+``app.state`` and read from there here, never rebuilt deeper down.
 """
 
 from __future__ import annotations

@@ -179,13 +179,3 @@ class RecommendationRead(Output):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-class OutboxItem(Output):
-    position: str
-    event: dict[str, Any]
-
-
-class OutboxPage(Output):
-    items: list[OutboxItem]
-    next_after: str | None

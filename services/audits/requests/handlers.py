@@ -34,9 +34,6 @@ class AuditRequestView:
     requester_on_file: bool
 
 
-_emit = emit_state
-
-
 def require_triage(principal: Principal) -> None:
     if principal.scope not in (Scope.admin, Scope.editor):
         raise Forbidden("this key may not record or triage audit requests")
@@ -119,7 +116,7 @@ async def create(
         contact = body.requester.model_dump(exclude_none=True) if body.requester else {}
         if contact:  # stored only when given
             uow.session.add(AuditRequestRequester(audit_request_id=row.id, **contact))
-        _emit(uow, AuditRequestCreated, row)
+        emit_state(uow, AuditRequestCreated, row)
         await uow.commit()
     return AuditRequestView(row, bool(contact)), True
 
@@ -187,7 +184,7 @@ async def update(
         changes |= await _relocation(uow.session, row, body)
         changes |= await _triage(uow.session, principal, row, body)
         if apply_changes(row, changes):
-            _emit(uow, AuditRequestUpdated, row)
+            emit_state(uow, AuditRequestUpdated, row)
             await uow.commit()
         return await _view(uow.session, row)
 
@@ -201,5 +198,5 @@ async def remove_requester(uow: UnitOfWork, principal: Principal, id_: uuid.UUID
             # The record changed (no contact on file any more): a new version, so ETags and events follow.
             row.version += 1
             row.updated_at = datetime.now(UTC)
-            _emit(uow, AuditRequestUpdated, row)
+            emit_state(uow, AuditRequestUpdated, row)
         await uow.commit()

@@ -1,4 +1,5 @@
-"""Every query on audit requests and their requesters."""
+"""The queries of audit requests and their requesters: what an editor key sees, the list, the boundaries a point
+is placed in, and the contacts on file (Open311 and OGC read requests through their own queries)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""CPTED audits under ``/v1/audits``; deleting one deletes its recommendations, their history and every photo."""
+
 import uuid
 
 from fastapi import APIRouter, Response

@@ -1,3 +1,5 @@
+"""Neighbourhoods under ``/v1/neighbourhoods``: admin keys write them, every key reads them."""
+
 import uuid
 from typing import Annotated
 

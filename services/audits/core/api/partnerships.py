@@ -1,3 +1,6 @@
+"""Police-community partnerships under ``/v1/partnerships``: admin keys create them, an editor key sees and
+changes its own."""
+
 import uuid
 from typing import Annotated
 

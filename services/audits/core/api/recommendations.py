@@ -1,3 +1,6 @@
+"""Recommendations of audits and their lifecycle: ``/v1/audits/{id}/recommendations``, ``/v1/recommendations``
+(with ``/transitions``, one step at a time)."""
+
 import uuid
 
 from fastapi import APIRouter, Response

@@ -11,7 +11,6 @@ from datetime import date
 
 from shared.contracts.vocabulary import RecommendationStatus as S
 
-OPEN: frozenset[S] = frozenset({S.proposed, S.accepted, S.in_progress, S.deferred})
 FINAL: frozenset[S] = frozenset({S.implemented, S.declined})
 
 _FORWARD: dict[S, set[S]] = {

@@ -20,8 +20,6 @@ from shared.errors import InvalidField
 from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
 
-_emit = emit_state
-
 
 async def visible(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, for_update: bool = False) -> Audit:
     """The audit, or 404 for a key that may not see its partnership."""
@@ -65,7 +63,7 @@ async def create(uow: UnitOfWork, principal: Principal, body: AuditCreate) -> tu
             )
         row = Audit(id=body.id or uuid.uuid4(), **fields)
         uow.session.add(row)
-        _emit(uow, AuditCreated, row)
+        emit_state(uow, AuditCreated, row)
         await uow.commit()
     return row, True
 
@@ -85,7 +83,7 @@ async def update(
                     field="body.conducted_on",
                 )
         if apply_changes(row, body.model_dump(exclude_unset=True)):
-            _emit(uow, AuditUpdated, row)
+            emit_state(uow, AuditUpdated, row)
             await uow.commit()
     return row
 
@@ -99,7 +97,7 @@ async def delete(
         principal.require_write(row.partnership_id)
         check_if_match(if_match, row.version)
         row.version += 1
-        _emit(uow, AuditDeleted, row)
+        emit_state(uow, AuditDeleted, row)
         # Read under the audit's lock: a photo added concurrently waits for it and then finds no audit.
         photo_keys = await photo_store.files_of_audit(uow.session, row.id)
         await uow.session.delete(row)

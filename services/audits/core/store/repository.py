@@ -1,4 +1,8 @@
-"""Every query of the audits service."""
+"""The queries of the core records: neighbourhoods, partnerships, audits, recommendations and their steps.
+
+The other capabilities read audits and histories through these too; each keeps its own queries beside it
+(``requests/store.py``, ``photos/store/queries.py``, ``open311/store.py``, ``ogc/store/features.py``).
+"""
 
 from __future__ import annotations
 

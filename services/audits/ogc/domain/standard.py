@@ -1,4 +1,5 @@
-"""OGC API - Features - Part 1: Core: the collections served and the rules of the ``items`` parameters."""
+"""OGC API - Features - Part 1: Core: conformance, media types, exceptions, what a collection declares, and the
+rules of the ``items`` parameters (the collections themselves are in ``features.py``)."""
 
 from __future__ import annotations
 
