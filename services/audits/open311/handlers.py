@@ -29,6 +29,7 @@ from services.audits.requests.schemas import AuditRequestCreate
 from services.audits.settings import AuditsSettings
 from services.audits.tables import Audit, AuditRequest, Neighbourhood, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
+from shared.clock import Clock
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden
 
@@ -125,7 +126,7 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
-async def submit(uow: UnitOfWork, principal: Principal, form: Form) -> list[dict[str, Any]]:
+async def submit(uow: UnitOfWork, principal: Principal, form: Form, clock: Clock) -> list[dict[str, Any]]:
     """POST requests: a ``cpted_audit_request`` becomes an audit request, created at once (no token)."""
     try:
         audit_requests.require_triage(principal)
@@ -146,5 +147,7 @@ async def submit(uow: UnitOfWork, principal: Principal, form: Form) -> list[dict
         )
     except ValidationError as exc:
         raise Open311Error(400, _first_problem(exc)) from exc
-    view, _ = await audit_requests.create(uow, principal, body, source="open311", attributes=given.attributes)
+    view, _ = await audit_requests.create(
+        uow, principal, body, clock=clock, source="open311", attributes=given.attributes
+    )
     return [{"service_request_id": str(view.request.id), "service_notice": AUDIT_REQUEST_NOTICE, "account_id": None}]

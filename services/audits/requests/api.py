@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.audits.deps import UowDep
+from services.audits.deps import ClockDep, UowDep
 from services.audits.requests import handlers
 from services.audits.requests.handlers import AuditRequestView
 from services.audits.requests.schemas import AuditRequestCreate, AuditRequestRead, AuditRequestUpdate
@@ -25,9 +25,9 @@ def _read(view: AuditRequestView) -> AuditRequestRead:
 
 @router.post("", status_code=201, response_model=AuditRequestRead, summary="Record a request for an audit")
 async def create_audit_request(
-    body: AuditRequestCreate, uow: UowDep, principal: ReaderKey, response: Response
+    body: AuditRequestCreate, uow: UowDep, principal: ReaderKey, response: Response, clock: ClockDep
 ) -> AuditRequestRead:
-    view, was_created = await handlers.create(uow, principal, body)
+    view, was_created = await handlers.create(uow, principal, body, clock=clock)
     created(response, f"/v1/audit-requests/{view.request.id}", view.request.version, was_created)
     return _read(view)
 
@@ -90,5 +90,5 @@ async def update_audit_request(
     status_code=204,
     summary="Erase the requester's name, email and phone (the request stays)",
 )
-async def remove_requester(audit_request_id: uuid.UUID, uow: UowDep, principal: ReaderKey) -> None:
-    await handlers.remove_requester(uow, principal, audit_request_id)
+async def remove_requester(audit_request_id: uuid.UUID, uow: UowDep, principal: ReaderKey, clock: ClockDep) -> None:
+    await handlers.remove_requester(uow, principal, audit_request_id, clock=clock)

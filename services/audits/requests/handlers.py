@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from services.audits.requests.schemas import AuditRequestCreate, AuditRequestUpd
 from services.audits.tables import Audit, AuditRequest, AuditRequestRequester, Neighbourhood
 from shared.auth.keys import Principal, Scope
 from shared.auth.replay import replayed
+from shared.clock import Clock
 from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated
 from shared.contracts.vocabulary import AuditRequestStatus
 from shared.db.uow import UnitOfWork
@@ -89,6 +90,7 @@ async def create(
     principal: Principal,
     body: AuditRequestCreate,
     *,
+    clock: Clock,
     source: str = "api",
     attributes: dict[str, Any] | None = None,
 ) -> tuple[AuditRequestView, bool]:
@@ -96,7 +98,7 @@ async def create(
     async with uow:
         if existing := await _replayed(uow.session, principal, body):
             return await _view(uow.session, existing), False
-        now = datetime.now(UTC)
+        now = clock.now()
         if body.received_at and body.received_at > now + CLOCK_SKEW:
             raise InvalidField("received_at is in the future", field="body.received_at")
         location = body.location.model_dump() if body.location else None
@@ -189,7 +191,7 @@ async def update(
         return await _view(uow.session, row)
 
 
-async def remove_requester(uow: UnitOfWork, principal: Principal, id_: uuid.UUID) -> None:
+async def remove_requester(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, clock: Clock) -> None:
     """Erase the requester's name, email and phone; the request itself stays."""
     require_triage(principal)
     async with uow:
@@ -197,6 +199,6 @@ async def remove_requester(uow: UnitOfWork, principal: Principal, id_: uuid.UUID
         if await store.remove_requester(uow.session, row.id):
             # The record changed (no contact on file any more): a new version, so ETags and events follow.
             row.version += 1
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = clock.now()
             emit_state(uow, AuditRequestUpdated, row)
         await uow.commit()

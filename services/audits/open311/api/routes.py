@@ -155,13 +155,15 @@ async def _poster(request: Request, form: dict[str, list[str]]) -> Principal:
     responses=responses(CREATED_SCHEMA, 400, 403, 404),
     openapi_extra=POST_BODY,
 )
-async def create_service_request(request: Request, fmt: Format, settings: AuditsSettingsDep) -> Response:
+async def create_service_request(
+    request: Request, fmt: Format, settings: AuditsSettingsDep, clock: ClockDep
+) -> Response:
     async def work() -> Any:
         form = await _form(request)
         jurisdiction = next(iter(form.get("jurisdiction_id", [])), None) or request.query_params.get("jurisdiction_id")
         georeport.check_jurisdiction(jurisdiction, settings.open311_jurisdiction_id)
         principal = await _poster(request, form)
-        return await handlers.submit(await get_uow(request, principal), principal, form)
+        return await handlers.submit(await get_uow(request, principal), principal, form, clock)
 
     return await _answer(fmt, "service_requests", work)
 
