@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audits.handlers import audits, neighbourhoods, partnerships, recommendations
-from services.audits.schemas import (
+from services.audits.core.handlers import audits, neighbourhoods, partnerships, recommendations
+from services.audits.core.schemas import (
     AuditCreate,
     Finding,
     NeighbourhoodCreate,
@@ -25,7 +25,7 @@ from services.audits.schemas import (
     RecommendationCreate,
     TransitionCreate,
 )
-from services.audits.store.tables import Partnership, outbox
+from services.audits.tables import Partnership, outbox
 from shared.auth.keys import Principal, Scope
 from shared.contracts.geo import Point, Polygon
 from shared.contracts.vocabulary import AuditStatus, AuditTrigger, Principle, Priority
@@ -468,4 +468,5 @@ async def _create_recommendation(
     view, _ = await recommendations.create(_uow(engine), ADMIN, audit_id, body)
     for to, on in steps:
         step = TransitionCreate(to=to, on=on, note=rng.choice(STEP_NOTES[to]))
-        await recommendations.transition(_uow(engine), ADMIN, view.recommendation.id, step, None)
+        # The data set's own today: every step is on or before the report's last week.
+        await recommendations.transition(_uow(engine), ADMIN, view.recommendation.id, step, None, today=LAST_STEP)

@@ -70,7 +70,7 @@ def _day(value: str | None, option: str) -> date | None:
 
 def _filters(what: What, given: dict[str, Any]) -> dict[str, Any]:
     """The list filters of the API, checked the same way; a filter of the other list is a usage error."""
-    from services.audits.api.filters import AuditFilters, RecommendationFilters
+    from services.audits.core.api.filters import AuditFilters, RecommendationFilters
 
     model = AuditFilters if what is What.audits else RecommendationFilters
     fields = model.__dataclass_fields__
@@ -111,7 +111,7 @@ def _progress(what: str) -> Progress:
 async def _export(
     what: What, fmt: Format, filters: dict[str, Any], bom: bool, file: IO[bytes], tick: Callable[[int], None]
 ) -> None:
-    from services.audits.handlers import exports
+    from services.audits.core.handlers import exports
     from shared.db.engine import dispose_engines, get_engine
 
     ctx = exports.Context(None, filters, on_page=tick)
