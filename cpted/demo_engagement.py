@@ -20,16 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cpted.demo import ADMIN, DOWNTOWN, FORD_CITY, GLENGARRY, PARTNERS, PARTNERSHIPS, SANDWICH, _id
 from cpted.demo_outreach import OUTREACH, Outreach
 from services.events.directory import KnownPartnership, StaticDirectory
-from services.events.handlers import events, materials, programme, stakeholders
-from services.events.schemas import (
-    DistributionCreate,
-    EventCreate,
-    MaterialCreate,
-    StakeholderCreate,
-    TrainingCreate,
-    TranslationBody,
-)
-from services.events.store.tables import Training, outbox
+from services.events.handlers import events, stakeholders
+from services.events.materials.handlers import distributions, materials, trainings
+from services.events.materials.schemas import DistributionCreate, MaterialCreate, TrainingCreate, TranslationBody
+from services.events.schemas import EventCreate, StakeholderCreate
+from services.events.tables import Training, outbox
 from shared.contracts.vocabulary import EventKind as K
 from shared.contracts.vocabulary import EventStatus
 from shared.db.uow import UnitOfWork
@@ -158,7 +153,7 @@ async def load_engagement_demo(engine: AsyncEngine) -> bool:
             held_on=held_on,
             material_ids=shown,
         )
-        await programme.record_training(_uow(engine), ADMIN, body)
+        await trainings.record_training(_uow(engine), ADMIN, body)
     return True
 
 
@@ -278,7 +273,7 @@ async def _distributions(engine: AsyncEngine, material_ids: dict[str, uuid.UUID]
                     handed_to_at_risk=int(copies * share * 0.3) if handed else None,
                     handed_to_charged=int(copies * share * 0.2) if handed else None,
                 )  # type: ignore[arg-type]
-                await programme.record_distribution(_uow(engine), ADMIN, body)
+                await distributions.record_distribution(_uow(engine), ADMIN, body)
     for lang, on, copies in (("en", date(2025, 10, 4), 500), ("ar", date(2026, 2, 10), 150)):
         body = DistributionCreate(
             id=_id("distribution", f"public:cpted:{lang}"),
@@ -289,7 +284,7 @@ async def _distributions(engine: AsyncEngine, material_ids: dict[str, uuid.UUID]
             audience="public",
             distributed_on=on,
         )  # type: ignore[arg-type]
-        await programme.record_distribution(_uow(engine), ADMIN, body)
+        await distributions.record_distribution(_uow(engine), ADMIN, body)
 
 
 async def _connections(engine: AsyncEngine) -> None:

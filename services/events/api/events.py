@@ -3,12 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.api.deps import DirectoryDep, UowDep
+from services.events.deps import DirectoryDep, UowDep
 from services.events.domain.schedule import local_bounds
 from services.events.handlers import events
 from services.events.schemas import EventCreate, EventRead, EventUpdate
 from services.events.store import repository
-from services.events.store.tables import CommunityEvent
+from services.events.tables import CommunityEvent
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.contracts.vocabulary import EventKind, EventStatus

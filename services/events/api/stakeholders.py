@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.api.deps import DirectoryDep, UowDep
+from services.events.deps import DirectoryDep, UowDep
 from services.events.handlers import stakeholders
 from services.events.schemas import StakeholderCreate, StakeholderRead, StakeholderUpdate
 from services.events.store import repository
-from services.events.store.tables import Stakeholder
+from services.events.tables import Stakeholder
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import StakeholderKind, StakeholderStatus
 from shared.errors import InvalidField

@@ -8,9 +8,9 @@ from typing import Any
 
 from services.events.directory import Directory
 from services.events.domain.schedule import RuleBroken, check_status, check_times, to_utc
-from services.events.handlers.records import check_places, load, require_any_write, state
+from services.events.records import check_places, load, require_any_write, state
 from services.events.schemas import EventCreate, EventUpdate
-from services.events.store.tables import CommunityEvent
+from services.events.tables import CommunityEvent
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.events import EventCancelled, EventCreated, EventDeleted, EventUpdated

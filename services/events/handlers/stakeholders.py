@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from services.events.directory import Directory
-from services.events.handlers.records import check_places, load, not_in_future, state
+from services.events.records import check_places, load, not_in_future, state
 from services.events.schemas import StakeholderCreate, StakeholderUpdate
 from services.events.store import repository
-from services.events.store.tables import Stakeholder
+from services.events.tables import Stakeholder
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.events import StakeholderCreated, StakeholderUpdated

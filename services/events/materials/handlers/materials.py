@@ -8,13 +8,13 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from services.events.domain import language_check, printable
-from services.events.domain.languages import InvalidTag, direction, normalize
-from services.events.domain.negotiation import Choice, MissingTranslation, choose
-from services.events.handlers.records import load, state, today
-from services.events.schemas import MaterialCreate, MaterialUpdate, TranslationBody
-from services.events.store import repository
-from services.events.store.tables import Material
+from services.events.materials.domain import language_check, printable
+from services.events.materials.domain.languages import InvalidTag, direction, normalize
+from services.events.materials.domain.negotiation import Choice, MissingTranslation, choose
+from services.events.materials.schemas import MaterialCreate, MaterialUpdate, TranslationBody
+from services.events.materials.store import queries
+from services.events.records import load, state, today
+from services.events.tables import Material
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.events import MaterialCreated, MaterialTranslated, MaterialUpdated
@@ -106,7 +106,7 @@ async def create(uow: UnitOfWork, principal: Principal, body: MaterialCreate, st
         translations = _translations(body.translations)
         source = tag(body.source_language, "body.source_language")
         _check_source(source, translations)
-        if await repository.slug_taken(uow.session, body.slug):
+        if await queries.slug_taken(uow.session, body.slug):
             raise Conflict(f"a material with slug {body.slug!r} exists already", field="body.slug")
         fields = body.model_dump(exclude={"id", "translations", "source_language", "published_on"})
         row = Material(
@@ -138,7 +138,7 @@ async def update(
             changes["source_language"] = tag(changes["source_language"], "body.source_language")
         source = changes.get("source_language", row.source_language)
         _check_source(source, changes.get("translations", row.translations))
-        if body.slug and await repository.slug_taken(uow.session, body.slug, except_id=id_):
+        if body.slug and await queries.slug_taken(uow.session, body.slug, except_id=id_):
             raise Conflict(f"a material with slug {body.slug!r} exists already", field="body.slug")
         if apply_changes(row, changes):
             _refuse_if_strict(row, strict)

@@ -1,4 +1,5 @@
-"""Tables of the events service (schema ``events``).
+"""Tables of the events service (schema ``events``): every capability's, in one metadata, as the
+migrations are one history.
 
 Times are stored UTC (``timestamptz``); an event's partnerships are an array
 so that "events of partnership P" is one indexed overlap query.

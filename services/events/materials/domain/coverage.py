@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from services.events.materials.domain.agencies import key, spelled
+
 
 @dataclass(frozen=True)
 class Delivered:
@@ -41,10 +43,6 @@ class AgencyCoverage:
         return not self.missing
 
 
-def _key(agency: str) -> str:
-    return " ".join(agency.split()).casefold()
-
-
 def coverage(
     materials: Iterable[tuple[uuid.UUID, str]], delivered: Iterable[Delivered], agencies: Iterable[str] = ()
 ) -> list[AgencyCoverage]:
@@ -53,19 +51,19 @@ def coverage(
     names: dict[str, str] = {}
     reached: dict[str, dict[uuid.UUID, Reached]] = {}
     for agency in agencies:
-        names.setdefault(_key(agency), " ".join(agency.split()))
+        names.setdefault(key(agency), spelled(agency))
     for d in delivered:
-        key = _key(d.agency)
-        names.setdefault(key, d.agency)
+        known = key(d.agency)
+        names.setdefault(known, d.agency)
         if d.material_id not in catalogue:
             continue
-        row = reached.setdefault(key, {}).setdefault(d.material_id, Reached(d.material_id, catalogue[d.material_id]))
+        row = reached.setdefault(known, {}).setdefault(d.material_id, Reached(d.material_id, catalogue[d.material_id]))
         row.copies += d.copies
         row.languages.add(d.language)
         row.last_distributed_on = max(filter(None, (row.last_distributed_on, d.distributed_on)))
     rows = []
-    for key, name in sorted(names.items()):
-        got = reached.get(key, {})
+    for known, name in sorted(names.items()):
+        got = reached.get(known, {})
         missing = [(mid, slug) for mid, slug in sorted(catalogue.items(), key=lambda m: m[1]) if mid not in got]
         rows.append(AgencyCoverage(name, sorted(got.values(), key=lambda r: r.slug), missing))
     return rows

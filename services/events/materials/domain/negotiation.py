@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from services.events.domain.languages import InvalidTag, fallbacks, normalize
+from services.events.materials.domain.languages import InvalidTag, fallbacks, normalize
 
 
 class MissingTranslation(LookupError):

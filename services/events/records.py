@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.events.directory import Directory
-from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
+from services.events.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
 from shared.auth.keys import Principal
 from shared.db.engine import get_or_404
 from shared.db.uow import UnitOfWork
@@ -27,6 +27,12 @@ _NAMES = {
 
 async def load(uow: UnitOfWork, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
     return await get_or_404(uow.session, model, id_, _NAMES[model], for_update=for_update)
+
+
+async def get(uow: UnitOfWork, model: Any, id_: uuid.UUID) -> Any:
+    """A record any reader may see, or 404."""
+    async with uow:
+        return await load(uow, model, id_)
 
 
 def state(row: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from services.events.domain.languages import primary
+from services.events.materials.domain.languages import primary
 
 TERMS_FILE = Path(__file__).with_name("stigma_terms.json")
 _MARKS = "\u0300-\u036f"

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.events.directory import AuditsDirectory, Directory
-from services.events.store.tables import outbox
+from services.events.tables import outbox
 from shared.auth.keys import ReaderKey, bearer_token
 from shared.db.uow import UnitOfWork
 from shared.web.http import unit_of_work

@@ -4,14 +4,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import HTMLResponse
 
-from services.events.api.deps import UowDep
-from services.events.domain import printable
-from services.events.domain.negotiation import Choice
-from services.events.handlers import materials
-from services.events.handlers.programme import get
-from services.events.schemas import ContentRead, MaterialCreate, MaterialRead, MaterialUpdate, TranslationBody
-from services.events.store import repository
-from services.events.store.tables import Material
+from services.events.deps import UowDep
+from services.events.materials.domain import printable
+from services.events.materials.domain.negotiation import Choice
+from services.events.materials.handlers import materials
+from services.events.materials.schemas import ContentRead, MaterialCreate, MaterialRead, MaterialUpdate, TranslationBody
+from services.events.materials.store import queries
+from services.events.records import get
+from services.events.tables import Material
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import MaterialKind, MaterialTopic
 from shared.web.http import IfMatch, SessionDep, created
@@ -49,7 +49,7 @@ async def list_materials(
     language: Annotated[str | None, Query(max_length=35, description="has a version in this language")] = None,
 ) -> dict[str, object]:
     wanted = materials.tag(language, "query.language") if language else None
-    rows, cursor = await repository.list_materials(session, page, topic=topic, kind=kind, language=wanted)
+    rows, cursor = await queries.list_materials(session, page, topic=topic, kind=kind, language=wanted)
     return {"items": [materials.view(r) for r in rows], "next_cursor": cursor}
 
 
