@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cpted.demo import ADMIN, DOWNTOWN, FORD_CITY, GLENGARRY, PARTNERS, PARTNERSHIPS, SANDWICH, _id
 from cpted.demo_outreach import OUTREACH, Outreach
-from services.events.directory import KnownPartnership, StaticDirectory
-from services.events.handlers import events, stakeholders
 from services.events.materials.handlers import distributions, materials, trainings
 from services.events.materials.schemas import DistributionCreate, MaterialCreate, TrainingCreate, TranslationBody
-from services.events.schemas import EventCreate, StakeholderCreate
+from services.events.programme.directory import KnownPartnership, StaticDirectory
+from services.events.programme.handlers import events, stakeholders
+from services.events.programme.schemas import EventCreate, StakeholderCreate
 from services.events.tables import Training, outbox
 from shared.contracts.vocabulary import EventKind as K
 from shared.contracts.vocabulary import EventStatus

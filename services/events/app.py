@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.events.api import calendar, events, stakeholders
 from services.events.materials.api import distributions, language_check, materials, trainings
+from services.events.programme.api import calendar, events, stakeholders
 from services.events.tables import idempotency, outbox
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router

@@ -1,16 +1,13 @@
-"""What every handler of the events service shares: load-or-404, payloads, write rights, places, today."""
+"""What every handler of the events service shares: load-or-404, payloads, today."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.events.directory import Directory
 from services.events.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
-from shared.auth.keys import Principal
 from shared.db.engine import get_or_404
 from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
@@ -47,29 +44,3 @@ def today() -> date:
 def not_in_future(day: date, field: str) -> None:
     if day > today():
         raise InvalidField(f"{day} is in the future; record what has happened", field=f"body.{field}")
-
-
-def require_any_write(principal: Principal, partnership_ids: Iterable[uuid.UUID]) -> None:
-    principal.require_write_any(partnership_ids)
-
-
-async def check_places(
-    directory: Directory,
-    partnership_ids: Iterable[uuid.UUID],
-    neighbourhood_id: uuid.UUID | None,
-    *,
-    partnership_field: str = "body.partnership_ids",
-) -> None:
-    """Every partnership named exists (and the caller may see it); so does the neighbourhood."""
-    known, missing = [], []
-    for pid in dict.fromkeys(partnership_ids):
-        found = await directory.partnership(pid)
-        (known if found else missing).append(found or pid)
-    if missing:
-        raise InvalidField(f"unknown partnership(s): {', '.join(map(str, missing))}", field=partnership_field)
-    if neighbourhood_id is None:
-        return
-    if any(neighbourhood_id in p.neighbourhood_ids for p in known):
-        return
-    if not await directory.neighbourhood_exists(neighbourhood_id):
-        raise InvalidField(f"unknown neighbourhood: {neighbourhood_id}", field="body.neighbourhood_id")

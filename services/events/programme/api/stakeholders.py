@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.deps import DirectoryDep, UowDep
-from services.events.handlers import stakeholders
-from services.events.schemas import StakeholderCreate, StakeholderRead, StakeholderUpdate
-from services.events.store import repository
+from services.events.deps import UowDep
+from services.events.programme.api.deps import DirectoryDep
+from services.events.programme.handlers import stakeholders
+from services.events.programme.schemas import StakeholderCreate, StakeholderRead, StakeholderUpdate
+from services.events.programme.store import queries
 from services.events.tables import Stakeholder
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import StakeholderKind, StakeholderStatus
@@ -42,7 +43,7 @@ async def list_stakeholders(
 ) -> dict[str, object]:
     if start and end and start > end:
         raise InvalidField("'from' is after 'to'", field="query.from")
-    rows, cursor = await repository.list_stakeholders(
+    rows, cursor = await queries.list_stakeholders(
         session,
         page,
         visible=None if principal.sees_all() else principal.partnership_ids,

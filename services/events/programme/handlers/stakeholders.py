@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from services.events.directory import Directory
-from services.events.records import check_places, load, not_in_future, state
-from services.events.schemas import StakeholderCreate, StakeholderUpdate
-from services.events.store import repository
+from services.events.programme.directory import Directory
+from services.events.programme.handlers.places import check_places
+from services.events.programme.schemas import StakeholderCreate, StakeholderUpdate
+from services.events.programme.store import queries
+from services.events.records import load, not_in_future, state
 from services.events.tables import Stakeholder
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
@@ -29,7 +30,7 @@ def _emit(uow: UnitOfWork, event: type, row: Stakeholder) -> None:
 
 
 async def _name_free(uow: UnitOfWork, partnership_id: uuid.UUID, name: str, except_id: uuid.UUID | None) -> None:
-    if await repository.stakeholder_named(uow.session, partnership_id, name, except_id):
+    if await queries.stakeholder_named(uow.session, partnership_id, name, except_id):
         raise Conflict(f"this partnership already has a connection named {name!r}", field="body.name")
 
 

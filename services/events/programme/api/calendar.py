@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response, Security
 from fastapi.security import HTTPBasicCredentials
 
-from services.events.directory import AuditsDirectory
-from services.events.domain.calendar import build
-from services.events.store import repository
+from services.events.programme.directory import AuditsDirectory
+from services.events.programme.domain.calendar import build
+from services.events.programme.store import queries
 from shared.auth.keys import Credentials, Principal, bearer_token, calendar_basic_scheme
 from shared.errors import NotFound, Unauthorized, Unavailable
 from shared.web.http import SessionDep
@@ -71,7 +71,7 @@ async def partnership_calendar(
             raise NotFound(f"partnership {partnership_id} not found")
     if known:
         name = f"{known.name}: community events"
-    rows = await repository.calendar_events(session, partnership_id, datetime.now(UTC) - HISTORY, MOST_EVENTS)
+    rows = await queries.calendar_events(session, partnership_id, datetime.now(UTC) - HISTORY, MOST_EVENTS)
     body = build(name, rows)
     tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": tag, "Cache-Control": "private, max-age=300"}

@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.events.directory import Directory
-from services.events.domain.schedule import RuleBroken, check_status, check_times, to_utc
-from services.events.records import check_places, load, require_any_write, state
-from services.events.schemas import EventCreate, EventUpdate
+from services.events.programme.directory import Directory
+from services.events.programme.domain.schedule import RuleBroken, check_status, check_times, to_utc
+from services.events.programme.handlers.places import check_places
+from services.events.programme.schemas import EventCreate, EventUpdate
+from services.events.records import load, state
 from services.events.tables import CommunityEvent
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
@@ -61,7 +62,7 @@ async def _owners(row: CommunityEvent) -> list[uuid.UUID]:
 async def create(
     uow: UnitOfWork, principal: Principal, directory: Directory, body: EventCreate
 ) -> tuple[CommunityEvent, bool]:
-    require_any_write(principal, body.partnership_ids)
+    principal.require_write_any(body.partnership_ids)
     async with uow:
         sent = body.model_dump(exclude={"id"}) | {"partnership_ids": list(dict.fromkeys(body.partnership_ids))}
         if existing := await replayed(
@@ -88,12 +89,12 @@ async def update(
     changes = body.model_dump(exclude_unset=True)
     async with uow:
         row = await visible(uow, principal, id_, for_update=True)
-        require_any_write(principal, row.partnership_ids)
+        principal.require_write_any(row.partnership_ids)
         check_if_match(if_match, row.version)
         merged = _checked(state(row) | changes, EventStatus(row.status))
         changes = {k: merged[k] for k in changes}
         if "partnership_ids" in changes:
-            require_any_write(principal, changes["partnership_ids"])
+            principal.require_write_any(changes["partnership_ids"])
         added = set(merged["partnership_ids"]) - set(row.partnership_ids)
         if added or changes.get("neighbourhood_id") not in (None, row.neighbourhood_id):
             await check_places(directory, added, changes.get("neighbourhood_id"))
@@ -108,7 +109,7 @@ async def update(
 async def delete(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, if_match: str | None) -> None:
     async with uow:
         row = await visible(uow, principal, id_, for_update=True)
-        require_any_write(principal, row.partnership_ids)
+        principal.require_write_any(row.partnership_ids)
         check_if_match(if_match, row.version)
         row.version += 1
         _emit(uow, EventDeleted, row)

@@ -1,4 +1,4 @@
-"""Request and response bodies of the events API (never the tables, never the events)."""
+"""Request and response bodies of community events and community connections (never the tables, never the events)."""
 
 from __future__ import annotations
 

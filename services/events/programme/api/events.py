@@ -3,11 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.deps import DirectoryDep, UowDep
-from services.events.domain.schedule import local_bounds
-from services.events.handlers import events
-from services.events.schemas import EventCreate, EventRead, EventUpdate
-from services.events.store import repository
+from services.events.deps import UowDep
+from services.events.programme.api.deps import DirectoryDep
+from services.events.programme.domain.schedule import local_bounds
+from services.events.programme.handlers import events
+from services.events.programme.schemas import EventCreate, EventRead, EventUpdate
+from services.events.programme.store import queries
 from services.events.tables import CommunityEvent
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
@@ -49,7 +50,7 @@ async def list_events(
     if start and end and start > end:
         raise InvalidField("'from' is after 'to'", field="query.from")
     after, before = local_bounds(start, end, get_settings().local_timezone)
-    rows, cursor = await repository.list_events(
+    rows, cursor = await queries.list_events(
         session,
         page,
         visible=None if principal.sees_all() else principal.partnership_ids,
