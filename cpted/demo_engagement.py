@@ -25,11 +25,14 @@ from services.events.programme.directory import KnownPartnership, StaticDirector
 from services.events.programme.handlers import events, stakeholders
 from services.events.programme.schemas import EventCreate, StakeholderCreate
 from services.events.tables import Training, outbox
+from shared.clock import Clock
 from shared.contracts.vocabulary import EventKind as K
 from shared.contracts.vocabulary import EventStatus
 from shared.db.uow import UnitOfWork
 
 LOCAL = ZoneInfo("America/Toronto")
+# The demo is of Windsor, Ontario: its days are Toronto days whatever the settings say.
+CLOCK = Clock("America/Toronto")
 SEED = 19
 # Events before the report's last week were held; later ones are still scheduled.
 HELD_BEFORE = date(2026, 11, 20)
@@ -138,7 +141,7 @@ async def load_engagement_demo(engine: AsyncEngine) -> bool:
             return False
     rng = random.Random(SEED)
     for body in [*map(_special, SPECIALS), *_routine(rng)]:
-        await events.create(_uow(engine), ADMIN, _directory(), body)
+        await events.create(_uow(engine), ADMIN, _directory(), body, CLOCK)
     material_ids = {o.slug: await _material(engine, o) for o in OUTREACH}
     await _distributions(engine, material_ids)
     await _connections(engine)
@@ -153,7 +156,7 @@ async def load_engagement_demo(engine: AsyncEngine) -> bool:
             held_on=held_on,
             material_ids=shown,
         )
-        await trainings.record_training(_uow(engine), ADMIN, body)
+        await trainings.record_training(_uow(engine), ADMIN, body, CLOCK)
     return True
 
 
@@ -248,11 +251,12 @@ async def _material(engine: AsyncEngine, outreach: Outreach) -> uuid.UUID:
         published_on=outreach.published_on,
         translations=texts,
     )  # type: ignore[arg-type]
-    row, _ = await materials.create(_uow(engine), ADMIN, body, strict=True)
+    material, _ = await materials.create(_uow(engine), ADMIN, body, strict=True, clock=CLOCK)
     for lang, t in outreach.later.items():
         later = TranslationBody(title=t.title, body=t.body, translated_on=t.translated_on)
-        await materials.translate(_uow(engine), ADMIN, row.id, lang, later, None, strict=True)
-    return row.id
+        await materials.translate(_uow(engine), ADMIN, material["id"], lang, later, None, strict=True, clock=CLOCK)
+    material_id: uuid.UUID = material["id"]
+    return material_id
 
 
 async def _distributions(engine: AsyncEngine, material_ids: dict[str, uuid.UUID]) -> None:
@@ -273,7 +277,7 @@ async def _distributions(engine: AsyncEngine, material_ids: dict[str, uuid.UUID]
                     handed_to_at_risk=int(copies * share * 0.3) if handed else None,
                     handed_to_charged=int(copies * share * 0.2) if handed else None,
                 )  # type: ignore[arg-type]
-                await distributions.record_distribution(_uow(engine), ADMIN, body)
+                await distributions.record_distribution(_uow(engine), ADMIN, body, CLOCK)
     for lang, on, copies in (("en", date(2025, 10, 4), 500), ("ar", date(2026, 2, 10), 150)):
         body = DistributionCreate(
             id=_id("distribution", f"public:cpted:{lang}"),
@@ -284,7 +288,7 @@ async def _distributions(engine: AsyncEngine, material_ids: dict[str, uuid.UUID]
             audience="public",
             distributed_on=on,
         )  # type: ignore[arg-type]
-        await distributions.record_distribution(_uow(engine), ADMIN, body)
+        await distributions.record_distribution(_uow(engine), ADMIN, body, CLOCK)
 
 
 async def _connections(engine: AsyncEngine) -> None:
@@ -300,4 +304,4 @@ async def _connections(engine: AsyncEngine) -> None:
                 neighbourhood_id=_id("neighbourhood", partner.areas[0]),
                 connected_on=on,
             )  # type: ignore[arg-type]
-            await stakeholders.create(_uow(engine), ADMIN, _directory(), body)
+            await stakeholders.create(_uow(engine), ADMIN, _directory(), body, CLOCK)

@@ -1,17 +1,15 @@
-"""What every handler of the events service shares: load-or-404, payloads, today."""
+"""What every handler of the events service shares: load-or-404, payloads, days that must have come."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from services.events.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
 from shared.db.engine import get_or_404
 from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
-from shared.settings import get_settings
 
 _NAMES = {
     CommunityEvent: "event",
@@ -37,10 +35,12 @@ def state(row: Any) -> dict[str, Any]:
     return dict(row.model_dump(exclude={"version", "created_at", "updated_at"}))
 
 
-def today() -> date:
-    return datetime.now(ZoneInfo(get_settings().local_timezone)).date()
-
-
-def not_in_future(day: date, field: str) -> None:
-    if day > today():
+def not_in_future(day: date, field: str, today: date) -> None:
+    if day > today:
         raise InvalidField(f"{day} is in the future; record what has happened", field=f"body.{field}")
+
+
+def check_period(start: date | None, end: date | None) -> None:
+    """The ``from`` and ``to`` of a list, in order."""
+    if start and end and start > end:
+        raise InvalidField("'from' is after 'to'", field="query.from")

@@ -2,8 +2,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from services.events.materials.domain import language_check
-from services.events.materials.handlers.materials import tag
+from services.events.materials.handlers import languages
 from services.events.materials.schemas import LanguageCheckRead, LanguageCheckRequest
 from shared.auth.keys import ReaderKey
 
@@ -16,12 +15,4 @@ router = APIRouter(tags=["language check"])
     summary="Find stigmatizing terms about substance use in any text, with person-first suggestions",
 )
 async def check_language(body: LanguageCheckRequest, principal: ReaderKey) -> dict[str, Any]:
-    language = tag(body.lang, "body.lang")
-    findings = [{"field": "text"} | vars(f) for f in language_check.check(body.text, language)]
-    checked = language_check.checked_languages()
-    return {
-        "lang": language,
-        "checked": language.split("-")[0] in checked,
-        "checked_languages": checked,
-        "findings": findings,
-    }
+    return languages.check(body.text, body.lang)

@@ -4,17 +4,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import HTMLResponse
 
-from services.events.deps import UowDep
-from services.events.materials.domain import printable
-from services.events.materials.domain.negotiation import Choice
-from services.events.materials.handlers import materials
+from services.events.deps import ClockDep, UowDep
+from services.events.materials.handlers import content, materials
+from services.events.materials.handlers.content import Negotiated
 from services.events.materials.schemas import ContentRead, MaterialCreate, MaterialRead, MaterialUpdate, TranslationBody
-from services.events.materials.store import queries
-from services.events.records import get
-from services.events.tables import Material
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import MaterialKind, MaterialTopic
-from shared.web.http import IfMatch, SessionDep, created
+from shared.web.http import IfMatch, created
 from shared.web.media import JSON, NOT_ACCEPTABLE, PDF, binary, preferred
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
@@ -32,32 +28,36 @@ PDF_ANSWER = binary(PDF, "The material in the negotiated language as a PDF (Lett
 
 @router.post("", status_code=201, response_model=MaterialRead)
 async def create_material(
-    body: MaterialCreate, uow: UowDep, principal: ReaderKey, response: Response, strict: StrictQ = False
+    body: MaterialCreate,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    clock: ClockDep,
+    strict: StrictQ = False,
 ) -> dict[str, Any]:
-    row, was_created = await materials.create(uow, principal, body, strict)
-    created(response, f"/v1/materials/{row.id}", row.version, was_created)
-    return materials.view(row)
+    material, was_created = await materials.create(uow, principal, body, strict, clock)
+    created(response, f"/v1/materials/{material['id']}", material["version"], was_created)
+    return material
 
 
 @router.get("", response_model=Page[MaterialRead])
 async def list_materials(
-    session: SessionDep,
+    uow: UowDep,
     principal: ReaderKey,
     page: PageDep,
     topic: MaterialTopic | None = None,
     kind: MaterialKind | None = None,
     language: Annotated[str | None, Query(max_length=35, description="has a version in this language")] = None,
 ) -> dict[str, object]:
-    wanted = materials.tag(language, "query.language") if language else None
-    rows, cursor = await queries.list_materials(session, page, topic=topic, kind=kind, language=wanted)
-    return {"items": [materials.view(r) for r in rows], "next_cursor": cursor}
+    items, cursor = await materials.listing(uow, page, topic=topic, kind=kind, language=language)
+    return {"items": items, "next_cursor": cursor}
 
 
 @router.get("/{material_id}", response_model=MaterialRead)
 async def get_material(material_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response) -> dict[str, Any]:
-    row = await get(uow, Material, material_id)
-    set_etag(response, row.version)
-    return materials.view(row)
+    material = await materials.read(uow, material_id)
+    set_etag(response, material["version"])
+    return material
 
 
 @router.patch("/{material_id}", response_model=MaterialRead)
@@ -67,12 +67,13 @@ async def update_material(
     uow: UowDep,
     principal: ReaderKey,
     response: Response,
+    clock: ClockDep,
     if_match: IfMatch = None,
     strict: StrictQ = False,
 ) -> dict[str, Any]:
-    row = await materials.update(uow, principal, material_id, body, if_match, strict)
-    set_etag(response, row.version)
-    return materials.view(row)
+    material = await materials.update(uow, principal, material_id, body, if_match, strict, clock)
+    set_etag(response, material["version"])
+    return material
 
 
 @router.put("/{material_id}/translations/{lang}", response_model=MaterialRead)
@@ -83,28 +84,27 @@ async def put_translation(
     uow: UowDep,
     principal: ReaderKey,
     response: Response,
+    clock: ClockDep,
     if_match: IfMatch = None,
     strict: StrictQ = False,
 ) -> dict[str, Any]:
-    row, added = await materials.translate(uow, principal, material_id, lang, body, if_match, strict)
+    material, added = await materials.translate(uow, principal, material_id, lang, body, if_match, strict, clock)
     response.status_code = 201 if added else 200
-    set_etag(response, row.version)
-    return materials.view(row)
+    set_etag(response, material["version"])
+    return material
 
 
-def _negotiated(
-    response: Response, row: Material, language: str, vary: str = "Accept-Language", form: str = ""
-) -> None:
+def _negotiated(response: Response, found: Negotiated, vary: str = "Accept-Language", form: str = "") -> None:
     """One validator per version, language and form (``-pdf``), as each is a different file."""
-    response.headers["Content-Language"] = language
+    response.headers["Content-Language"] = found.language
     response.headers["Vary"] = vary
-    response.headers["ETag"] = f'"{row.version}-{language}{form}"'
+    response.headers["ETag"] = f'"{found.version}-{found.language}{form}"'
 
 
-async def _pdf(row: Material, choice: Choice, vary: str) -> Response:
-    response = Response(await materials.pdf(row, choice), media_type=PDF)
-    _negotiated(response, row, choice.language, vary, form="-pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{row.slug}-{choice.language}.pdf"'
+def _pdf(found: Negotiated, document: bytes, vary: str) -> Response:
+    response = Response(document, media_type=PDF)
+    _negotiated(response, found, vary, form="-pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{found.slug}-{found.language}.pdf"'
     return response
 
 
@@ -123,13 +123,12 @@ async def material_content(
     accept: Accept = None,
 ) -> Any:
     """The text in one language as JSON, or with `Accept: application/pdf` as a printable PDF."""
-    media = preferred(accept, (JSON, PDF))
-    row = await get(uow, Material, material_id)
-    choice = materials.negotiate(row, lang, accept_language)
-    if media == PDF:
-        return await _pdf(row, choice, vary="Accept, Accept-Language")
-    _negotiated(response, row, choice.language, vary="Accept, Accept-Language")
-    return materials.content(row, choice)
+    vary = "Accept, Accept-Language"
+    if preferred(accept, (JSON, PDF)) == PDF:
+        return _pdf(*await content.pdf(uow, material_id, lang, accept_language), vary=vary)
+    found = await content.content(uow, material_id, lang, accept_language)
+    _negotiated(response, found, vary=vary)
+    return found.text
 
 
 @router.get(
@@ -145,8 +144,7 @@ async def material_content_pdf(
     lang: LangQ = None,
     accept_language: AcceptLanguage = None,
 ) -> Response:
-    row = await get(uow, Material, material_id)
-    return await _pdf(row, materials.negotiate(row, lang, accept_language), vary="Accept-Language")
+    return _pdf(*await content.pdf(uow, material_id, lang, accept_language), vary="Accept-Language")
 
 
 @router.get("/{material_id}/print.html", response_class=HTMLResponse, summary="The material as a printable page")
@@ -157,12 +155,8 @@ async def material_print_html(
     lang: LangQ = None,
     accept_language: AcceptLanguage = None,
 ) -> HTMLResponse:
-    row = await get(uow, Material, material_id)
-    text = materials.content(row, materials.negotiate(row, lang, accept_language))
-    page = printable.html(
-        slug=row.slug, language=text["language"], direction=text["direction"], title=text["title"], body=text["body"]
-    )
+    found, page = await content.page(uow, material_id, lang, accept_language)
     response = HTMLResponse(page)
-    _negotiated(response, row, text["language"])
-    response.headers["Content-Disposition"] = f'inline; filename="{row.slug}-{text["language"]}.html"'
+    _negotiated(response, found)
+    response.headers["Content-Disposition"] = f'inline; filename="{found.slug}-{found.language}.html"'
     return response

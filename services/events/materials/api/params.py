@@ -7,13 +7,6 @@ from typing import Annotated
 
 from fastapi import Query
 
-from shared.errors import InvalidField
-
 FromQ = Annotated[date | None, Query(alias="from", description="on or after this day")]
 ToQ = Annotated[date | None, Query(alias="to", description="on or before this day")]
 AgencyQ = Annotated[str | None, Query(max_length=200, description="agency name (case and spacing ignored)")]
-
-
-def period(start: date | None, end: date | None) -> None:
-    if start and end and start > end:
-        raise InvalidField("'from' is after 'to'", field="query.from")

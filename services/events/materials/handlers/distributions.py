@@ -6,20 +6,26 @@ Distributions belong to no partnership, so only admin keys record them; every re
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 from services.events.materials.domain.agencies import spelled
-from services.events.materials.domain.coverage import AgencyCoverage, Delivered, coverage
-from services.events.materials.handlers.materials import tag
+from services.events.materials.domain.coverage import Delivered, coverage
+from services.events.materials.handlers.languages import tag
 from services.events.materials.schemas import DistributionCreate
 from services.events.materials.store import queries
-from services.events.records import not_in_future, state
+from services.events.records import check_period, get, not_in_future, state
 from services.events.tables import Distribution, Material
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
+from shared.clock import Clock
 from shared.contracts.events.events import DistributionRecorded
+from shared.contracts.vocabulary import Audience
 from shared.db.engine import get_row
 from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
+from shared.web.pagination import PageParams
 
 
 def _check_handed_out(body: DistributionCreate) -> None:
@@ -31,7 +37,7 @@ def _check_handed_out(body: DistributionCreate) -> None:
 
 
 async def record_distribution(
-    uow: UnitOfWork, principal: Principal, body: DistributionCreate
+    uow: UnitOfWork, principal: Principal, body: DistributionCreate, clock: Clock
 ) -> tuple[Distribution, bool]:
     principal.require_admin()
     async with uow:
@@ -48,7 +54,7 @@ async def record_distribution(
             raise InvalidField(
                 f"material {material.slug} has no {language} version; it has {available}", field="body.language"
             )
-        not_in_future(body.distributed_on, "distributed_on")
+        not_in_future(body.distributed_on, "distributed_on", clock.today())
         _check_handed_out(body)
         fields = body.model_dump(exclude={"id", "language", "agency"})
         row = Distribution(id=body.id or uuid.uuid4(), language=language, agency=spelled(body.agency), **fields)
@@ -58,10 +64,30 @@ async def record_distribution(
     return row, True
 
 
+async def read(uow: UnitOfWork, id_: uuid.UUID) -> Distribution:
+    row: Distribution = await get(uow, Distribution, id_)
+    return row
+
+
+async def listing(
+    uow: UnitOfWork,
+    page: PageParams,
+    *,
+    language: str | None,
+    start: date | None,
+    end: date | None,
+    **filters: Any,
+) -> tuple[Sequence[Distribution], str | None]:
+    check_period(start, end)
+    wanted = tag(language, "query.language") if language else None
+    async with uow:
+        return await queries.list_distributions(uow.session, page, language=wanted, start=start, end=end, **filters)
+
+
 async def agency_coverage(
-    uow: UnitOfWork, audience: str, agencies: list[str], topic: str | None
-) -> tuple[int, list[AgencyCoverage]]:
-    """How many materials are expected, and per agency which reached it."""
+    uow: UnitOfWork, audience: Audience, agencies: list[str], topic: str | None
+) -> dict[str, Any]:
+    """How many materials are expected, and per agency which reached its staff and which did not."""
     async with uow:
         materials = await queries.all_materials(uow.session, topic)
         delivered = await queries.distributions_to(uow.session, audience)
@@ -71,4 +97,18 @@ async def agency_coverage(
         [Delivered(d.agency, d.material_id, d.language, d.copies, d.distributed_on) for d in delivered],
         [*known, *agencies],
     )
-    return len(materials), rows
+    reached = [
+        {
+            "agency": r.agency,
+            "complete": r.complete,
+            "reached": [vars(x) | {"languages": sorted(x.languages)} for x in r.reached],
+            "missing": [{"material_id": mid, "slug": slug} for mid, slug in r.missing],
+        }
+        for r in rows
+    ]
+    return {
+        "audience": audience,
+        "materials": len(materials),
+        "agencies": reached,
+        "all_covered": all(r.complete for r in rows),
+    }

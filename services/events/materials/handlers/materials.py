@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from services.events.materials.domain import language_check, printable
-from services.events.materials.domain.languages import InvalidTag, direction, normalize
-from services.events.materials.domain.negotiation import Choice, MissingTranslation, choose
+from services.events.materials.domain import language_check
+from services.events.materials.handlers.languages import tag
 from services.events.materials.schemas import MaterialCreate, MaterialUpdate, TranslationBody
 from services.events.materials.store import queries
-from services.events.records import load, state, today
+from services.events.records import get, load, state
 from services.events.tables import Material
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
+from shared.clock import Clock
 from shared.contracts.events.events import MaterialCreated, MaterialTranslated, MaterialUpdated
+from shared.contracts.vocabulary import MaterialKind, MaterialTopic
 from shared.db.uow import UnitOfWork
-from shared.errors import Conflict, InvalidField, NotFound, Problem
+from shared.errors import Conflict, InvalidField, Problem
+from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
 
 
@@ -27,28 +29,17 @@ class StigmatizingLanguage(Problem):
     status, type, title = 422, "stigmatizing-language", "Stigmatizing language"
 
 
-class TranslationMissing(NotFound):
-    type, title = "translation-missing", "Translation missing"
-
-
-def tag(value: str, field: str) -> str:
-    try:
-        return normalize(value)
-    except InvalidTag as exc:
-        raise InvalidField(str(exc), field=field) from exc
-
-
 def _translation(body: TranslationBody, default_day: date) -> dict[str, Any]:
     return {"title": body.title, "body": body.body, "translated_on": (body.translated_on or default_day).isoformat()}
 
 
-def _translations(raw: dict[str, TranslationBody]) -> dict[str, dict[str, Any]]:
+def _translations(raw: dict[str, TranslationBody], today: date) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for given, body in raw.items():
         canonical = tag(given, f"body.translations.{given}")
         if canonical in found:
             raise InvalidField(f"{given!r} is the same language as {canonical!r}", field=f"body.translations.{given}")
-        found[canonical] = _translation(body, today())
+        found[canonical] = _translation(body, today)
     return found
 
 
@@ -98,12 +89,16 @@ async def _replayed(uow: UnitOfWork, principal: Principal, body: MaterialCreate)
     return await replayed(uow.session, principal, Material, body.id, sent, what="material", stored=stored)
 
 
-async def create(uow: UnitOfWork, principal: Principal, body: MaterialCreate, strict: bool) -> tuple[Material, bool]:
+async def create(
+    uow: UnitOfWork, principal: Principal, body: MaterialCreate, strict: bool, clock: Clock
+) -> tuple[dict[str, Any], bool]:
+    """The material as the API shows it, and whether it is new (False: a repeat of the same create)."""
     principal.require_admin()
+    today = clock.today()
     async with uow:
         if existing := await _replayed(uow, principal, body):
-            return existing, False
-        translations = _translations(body.translations)
+            return view(existing), False
+        translations = _translations(body.translations, today)
         source = tag(body.source_language, "body.source_language")
         _check_source(source, translations)
         if await queries.slug_taken(uow.session, body.slug):
@@ -113,19 +108,25 @@ async def create(uow: UnitOfWork, principal: Principal, body: MaterialCreate, st
             id=body.id or uuid.uuid4(),
             source_language=source,
             translations=translations,
-            published_on=body.published_on or today(),
+            published_on=body.published_on or today,
             **fields,
         )
         _refuse_if_strict(row, strict)
         uow.session.add(row)
         _emit(uow, MaterialCreated, row)
         await uow.commit()
-    return row, True
+    return view(row), True
 
 
 async def update(
-    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: MaterialUpdate, if_match: str | None, strict: bool
-) -> Material:
+    uow: UnitOfWork,
+    principal: Principal,
+    id_: uuid.UUID,
+    body: MaterialUpdate,
+    if_match: str | None,
+    strict: bool,
+    clock: Clock,
+) -> dict[str, Any]:
     principal.require_admin()
     changes = body.model_dump(exclude_unset=True)
     changes.pop("translations", None)
@@ -133,7 +134,7 @@ async def update(
         row: Material = await load(uow, Material, id_, for_update=True)
         check_if_match(if_match, row.version)
         if body.translations is not None:
-            changes["translations"] = _translations(body.translations)
+            changes["translations"] = _translations(body.translations, clock.today())
         if "source_language" in changes:
             changes["source_language"] = tag(changes["source_language"], "body.source_language")
         source = changes.get("source_language", row.source_language)
@@ -144,7 +145,7 @@ async def update(
             _refuse_if_strict(row, strict)
             _emit(uow, MaterialUpdated, row)
             await uow.commit()
-    return row
+    return view(row)
 
 
 async def translate(
@@ -155,7 +156,8 @@ async def translate(
     body: TranslationBody,
     if_match: str | None,
     strict: bool,
-) -> tuple[Material, bool]:
+    clock: Clock,
+) -> tuple[dict[str, Any], bool]:
     """Add or replace one translation; True when the language is new."""
     principal.require_admin()
     language = tag(lang, "path.lang")
@@ -163,53 +165,28 @@ async def translate(
         row: Material = await load(uow, Material, id_, for_update=True)
         check_if_match(if_match, row.version)
         added = language not in row.translations
-        translations = row.translations | {language: _translation(body, today())}
+        translations = row.translations | {language: _translation(body, clock.today())}
         if apply_changes(row, {"translations": translations}):
             _refuse_if_strict(row, strict)
             _emit(uow, MaterialTranslated, row)
             await uow.commit()
-    return row, added
+    return view(row), added
 
 
-def negotiate(row: Material, lang: str | None, accept: str | None) -> Choice:
-    if lang is not None:
-        tag(lang, "query.lang")
-    try:
-        return choose(list(row.translations), row.source_language, lang=lang, accept=accept)
-    except MissingTranslation as missing:
-        raise TranslationMissing(
-            f"material {row.slug} has no {lang} version; available: {', '.join(missing.available)}",
-            field="query.lang",
-            available_languages=missing.available,
-        ) from missing
+async def read(uow: UnitOfWork, id_: uuid.UUID) -> dict[str, Any]:
+    return view(await get(uow, Material, id_))
 
 
-def content(row: Material, choice: Choice) -> dict[str, Any]:
-    text = row.translations[choice.language]
-    return {
-        "material_id": row.id,
-        "slug": row.slug,
-        "language": choice.language,
-        "direction": direction(choice.language),
-        "negotiated_by": choice.reason,
-        "title": text["title"],
-        "body": text["body"],
-        "translated_on": text["translated_on"],
-        "source_language": row.source_language,
-        "available_languages": sorted(row.translations),
-    }
-
-
-async def pdf(row: Material, choice: Choice) -> bytes:
-    """The negotiated language as a PDF, dated by the material's last change; laid out off the event loop."""
-    text = content(row, choice)
-    return await asyncio.to_thread(
-        lambda: printable.pdf(
-            slug=row.slug,
-            language=text["language"],
-            direction=text["direction"],
-            title=text["title"],
-            body=text["body"],
-            made=row.updated_at,
-        )
-    )
+async def listing(
+    uow: UnitOfWork,
+    page: PageParams,
+    *,
+    topic: MaterialTopic | None,
+    kind: MaterialKind | None,
+    language: str | None,
+) -> tuple[Sequence[dict[str, Any]], str | None]:
+    """One page of materials, each as the API shows it, and the cursor of the next."""
+    wanted = tag(language, "query.language") if language else None
+    async with uow:
+        rows, cursor = await queries.list_materials(uow.session, page, topic=topic, kind=kind, language=wanted)
+    return [view(r) for r in rows], cursor

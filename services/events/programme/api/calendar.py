@@ -7,23 +7,19 @@ password of HTTP Basic auth (any user name), which they do support.
 import base64
 import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, Security
 from fastapi.security import HTTPBasicCredentials
 
+from services.events.deps import ClockDep
 from services.events.programme.directory import AuditsDirectory
-from services.events.programme.domain.calendar import build
-from services.events.programme.store import queries
+from services.events.programme.handlers import calendar
 from shared.auth.keys import Credentials, Principal, bearer_token, calendar_basic_scheme
-from shared.errors import NotFound, Unauthorized, Unavailable
-from shared.web.http import SessionDep
+from shared.db.uow import UnitOfWork
+from shared.errors import Unauthorized
 
 router = APIRouter(tags=["calendar"])
-
-HISTORY = timedelta(days=400)
-MOST_EVENTS = 5000
 
 
 def _key(request: Request) -> str:
@@ -46,6 +42,14 @@ async def calendar_key(
     return principal
 
 
+CalendarKey = Annotated[Principal, Depends(calendar_key)]
+
+
+async def reading(request: Request) -> UnitOfWork:
+    """A unit of work that only reads: ``UowDep`` would want the key as a Bearer token."""
+    return UnitOfWork(request.app.state.engine)
+
+
 @router.get(
     "/v1/partnerships/{partnership_id}/calendar.ics",
     response_class=Response,
@@ -55,24 +59,13 @@ async def calendar_key(
 async def partnership_calendar(
     partnership_id: uuid.UUID,
     request: Request,
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(calendar_key)],
+    uow: Annotated[UnitOfWork, Depends(reading)],
+    principal: CalendarKey,
+    clock: ClockDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    principal.ensure_visible([partnership_id], f"partnership {partnership_id}")
-    name = f"CPTED partnership {partnership_id}"
     directory = AuditsDirectory(request.app.state.audits_client, _key(request))
-    try:
-        known = await directory.partnership(partnership_id)
-    except Unavailable:
-        known = None  # the feed still serves its events while audits is away
-    else:
-        if known is None:
-            raise NotFound(f"partnership {partnership_id} not found")
-    if known:
-        name = f"{known.name}: community events"
-    rows = await queries.calendar_events(session, partnership_id, datetime.now(UTC) - HISTORY, MOST_EVENTS)
-    body = build(name, rows)
+    body = await calendar.feed(uow, principal, directory, partnership_id, clock)
     tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": tag, "Cache-Control": "private, max-age=300"}
     if if_none_match and tag in [t.strip() for t in if_none_match.split(",")]:

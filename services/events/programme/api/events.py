@@ -3,19 +3,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.deps import UowDep
+from services.events.deps import ClockDep, UowDep
 from services.events.programme.api.deps import DirectoryDep
-from services.events.programme.domain.schedule import local_bounds
 from services.events.programme.handlers import events
 from services.events.programme.schemas import EventCreate, EventRead, EventUpdate
-from services.events.programme.store import queries
 from services.events.tables import CommunityEvent
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.contracts.vocabulary import EventKind, EventStatus
-from shared.errors import InvalidField
-from shared.settings import get_settings
-from shared.web.http import IfMatch, SessionDep, created
+from shared.web.http import IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 
@@ -27,18 +23,24 @@ ToQ = Annotated[Day | None, Query(alias="to", description="starts on or before t
 
 @router.post("", status_code=201, response_model=EventRead)
 async def create_event(
-    body: EventCreate, uow: UowDep, directory: DirectoryDep, principal: ReaderKey, response: Response
+    body: EventCreate,
+    uow: UowDep,
+    directory: DirectoryDep,
+    principal: ReaderKey,
+    response: Response,
+    clock: ClockDep,
 ) -> CommunityEvent:
-    row, was_created = await events.create(uow, principal, directory, body)
+    row, was_created = await events.create(uow, principal, directory, body, clock)
     created(response, f"/v1/events/{row.id}", row.version, was_created)
     return row
 
 
 @router.get("", response_model=Page[EventRead])
 async def list_events(
-    session: SessionDep,
+    uow: UowDep,
     principal: ReaderKey,
     page: PageDep,
+    clock: ClockDep,
     partnership_id: uuid.UUID | None = None,
     neighbourhood_id: uuid.UUID | None = None,
     kind: EventKind | None = None,
@@ -47,28 +49,25 @@ async def list_events(
     start: FromQ = None,
     end: ToQ = None,
 ) -> dict[str, object]:
-    if start and end and start > end:
-        raise InvalidField("'from' is after 'to'", field="query.from")
-    after, before = local_bounds(start, end, get_settings().local_timezone)
-    rows, cursor = await queries.list_events(
-        session,
+    rows, cursor = await events.listing(
+        uow,
+        principal,
         page,
-        visible=None if principal.sees_all() else principal.partnership_ids,
+        clock,
         partnership_id=partnership_id,
         neighbourhood_id=neighbourhood_id,
         kind=kind,
         special=special,
         status=status,
-        starts_after=after,
-        starts_before=before,
+        start=start,
+        end=end,
     )
     return {"items": rows, "next_cursor": cursor}
 
 
 @router.get("/{event_id}", response_model=EventRead)
 async def get_event(event_id: uuid.UUID, uow: UowDep, principal: ReaderKey, response: Response) -> CommunityEvent:
-    async with uow:
-        row = await events.visible(uow, principal, event_id)
+    row = await events.read(uow, principal, event_id)
     set_etag(response, row.version)
     return row
 
@@ -81,9 +80,10 @@ async def update_event(
     directory: DirectoryDep,
     principal: ReaderKey,
     response: Response,
+    clock: ClockDep,
     if_match: IfMatch = None,
 ) -> CommunityEvent:
-    row = await events.update(uow, principal, directory, event_id, body, if_match)
+    row = await events.update(uow, principal, directory, event_id, body, if_match, clock)
     set_etag(response, row.version)
     return row
 
