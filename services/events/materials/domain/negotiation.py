@@ -14,6 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from services.events.materials.domain.languages import InvalidTag, fallbacks, normalize
+from shared.web.media import weighted
 
 
 class MissingTranslation(LookupError):
@@ -32,19 +33,8 @@ class Choice:
 def parse_accept_language(header: str | None) -> list[tuple[str, float]]:
     """``fr-CA,fr;q=0.9,*;q=0.1`` → ranges by preference; malformed parts are skipped, as RFC 9110 allows."""
     ranges: list[tuple[int, str, float]] = []
-    for position, part in enumerate((header or "").split(",")):
-        name, *params = [p.strip() for p in part.split(";")]
-        if not name:
-            continue
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    q = -1.0
-        if q < 0:
+    for position, (name, q) in enumerate(weighted(header or "")):
+        if not name or q is None:
             continue
         if name != "*":
             try:
