@@ -97,9 +97,9 @@ async def _measure(database_url: str, label: str, repeats: int) -> dict[str, Any
 async def _demo(settings: Settings, scale: float) -> None:
     import asyncpg
 
-    from cpted.demo import load_demo
-    from cpted.demo_crime import load_crime_demo
-    from cpted.demo_engagement import load_engagement_demo
+    from cpted.demo.audits import load_demo
+    from cpted.demo.crime import load_crime_demo
+    from cpted.demo.engagement import load_engagement_demo
     from services.metrics.consumer import build_consumer
     from shared.bus.client import redis_client
     from shared.bus.relay import Relay

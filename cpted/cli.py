@@ -226,7 +226,7 @@ def reconcile(api_key: ApiKey = None, debug: Debug = False) -> None:
 @app.command("demo")
 def demo(debug: Debug = False) -> None:
     """Load the demo data set (each part once)."""
-    from cpted.platform import load_demo_data
+    from cpted.demo import load_demo_data
     from shared.db.engine import dispose_engines, get_engine
 
     async def main() -> list[str]:

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cpted.demo import ADMIN, DOWNTOWN, FORD_CITY, GLENGARRY, PARTNERS, PARTNERSHIPS, SANDWICH, _id
-from cpted.demo_outreach import OUTREACH, Outreach
+from cpted.demo.audits import ADMIN, DOWNTOWN, FORD_CITY, GLENGARRY, PARTNERS, PARTNERSHIPS, SANDWICH, _id
+from cpted.demo.outreach import OUTREACH, Outreach
 from services.events.materials.handlers import distributions, materials, trainings
 from services.events.materials.schemas import DistributionCreate, MaterialCreate, TrainingCreate, TranslationBody
 from services.events.programme.directory import KnownPartnership, StaticDirectory

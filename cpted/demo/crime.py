@@ -11,7 +11,7 @@ implemented show none. A few incidents fall outside every neighbourhood
 
 Placement does not wait for the metrics consumer: metrics learns boundaries
 from the bus, which at demo-load time has not run yet, so the incidents are
-placed with the very polygons ``cpted.demo`` creates the neighbourhoods with
+placed with the very polygons ``cpted.demo.audits`` creates the neighbourhoods with
 (same ids). When the consumer later applies those neighbourhoods, the
 re-placement finds nothing to move.
 """
@@ -30,7 +30,7 @@ from shapely.geometry import Point, Polygon
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cpted.demo import LAST_STEP, NEIGHBOURHOODS, _id
+from cpted.demo.audits import LAST_STEP, NEIGHBOURHOODS, _id
 from services.metrics.domain.incidents import Row
 from services.metrics.domain.placement import Locator
 from services.metrics.handlers.incidents import import_rows
@@ -65,7 +65,7 @@ class Site:
 
 
 async def _sites(engine: AsyncEngine) -> list[Site]:
-    """The demo audits and their first implementation: the data set ``cpted.demo`` just loaded."""
+    """The demo audits and their first implementation: the data set ``cpted.demo.audits`` just loaded."""
     query = text(
         "SELECT a.neighbourhood_id, a.location, min(r.implemented_on) FILTER (WHERE r.status = 'implemented') "
         "FROM audits.audit a LEFT JOIN audits.recommendation r ON r.audit_id = a.id "

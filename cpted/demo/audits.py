@@ -1,4 +1,4 @@
-"""The demo data set: the programme's reported figures, loaded through the real audits use cases.
+"""The demo partnerships, neighbourhoods, audits and recommendations: the report's figures, via the use cases.
 
 Four formalized police-community partnerships in Windsor, Ontario, 20 CPTED
 audits, 201 recommendations and 27 of them implemented, as in the
