@@ -170,7 +170,7 @@ def _print(results: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    from cpted.scratch import ScratchServers, fresh_database
+    from tests.servers import ScratchServers, fresh_database
 
     parser = argparse.ArgumentParser(description="CSWB feed build time")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the synthetic data set")
