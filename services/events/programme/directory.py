@@ -5,7 +5,8 @@ learned from the audits stream: a partnership created a moment ago is usable
 at once (no lag, no second copy of partnership data to keep in step), and an
 editor can only name partnerships its key may see. The price is that writes
 naming partnerships need the audits service up; they answer 503 otherwise,
-and nothing is stored. Reads never call out.
+and nothing is stored. Reads do without it: only the calendar asks, for the
+partnership's name, and serves its events without the name while audits is away.
 """
 
 from __future__ import annotations
