@@ -43,7 +43,7 @@ async def scratch_database(base: str) -> AsyncIterator[str]:
 
 async def load_subjects(url: str) -> list[uuid.UUID]:
     """The demo neighbourhoods and audits, each audit with one recommendation implemented 60 days later."""
-    from cpted.demo import AUDITS, NEIGHBOURHOODS, _id
+    from cpted.demo.audits import AUDITS, NEIGHBOURHOODS, _id
     from services.metrics.projector import apply_events
     from shared.contracts.events import audits as ev
     from shared.db.engine import get_engine
@@ -78,7 +78,7 @@ def _points(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     from shapely import contains_xy, union_all
     from shapely.geometry import Polygon
 
-    from cpted.demo import NEIGHBOURHOODS
+    from cpted.demo.audits import NEIGHBOURHOODS
 
     city = union_all([Polygon(a.ring) for a in NEIGHBOURHOODS])
     lon, lat = rng.uniform(WEST, EAST, n), rng.uniform(SOUTH, NORTH, n)

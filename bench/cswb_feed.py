@@ -97,9 +97,9 @@ async def _measure(database_url: str, label: str, repeats: int) -> dict[str, Any
 async def _demo(settings: Settings, scale: float) -> None:
     import asyncpg
 
-    from cpted.demo import load_demo
-    from cpted.demo_crime import load_crime_demo
-    from cpted.demo_engagement import load_engagement_demo
+    from cpted.demo.audits import load_demo
+    from cpted.demo.crime import load_crime_demo
+    from cpted.demo.engagement import load_engagement_demo
     from services.metrics.consumer import build_consumer
     from shared.bus.client import redis_client
     from shared.bus.relay import Relay
@@ -170,7 +170,7 @@ def _print(results: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    from cpted.scratch import ScratchServers, fresh_database
+    from tests.servers import ScratchServers, fresh_database
 
     parser = argparse.ArgumentParser(description="CSWB feed build time")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the synthetic data set")

@@ -71,7 +71,7 @@ def _quiet():  # type: ignore[no-untyped-def]
 def parsed_records(path: Path) -> list[tuple]:  # type: ignore[type-arg]
     """The very records the import stores (parsed, placed, with their ids and local days), built outside
     the timing: what a raw COPY of the same rows starts from."""
-    from cpted.demo_crime import demo_locator
+    from cpted.demo.crime import demo_locator
     from services.metrics.domain.csv_reader import CsvReader
     from services.metrics.handlers.ingest import ImportReport, Ingest, OnError
 
