@@ -2,8 +2,9 @@
 
 from fastapi import FastAPI
 
-from services.metrics.api import cswb, evaluations, incident_counts, incidents, reports, targeting, totals
+from services.metrics.api import cswb, evaluations, incident_counts, incidents, reports, targeting
 from services.metrics.logwatch import readiness
+from services.metrics.totals import api as totals
 from services.metrics.webhooks import api as webhooks
 from shared.bus.deadletters import dead_letter_router
 from shared.web.app import create_service_app

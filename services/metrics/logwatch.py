@@ -34,7 +34,7 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.metrics.replay import read_log, reconcile
-from services.metrics.store import log_positions
+from services.metrics.totals.store import log_positions
 from shared.bus.consumer import lag as bus_lag
 
 log = logging.getLogger(__name__)

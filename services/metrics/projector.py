@@ -19,10 +19,10 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.domain import contributions
-from services.metrics.domain.contributions import Key
-from services.metrics.store import projections
 from services.metrics.store.placement import follow_boundaries
+from services.metrics.totals.domain import contributions
+from services.metrics.totals.domain.contributions import Key
+from services.metrics.totals.store import projections
 from shared.contracts.events import Envelope
 from shared.contracts.events.audits import (
     AuditRequestState,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from services.metrics.domain import contributions as c
+from services.metrics.totals.domain import contributions as c
 from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 
 PERIODS = ("day", "year_to_date", "to_date")

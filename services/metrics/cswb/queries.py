@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.domain.contributions import ALL, NOWHERE
-from services.metrics.store import queries
 from services.metrics.store.crime_tables import incident_daily
-from services.metrics.store.tables import counter_daily
+from services.metrics.totals.domain.contributions import ALL, NOWHERE
+from services.metrics.totals.store import queries
+from services.metrics.totals.store.tables import counter_daily
 
 PeriodSums = list[int]
 """One sum per period: the day, the year to date, everything to date."""

@@ -10,7 +10,7 @@ from typing import Any
 from services.metrics.cswb.document import Inputs
 from services.metrics.cswb.indicators import PERIODS, ScopeData
 from services.metrics.cswb.queries import CounterSums, PeriodSums
-from services.metrics.domain.contributions import ALL
+from services.metrics.totals.domain.contributions import ALL
 
 
 def _added(parts: Iterable[Mapping[str, PeriodSums]]) -> dict[str, PeriodSums]:

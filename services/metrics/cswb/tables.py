@@ -21,7 +21,7 @@ from sqlalchemy import (
     func,
 )
 
-from services.metrics.store.tables import metadata
+from services.metrics.totals.store.tables import metadata
 
 DELIVERY_STATES = ("pending", "retrying", "delivered", "failed")
 

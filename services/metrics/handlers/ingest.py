@@ -15,10 +15,10 @@ import numpy as np
 from asyncpg.pgproto.pgproto import UUID as FastUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.domain.contributions import NOWHERE
 from services.metrics.domain.incidents import Row, RowError
 from services.metrics.domain.placement import Locator
 from services.metrics.store import incidents as store
+from services.metrics.totals.domain.contributions import NOWHERE
 
 MAX_ERRORS_LISTED = 1000
 MAX_LINES_LISTED = 100

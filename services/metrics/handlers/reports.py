@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.domain.report_periods import CalendarPeriod
-from services.metrics.domain.totals import Totals, assemble
 from services.metrics.handlers import evaluations
 from services.metrics.handlers.evaluations import MissingData, Subject
-from services.metrics.store import crime_queries, queries
+from services.metrics.store import crime_queries
+from services.metrics.totals.domain.totals import Totals, assemble
+from services.metrics.totals.store import queries
 from shared.auth.keys import Principal
 from shared.contracts.events.audits import AuditState, NeighbourhoodState, PartnershipState, RecommendationState
 from shared.contracts.vocabulary import Priority, RecommendationStatus

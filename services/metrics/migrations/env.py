@@ -1,4 +1,4 @@
-from services.metrics.store.tables import metadata
+from services.metrics.totals.store.tables import metadata
 from shared.db.migrations import run_env
 
 run_env(metadata)

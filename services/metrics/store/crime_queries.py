@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.metrics.domain.evaluation import Counts
 from services.metrics.domain.windows import Period
 from services.metrics.store.crime_tables import crime_incident, incident_daily, incident_monthly
-from services.metrics.store.tables import subject
+from services.metrics.totals.store.tables import subject
 
 
 async def live_states(session: AsyncSession, kind: str, ids: Sequence[uuid.UUID] | None = None) -> list[dict[str, Any]]:

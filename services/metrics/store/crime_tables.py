@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 
-from services.metrics.store.tables import metadata
+from services.metrics.totals.store.tables import metadata
 
 crime_incident = Table(
     "crime_incident",

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Date, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.domain.contributions import NOWHERE
 from services.metrics.store.crime_tables import incident_daily
+from services.metrics.totals.domain.contributions import NOWHERE
 
 _d = incident_daily.c
 _PLACED = (_d.neighbourhood_id != NOWHERE, _d.incidents > 0)

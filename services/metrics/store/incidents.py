@@ -32,8 +32,8 @@ import asyncpg
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.domain.contributions import NOWHERE
-from services.metrics.store.tables import subject
+from services.metrics.totals.domain.contributions import NOWHERE
+from services.metrics.totals.store.tables import subject
 
 WRITER_LOCK = "cpted-crime-incidents"
 STAGING = "incident_staging"

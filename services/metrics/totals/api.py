@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from services.metrics.domain.totals import GroupTotals, Totals, assemble
 from services.metrics.logwatch import lag_events as events_behind
-from services.metrics.store import queries
+from services.metrics.totals.domain.totals import GroupTotals, Totals, assemble
+from services.metrics.totals.store import queries
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import SessionDep

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.metrics.store.tables import log_position, processed_event
+from services.metrics.totals.store.tables import log_position, processed_event
 
 
 async def applied_through(conn: AsyncConnection, source: str) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from services.metrics.domain.contributions import BY_CATEGORY, BY_STATUS
+from services.metrics.totals.domain.contributions import BY_CATEGORY, BY_STATUS
 from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 
 

@@ -50,7 +50,7 @@ counter_daily = Table(
 )
 
 # How far the projections have applied each producer's event log, as found by comparing them
-# (services/metrics/logwatch.py): read by the API for its lag and readiness.
+# (by the metrics consumer's log watch): read by the API for its lag and readiness.
 log_position = Table(
     "log_position",
     metadata,

@@ -9,8 +9,8 @@ from datetime import date, datetime
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.domain.contributions import ALL
-from services.metrics.store.tables import counter_daily, counter_total, processed_event, subject
+from services.metrics.totals.domain.contributions import ALL
+from services.metrics.totals.store.tables import counter_daily, counter_total, processed_event, subject
 
 
 def _counter_query(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.domain.contributions import Key
+from services.metrics.totals.domain.contributions import Key
 
 RECORD_PROCESSED = text(
     """
