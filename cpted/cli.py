@@ -255,8 +255,8 @@ def import_incidents(
     3 bad rows (reject: nothing stored), 4 bad rows skipped (skip: the good rows stored)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from services.metrics import importer
-    from services.metrics.domain.incidents import HeaderError, column_overrides
+    from services.metrics.crime import importer
+    from services.metrics.crime.domain.incidents import HeaderError, column_overrides
     from shared.db.engine import get_engine
 
     if on_error not in ("reject", "skip"):

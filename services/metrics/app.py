@@ -2,7 +2,9 @@
 
 from fastapi import FastAPI
 
-from services.metrics.api import cswb, evaluations, incident_counts, incidents, reports, targeting
+from services.metrics.api import cswb, evaluations, reports, targeting
+from services.metrics.crime.api import counts as incident_counts
+from services.metrics.crime.api import incidents
 from services.metrics.logwatch import readiness
 from services.metrics.totals import api as totals
 from services.metrics.webhooks import api as webhooks

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.store.placement import follow_boundaries
+from services.metrics.crime.store.placement import follow_boundaries
 from services.metrics.totals.domain import contributions
 from services.metrics.totals.domain.contributions import Key
 from services.metrics.totals.store import projections
@@ -225,7 +225,7 @@ async def apply_events(
             continue  # an older version arriving late changes nothing
         handler(batch, event, old)
     await _write_states(conn, batch)
-    # Incidents follow the latest boundaries (see store/placement.py).
+    # Incidents follow the latest boundaries (see crime/store/placement.py).
     await follow_boundaries(conn, [id_ for kind, id_ in batch.dirty if kind == "neighbourhood"])
     await projections.add_to_counters(conn, batch.deltas)
     if then is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.metrics.api.params import today_of, zone_of
+from services.metrics.crime.api.params import today_of, zone_of
 from services.metrics.domain.report_periods import parse_period
 from services.metrics.handlers import reports
 from services.metrics.logwatch import lag_events

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from services.metrics.api.params import CategoriesQ, split_values, today_of
+from services.metrics.crime.api.params import CategoriesQ, split_values, today_of
 from services.metrics.domain.windows import Period
 from services.metrics.handlers import targeting
 from shared.auth.keys import ReaderKey

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.store.crime_tables import incident_daily
+from services.metrics.crime.store.tables import incident_daily
 from services.metrics.totals.domain.contributions import ALL, NOWHERE
 from services.metrics.totals.store import queries
 from services.metrics.totals.store.tables import counter_daily

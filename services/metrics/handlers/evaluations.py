@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.crime.store import queries
 from services.metrics.domain import areas, statistics
 from services.metrics.domain.estimators import outcome_families
 from services.metrics.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
@@ -23,7 +24,6 @@ from services.metrics.domain.windows import (
     utc_bounds,
     windows,
 )
-from services.metrics.store import crime_queries as queries
 from shared.auth.keys import Principal
 from shared.contracts.events.audits import AuditState, NeighbourhoodState, RecommendationState
 from shared.contracts.geo import stored_shape

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.crime.store import queries as crime_queries
 from services.metrics.domain.report_periods import CalendarPeriod
 from services.metrics.handlers import evaluations
 from services.metrics.handlers.evaluations import MissingData, Subject
-from services.metrics.store import crime_queries
 from services.metrics.totals.domain.totals import Totals, assemble
 from services.metrics.totals.store import queries
 from shared.auth.keys import Principal

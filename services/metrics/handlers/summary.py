@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.crime.store import queries
 from services.metrics.domain import statistics
 from services.metrics.domain.estimators import pooling
 from services.metrics.domain.evaluation import missing_data
@@ -29,7 +30,6 @@ from services.metrics.handlers.evaluations import (
     target_of,
     with_family,
 )
-from services.metrics.store import crime_queries as queries
 from shared.auth.keys import Principal
 from shared.contracts.events.audits import AuditState, RecommendationState
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.crime.store import queries
 from services.metrics.domain import targeting
 from services.metrics.domain.windows import Period, previous
 from services.metrics.handlers.evaluations import neighbourhoods
-from services.metrics.store import crime_queries as queries
 from services.metrics.totals.domain.contributions import NOWHERE
 from shared.contracts.events.audits import AuditState
 

@@ -15,7 +15,7 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from services.metrics.domain.incidents import normalize_category
+from services.metrics.crime.domain.incidents import normalize_category
 
 ALL = "all"
 

@@ -25,9 +25,9 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.domain.placement import Locator
-from services.metrics.store import incidents
-from services.metrics.store.crime_tables import crime_incident, placement_boundary
+from services.metrics.crime.domain.placement import Locator
+from services.metrics.crime.store import incidents
+from services.metrics.crime.store.tables import crime_incident, placement_boundary
 from services.metrics.totals.domain.contributions import NOWHERE
 from services.metrics.totals.store.tables import subject
 from shared.contracts.geo import stored_shape

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
-from services.metrics.domain.incidents import EARLIEST, normalize_category
+from services.metrics.crime.domain.incidents import EARLIEST, normalize_category
 from shared.contracts.fields import Input, Name, Output
 from shared.contracts.geo import Point
 

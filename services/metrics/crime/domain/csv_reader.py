@@ -14,8 +14,8 @@ import csv
 import io
 from collections.abc import Mapping
 
-from services.metrics.domain.incident_batches import BatchParser, batch_parser
-from services.metrics.domain.incidents import ColumnMap, HeaderError, Row, RowError, map_columns
+from services.metrics.crime.domain.batches import BatchParser, batch_parser
+from services.metrics.crime.domain.incidents import ColumnMap, HeaderError, Row, RowError, map_columns
 
 BATCH_BYTES = 2 << 20
 """About 30,000 rows: few enough COPY round trips, little enough memory."""

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Date, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.store.crime_tables import incident_daily
+from services.metrics.crime.store.tables import incident_daily
 from services.metrics.totals.domain.contributions import NOWHERE
 
 _d = incident_daily.c

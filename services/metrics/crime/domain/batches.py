@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from services.metrics.domain.incidents import (
+from services.metrics.crime.domain.incidents import (
     EARLIEST,
     MAX_LENGTH,
     ColumnMap,

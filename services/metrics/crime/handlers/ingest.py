@@ -15,9 +15,9 @@ import numpy as np
 from asyncpg.pgproto.pgproto import UUID as FastUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.domain.incidents import Row, RowError
-from services.metrics.domain.placement import Locator
-from services.metrics.store import incidents as store
+from services.metrics.crime.domain.incidents import Row, RowError
+from services.metrics.crime.domain.placement import Locator
+from services.metrics.crime.store import incidents as store
 from services.metrics.totals.domain.contributions import NOWHERE
 
 MAX_ERRORS_LISTED = 1000

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from services.metrics.domain.incidents import normalize_category
+from services.metrics.crime.domain.incidents import normalize_category
 from services.metrics.domain.windows import local_today
 
 CategoriesQ = Annotated[

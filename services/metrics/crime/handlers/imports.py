@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.domain.csv_reader import CsvReader
-from services.metrics.domain.incidents import Row
-from services.metrics.domain.placement import Locator
-from services.metrics.handlers.ingest import FLUSH_ROWS, ImportReport, Ingest, OnError, Prepared
-from services.metrics.store import incidents as store
+from services.metrics.crime.domain.csv_reader import CsvReader
+from services.metrics.crime.domain.incidents import Row
+from services.metrics.crime.domain.placement import Locator
+from services.metrics.crime.handlers.ingest import FLUSH_ROWS, ImportReport, Ingest, OnError, Prepared
+from services.metrics.crime.store import incidents as store
 
 __all__ = ["CsvOptions", "ImportReport", "OnError", "import_csv", "import_rows"]
 

@@ -4,12 +4,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from services.metrics.api.params import CategoriesQ, split_values, zone_of
-from services.metrics.crime_schemas import ImportReportRead, IncidentCreate, IncidentRead
-from services.metrics.domain.incidents import HeaderError, Row, column_overrides
+from services.metrics.crime.api.params import CategoriesQ, split_values, zone_of
+from services.metrics.crime.api.schemas import ImportReportRead, IncidentCreate, IncidentRead
+from services.metrics.crime.domain.incidents import HeaderError, Row, column_overrides
+from services.metrics.crime.handlers.imports import CsvOptions, ImportReport, OnError, import_csv, import_rows
+from services.metrics.crime.store import queries
 from services.metrics.domain.windows import utc_bounds
-from services.metrics.handlers.incidents import CsvOptions, ImportReport, OnError, import_csv, import_rows
-from services.metrics.store import crime_queries as queries
 from shared.auth.keys import CurrentKey, ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import PROBLEM_JSON, InvalidField, Problem

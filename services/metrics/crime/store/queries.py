@@ -12,9 +12,9 @@ import numpy as np
 from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.crime.store.tables import crime_incident, incident_daily, incident_monthly
 from services.metrics.domain.evaluation import Counts
 from services.metrics.domain.windows import Period
-from services.metrics.store.crime_tables import crime_incident, incident_daily, incident_monthly
 from services.metrics.totals.store.tables import subject
 
 

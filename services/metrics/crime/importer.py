@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.handlers.incidents import CsvOptions, ImportReport, OnError, import_csv
+from services.metrics.crime.handlers.imports import CsvOptions, ImportReport, OnError, import_csv
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED, EXIT_SKIPPED = 0, 1, 3, 4
 SHOWN_ERRORS = 20
