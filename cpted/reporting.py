@@ -177,7 +177,7 @@ async def _lag(settings: Any, session: Any) -> int:
 
 
 async def _report(partnership_id: uuid.UUID, period: Any, form: ReportFormat) -> bytes:
-    from services.metrics.domain.windows import local_today
+    from services.metrics.evaluation.domain.windows import local_today
     from services.metrics.handlers import reports
     from services.metrics.report import page, pdf
     from shared.auth.keys import Principal, Scope
@@ -209,7 +209,7 @@ def report_command(
 ) -> None:
     """A partnership's report as one HTML file (inline charts) or as a PDF."""
     from services.metrics.domain.report_periods import parse_period
-    from services.metrics.domain.windows import local_today
+    from services.metrics.evaluation.domain.windows import local_today
     from shared.settings import get_settings
 
     try:

@@ -2,9 +2,10 @@
 
 from fastapi import FastAPI
 
-from services.metrics.api import cswb, evaluations, reports, targeting
+from services.metrics.api import cswb, reports
 from services.metrics.crime.api import counts as incident_counts
 from services.metrics.crime.api import incidents
+from services.metrics.evaluation.api import evaluations, targeting
 from services.metrics.logwatch import readiness
 from services.metrics.totals import api as totals
 from services.metrics.webhooks import api as webhooks

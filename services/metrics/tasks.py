@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from services.metrics.consumer import SOURCES
 from services.metrics.cswb import delivery, feeds, store
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
-from services.metrics.domain.windows import local_today
+from services.metrics.evaluation.domain.windows import local_today
 from services.metrics.logwatch import lag_events
 from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import get_webhook_settings

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.metrics.domain.windows import (
+from services.metrics.evaluation.domain.windows import (
     Period,
     history,
     implementation_period,

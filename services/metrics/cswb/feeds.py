@@ -21,7 +21,7 @@ from services.metrics.cswb.document import Inputs, assemble, digest, encode
 from services.metrics.cswb.schema import validate
 from services.metrics.cswb.scopes import scope_inputs
 from services.metrics.cswb.settings import CswbSettings
-from services.metrics.handlers import summary
+from services.metrics.evaluation.handlers import summary
 from shared.auth.keys import Principal, Scope
 from shared.errors import NotFound
 

@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.crime.store import queries as crime_queries
 from services.metrics.domain.report_periods import CalendarPeriod
-from services.metrics.handlers import evaluations
-from services.metrics.handlers.evaluations import MissingData, Subject
+from services.metrics.evaluation.handlers import evaluations
+from services.metrics.evaluation.handlers.evaluations import MissingData, Subject
 from services.metrics.totals.domain.totals import Totals, assemble
 from services.metrics.totals.store import queries
 from shared.auth.keys import Principal
@@ -66,7 +65,7 @@ async def period_totals(session: AsyncSession, partnership_id: uuid.UUID, period
 
 async def _partnership(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> PartnershipState:
     principal.ensure_figures_visible(id_)
-    found = await crime_queries.live_states(session, "partnership", [id_])
+    found = await queries.live_states(session, "partnership", [id_])
     if not found:
         raise NotFound(f"partnership {id_} not found")
     return PartnershipState.model_validate(found[0])
@@ -75,11 +74,9 @@ async def _partnership(session: AsyncSession, principal: Principal, id_: uuid.UU
 async def _subjects(
     session: AsyncSession, partnership_id: uuid.UUID, places: dict[uuid.UUID, NeighbourhoodState]
 ) -> list[Subject]:
-    audits = [AuditState.model_validate(a) for a in await crime_queries.live_states(session, "audit")]
+    audits = [AuditState.model_validate(a) for a in await queries.live_states(session, "audit")]
     audits = sorted((a for a in audits if a.partnership_id == partnership_id), key=lambda a: (a.conducted_on, a.id))
-    recs = [
-        RecommendationState.model_validate(r) for r in await crime_queries.children(session, [a.id for a in audits])
-    ]
+    recs = [RecommendationState.model_validate(r) for r in await queries.children(session, [a.id for a in audits])]
     return [Subject(a, [r for r in recs if r.audit_id == a.id], places) for a in audits]
 
 

@@ -9,7 +9,7 @@ from services.metrics.crime.api.schemas import ImportReportRead, IncidentCreate,
 from services.metrics.crime.domain.incidents import HeaderError, Row, column_overrides
 from services.metrics.crime.handlers.imports import CsvOptions, ImportReport, OnError, import_csv, import_rows
 from services.metrics.crime.store import queries
-from services.metrics.domain.windows import utc_bounds
+from services.metrics.evaluation.domain.windows import utc_bounds
 from shared.auth.keys import CurrentKey, ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import PROBLEM_JSON, InvalidField, Problem

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Query, Request
 
 from services.metrics.crime.domain.incidents import normalize_category
-from services.metrics.domain.windows import local_today
+from services.metrics.evaluation.domain.windows import local_today
 
 CategoriesQ = Annotated[
     list[str], Query(description="crime categories, repeatable or comma-separated; all when absent", max_length=100)

@@ -1,10 +1,11 @@
-"""Every query the metrics API reads its totals with: sums over small projection tables."""
+"""Reads of the projections: sums over the small counter tables, partnerships, and the latest states of records."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,21 @@ async def partnerships(
     if neighbourhood_id:
         stmt = stmt.where(subject.c.state["neighbourhood_ids"].contains([str(neighbourhood_id)]))
     return [(row[0], list(row[1] or [])) for row in (await session.execute(stmt)).all()]
+
+
+async def live_states(session: AsyncSession, kind: str, ids: Sequence[uuid.UUID] | None = None) -> list[dict[str, Any]]:
+    stmt = select(subject.c.state).where(subject.c.kind == kind, subject.c.deleted.is_(False))
+    if ids is not None:
+        stmt = stmt.where(subject.c.id.in_(list(ids)))
+    return [row[0] for row in (await session.execute(stmt)).all()]
+
+
+async def children(session: AsyncSession, audit_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """The recommendations of the given audits."""
+    stmt = select(subject.c.state).where(
+        subject.c.kind == "recommendation", subject.c.parent_id.in_(list(audit_ids)), subject.c.deleted.is_(False)
+    )
+    return [row[0] for row in (await session.execute(stmt)).all()]
 
 
 async def last_applied_at(session: AsyncSession) -> datetime | None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from services.metrics.domain.statistics import Z, two_sided_p, wdd
+from services.metrics.evaluation.domain.statistics import Z, two_sided_p, wdd
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.crime.store import queries
-from services.metrics.domain import areas, statistics
-from services.metrics.domain.estimators import outcome_families
-from services.metrics.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
-from services.metrics.domain.windows import (
+from services.metrics.evaluation.domain import areas, statistics
+from services.metrics.evaluation.domain.estimators import outcome_families
+from services.metrics.evaluation.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
+from services.metrics.evaluation.domain.windows import (
     Windows,
     history,
     implementation_period,
@@ -24,6 +23,8 @@ from services.metrics.domain.windows import (
     utc_bounds,
     windows,
 )
+from services.metrics.evaluation.store import queries
+from services.metrics.totals.store import queries as states
 from shared.auth.keys import Principal
 from shared.contracts.events.audits import AuditState, NeighbourhoodState, RecommendationState
 from shared.contracts.geo import stored_shape
@@ -96,18 +97,18 @@ def with_family(params: Params) -> Params:
 
 
 async def load_subject(session: AsyncSession, audit_id: uuid.UUID, principal: Principal) -> Subject:
-    found = await queries.live_states(session, "audit", [audit_id])
+    found = await states.live_states(session, "audit", [audit_id])
     if not found:
         raise NotFound(f"audit {audit_id} not found")
     audit = AuditState.model_validate(found[0])
     principal.ensure_visible([audit.partnership_id], f"audit {audit_id}")
-    recommendations = [RecommendationState.model_validate(r) for r in await queries.children(session, [audit_id])]
+    recommendations = [RecommendationState.model_validate(r) for r in await states.children(session, [audit_id])]
     return Subject(audit, recommendations, await neighbourhoods(session))
 
 
 async def neighbourhoods(session: AsyncSession) -> dict[uuid.UUID, NeighbourhoodState]:
-    states = [NeighbourhoodState.model_validate(s) for s in await queries.live_states(session, "neighbourhood")]
-    return {n.id: n for n in states}
+    found = [NeighbourhoodState.model_validate(s) for s in await states.live_states(session, "neighbourhood")]
+    return {n.id: n for n in found}
 
 
 def target_of(subject: Subject) -> NeighbourhoodState:

@@ -5,13 +5,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.metrics import chart
 from services.metrics.crime.api.params import CategoriesQ, split_values, today_of, zone_of
-from services.metrics.crime.api.schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
-from services.metrics.crime.store import queries
-from services.metrics.domain.estimators import outcome_families
-from services.metrics.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
-from services.metrics.handlers import estimators, evaluations, summary
+from services.metrics.evaluation import chart
+from services.metrics.evaluation.api.schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
+from services.metrics.evaluation.domain.estimators import outcome_families
+from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
+from services.metrics.evaluation.handlers import estimators, evaluations, summary
+from services.metrics.evaluation.store import queries
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import SessionDep

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.stats import t as student_t
 from statsmodels.stats.multitest import multipletests
 
-from services.metrics.domain.statistics import CONFIDENCE, pool
+from services.metrics.evaluation.domain.statistics import CONFIDENCE, pool
 
 FEW_STUDIES = 5
 QUANTILE = 1 - (1 - CONFIDENCE) / 2

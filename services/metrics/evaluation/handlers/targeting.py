@@ -9,18 +9,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.crime.store import queries
-from services.metrics.domain import targeting
-from services.metrics.domain.windows import Period, previous
-from services.metrics.handlers.evaluations import neighbourhoods
+from services.metrics.evaluation.domain import targeting
+from services.metrics.evaluation.domain.windows import Period, previous
+from services.metrics.evaluation.handlers.evaluations import neighbourhoods
+from services.metrics.evaluation.store import queries
 from services.metrics.totals.domain.contributions import NOWHERE
+from services.metrics.totals.store import queries as states
 from shared.contracts.events.audits import AuditState
 
 
 async def _last_audits(session: AsyncSession, today: date) -> dict[uuid.UUID, date]:
     """The day of the latest audit conducted by today, per neighbourhood (planned future ones do not count)."""
     last: dict[uuid.UUID, date] = {}
-    for state in await queries.live_states(session, "audit"):
+    for state in await states.live_states(session, "audit"):
         audit = AuditState.model_validate(state)
         if audit.conducted_on <= today and audit.conducted_on > last.get(audit.neighbourhood_id, date.min):
             last[audit.neighbourhood_id] = audit.conducted_on

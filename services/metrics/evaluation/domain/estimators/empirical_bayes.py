@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 import statsmodels.api as sm
 
-from services.metrics.domain.statistics import Z
+from services.metrics.evaluation.domain.statistics import Z
 
 MIN_REFERENCE = 5
 """Fewer neighbourhoods than this cannot say how much neighbourhoods differ."""

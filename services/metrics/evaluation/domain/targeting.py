@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.metrics.domain import statistics
-from services.metrics.domain.windows import Period
+from services.metrics.evaluation.domain import statistics
+from services.metrics.evaluation.domain.windows import Period
 
 DAYS_PER_YEAR = 365.25
 

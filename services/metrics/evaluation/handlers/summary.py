@@ -16,11 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.crime.store import queries
-from services.metrics.domain import statistics
-from services.metrics.domain.estimators import pooling
-from services.metrics.domain.evaluation import missing_data
-from services.metrics.handlers.evaluations import (
+from services.metrics.evaluation.domain import statistics
+from services.metrics.evaluation.domain.estimators import pooling
+from services.metrics.evaluation.domain.evaluation import missing_data
+from services.metrics.evaluation.handlers.evaluations import (
     CATEGORY_MAP,
     MissingData,
     Params,
@@ -30,6 +29,7 @@ from services.metrics.handlers.evaluations import (
     target_of,
     with_family,
 )
+from services.metrics.totals.store import queries as states
 from shared.auth.keys import Principal
 from shared.contracts.events.audits import AuditState, RecommendationState
 
@@ -162,9 +162,9 @@ async def _entry(
 
 
 async def _subjects(session: AsyncSession, principal: Principal) -> list[Subject]:
-    audits = [AuditState.model_validate(a) for a in await queries.live_states(session, "audit")]
+    audits = [AuditState.model_validate(a) for a in await states.live_states(session, "audit")]
     audits = [a for a in audits if principal.can_read([a.partnership_id])]
-    recs = [RecommendationState.model_validate(r) for r in await queries.children(session, [a.id for a in audits])]
+    recs = [RecommendationState.model_validate(r) for r in await states.children(session, [a.id for a in audits])]
     by_audit: dict[uuid.UUID, list[RecommendationState]] = {}
     for rec in recs:
         by_audit.setdefault(rec.audit_id, []).append(rec)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from services.metrics.domain.statistics import Z
+from services.metrics.evaluation.domain.statistics import Z
 
 MAX_CONTROL_SERIES = 10
 """More control series than this are summed into one: the rate ratio is the same, and the fit takes

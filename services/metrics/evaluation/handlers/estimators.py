@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.crime.store import queries
-from services.metrics.domain.estimators import empirical_bayes, harm, power, seasonal_glm, synthetic_control
-from services.metrics.domain.evaluation import Counts
-from services.metrics.domain.windows import Period, Windows, history, month_starts
-from services.metrics.handlers import evaluations
-from services.metrics.handlers.evaluations import CATEGORY_MAP, Params, Subject, target_of
+from services.metrics.evaluation.domain.estimators import empirical_bayes, harm, power, seasonal_glm, synthetic_control
+from services.metrics.evaluation.domain.evaluation import Counts
+from services.metrics.evaluation.domain.windows import Period, Windows, history, month_starts
+from services.metrics.evaluation.handlers import evaluations
+from services.metrics.evaluation.handlers.evaluations import CATEGORY_MAP, Params, Subject, target_of
+from services.metrics.evaluation.store import queries
 
 DAYS_PER_MONTH = 365.25 / 12
 CSI_WEIGHTS = harm.shipped_csi_weights()

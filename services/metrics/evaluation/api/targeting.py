@@ -4,8 +4,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.metrics.crime.api.params import CategoriesQ, split_values, today_of
-from services.metrics.domain.windows import Period
-from services.metrics.handlers import targeting
+from services.metrics.evaluation.domain.windows import Period
+from services.metrics.evaluation.handlers import targeting
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import InvalidField

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.metrics.domain import statistics
-from services.metrics.domain.windows import Windows
+from services.metrics.evaluation.domain import statistics
+from services.metrics.evaluation.domain.windows import Windows
 
 PRIMARY = "odds_ratio_overdispersion"
 
