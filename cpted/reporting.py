@@ -178,7 +178,7 @@ async def _lag(settings: Any, session: Any) -> int:
 
 async def _report(partnership_id: uuid.UUID, period: Any, form: ReportFormat) -> bytes:
     from services.metrics.evaluation.domain.windows import local_today
-    from services.metrics.handlers import reports
+    from services.metrics.report import handlers as reports
     from services.metrics.report import page, pdf
     from shared.auth.keys import Principal, Scope
     from shared.db.engine import dispose_engines, get_engine, session_factory
@@ -208,8 +208,8 @@ def report_command(
     debug: Debug = False,
 ) -> None:
     """A partnership's report as one HTML file (inline charts) or as a PDF."""
-    from services.metrics.domain.report_periods import parse_period
     from services.metrics.evaluation.domain.windows import local_today
+    from services.metrics.report.domain import parse_period
     from shared.settings import get_settings
 
     try:

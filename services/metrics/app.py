@@ -2,11 +2,12 @@
 
 from fastapi import FastAPI
 
-from services.metrics.api import cswb, reports
+from services.metrics.api import cswb
 from services.metrics.crime.api import counts as incident_counts
 from services.metrics.crime.api import incidents
 from services.metrics.evaluation.api import evaluations, targeting
 from services.metrics.logwatch import readiness
+from services.metrics.report import api as reports
 from services.metrics.totals import api as totals
 from services.metrics.webhooks import api as webhooks
 from shared.bus.deadletters import dead_letter_router

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.metrics.crime.api.params import today_of, zone_of
-from services.metrics.domain.report_periods import parse_period
-from services.metrics.handlers import reports
 from services.metrics.logwatch import lag_events
+from services.metrics.report import handlers as reports
 from services.metrics.report import page
+from services.metrics.report.domain import parse_period
 from shared.auth.keys import Principal, ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import SessionDep

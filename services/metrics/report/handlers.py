@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.domain.report_periods import CalendarPeriod
 from services.metrics.evaluation.handlers import evaluations
 from services.metrics.evaluation.handlers.evaluations import MissingData, Subject
+from services.metrics.report.domain import CalendarPeriod
 from services.metrics.totals.domain.totals import Totals, assemble
 from services.metrics.totals.store import queries
 from shared.auth.keys import Principal
