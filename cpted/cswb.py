@@ -32,7 +32,7 @@ def _progress() -> Progress:
 
 
 async def _build(days: list[date]) -> tuple[Counter[str], list[Any]]:
-    from services.metrics.cswb import feeds
+    from services.metrics.cswb.handlers import feeds
     from services.metrics.cswb.settings import get_cswb_settings
     from shared.db.engine import dispose_engines, get_engine
     from shared.settings import get_settings

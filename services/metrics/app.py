@@ -2,9 +2,9 @@
 
 from fastapi import FastAPI
 
-from services.metrics.api import cswb
 from services.metrics.crime.api import counts as incident_counts
 from services.metrics.crime.api import incidents
+from services.metrics.cswb import api as cswb
 from services.metrics.evaluation.api import evaluations, targeting
 from services.metrics.logwatch import readiness
 from services.metrics.report import api as reports

@@ -5,8 +5,8 @@ exactly one process, ``... beat``. The broker is the platform's Redis; its
 keys carry the stream prefix, so platforms (and test runs) sharing a Redis
 never share a queue. Tasks are acknowledged late and rejected back to the
 queue when the worker process dies, so a killed worker's task runs again;
-every task is idempotent against the database (see ``cswb.feeds``,
-``cswb.delivery`` and ``webhooks.handlers``), never against the scheduler, since a beat can fire twice.
+every task is idempotent against the database (see ``cswb/handlers/feeds.py``,
+``cswb/handlers/delivery.py`` and ``webhooks/handlers.py``), never against the scheduler: a beat can fire twice.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from sqlalchemy import exc, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.metrics.consumer import SOURCES
-from services.metrics.cswb import delivery, feeds, store
+from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
+from services.metrics.cswb.store import feeds as store
 from services.metrics.evaluation.domain.windows import local_today
 from services.metrics.logwatch import lag_events
 from services.metrics.webhooks import handlers as webhooks

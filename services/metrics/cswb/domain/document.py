@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from services.metrics.cswb.indicators import PERIODS, Indicator, ScopeData, evaluation_note, indicators
-from services.metrics.cswb.suppression import suppress
+from services.metrics.cswb.domain.indicators import PERIODS, Indicator, ScopeData, evaluation_note, indicators
+from services.metrics.cswb.domain.suppression import suppress
 
 SCHEMA_ID = "https://cpted.example.org/cswb/feed-v1.schema.json"
 SCHEMA_VERSION = 1

@@ -16,11 +16,12 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from services.metrics.cswb import queries, store
-from services.metrics.cswb.document import Inputs, assemble, digest, encode
-from services.metrics.cswb.schema import validate
-from services.metrics.cswb.scopes import scope_inputs
+from services.metrics.cswb.domain.document import Inputs, assemble, digest, encode
+from services.metrics.cswb.domain.schema import validate
+from services.metrics.cswb.domain.scopes import scope_inputs
 from services.metrics.cswb.settings import CswbSettings
+from services.metrics.cswb.store import feeds as store
+from services.metrics.cswb.store import queries
 from services.metrics.evaluation.handlers import summary
 from shared.auth.keys import Principal, Scope
 from shared.errors import NotFound

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from services.metrics.cswb.indicators import CATALOGUE, PERIODS, Indicator
+from services.metrics.cswb.domain.indicators import CATALOGUE, PERIODS, Indicator
 
 SMALLEST, LARGEST = 1, 4
 MARGIN = -1

@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from services.metrics import tasks
-from services.metrics.cswb import feeds, reads
-from services.metrics.cswb.schema import feed_schema
+from services.metrics.cswb.domain.schema import feed_schema
+from services.metrics.cswb.handlers import feeds, reads
+from services.metrics.cswb.reads import Page, Redelivery
 from services.metrics.cswb.settings import get_cswb_settings
 from shared.auth.keys import CurrentKey, Principal, Scope
 from shared.errors import Conflict, Forbidden, Unavailable
@@ -46,7 +47,7 @@ async def schema() -> Response:
     return JSONResponse(feed_schema(), media_type="application/schema+json")
 
 
-@router.get("/feeds", response_model=reads.Page, summary="The feeds, newest first, with their delivery state")
+@router.get("/feeds", response_model=Page, summary="The feeds, newest first, with their delivery state")
 async def list_feeds(
     session: SessionDep, principal: FeedKey, page: CursorDep, start: FromQ = None, end: ToQ = None
 ) -> dict[str, Any]:
@@ -97,7 +98,7 @@ async def feed(feed_date: DateP, request: Request, session: SessionDep, principa
 @router.post(
     "/feeds/{date}/redeliver",
     status_code=202,
-    response_model=reads.Redelivery,
+    response_model=Redelivery,
     summary="Deliver the date's feed again to every configured destination (admin)",
 )
 async def redeliver(feed_date: DateP, request: Request, principal: CurrentKey) -> dict[str, Any]:

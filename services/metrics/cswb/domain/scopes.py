@@ -7,10 +7,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from services.metrics.cswb.document import Inputs
-from services.metrics.cswb.indicators import PERIODS, ScopeData
-from services.metrics.cswb.queries import CounterSums, PeriodSums
+from services.metrics.cswb.domain.document import Inputs
+from services.metrics.cswb.domain.indicators import PERIODS, ScopeData
 from services.metrics.totals.domain.contributions import ALL
+
+PeriodSums = list[int]
+"""One sum per period: the day, the year to date, everything to date."""
+
+
+CounterSums = dict[uuid.UUID, dict[uuid.UUID, dict[str, PeriodSums]]]
+"""partnership (``ALL`` for the programme) → neighbourhood → metric → sums."""
 
 
 def _added(parts: Iterable[Mapping[str, PeriodSums]]) -> dict[str, PeriodSums]:

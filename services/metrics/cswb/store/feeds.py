@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.metrics.cswb.tables import cswb_delivery, cswb_feed
+from services.metrics.cswb.store.tables import cswb_delivery, cswb_feed
 
 Db = AsyncConnection | AsyncSession
 

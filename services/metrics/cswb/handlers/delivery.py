@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.cswb import store
 from services.metrics.cswb.settings import CswbSettings
+from services.metrics.cswb.store import feeds as store
 from shared.outbound.signing import backoff_s, next_step, post, signature
 
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-CSWB-Signature", "X-CSWB-Timestamp"

@@ -12,9 +12,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from services.metrics.cswb.document import CSV_COLUMNS, SCHEMA_ID, SCHEMA_VERSION
-from services.metrics.cswb.indicators import CATALOGUE, PERIODS, Area
-from services.metrics.cswb.suppression import RULE
+from services.metrics.cswb.domain.document import CSV_COLUMNS, SCHEMA_ID, SCHEMA_VERSION
+from services.metrics.cswb.domain.indicators import CATALOGUE, PERIODS, Area
+from services.metrics.cswb.domain.suppression import RULE
 
 UNITS = ("count", "ratio", "percent")
 

@@ -16,12 +16,10 @@ from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.crime.store.tables import incident_daily
+from services.metrics.cswb.domain.scopes import CounterSums, PeriodSums
 from services.metrics.totals.domain.contributions import ALL, NOWHERE
 from services.metrics.totals.store import queries
 from services.metrics.totals.store.tables import counter_daily
-
-PeriodSums = list[int]
-"""One sum per period: the day, the year to date, everything to date."""
 
 
 def _period_sums(table: Table, value: ColumnElement[Any], day: date) -> list[Any]:
@@ -31,10 +29,6 @@ def _period_sums(table: Table, value: ColumnElement[Any], day: date) -> list[Any
         func.coalesce(func.sum(value).filter(table.c.day >= jan1), 0),
         func.coalesce(func.sum(value), 0),
     ]
-
-
-CounterSums = dict[uuid.UUID, dict[uuid.UUID, dict[str, PeriodSums]]]
-"""partnership (``ALL`` for the programme) → neighbourhood → metric → sums."""
 
 
 async def counter_sums(session: AsyncSession, day: date) -> CounterSums:
