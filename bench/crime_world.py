@@ -44,7 +44,7 @@ async def scratch_database(base: str) -> AsyncIterator[str]:
 async def load_subjects(url: str) -> list[uuid.UUID]:
     """The demo neighbourhoods and audits, each audit with one recommendation implemented 60 days later."""
     from cpted.demo import AUDITS, NEIGHBOURHOODS, _id
-    from services.metrics.projector import apply_events
+    from services.metrics.projection.projector import apply_events
     from shared.contracts.events import audits as ev
     from shared.db.engine import get_engine
     from shared.settings import Settings

@@ -100,7 +100,7 @@ async def _demo(settings: Settings, scale: float) -> None:
     from cpted.demo import load_demo
     from cpted.demo_crime import load_crime_demo
     from cpted.demo_engagement import load_engagement_demo
-    from services.metrics.consumer import build_consumer
+    from services.metrics.projection.consumer import build_consumer
     from shared.bus.client import redis_client
     from shared.bus.relay import Relay
     from shared.db.engine import dispose_engines, get_engine, plain_url

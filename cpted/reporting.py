@@ -162,7 +162,7 @@ def export_command(
 
 async def _lag(settings: Any, session: Any) -> int:
     """Logged changes the metrics projections have not applied, as the API counts them; unknown (0) on error."""
-    from services.metrics.logwatch import lag_events
+    from services.metrics.projection.logwatch import lag_events
     from shared.bus.client import redis_client
 
     streams = [settings.stream("audits"), settings.stream("events")]

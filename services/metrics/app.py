@@ -6,7 +6,7 @@ from services.metrics.crime.api import counts as incident_counts
 from services.metrics.crime.api import incidents
 from services.metrics.cswb import api as cswb
 from services.metrics.evaluation.api import evaluations, targeting
-from services.metrics.logwatch import readiness
+from services.metrics.projection.logwatch import readiness
 from services.metrics.report import api as reports
 from services.metrics.totals import api as totals
 from services.metrics.webhooks import api as webhooks

@@ -24,12 +24,12 @@ from redis.exceptions import RedisError
 from sqlalchemy import exc, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.metrics.consumer import SOURCES
 from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
 from services.metrics.cswb.store import feeds as store
 from services.metrics.evaluation.domain.windows import local_today
-from services.metrics.logwatch import lag_events
+from services.metrics.projection.consumer import SOURCES
+from services.metrics.projection.logwatch import lag_events
 from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import get_webhook_settings
 from shared.bus.client import redis_client

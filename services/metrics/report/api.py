@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.metrics.crime.api.params import today_of, zone_of
-from services.metrics.logwatch import lag_events
+from services.metrics.projection.logwatch import lag_events
 from services.metrics.report import handlers as reports
 from services.metrics.report import page
 from services.metrics.report.domain import parse_period

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from services.metrics.logwatch import lag_events as events_behind
+from services.metrics.projection.logwatch import lag_events as events_behind
 from services.metrics.totals.domain.totals import GroupTotals, Totals, assemble
 from services.metrics.totals.store import queries
 from shared.auth.keys import ReaderKey

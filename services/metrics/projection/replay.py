@@ -9,7 +9,7 @@ meanwhile waits, then finds its events already applied.
 reports how many were missing and how far it read. Events already applied
 are recognised by id and change nothing. It runs from the command line and,
 from a known position onwards, whenever the metrics consumer finds the
-projections short of the logs (see ``services/metrics/logwatch.py``).
+projections short of the logs (see ``logwatch.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.applying import apply_and_enqueue
-from services.metrics.projector import apply_events, clear_projections
+from services.metrics.projection.applying import apply_and_enqueue
+from services.metrics.projection.projector import apply_events, clear_projections
 from shared.contracts.events import Envelope, parse_event
 
 Progress = Callable[[str, int], None]

@@ -11,8 +11,8 @@ from contextlib import AsyncExitStack
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.applying import apply_and_enqueue
-from services.metrics.logwatch import LogWatch
+from services.metrics.projection.applying import apply_and_enqueue
+from services.metrics.projection.logwatch import LogWatch
 from shared.bus.client import redis_client
 from shared.bus.consumer import BusLost, StreamConsumer
 from shared.contracts.events import Envelope

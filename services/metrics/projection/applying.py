@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.metrics.projector import apply_events
+from services.metrics.projection.projector import apply_events
 from services.metrics.webhooks import handlers as webhooks
 from shared.contracts.events import Envelope
 

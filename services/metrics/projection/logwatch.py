@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from services.metrics.replay import read_log, reconcile
+from services.metrics.projection.replay import read_log, reconcile
 from services.metrics.totals.store import log_positions
 from shared.bus.consumer import lag as bus_lag
 
