@@ -162,14 +162,13 @@ def export_command(
 
 async def _lag(settings: Any, session: Any) -> int:
     """Logged changes the metrics projections have not applied, as the API counts them; unknown (0) on error."""
-    from services.metrics.projection.logwatch import lag_events
+    from services.metrics.totals.handlers import consumer_lag
     from shared.bus.client import redis_client
 
-    streams = [settings.stream("audits"), settings.stream("events")]
     try:
         redis = redis_client(settings)
         try:
-            return await lag_events(session, redis, streams, settings.consumer_group)
+            return await consumer_lag(session, redis, settings)
         finally:
             await redis.aclose()
     except Exception:

@@ -28,8 +28,7 @@ from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
 from services.metrics.cswb.store import feeds as store
 from services.metrics.evaluation.domain.windows import local_today
-from services.metrics.projection.consumer import SOURCES
-from services.metrics.projection.logwatch import lag_events
+from services.metrics.totals.handlers import consumer_lag
 from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import get_webhook_settings
 from shared.bus.client import redis_client
@@ -121,7 +120,7 @@ async def _consumer_lag(engine: AsyncEngine) -> int:
     redis = redis_client(settings)
     try:
         async with engine.connect() as conn:
-            return await lag_events(conn, redis, [settings.stream(s) for s in SOURCES], settings.consumer_group)
+            return await consumer_lag(conn, redis, settings)
     except (RedisError, exc.SQLAlchemyError, OSError) as error:
         # the lag is a courtesy: without it, build from what the projections hold
         log.warning("cannot read the metrics consumer's lag: %s", error)

@@ -16,12 +16,11 @@ from services.metrics.projection.logwatch import LogWatch
 from shared.bus.client import redis_client
 from shared.bus.consumer import BusLost, StreamConsumer
 from shared.contracts.events import Envelope
+from shared.contracts.events.envelope import PRODUCERS, Source
 from shared.db.engine import get_engine
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-
-SOURCES = ("audits", "events")
 
 
 def handler_for(engine: AsyncEngine):  # type: ignore[no-untyped-def]
@@ -40,7 +39,7 @@ def build_consumer(  # type: ignore[no-untyped-def]
 ) -> StreamConsumer:
     return StreamConsumer(
         redis,
-        [settings.stream(s) for s in SOURCES],
+        [settings.stream(p) for p in PRODUCERS],
         settings.consumer_group,
         settings.consumer_name,
         handler_for(engine),
@@ -60,11 +59,16 @@ def build_log_watch(settings: Settings, engine: AsyncEngine, redis, logs: dict[s
         engine,
         redis,
         logs,
-        {source: settings.stream(source) for source in SOURCES},
+        {source: settings.stream(source) for source in PRODUCERS},
         settings.consumer_group,
         every_s=settings.log_check_every_s,
         grace_s=settings.log_loss_grace_s,
     )
+
+
+def _log_url(settings: Settings, source: Source) -> str:
+    """Where a producer serves its event log: ``CPTED_<SOURCE>_URL``."""
+    return str(getattr(settings, f"{source}_url"))
 
 
 async def run(
@@ -77,10 +81,11 @@ async def run(
         watch: LogWatch | None = None
         if settings.service_api_key:
             headers = {"Authorization": f"Bearer {settings.service_api_key}"}
-            urls = {"audits": settings.audits_url, "events": settings.events_url}
             logs = {
-                source: await stack.enter_async_context(httpx.AsyncClient(base_url=url, headers=headers, timeout=30))
-                for source, url in urls.items()
+                source: await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=_log_url(settings, source), headers=headers, timeout=30)
+                )
+                for source in PRODUCERS
             }
             watch = build_log_watch(settings, engine, redis, logs)
             logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per log read would drown the rest

@@ -31,7 +31,7 @@ import httpx
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.replay import read_log, reconcile
 from services.metrics.totals.store import log_positions
@@ -251,16 +251,6 @@ async def readiness(app: Any) -> dict[str, str]:
     if repairing:
         return {"event_log": "repairing: re-applying events the bus lost (" + ", ".join(repairing) + ")"}
     return {"event_log": "ok"}
-
-
-async def lag_events(db: AsyncSession | AsyncConnection, redis: Redis, streams: list[str], group: str) -> int:
-    """Events the projections have not applied: the larger of what the logs and the bus show."""
-    logged = sum(row[1] for row in await log_positions.positions(db))
-    try:
-        on_bus = await bus_lag(redis, streams, group)
-    except RedisError:
-        on_bus = 0
-    return max(logged, on_bus)
 
 
 def _text(value: bytes | str) -> str:

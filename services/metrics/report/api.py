@@ -8,10 +8,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.metrics.crime.api.params import today_of, zone_of
-from services.metrics.projection.logwatch import lag_events
 from services.metrics.report import handlers as reports
 from services.metrics.report import page
 from services.metrics.report.domain import parse_period
+from services.metrics.totals.api import ConsumerLag
 from shared.auth.keys import Principal, ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import SessionDep
@@ -31,17 +31,19 @@ PDF_ANSWER = binary(PDF, "The same report as a PDF (Letter): every figure as tex
 
 
 async def _report(
-    request: Request, session: SessionDep, principal: Principal, partnership_id: uuid.UUID, period: str | None
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    partnership_id: uuid.UUID,
+    period: str | None,
+    lag: int,
 ) -> reports.PartnershipReport:
     try:
         chosen = parse_period(period or str(today_of(request).year))
     except ValueError as exc:
         raise InvalidField(str(exc), field="query.period") from None
-    settings = request.app.state.settings
-    streams = [settings.stream("audits"), settings.stream("events")]
-    behind = await lag_events(session, request.app.state.redis, streams, settings.consumer_group)
     return await reports.partnership_report(
-        session, principal, partnership_id, chosen, zone=zone_of(request), today=today_of(request), lag_events=behind
+        session, principal, partnership_id, chosen, zone=zone_of(request), today=today_of(request), lag_events=lag
     )
 
 
@@ -60,10 +62,15 @@ async def _pdf(report: reports.PartnershipReport) -> Response:
     summary="A partnership's report for a year or quarter as a PDF",
 )
 async def partnership_report_pdf(
-    partnership_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, period: PeriodQ = None
+    partnership_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: ReaderKey,
+    lag: ConsumerLag,
+    period: PeriodQ = None,
 ) -> Response:
     """The report of `GET /v1/reports/partnerships/{partnership_id}` as a PDF, with the same figures."""
-    return await _pdf(await _report(request, session, principal, partnership_id, period))
+    return await _pdf(await _report(request, session, principal, partnership_id, period, lag))
 
 
 @router.get(
@@ -84,6 +91,7 @@ async def partnership_report(
     request: Request,
     session: SessionDep,
     principal: ReaderKey,
+    lag: ConsumerLag,
     period: PeriodQ = None,
     accept: Accept = None,
 ) -> Response:
@@ -91,7 +99,7 @@ async def partnership_report(
     `partnership_id`, `from` and `to`), recommendations by status and category, before/after evaluations of
     the audits implemented by the end of the period, and every outstanding recommendation with its expected date."""
     media = preferred(accept, (HTML, PDF))
-    report = await _report(request, session, principal, partnership_id, period)
+    report = await _report(request, session, principal, partnership_id, period, lag)
     if media == PDF:
         answer = await _pdf(report)
     else:

@@ -32,13 +32,14 @@ from services.metrics.webhooks.settings import WebhookSettings
 from shared.auth.keys import Principal, Scope
 from shared.bus.changes import Readership, event_types, parse_types, readership
 from shared.contracts.events import Envelope
+from shared.contracts.events.envelope import PRODUCERS
 from shared.errors import Forbidden, InvalidField, NotFound
 from shared.outbound.signing import post
 from shared.settings import get_settings
 from shared.web.pagination import decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
-KNOWN_TYPES = event_types(["audits", "events"])
+KNOWN_TYPES = event_types(PRODUCERS)
 
 
 @dataclass(frozen=True)

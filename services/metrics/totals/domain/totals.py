@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -66,3 +68,32 @@ def assemble(
         elif metric in SCALARS:
             answer[metric] = int(value)
     return answer
+
+
+def grouped(
+    sums: Iterable[tuple[object, str, int]],
+    partnerships: Iterable[tuple[uuid.UUID, list[str]]],
+    group_by: str,
+    *,
+    as_of: datetime | None,
+    lag_events: int,
+) -> dict[str, dict[str, object]]:
+    """Totals per group (``partnership_id`` or ``neighbourhood_id``) from ``(group, metric, value)`` sums, by id.
+
+    Every known partnership has a row, counters or not; a neighbourhood's ``partnerships`` are those working in it.
+    """
+    by_group: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for group_id, metric, value in sums:
+        by_group[str(group_id)].append((metric, value))
+    partnerships_of: dict[str, int] = defaultdict(int)
+    for pid, neighbourhoods in partnerships:
+        if group_by == "partnership_id":
+            partnerships_of[str(pid)] = 1
+            by_group.setdefault(str(pid), [])
+        else:
+            for nid in neighbourhoods:
+                partnerships_of[str(nid)] += 1
+    return {
+        gid: {"id": gid, **assemble(rows, partnerships=partnerships_of[gid], as_of=as_of, lag_events=lag_events)}
+        for gid, rows in sorted(by_group.items())
+    }
