@@ -68,8 +68,9 @@ async def load_subjects(url: str) -> list[uuid.UUID]:
         events.append(ev.AuditCreated(source="audits", subject_id=aid, subject_version=1, payload=audit))
         events.append(ev.RecommendationCreated(source="audits", subject_id=rid, subject_version=1, payload=rec))
         audit_ids.append(aid)
-    async with get_engine(Settings(database_url=url)).begin() as conn:
-        await apply_events(conn, events)
+    settings = Settings(database_url=url)
+    async with get_engine(settings).begin() as conn:
+        await apply_events(conn, events, zone=settings.local_timezone)
     return audit_ids
 
 

@@ -203,7 +203,7 @@ def _replay(api_key: str | None, label: str, debug: bool, replay: Any) -> Any:
 @app.command("rebuild-metrics")
 def rebuild_metrics(api_key: ApiKey = None, debug: Debug = False) -> None:
     """Rebuild the metrics projections from zero out of the producers' event logs."""
-    from services.metrics.projection.replay import rebuild
+    from services.metrics.projection.commands import rebuild
 
     applied = _replay(api_key, "replaying events", debug, rebuild)
     console.print(f"rebuilt the projections from {applied} events")
@@ -212,7 +212,7 @@ def rebuild_metrics(api_key: ApiKey = None, debug: Debug = False) -> None:
 @app.command()
 def reconcile(api_key: ApiKey = None, debug: Debug = False) -> None:
     """Apply every logged event the metrics projections lack, and report how many were missing."""
-    from services.metrics.projection.replay import reconcile as run_reconcile
+    from services.metrics.projection.commands import reconcile as run_reconcile
 
     report = _replay(api_key, "comparing with the event logs", debug, run_reconcile)
     for source, examined in report.examined.items():

@@ -12,7 +12,6 @@ from services.metrics import tasks
 from services.metrics.cswb.domain.schema import feed_schema
 from services.metrics.cswb.handlers import feeds, reads
 from services.metrics.cswb.reads import Page, Redelivery
-from services.metrics.cswb.settings import get_cswb_settings
 from shared.auth.keys import CurrentKey, Principal, Scope
 from shared.errors import Conflict, Forbidden, Unavailable
 from shared.web.http import SessionDep
@@ -103,7 +102,7 @@ async def feed(feed_date: DateP, request: Request, session: SessionDep, principa
 )
 async def redeliver(feed_date: DateP, request: Request, principal: CurrentKey) -> dict[str, Any]:
     principal.require_admin()
-    cswb = get_cswb_settings()
+    cswb = request.app.state.cswb
     if not cswb.cswb_destinations:
         raise Conflict("no destination is configured (CPTED_CSWB_DESTINATIONS)")
     tickets = await feeds.redeliver(request.app.state.engine, cswb, feed_date)

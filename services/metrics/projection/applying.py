@@ -15,15 +15,15 @@ from services.metrics.webhooks import handlers as webhooks
 from shared.contracts.events import Envelope
 
 
-async def apply_and_enqueue(engine: AsyncEngine, events: Sequence[Envelope]) -> int:
+async def apply_and_enqueue(engine: AsyncEngine, events: Sequence[Envelope], *, zone: str) -> int:
     """Apply the events not applied before and enqueue their webhook deliveries, in one transaction: an event
-    is enqueued once, or not applied at all. Returns how many were new."""
+    is enqueued once, or not applied at all. Returns how many were new; ``zone`` as ``apply_events``."""
     tickets: list[webhooks.Ticket] = []
 
     async def enqueue(conn: AsyncConnection, fresh: list[Envelope]) -> None:
         tickets.extend(await webhooks.enqueue(conn, fresh))
 
     async with engine.begin() as conn:
-        applied = await apply_events(conn, events, then=enqueue)
+        applied = await apply_events(conn, events, zone=zone, then=enqueue)
     await webhooks.dispatch(tickets)
     return applied

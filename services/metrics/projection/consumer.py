@@ -23,9 +23,9 @@ from shared.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def handler_for(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+def handler_for(engine: AsyncEngine, zone: str):  # type: ignore[no-untyped-def]
     async def handle(events: Sequence[Envelope]) -> None:
-        await apply_and_enqueue(engine, events)
+        await apply_and_enqueue(engine, events, zone=zone)
 
     return handle
 
@@ -42,7 +42,7 @@ def build_consumer(  # type: ignore[no-untyped-def]
         [settings.stream(p) for p in PRODUCERS],
         settings.consumer_group,
         settings.consumer_name,
-        handler_for(engine),
+        handler_for(engine, settings.local_timezone),
         settings.dead_letter_stream,
         max_deliveries=settings.max_deliveries,
         batch=settings.consumer_batch,
@@ -61,6 +61,7 @@ def build_log_watch(settings: Settings, engine: AsyncEngine, redis, logs: dict[s
         logs,
         {source: settings.stream(source) for source in PRODUCERS},
         settings.consumer_group,
+        zone=settings.local_timezone,
         every_s=settings.log_check_every_s,
         grace_s=settings.log_loss_grace_s,
     )

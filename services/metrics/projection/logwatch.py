@@ -74,6 +74,7 @@ class LogWatch:
         streams: Mapping[str, str],
         group: str,
         *,
+        zone: str,
         every_s: float = 2.0,
         grace_s: float = 10.0,
         page_size: int = 2000,
@@ -83,6 +84,7 @@ class LogWatch:
         self.logs = logs
         self.streams = streams
         self.group = group
+        self.zone = zone
         self.every_s = every_s
         self.grace_s = grace_s
         self.page_size = page_size
@@ -178,7 +180,9 @@ class LogWatch:
         await self._record(source, applied_through=start, behind=behind, repairing=True)
         REPAIRING.labels(source).set(1)
         try:
-            report = await reconcile(self.engine, {source: client}, page_size=self.page_size, start={source: start})
+            report = await reconcile(
+                self.engine, {source: client}, zone=self.zone, page_size=self.page_size, start={source: start}
+            )
         except Exception as exc:
             # An event that cannot be applied (it is in the dead letters, say): honest lag, and a later try.
             failures = self._failures.get(source, 0) + 1

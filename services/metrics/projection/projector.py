@@ -32,7 +32,6 @@ from shared.contracts.events.audits import (
     RecommendationState,
 )
 from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
-from shared.settings import get_settings
 
 STATE_MODELS: dict[str, type[BaseModel]] = {
     "neighbourhood": NeighbourhoodState,
@@ -68,6 +67,8 @@ class Batch:
 
     states: dict[tuple[str, uuid.UUID], Stored]
     children: dict[uuid.UUID, set[uuid.UUID]]
+    zone: str
+    """The local time zone whose days the counters are kept in."""
     deltas: Counter[Key] = field(default_factory=Counter)
 
     def shift(self, before: Counter[Key], after: Counter[Key]) -> None:
@@ -132,38 +133,35 @@ def _apply_recommendation(batch: Batch, event: Envelope, old: Stored | None) -> 
     batch.shift(before, after)
 
 
-def _apply_audit_request(batch: Batch, event: Envelope, old: Stored | None) -> None:
-    zone = get_settings().local_timezone
-    before = contributions.audit_request(old.live if old else None, zone)
-    after = contributions.audit_request(_store_plain(batch, event, deleted=False).live, zone)
-    batch.shift(before, after)
-
-
 def _apply_state(batch: Batch, event: Envelope, old: Stored | None) -> None:
     _store_plain(batch, event, deleted=False)
 
 
 Apply = Callable[[Batch, Envelope, Stored | None], None]
+Contribution = Callable[[Any, str], Counter[Key]]
+"""What a record's state adds to the counters, given the local zone its days are counted in."""
 
 
-def _counting(contribution: Callable[[Any], Counter[Key]], deleted_type: str = "") -> Apply:
+def _counting(contribution: Contribution, deleted_type: str = "") -> Apply:
     """An apply function for a record that counts on its own (no parent): old contribution out, new in."""
 
     def apply(batch: Batch, event: Envelope, old: Stored | None) -> None:
-        before = contribution(old.live if old else None)
-        after = contribution(_store_plain(batch, event, deleted=event.type == deleted_type).live)
+        before = contribution(old.live if old else None, batch.zone)
+        after = contribution(_store_plain(batch, event, deleted=event.type == deleted_type).live, batch.zone)
         batch.shift(before, after)
 
     return apply
 
 
-def _event(state: EventState | None) -> Counter[Key]:
-    return contributions.event(state, get_settings().local_timezone)
+def _dated(contribution: Callable[[Any], Counter[Key]]) -> Contribution:
+    """A contribution counted on dates the record gives (no moment to place in a local day)."""
+    return lambda state, _zone: contribution(state)
 
 
-_apply_event = _counting(_event, deleted_type="event.deleted")
-_apply_material = _counting(contributions.material)
-_apply_stakeholder = _counting(contributions.stakeholder)
+_apply_audit_request = _counting(contributions.audit_request)
+_apply_event = _counting(contributions.event, deleted_type="event.deleted")
+_apply_material = _counting(_dated(contributions.material))
+_apply_stakeholder = _counting(_dated(contributions.stakeholder))
 
 HANDLERS: dict[str, Apply] = {
     "neighbourhood.created": _apply_state,
@@ -185,8 +183,8 @@ HANDLERS: dict[str, Apply] = {
     "material.created": _apply_material,
     "material.updated": _apply_material,
     "material.translated": _apply_material,
-    "distribution.recorded": _counting(contributions.distribution),
-    "training.recorded": _counting(contributions.training),
+    "distribution.recorded": _counting(_dated(contributions.distribution)),
+    "training.recorded": _counting(_dated(contributions.training)),
     "stakeholder.created": _apply_stakeholder,
     "stakeholder.updated": _apply_stakeholder,
 }
@@ -196,11 +194,13 @@ async def apply_events(
     conn: AsyncConnection,
     events: Sequence[Envelope],
     *,
+    zone: str,
     exclusive: bool = False,
     then: Callable[[AsyncConnection, list[Envelope]], Awaitable[object]] | None = None,
 ) -> int:
     """Apply the events not applied before; returns how many were new. The caller commits.
 
+    ``zone``: the local time zone whose days the counters are kept in (the settings' ``local_timezone``).
     ``exclusive``: the caller already holds the projections alone (a rebuild, after its TRUNCATE),
     so the per-audit locks, which would pile up in one long transaction, are not taken.
     ``then``: called with the new events (never one applied before), in the same transaction, after
@@ -215,7 +215,7 @@ async def apply_events(
             text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"),
             {"keys": keys},
         )
-    batch = await _load(conn, fresh)
+    batch = await _load(conn, fresh, zone)
     for event in fresh:
         handler = HANDLERS.get(event.type)
         if handler is None:
@@ -241,11 +241,11 @@ async def _record_processed(conn: AsyncConnection, events: Sequence[Envelope]) -
     return [e for e in unique.values() if e.id in new_ids]
 
 
-async def _load(conn: AsyncConnection, events: Sequence[Envelope]) -> Batch:
+async def _load(conn: AsyncConnection, events: Sequence[Envelope], zone: str) -> Batch:
     wanted = {(_kind(e), e.subject_id) for e in events if _kind(e) in STATE_MODELS}
     wanted |= {("audit", pid) for e in events if (pid := _parent_id(e))}
     changing_audits = [e.subject_id for e in events if _kind(e) == "audit"]
-    batch = Batch(states={}, children={})
+    batch = Batch(states={}, children={}, zone=zone)
     for row in await projections.load_states(conn, wanted, changing_audits):
         model = STATE_MODELS[row.kind]
         stored = Stored(row.kind, row.id, row.version, row.deleted, model.model_validate(row.state), row.parent_id)

@@ -78,6 +78,7 @@ async def rebuild(
     engine: AsyncEngine,
     logs: Mapping[str, httpx.AsyncClient],
     *,
+    zone: str,
     page_size: int = 2000,
     progress: Progress | None = None,
 ) -> int:
@@ -88,7 +89,7 @@ async def rebuild(
         for source, client in logs.items():
             async for page in read_log(client, page_size):
                 events = page.events()
-                applied += await apply_events(conn, events, exclusive=True)
+                applied += await apply_events(conn, events, zone=zone, exclusive=True)
                 if progress:
                     progress(source, len(events))
     return applied
@@ -110,6 +111,7 @@ async def reconcile(
     engine: AsyncEngine,
     logs: Mapping[str, httpx.AsyncClient],
     *,
+    zone: str,
     page_size: int = 2000,
     progress: Progress | None = None,
     start: Mapping[str, int] | None = None,
@@ -123,7 +125,7 @@ async def reconcile(
         async for page in read_log(client, page_size, after=report.through[source]):
             events = page.events()
             # Events the consumer never applied were never sent to the webhooks either.
-            report.missing[source] += await apply_and_enqueue(engine, events)
+            report.missing[source] += await apply_and_enqueue(engine, events, zone=zone)
             report.examined[source] += len(events)
             report.through[source] = page.through
             if progress:

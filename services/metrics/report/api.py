@@ -4,15 +4,16 @@ import asyncio
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
 
-from services.metrics.crime.api.params import today_of, zone_of
+from services.metrics.params import ClockDep
 from services.metrics.report import handlers as reports
 from services.metrics.report import page
 from services.metrics.report.domain import parse_period
 from services.metrics.totals.api import ConsumerLag
 from shared.auth.keys import Principal, ReaderKey
+from shared.clock import Clock
 from shared.errors import InvalidField
 from shared.web.http import SessionDep
 from shared.web.media import HTML, NOT_ACCEPTABLE, PDF, binary, preferred
@@ -31,7 +32,7 @@ PDF_ANSWER = binary(PDF, "The same report as a PDF (Letter): every figure as tex
 
 
 async def _report(
-    request: Request,
+    clock: Clock,
     session: SessionDep,
     principal: Principal,
     partnership_id: uuid.UUID,
@@ -39,11 +40,17 @@ async def _report(
     lag: int,
 ) -> reports.PartnershipReport:
     try:
-        chosen = parse_period(period or str(today_of(request).year))
+        chosen = parse_period(period or str(clock.today().year))
     except ValueError as exc:
         raise InvalidField(str(exc), field="query.period") from None
     return await reports.partnership_report(
-        session, principal, partnership_id, chosen, zone=zone_of(request), today=today_of(request), lag_events=lag
+        session,
+        principal,
+        partnership_id,
+        chosen,
+        zone=clock.zone_name,
+        today=clock.today(),
+        lag_events=lag,
     )
 
 
@@ -63,14 +70,14 @@ async def _pdf(report: reports.PartnershipReport) -> Response:
 )
 async def partnership_report_pdf(
     partnership_id: uuid.UUID,
-    request: Request,
+    clock: ClockDep,
     session: SessionDep,
     principal: ReaderKey,
     lag: ConsumerLag,
     period: PeriodQ = None,
 ) -> Response:
     """The report of `GET /v1/reports/partnerships/{partnership_id}` as a PDF, with the same figures."""
-    return await _pdf(await _report(request, session, principal, partnership_id, period, lag))
+    return await _pdf(await _report(clock, session, principal, partnership_id, period, lag))
 
 
 @router.get(
@@ -88,7 +95,7 @@ async def partnership_report_pdf(
 )
 async def partnership_report(
     partnership_id: uuid.UUID,
-    request: Request,
+    clock: ClockDep,
     session: SessionDep,
     principal: ReaderKey,
     lag: ConsumerLag,
@@ -99,7 +106,7 @@ async def partnership_report(
     `partnership_id`, `from` and `to`), recommendations by status and category, before/after evaluations of
     the audits implemented by the end of the period, and every outstanding recommendation with its expected date."""
     media = preferred(accept, (HTML, PDF))
-    report = await _report(request, session, principal, partnership_id, period, lag)
+    report = await _report(clock, session, principal, partnership_id, period, lag)
     if media == PDF:
         answer = await _pdf(report)
     else:

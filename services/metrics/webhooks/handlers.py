@@ -35,7 +35,6 @@ from shared.contracts.events import Envelope
 from shared.contracts.events.envelope import PRODUCERS
 from shared.errors import Forbidden, InvalidField, NotFound
 from shared.outbound.signing import post
-from shared.settings import get_settings
 from shared.web.pagination import decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
@@ -71,9 +70,9 @@ def _visible(principal: Principal, row: Row[Any] | None, id_: uuid.UUID) -> Row[
     return row
 
 
-def _target(url: str) -> str:
+def _target(url: str, env: str) -> str:
     try:
-        return domain.check_target(url, get_settings().env)
+        return domain.check_target(url, env)
     except domain.BadTarget as exc:
         raise InvalidField(str(exc), field="body.url") from exc
 
@@ -95,11 +94,12 @@ def _partnerships(principal: Principal, wanted: list[uuid.UUID] | None) -> list[
     return unique
 
 
-async def create(engine: AsyncEngine, principal: Principal, body: dict[str, Any]) -> Row[Any]:
+async def create(engine: AsyncEngine, principal: Principal, body: dict[str, Any], *, env: str) -> Row[Any]:
+    """``env``: the platform's (dev, test, prod), which decides whether a plain http target is allowed."""
     _require_manager(principal)
     values = {
         "id": uuid.uuid4(),
-        "url": _target(body["url"]),
+        "url": _target(body["url"], env),
         "types": _types(body.get("types")),
         "partnership_ids": _partnerships(principal, body.get("partnership_ids")),
         "description": body.get("description"),
@@ -131,14 +131,16 @@ def _paged(rows: Sequence[Row[Any]], limit: int) -> tuple[Sequence[Row[Any]], st
     return rows[:limit], encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
 
 
-async def change(engine: AsyncEngine, principal: Principal, id_: uuid.UUID, changes: dict[str, Any]) -> Row[Any]:
+async def change(
+    engine: AsyncEngine, principal: Principal, id_: uuid.UUID, changes: dict[str, Any], *, env: str
+) -> Row[Any]:
     """Change the target, the types or the description; ``enabled: true`` turns a disabled subscription on."""
     values: dict[str, Any] = {}
     for required in ("url", "enabled"):
         if required in changes and changes[required] is None:
             raise InvalidField(f"{required} cannot be null", field=f"body.{required}")
     if "url" in changes:
-        values["url"] = _target(changes["url"])
+        values["url"] = _target(changes["url"], env)
     if "types" in changes:
         values["types"] = _types(changes["types"])
     if "description" in changes:

@@ -4,12 +4,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from services.metrics.crime.api.params import CategoriesQ, split_values, zone_of
 from services.metrics.crime.api.schemas import ImportReportRead, IncidentCreate, IncidentRead
 from services.metrics.crime.domain.incidents import HeaderError, Row, column_overrides
 from services.metrics.crime.handlers.imports import CsvOptions, ImportReport, OnError, import_csv, import_rows
 from services.metrics.crime.store import queries
 from services.metrics.evaluation.domain.windows import utc_bounds
+from services.metrics.params import CategoriesQ, ClockDep, split_values
 from shared.auth.keys import CurrentKey, ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import PROBLEM_JSON, InvalidField, Problem
@@ -79,6 +79,7 @@ def _row(position: int, item: IncidentCreate) -> Row:
 )
 async def create_incidents(
     request: Request,
+    clock: ClockDep,
     principal: CurrentKey,
     response: Response,
     body: Annotated[list[IncidentCreate], Body(min_length=1, max_length=10_000)],
@@ -86,7 +87,7 @@ async def create_incidents(
     """All or nothing; a repeat of a (source, external_id) already stored changes nothing (200)."""
     principal.require_admin()
     rows = [_row(i, item) for i, item in enumerate(body)]
-    return _answer(await import_rows(request.app.state.engine, rows, zone_of(request)), response)
+    return _answer(await import_rows(request.app.state.engine, rows, clock.zone_name), response)
 
 
 def _columns(column: list[str]) -> dict[str, str]:
@@ -111,6 +112,7 @@ def _columns(column: list[str]) -> dict[str, str]:
 )
 async def import_incidents(
     request: Request,
+    clock: ClockDep,
     principal: CurrentKey,
     response: Response,
     on_error: Annotated[
@@ -130,7 +132,7 @@ async def import_incidents(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in CSV_TYPES:
         raise UnsupportedMediaType(f"send the CSV file itself as the body with Content-Type text/csv, not {media}")
-    options = CsvOptions(zone_of(request), on_error, _columns(column), source, encoding)
+    options = CsvOptions(clock.zone_name, on_error, _columns(column), source, encoding)
     try:
         report = await import_csv(request.app.state.engine, request.stream(), options)
     except HeaderError as exc:
@@ -139,7 +141,7 @@ async def import_incidents(
 
 
 def _filters(
-    request: Request,
+    clock: ClockDep,
     source: Annotated[str | None, Query(max_length=100)] = None,
     categories: CategoriesQ = [],  # noqa: B006
     neighbourhood_id: Annotated[list[str], Query(description="repeatable or comma-separated")] = [],  # noqa: B006
@@ -150,7 +152,7 @@ def _filters(
 ) -> queries.IncidentFilters:
     if start and end and start > end:
         raise InvalidField("'from' is after 'to'", field="query.from")
-    occurred = utc_bounds(start or date(1900, 1, 1), end or date(2100, 12, 31), zone_of(request))
+    occurred = utc_bounds(start or date(1900, 1, 1), end or date(2100, 12, 31), clock.zone_name)
     return queries.IncidentFilters(
         source=source,
         categories=split_values(categories, normalise=True),

@@ -3,15 +3,15 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from services.metrics.crime.api.params import CategoriesQ, split_values, today_of, zone_of
 from services.metrics.evaluation import chart
 from services.metrics.evaluation.api.schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
 from services.metrics.evaluation.handlers import estimators, evaluations, summary
 from services.metrics.evaluation.store import queries
+from services.metrics.params import CategoriesQ, ClockDep, split_values
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import SessionDep
@@ -105,11 +105,11 @@ MISSING_DATA: dict[int | str, dict[str, Any]] = {409: {"description": "Not enoug
     responses=MISSING_DATA,
 )
 async def evaluate_audit(
-    audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
+    audit_id: uuid.UUID, clock: ClockDep, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> dict[str, Any]:
     """Definitions: docs/evaluation.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
     subject = await evaluations.load_subject(session, audit_id, principal)
-    return await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
+    return await evaluations.evaluate_audit(session, subject, params, zone=clock.zone_name, today=clock.today())
 
 
 @router.get(
@@ -119,12 +119,12 @@ async def evaluate_audit(
     responses=MISSING_DATA,
 )
 async def audit_estimators(
-    audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
+    audit_id: uuid.UUID, clock: ClockDep, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> dict[str, Any]:
     """Empirical Bayes, seasonal GLM with pre-trend test, synthetic control, harm-weighted WDD and power, each with
     its figures or the reason it gives none. Definitions: docs/estimators.md and docs/evaluation.md."""
     subject = await evaluations.load_subject(session, audit_id, principal)
-    return await estimators.estimators(session, subject, params, zone=zone_of(request), today=today_of(request))
+    return await estimators.estimators(session, subject, params, zone=clock.zone_name, today=clock.today())
 
 
 @router.get("/category-map", response_model=CategoryMapRead, summary="The category map that defines outcome families")
@@ -139,10 +139,10 @@ async def category_map(principal: ReaderKey) -> dict[str, Any]:
     responses={200: {"content": {"image/png": {}}}} | MISSING_DATA,
 )
 async def evaluation_chart(
-    audit_id: uuid.UUID, request: Request, session: SessionDep, principal: ReaderKey, params: ParamsDep
+    audit_id: uuid.UUID, clock: ClockDep, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> Response:
     subject = await evaluations.load_subject(session, audit_id, principal)
-    answer = await evaluations.evaluate_audit(session, subject, params, zone=zone_of(request), today=today_of(request))
+    answer = await evaluations.evaluate_audit(session, subject, params, zone=clock.zone_name, today=clock.today())
     first, last = chart.full_months(answer["before_window"][0], answer["after_window"][1])
     categories = answer["categories"]
     target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], first, last, categories)
@@ -157,7 +157,7 @@ async def evaluation_chart(
     summary="Pooled evaluation over every audit with an implemented recommendation",
 )
 async def evaluation_summary(
-    request: Request,
+    clock: ClockDep,
     session: SessionDep,
     principal: ReaderKey,
     window_days: WindowDaysQ = 365,
@@ -172,5 +172,5 @@ async def evaluation_summary(
         categories=split_values(categories, normalise=True),
         family=_family(family),
         include_incomplete=include_incomplete,
-        today=today_of(request),
+        today=clock.today(),
     )

@@ -1,11 +1,11 @@
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from services.metrics.crime.api.params import CategoriesQ, split_values, today_of
 from services.metrics.evaluation.domain.windows import Period
 from services.metrics.evaluation.handlers import targeting
+from services.metrics.params import CategoriesQ, ClockDep, split_values
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import InvalidField
@@ -38,7 +38,7 @@ def _offset(cursor: str | None) -> int:
 
 @router.get("", summary="Neighbourhoods ranked for the next audits")
 async def rank_neighbourhoods(
-    request: Request,
+    clock: ClockDep,
     session: SessionDep,
     principal: ReaderKey,
     start: Annotated[
@@ -52,7 +52,7 @@ async def rank_neighbourhoods(
 ) -> dict[str, Any]:
     """Incidents per 1,000 residents over the period, the trend against the previous period of equal length,
     and the days since each neighbourhood's last audit; highest rate first."""
-    today = today_of(request)
+    today = clock.today()
     answer = await targeting.rank(
         session,
         _period(start, end, today),

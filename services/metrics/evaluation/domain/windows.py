@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from shared.clock import Clock
+
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 30, 1825
 
 
@@ -91,8 +93,9 @@ def local_day(moment: datetime, zone: str) -> date:
     return moment.astimezone(ZoneInfo(zone)).date()
 
 
-def local_today(zone: str, now: datetime | None = None) -> date:
-    return local_day(now or datetime.now(UTC), zone)
+def local_today(zone: str) -> date:
+    """Today in ``zone``: ``Clock.today`` for a caller holding only the zone's name (the command line)."""
+    return Clock(zone).today()
 
 
 def utc_bounds(first: date, last: date, zone: str) -> tuple[datetime, datetime]:

@@ -1,14 +1,13 @@
-"""Query parameters and request context shared by the crime statistics routers."""
+"""What the metrics routers read from a request besides their own parameters: the categories filter, the clock."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 
 from services.metrics.crime.domain.incidents import normalize_category
-from services.metrics.evaluation.domain.windows import local_today
+from shared.clock import Clock
 
 CategoriesQ = Annotated[
     list[str], Query(description="crime categories, repeatable or comma-separated; all when absent", max_length=100)
@@ -21,9 +20,9 @@ def split_values(values: list[str], *, normalise: bool = False) -> list[str]:
     return sorted({normalize_category(p) for p in parts}) if normalise else parts
 
 
-def zone_of(request: Request) -> str:
-    return str(request.app.state.settings.local_timezone)
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
 
 
-def today_of(request: Request) -> date:
-    return local_today(zone_of(request))
+ClockDep = Annotated[Clock, Depends(_clock)]
+"""The app's clock: now, and today in the programme's local time zone."""
