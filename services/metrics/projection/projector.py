@@ -1,5 +1,11 @@
 """Applies batches of events to the metrics projections, in one transaction per batch.
 
+Each event class the projections follow is mapped to the kind of record it
+describes (``HANDLERS``), and each kind to how its change is applied: the
+state stored, and for what counts, the old contribution taken out of the
+counters and the new one put in. Events of other classes (photos, say) are
+recorded as processed and change nothing.
+
 Per batch: record the event ids (duplicates drop out here), take advisory
 locks on the affected audits so concurrent consumers never interleave on
 one audit, load the states the batch needs in one query, compute the change
@@ -15,7 +21,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,26 +30,43 @@ from services.metrics.totals.domain.contributions import Key
 from services.metrics.totals.store import projections
 from shared.contracts.events import Envelope
 from shared.contracts.events.audits import (
+    AuditCreated,
+    AuditDeleted,
+    AuditRequestCreated,
     AuditRequestState,
+    AuditRequestUpdated,
     AuditState,
+    AuditUpdated,
+    NeighbourhoodCreated,
     NeighbourhoodState,
+    NeighbourhoodUpdated,
+    PartnershipCreated,
     PartnershipState,
+    PartnershipUpdated,
+    RecommendationCreated,
     RecommendationState,
+    RecommendationStatusChanged,
+    RecommendationUpdated,
 )
-from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
-
-STATE_MODELS: dict[str, type[BaseModel]] = {
-    "neighbourhood": NeighbourhoodState,
-    "partnership": PartnershipState,
-    "audit": AuditState,
-    "recommendation": RecommendationState,
-    "audit_request": AuditRequestState,
-    "event": EventState,
-    "material": MaterialState,
-    "distribution": DistributionState,
-    "training": TrainingState,
-    "stakeholder": StakeholderState,
-}
+from shared.contracts.events.envelope import Payload
+from shared.contracts.events.events import (
+    DistributionRecorded,
+    DistributionState,
+    EventCancelled,
+    EventCreated,
+    EventDeleted,
+    EventState,
+    EventUpdated,
+    MaterialCreated,
+    MaterialState,
+    MaterialTranslated,
+    MaterialUpdated,
+    StakeholderCreated,
+    StakeholderState,
+    StakeholderUpdated,
+    TrainingRecorded,
+    TrainingState,
+)
 
 
 @dataclass
@@ -70,6 +92,7 @@ class Batch:
     zone: str
     """The local time zone whose days the counters are kept in."""
     deltas: Counter[Key] = field(default_factory=Counter)
+    dirty: set[tuple[str, uuid.UUID]] = field(default_factory=set)
 
     def shift(self, before: Counter[Key], after: Counter[Key]) -> None:
         """Take the old contribution out and put the new one in (zeros are dropped when written)."""
@@ -77,47 +100,59 @@ class Batch:
             self.deltas.update(after)
             self.deltas.subtract(before)
 
-    dirty: set[tuple[str, uuid.UUID]] = field(default_factory=set)
-
     def get(self, kind: str, id_: uuid.UUID | None) -> Stored | None:
         return self.states.get((kind, id_)) if id_ else None
 
     def put(self, stored: Stored) -> None:
         self.states[(stored.kind, stored.id)] = stored
         self.dirty.add((stored.kind, stored.id))
-        if stored.kind == "recommendation" and stored.parent_id:
+        if stored.kind == RECOMMENDATION.name and stored.parent_id:
             self.children.setdefault(stored.parent_id, set()).add(stored.id)
 
 
-def _kind(event: Envelope) -> str:
-    return event.type.partition(".")[0]
+Apply = Callable[[Batch, "Kind", Envelope, Stored | None], None]
+"""Apply one event of a kind, given the state stored before it (None: never seen)."""
 
 
-def _parent_id(event: Envelope) -> uuid.UUID | None:
-    if _kind(event) != "recommendation":
+@dataclass(frozen=True)
+class Kind:
+    """A kind of record whose latest state the projections keep, and how an event about one is applied."""
+
+    name: str
+    """Its rows in ``metrics.subject``."""
+    state: type[Payload]
+    """How a stored state is read back."""
+    apply: Apply
+
+
+def _parent_id(kind: Kind, event: Envelope) -> uuid.UUID | None:
+    if kind is not RECOMMENDATION:
         return None  # an audit request names its audit too, but does not count under it
     return getattr(event.payload, "audit_id", None)
 
 
-def _lock_key(event: Envelope) -> str:
-    kind = _kind(event)
-    if kind in ("audit", "recommendation"):
-        return f"audit:{_parent_id(event) or event.subject_id}"
-    return f"{kind}:{event.subject_id}"
+def _lock_key(kind: Kind, event: Envelope) -> str:
+    if kind in (AUDIT, RECOMMENDATION):
+        return f"audit:{_parent_id(kind, event) or event.subject_id}"
+    return f"{kind.name}:{event.subject_id}"
 
 
-def _store_plain(batch: Batch, event: Envelope, deleted: bool) -> Stored:
-    stored = Stored(_kind(event), event.subject_id, event.subject_version, deleted, event.payload, _parent_id(event))
+def _store(batch: Batch, kind: Kind, event: Envelope, deleted: bool = False) -> Stored:
+    stored = Stored(kind.name, event.subject_id, event.subject_version, deleted, event.payload, _parent_id(kind, event))
     batch.put(stored)
     return stored
 
 
-def _apply_audit(batch: Batch, event: Envelope, old: Stored | None) -> None:
+def _apply_state(batch: Batch, kind: Kind, event: Envelope, old: Stored | None) -> None:
+    _store(batch, kind, event)
+
+
+def _apply_audit(batch: Batch, kind: Kind, event: Envelope, old: Stored | None) -> None:
     before = old.live if old else None
-    after = _store_plain(batch, event, deleted=event.type == "audit.deleted").live
+    after = _store(batch, kind, event, deleted=isinstance(event, AuditDeleted)).live
     batch.shift(contributions.audit(before), contributions.audit(after))
     for rec_id in batch.children.get(event.subject_id, set()):
-        rec = batch.get("recommendation", rec_id)
+        rec = batch.get(RECOMMENDATION.name, rec_id)
         if rec is not None:
             batch.shift(
                 contributions.recommendation(rec.live, before),
@@ -125,29 +160,25 @@ def _apply_audit(batch: Batch, event: Envelope, old: Stored | None) -> None:
             )
 
 
-def _apply_recommendation(batch: Batch, event: Envelope, old: Stored | None) -> None:
-    parent = batch.get("audit", _parent_id(event))
+def _apply_recommendation(batch: Batch, kind: Kind, event: Envelope, old: Stored | None) -> None:
+    parent = batch.get(AUDIT.name, _parent_id(kind, event))
     audit = parent.live if parent else None
     before = contributions.recommendation(old.live if old else None, audit)
-    after = contributions.recommendation(_store_plain(batch, event, deleted=False).live, audit)
+    after = contributions.recommendation(_store(batch, kind, event).live, audit)
     batch.shift(before, after)
 
 
-def _apply_state(batch: Batch, event: Envelope, old: Stored | None) -> None:
-    _store_plain(batch, event, deleted=False)
-
-
-Apply = Callable[[Batch, Envelope, Stored | None], None]
 Contribution = Callable[[Any, str], Counter[Key]]
 """What a record's state adds to the counters, given the local zone its days are counted in."""
 
 
-def _counting(contribution: Contribution, deleted_type: str = "") -> Apply:
+def _counting(contribution: Contribution, deleted_by: type[Envelope] | None = None) -> Apply:
     """An apply function for a record that counts on its own (no parent): old contribution out, new in."""
 
-    def apply(batch: Batch, event: Envelope, old: Stored | None) -> None:
+    def apply(batch: Batch, kind: Kind, event: Envelope, old: Stored | None) -> None:
+        deleted = deleted_by is not None and isinstance(event, deleted_by)
         before = contribution(old.live if old else None, batch.zone)
-        after = contribution(_store_plain(batch, event, deleted=event.type == deleted_type).live, batch.zone)
+        after = contribution(_store(batch, kind, event, deleted).live, batch.zone)
         batch.shift(before, after)
 
     return apply
@@ -158,36 +189,45 @@ def _dated(contribution: Callable[[Any], Counter[Key]]) -> Contribution:
     return lambda state, _zone: contribution(state)
 
 
-_apply_audit_request = _counting(contributions.audit_request)
-_apply_event = _counting(contributions.event, deleted_type="event.deleted")
-_apply_material = _counting(_dated(contributions.material))
-_apply_stakeholder = _counting(_dated(contributions.stakeholder))
+NEIGHBOURHOOD = Kind("neighbourhood", NeighbourhoodState, _apply_state)
+PARTNERSHIP = Kind("partnership", PartnershipState, _apply_state)
+AUDIT = Kind("audit", AuditState, _apply_audit)
+RECOMMENDATION = Kind("recommendation", RecommendationState, _apply_recommendation)
+AUDIT_REQUEST = Kind("audit_request", AuditRequestState, _counting(contributions.audit_request))
+EVENT = Kind("event", EventState, _counting(contributions.event, deleted_by=EventDeleted))
+MATERIAL = Kind("material", MaterialState, _counting(_dated(contributions.material)))
+DISTRIBUTION = Kind("distribution", DistributionState, _counting(_dated(contributions.distribution)))
+TRAINING = Kind("training", TrainingState, _counting(_dated(contributions.training)))
+STAKEHOLDER = Kind("stakeholder", StakeholderState, _counting(_dated(contributions.stakeholder)))
 
-HANDLERS: dict[str, Apply] = {
-    "neighbourhood.created": _apply_state,
-    "neighbourhood.updated": _apply_state,
-    "partnership.created": _apply_state,
-    "partnership.updated": _apply_state,
-    "audit.created": _apply_audit,
-    "audit.updated": _apply_audit,
-    "audit.deleted": _apply_audit,
-    "recommendation.created": _apply_recommendation,
-    "recommendation.updated": _apply_recommendation,
-    "recommendation.status_changed": _apply_recommendation,
-    "audit_request.created": _apply_audit_request,
-    "audit_request.updated": _apply_audit_request,
-    "event.created": _apply_event,
-    "event.updated": _apply_event,
-    "event.cancelled": _apply_event,
-    "event.deleted": _apply_event,
-    "material.created": _apply_material,
-    "material.updated": _apply_material,
-    "material.translated": _apply_material,
-    "distribution.recorded": _counting(_dated(contributions.distribution)),
-    "training.recorded": _counting(_dated(contributions.training)),
-    "stakeholder.created": _apply_stakeholder,
-    "stakeholder.updated": _apply_stakeholder,
+HANDLERS: dict[type[Envelope], Kind] = {
+    NeighbourhoodCreated: NEIGHBOURHOOD,
+    NeighbourhoodUpdated: NEIGHBOURHOOD,
+    PartnershipCreated: PARTNERSHIP,
+    PartnershipUpdated: PARTNERSHIP,
+    AuditCreated: AUDIT,
+    AuditUpdated: AUDIT,
+    AuditDeleted: AUDIT,
+    RecommendationCreated: RECOMMENDATION,
+    RecommendationUpdated: RECOMMENDATION,
+    RecommendationStatusChanged: RECOMMENDATION,
+    AuditRequestCreated: AUDIT_REQUEST,
+    AuditRequestUpdated: AUDIT_REQUEST,
+    EventCreated: EVENT,
+    EventUpdated: EVENT,
+    EventCancelled: EVENT,
+    EventDeleted: EVENT,
+    MaterialCreated: MATERIAL,
+    MaterialUpdated: MATERIAL,
+    MaterialTranslated: MATERIAL,
+    DistributionRecorded: DISTRIBUTION,
+    TrainingRecorded: TRAINING,
+    StakeholderCreated: STAKEHOLDER,
+    StakeholderUpdated: STAKEHOLDER,
 }
+"""Event class -> the kind of record it describes: the events the projections follow."""
+
+KINDS = {kind.name: kind for kind in HANDLERS.values()}
 
 
 async def apply_events(
@@ -209,24 +249,22 @@ async def apply_events(
     fresh = await _record_processed(conn, events)
     if not fresh:
         return 0
+    followed = [(kind, e) for e in fresh if (kind := HANDLERS.get(type(e))) is not None]
     if not exclusive:
-        keys = sorted({_lock_key(e) for e in fresh})
+        keys = sorted({_lock_key(kind, e) for kind, e in followed})
         await conn.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"),
             {"keys": keys},
         )
-    batch = await _load(conn, fresh, zone)
-    for event in fresh:
-        handler = HANDLERS.get(event.type)
-        if handler is None:
-            continue
-        old = batch.get(_kind(event), event.subject_id)
+    batch = await _load(conn, followed, zone)
+    for kind, event in followed:
+        old = batch.get(kind.name, event.subject_id)
         if old is not None and old.version >= event.subject_version:
             continue  # an older version arriving late changes nothing
-        handler(batch, event, old)
+        kind.apply(batch, kind, event, old)
     await _write_states(conn, batch)
     # Incidents follow the latest boundaries (see crime/store/placement.py).
-    await follow_boundaries(conn, [id_ for kind, id_ in batch.dirty if kind == "neighbourhood"])
+    await follow_boundaries(conn, [id_ for kind, id_ in batch.dirty if kind == NEIGHBOURHOOD.name])
     await projections.add_to_counters(conn, batch.deltas)
     if then is not None:
         await then(conn, fresh)
@@ -241,16 +279,15 @@ async def _record_processed(conn: AsyncConnection, events: Sequence[Envelope]) -
     return [e for e in unique.values() if e.id in new_ids]
 
 
-async def _load(conn: AsyncConnection, events: Sequence[Envelope], zone: str) -> Batch:
-    wanted = {(_kind(e), e.subject_id) for e in events if _kind(e) in STATE_MODELS}
-    wanted |= {("audit", pid) for e in events if (pid := _parent_id(e))}
-    changing_audits = [e.subject_id for e in events if _kind(e) == "audit"]
+async def _load(conn: AsyncConnection, followed: Sequence[tuple[Kind, Envelope]], zone: str) -> Batch:
+    wanted = {(kind.name, e.subject_id) for kind, e in followed}
+    wanted |= {(AUDIT.name, pid) for kind, e in followed if (pid := _parent_id(kind, e))}
+    changing_audits = [e.subject_id for kind, e in followed if kind is AUDIT]
     batch = Batch(states={}, children={}, zone=zone)
     for row in await projections.load_states(conn, wanted, changing_audits):
-        model = STATE_MODELS[row.kind]
-        stored = Stored(row.kind, row.id, row.version, row.deleted, model.model_validate(row.state), row.parent_id)
-        batch.states[(row.kind, row.id)] = stored
-        if row.kind == "recommendation" and row.parent_id:
+        state = KINDS[row.kind].state.model_validate(row.state)
+        batch.states[(row.kind, row.id)] = Stored(row.kind, row.id, row.version, row.deleted, state, row.parent_id)
+        if row.kind == RECOMMENDATION.name and row.parent_id:
             batch.children.setdefault(row.parent_id, set()).add(row.id)
     return batch
 
