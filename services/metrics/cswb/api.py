@@ -1,19 +1,16 @@
 """The nightly CSWB feeds: the published schema, the feeds with their delivery state, redelivery."""
 
-import asyncio
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from services.metrics import tasks
 from services.metrics.cswb.domain.schema import feed_schema
-from services.metrics.cswb.handlers import feeds, reads
+from services.metrics.cswb.handlers import reads, redelivery
 from services.metrics.cswb.reads import Page, Redelivery
 from shared.auth.keys import CurrentKey, Principal, Scope
-from shared.errors import Conflict, Forbidden, Unavailable
+from shared.errors import Forbidden
 from shared.web.http import SessionDep
 from shared.web.pagination import CursorDep
 
@@ -102,12 +99,4 @@ async def feed(feed_date: DateP, request: Request, session: SessionDep, principa
 )
 async def redeliver(feed_date: DateP, request: Request, principal: CurrentKey) -> dict[str, Any]:
     principal.require_admin()
-    cswb = request.app.state.cswb
-    if not cswb.cswb_destinations:
-        raise Conflict("no destination is configured (CPTED_CSWB_DESTINATIONS)")
-    tickets = await feeds.redeliver(request.app.state.engine, cswb, feed_date)
-    try:
-        queued = await asyncio.to_thread(tasks.enqueue, tickets)
-    except (OSError, BrokerUnavailable) as exc:
-        raise Unavailable("the task broker is unavailable; the nightly run will deliver it") from exc
-    return {"feed_date": feed_date, "queued": queued, "destinations": [reads.shown(t.destination) for t in tickets]}
+    return await redelivery.redeliver(request.app.state.engine, request.app.state.cswb, feed_date)

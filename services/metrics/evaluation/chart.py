@@ -15,25 +15,12 @@ from typing import Any
 import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 
-
-def months(first: date, last: date) -> list[date]:
-    """First days of the calendar months from ``first``'s month to ``last``'s."""
-    out, day = [], first.replace(day=1)
-    while day <= last:
-        out.append(day)
-        day = (day + timedelta(days=32)).replace(day=1)
-    return out
-
-
-def full_months(first: date, last: date) -> tuple[date, date]:
-    """The whole calendar months around ``first``..``last``, so no month on the chart is cut short."""
-    following = (last.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return first.replace(day=1), following - timedelta(days=1)
+from services.metrics.evaluation.domain.windows import Period, month_starts
 
 
 def render(evaluation: dict[str, Any], target: dict[date, int], control: dict[date, int], title: str) -> bytes:
     before, after = evaluation["before_window"], evaluation["after_window"]
-    axis = months(before[0], after[1])
+    axis = month_starts(Period(before[0], after[1]))
     middles = [m + timedelta(days=14) for m in axis]  # a month's count is drawn in the middle of its month
     figure = Figure(figsize=(10, 5.2), dpi=100)
     left = figure.add_subplot()

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from services.metrics.crime.store import counts as store
+from services.metrics.crime.handlers import reads
 from services.metrics.params import CategoriesQ, split_values
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
@@ -43,10 +43,6 @@ class CountsExtent(BaseModel):
     categories: list[str]
 
 
-def _month(value: date) -> str:
-    return value.strftime("%Y-%m")
-
-
 def _first_day(month: str) -> date:
     return date.fromisoformat(f"{month}-01")
 
@@ -72,22 +68,16 @@ async def monthly_counts(
     categories from ``/counts/extent``."""
     if start > end:
         raise InvalidField("'from' is after 'to'", field="query.from")
-    rows = await store.monthly_cells(
+    return await reads.monthly_counts(
         session,
         _first_day(start),
         _next_month(_first_day(end)),
         neighbourhood_id,
         split_values(categories, normalise=True),
     )
-    return {"items": [r._asdict() | {"month": _month(r.month)} for r in rows]}
 
 
 @router.get("/extent", response_model=CountsExtent, summary="The months and categories the counts cover")
 async def counts_extent(session: SessionDep, principal: ReaderKey) -> dict[str, object]:
     """From the first to the last month with an incident placed in a neighbourhood; null months when none is."""
-    first, last, categories = await store.coverage(session)
-    return {
-        "first_month": _month(first) if first else None,
-        "last_month": _month(last) if last else None,
-        "categories": categories,
-    }
+    return await reads.extent(session)

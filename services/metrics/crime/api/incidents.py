@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from services.metrics.crime.api.schemas import ImportReportRead, IncidentCreate, IncidentRead
 from services.metrics.crime.domain.incidents import HeaderError, Row, column_overrides
+from services.metrics.crime.handlers import reads
 from services.metrics.crime.handlers.imports import CsvOptions, ImportReport, OnError, import_csv, import_rows
 from services.metrics.crime.store import queries
 from services.metrics.evaluation.domain.windows import utc_bounds
@@ -14,7 +15,7 @@ from shared.auth.keys import CurrentKey, ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import PROBLEM_JSON, InvalidField, Problem
 from shared.web.http import SessionDep
-from shared.web.pagination import CursorDep, Page, decode_cursor, encode_cursor
+from shared.web.pagination import CursorDep, Page
 
 router = APIRouter(prefix="/v1/crime-incidents", tags=["crime statistics"])
 
@@ -183,26 +184,14 @@ def _bbox(value: str) -> tuple[float, float, float, float]:
 FiltersDep = Annotated[queries.IncidentFilters, Depends(_filters)]
 
 
-def _incident(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
-    lon, lat = data.pop("lon"), data.pop("lat")
-    data["location"] = {"type": "Point", "coordinates": [lon, lat]} if lon is not None else None
-    return data
-
-
 @router.get("", response_model=Page[IncidentRead], summary="Incidents, newest first, with filters")
 async def list_incidents(
     session: SessionDep, principal: ReaderKey, page: CursorDep, filters: FiltersDep
 ) -> dict[str, Any]:
     """`from`/`to` are local days, the same days as an evaluation's windows, so its counts can be checked here."""
-    after = decode_cursor(page.cursor) if page.cursor else None
-    rows = await queries.list_incidents(session, page.limit + 1, after, filters)
-    cursor = (
-        encode_cursor(rows[page.limit - 1].occurred_at, rows[page.limit - 1].id) if len(rows) > page.limit else None
-    )
-    return {"items": [_incident(r) for r in rows[: page.limit]], "next_cursor": cursor}
+    return await reads.incidents(session, filters, limit=page.limit, cursor=page.cursor)
 
 
 @router.get("/count", summary="How many incidents match the filters")
 async def count_incidents(session: SessionDep, principal: ReaderKey, filters: FiltersDep) -> dict[str, int]:
-    return {"count": await queries.count_incidents(session, filters)}
+    return await reads.count(session, filters)

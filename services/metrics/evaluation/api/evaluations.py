@@ -1,16 +1,13 @@
-import asyncio
 import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from services.metrics.evaluation import chart
 from services.metrics.evaluation.api.schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
 from services.metrics.evaluation.handlers import estimators, evaluations, summary
-from services.metrics.evaluation.store import queries
 from services.metrics.params import CategoriesQ, ClockDep, split_values
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
@@ -108,8 +105,9 @@ async def evaluate_audit(
     audit_id: uuid.UUID, clock: ClockDep, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> dict[str, Any]:
     """Definitions: docs/evaluation.md. Every count can be checked with `GET /v1/crime-incidents` and the windows."""
-    subject = await evaluations.load_subject(session, audit_id, principal)
-    return await evaluations.evaluate_audit(session, subject, params, zone=clock.zone_name, today=clock.today())
+    return await evaluations.audit_evaluation(
+        session, principal, audit_id, params, zone=clock.zone_name, today=clock.today()
+    )
 
 
 @router.get(
@@ -123,13 +121,12 @@ async def audit_estimators(
 ) -> dict[str, Any]:
     """Empirical Bayes, seasonal GLM with pre-trend test, synthetic control, harm-weighted WDD and power, each with
     its figures or the reason it gives none. Definitions: docs/estimators.md and docs/evaluation.md."""
-    subject = await evaluations.load_subject(session, audit_id, principal)
-    return await estimators.estimators(session, subject, params, zone=clock.zone_name, today=clock.today())
+    return await estimators.estimators(session, principal, audit_id, params, zone=clock.zone_name, today=clock.today())
 
 
 @router.get("/category-map", response_model=CategoryMapRead, summary="The category map that defines outcome families")
 async def category_map(principal: ReaderKey) -> dict[str, Any]:
-    return evaluations.CATEGORY_MAP.to_row()
+    return evaluations.category_map()
 
 
 @router.get(
@@ -141,14 +138,7 @@ async def category_map(principal: ReaderKey) -> dict[str, Any]:
 async def evaluation_chart(
     audit_id: uuid.UUID, clock: ClockDep, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> Response:
-    subject = await evaluations.load_subject(session, audit_id, principal)
-    answer = await evaluations.evaluate_audit(session, subject, params, zone=clock.zone_name, today=clock.today())
-    first, last = chart.full_months(answer["before_window"][0], answer["after_window"][1])
-    categories = answer["categories"]
-    target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], first, last, categories)
-    control = await queries.monthly_counts(session, answer["control_neighbourhood_ids"], first, last, categories)
-    title = f"{subject.audit.site_name} (audit of {subject.audit.conducted_on})"
-    png = await asyncio.to_thread(chart.render, answer, target, control, title)
+    png = await evaluations.audit_chart(session, principal, audit_id, params, zone=clock.zone_name, today=clock.today())
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 

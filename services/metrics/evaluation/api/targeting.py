@@ -53,15 +53,12 @@ async def rank_neighbourhoods(
     """Incidents per 1,000 residents over the period, the trend against the previous period of equal length,
     and the days since each neighbourhood's last audit; highest rate first."""
     today = clock.today()
-    answer = await targeting.rank(
+    return await targeting.rank(
         session,
         _period(start, end, today),
         categories=split_values(categories, normalise=True),
         municipality=municipality,
         today=today,
+        offset=_offset(cursor),
+        limit=limit,
     )
-    offset = _offset(cursor)
-    items = answer["items"]
-    answer["items"] = items[offset : offset + limit]
-    answer["next_cursor"] = str(offset + limit) if offset + limit < len(items) else None
-    return answer

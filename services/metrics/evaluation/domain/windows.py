@@ -118,9 +118,15 @@ def history(window: Windows, months: int = HISTORY_MONTHS) -> Period:
 
 
 def month_starts(period: Period) -> list[date]:
-    """The first day of each calendar month of ``period`` (which starts on a first)."""
+    """The first day of each calendar month ``period`` touches."""
     starts, day = [], period.first.replace(day=1)
     while day <= period.last:
         starts.append(day)
         day = (day + timedelta(days=32)).replace(day=1)
     return starts
+
+
+def whole_months(period: Period) -> Period:
+    """The whole calendar months around ``period``, so that no month on a chart is cut short."""
+    following = (period.last.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return Period(period.first.replace(day=1), following - timedelta(days=1))

@@ -24,6 +24,7 @@ from services.metrics.evaluation.domain.windows import Period, Windows, history,
 from services.metrics.evaluation.handlers import evaluations
 from services.metrics.evaluation.handlers.evaluations import CATEGORY_MAP, Params, Subject, target_of
 from services.metrics.evaluation.store import queries
+from shared.auth.keys import Principal
 
 DAYS_PER_MONTH = 365.25 / 12
 CSI_WEIGHTS = harm.shipped_csi_weights()
@@ -97,8 +98,10 @@ def reference_exposures(subject: Subject, ids: Sequence[uuid.UUID], days: int) -
 
 
 async def estimators(
-    session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
+    session: AsyncSession, principal: Principal, audit_id: uuid.UUID, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
+    """Every estimator of an audit the key may read, beside its primary outcome."""
+    subject = await evaluations.load_subject(session, audit_id, principal)
     params = evaluations.with_family(params)
     answer, parts = await evaluations.evaluate_with_parts(session, subject, params, zone=zone, today=today)
     target = target_of(subject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -11,16 +12,19 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.evaluation import chart
 from services.metrics.evaluation.domain import areas, statistics
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
 from services.metrics.evaluation.domain.windows import (
+    Period,
     Windows,
     history,
     implementation_period,
     intervention_date,
     month_starts,
     utc_bounds,
+    whole_months,
     windows,
 )
 from services.metrics.evaluation.store import queries
@@ -228,6 +232,34 @@ async def evaluate_audit(
 ) -> dict[str, Any]:
     answer, _ = await evaluate_with_parts(session, subject, with_family(params), zone=zone, today=today)
     return answer
+
+
+async def audit_evaluation(
+    session: AsyncSession, principal: Principal, audit_id: uuid.UUID, params: Params, *, zone: str, today: date
+) -> dict[str, Any]:
+    """The evaluation of an audit the key may read."""
+    subject = await load_subject(session, audit_id, principal)
+    return await evaluate_audit(session, subject, params, zone=zone, today=today)
+
+
+async def audit_chart(
+    session: AsyncSession, principal: Principal, audit_id: uuid.UUID, params: Params, *, zone: str, today: date
+) -> bytes:
+    """The evaluation as a PNG: target and control incidents in every whole month of its windows."""
+    subject = await load_subject(session, audit_id, principal)
+    answer = await evaluate_audit(session, subject, params, zone=zone, today=today)
+    months = whole_months(Period(answer["before_window"][0], answer["after_window"][1]))
+    categories = answer["categories"]
+    target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], months.first, months.last, categories)
+    control = await queries.monthly_counts(
+        session, answer["control_neighbourhood_ids"], months.first, months.last, categories
+    )
+    title = f"{subject.audit.site_name} (audit of {subject.audit.conducted_on})"
+    return await asyncio.to_thread(chart.render, answer, target, control, title)
+
+
+def category_map() -> dict[str, Any]:
+    return CATEGORY_MAP.to_row()
 
 
 async def evaluate_with_parts(

@@ -35,7 +35,10 @@ async def rank(
     categories: Sequence[str],
     municipality: str | None,
     today: date,
+    offset: int,
+    limit: int,
 ) -> dict[str, Any]:
+    """Every neighbourhood ranked; the answer holds ``limit`` of them from ``offset`` on."""
     before = previous(period)
     counts = await queries.counts_by_neighbourhood(session, [period, before], categories)
     places = [
@@ -50,7 +53,7 @@ async def rank(
         "previous_period": before.as_list(),
         "categories": list(categories),
         "municipality": municipality,
-        "items": rows,
+        "items": rows[offset : offset + limit],
         "unassigned_incidents": unassigned[0],
         "method": (
             "rate_per_1000 = 1000 * incidents / population over the period; rate_per_1000_per_year scales it "
@@ -59,4 +62,5 @@ async def rank(
             "scipy binomtest) gives trend_p < 0.05, else stable; exact at every count, so small counts are not "
             "oversold. trend_z is the normal approximation (x1 - x0) / sqrt(x1 + x0), for reference."
         ),
+        "next_cursor": str(offset + limit) if offset + limit < len(rows) else None,
     }
