@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import exc, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.metrics.attempts import Outcome
 from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
 from services.metrics.cswb.store import feeds as store
@@ -165,7 +166,7 @@ def deliver_feed(self: Any, feed_date: str, destination: str, token: int) -> str
     settings, cswb = get_settings(), get_cswb_settings()
     ticket = store.Ticket(date.fromisoformat(feed_date), destination, token)
 
-    async def work(engine: AsyncEngine) -> delivery.Outcome:
+    async def work(engine: AsyncEngine) -> Outcome:
         async with delivery.new_client(cswb) as client:
             return await delivery.deliver(engine, cswb, ticket, client)
 
@@ -190,7 +191,7 @@ def deliver_webhook(self: Any, delivery_id: str, token: int) -> str:
     settings, webhook = get_settings(), get_webhook_settings()
     ticket = webhooks.Ticket(uuid.UUID(delivery_id), token)
 
-    async def work(engine: AsyncEngine) -> webhooks.domain.Outcome:
+    async def work(engine: AsyncEngine) -> Outcome:
         async with webhooks.new_client(webhook) as client:
             return await webhooks.deliver(engine, webhook, ticket, client)
 

@@ -12,21 +12,20 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from services.metrics.attempts import AttemptsRead
 from shared.web.pagination import Page as _Page
 
 FeedState = Literal["built", "pending", "delivered", "failed"]
 
 
-class DeliveryRead(BaseModel):
+class _Destination(BaseModel):
     destination: str
     state: Literal["pending", "retrying", "delivered", "failed"]
     revision: int
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
+
+
+class DeliveryRead(AttemptsRead, _Destination):
+    pass
 
 
 class FeedRead(BaseModel):

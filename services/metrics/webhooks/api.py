@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
+from services.metrics.attempts import AttemptsRead
 from services.metrics.webhooks import handlers
 from shared.auth.keys import CurrentKey
 from shared.contracts.fields import Input, Name, Output
@@ -64,17 +65,14 @@ class WebhookPage(Output):
     next_cursor: str | None
 
 
-class DeliveryRead(Output):
+class _Event(Output):
     id: uuid.UUID
     event_id: uuid.UUID
     event_type: str
     state: str = Field(description="pending, retrying, delivered or failed")
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
+
+
+class DeliveryRead(AttemptsRead, _Event):
     created_at: datetime
 
 

@@ -27,6 +27,7 @@ import orjson
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.metrics.attempts import Outcome, outcome
 from services.metrics.webhooks import domain, store
 from services.metrics.webhooks.settings import WebhookSettings
 from shared.auth.keys import Principal, Scope
@@ -240,22 +241,20 @@ async def due(engine: AsyncEngine, settings: WebhookSettings) -> list[Ticket]:
 # --- delivering ---------------------------------------------------------------------------------------
 
 
-async def deliver(
-    engine: AsyncEngine, settings: WebhookSettings, ticket: Ticket, client: httpx.AsyncClient
-) -> domain.Outcome:
+async def deliver(engine: AsyncEngine, settings: WebhookSettings, ticket: Ticket, client: httpx.AsyncClient) -> Outcome:
     async with engine.begin() as conn:
         row = await store.claim_delivery(conn, ticket.delivery_id)
         if row is None or row.state not in store.OPEN_STATES or row.attempts != ticket.token:
-            return domain.Outcome("skipped")
+            return Outcome("skipped")
         if not row.enabled:
-            return domain.Outcome("skipped", error="the webhook is disabled")
+            return Outcome("skipped", error="the webhook is disabled")
         sent = domain.headers(str(row.event_id), row.event_type, str(row.id), row.body, row.secret, time.time())
         status, error = await post(client, row.url, row.body, sent)
-        outcome, values = domain.result(row.attempts + 1, status, error, settings)
+        result, values = outcome(row.attempts + 1, status, error, settings.retries)
         await store.record_attempt(conn, row.id, values)
         if await store.count_outcome(conn, row.subscription_id, error is None, settings.webhook_disable_after):
-            return domain.Outcome("disabled", error=error)
-    return outcome
+            return Outcome("disabled", error=error)
+    return result
 
 
 def new_client(settings: WebhookSettings) -> httpx.AsyncClient:

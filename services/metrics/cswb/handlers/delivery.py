@@ -15,27 +15,19 @@ task does nothing while another attempt runs or after it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.metrics.attempts import Outcome, outcome
 from services.metrics.cswb.settings import CswbSettings
 from services.metrics.cswb.store import feeds as store
-from shared.outbound.signing import backoff_s, next_step, post, signature
+from shared.outbound.signing import backoff_s, post, signature
 
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-CSWB-Signature", "X-CSWB-Timestamp"
 __all__ = ["backoff_s", "post", "signature"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    state: str
-    """delivered, retrying, failed, or skipped (another attempt holds it, it is done, or the task is stale)."""
-    retry_in_s: float | None = None
-    error: str | None = None
 
 
 def headers(feed_date: date, revision: int, digest: str, body: bytes, secret: str, now: float) -> dict[str, str]:
@@ -52,18 +44,6 @@ def headers(feed_date: date, revision: int, digest: str, body: bytes, secret: st
     }
 
 
-def _result(attempts: int, status: int | None, error: str | None, cswb: CswbSettings) -> tuple[Outcome, dict[str, Any]]:
-    state, wait, values = next_step(
-        attempts,
-        status,
-        error,
-        max_attempts=cswb.cswb_max_attempts,
-        base_s=cswb.cswb_backoff_base_s,
-        max_s=cswb.cswb_backoff_max_s,
-    )
-    return Outcome(state, wait, error), values
-
-
 async def _attempt(
     client: httpx.AsyncClient, ticket: store.Ticket, row: Any, cswb: CswbSettings
 ) -> tuple[Outcome, dict[str, Any]]:
@@ -73,7 +53,7 @@ async def _attempt(
     secret = cswb.cswb_signing_secret.get_secret_value()
     sent = headers(ticket.feed_date, row.revision, row.digest, row.body, secret, time.time())
     status, error = await post(client, ticket.destination, row.body, sent)
-    return _result(row.attempts + 1, status, error, cswb)
+    return outcome(row.attempts + 1, status, error, cswb.retries)
 
 
 async def deliver(engine: AsyncEngine, cswb: CswbSettings, ticket: store.Ticket, client: httpx.AsyncClient) -> Outcome:
