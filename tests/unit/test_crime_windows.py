@@ -11,12 +11,12 @@ from services.metrics.evaluation.domain.windows import (
     history,
     implementation_period,
     intervention_date,
-    local_day,
     month_starts,
     previous,
     utc_bounds,
     windows,
 )
+from services.metrics.totals.domain.contributions import local_day
 
 TORONTO = "America/Toronto"
 

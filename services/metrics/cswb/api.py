@@ -1,4 +1,4 @@
-"""The nightly CSWB feeds: the published schema, the feeds with their delivery state, redelivery."""
+"""``/v1/cswb``: the feeds' published schema, the feeds with their delivery state, redelivery."""
 
 from datetime import date
 from typing import Annotated, Any

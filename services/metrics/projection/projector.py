@@ -95,10 +95,9 @@ class Batch:
     dirty: set[tuple[str, uuid.UUID]] = field(default_factory=set)
 
     def shift(self, before: Counter[Key], after: Counter[Key]) -> None:
-        """Take the old contribution out and put the new one in (zeros are dropped when written)."""
+        """Take the old contribution out and put the new one in."""
         if before != after:
-            self.deltas.update(after)
-            self.deltas.subtract(before)
+            self.deltas.update(contributions.delta(before, after))
 
     def get(self, kind: str, id_: uuid.UUID | None) -> Stored | None:
         return self.states.get((kind, id_)) if id_ else None

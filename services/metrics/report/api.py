@@ -1,4 +1,4 @@
-"""Printable reports: a partnership's period as one self-contained HTML file, or as a PDF."""
+"""``/v1/reports``: a partnership's period as one self-contained HTML file, or as a PDF."""
 
 import asyncio
 import uuid

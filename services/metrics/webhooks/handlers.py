@@ -223,7 +223,7 @@ async def dispatch(tickets: Sequence[Ticket]) -> None:
     """Hand the deliveries to the workers; any the broker did not take are sent by the beat's sweep."""
     if not tickets:
         return
-    from services.metrics import tasks  # the task module imports the consumer, which imports this one
+    from services.metrics import tasks  # the task module imports this one
 
     try:
         await asyncio.to_thread(tasks.enqueue_webhooks, tickets)

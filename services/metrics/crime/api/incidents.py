@@ -1,3 +1,5 @@
+"""``/v1/crime-incidents``: incidents stored as JSON batches or imported from CSV files, listed and counted."""
+
 import uuid
 from datetime import date
 from typing import Annotated, Any

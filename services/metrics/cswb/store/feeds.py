@@ -41,11 +41,6 @@ async def stored(conn: AsyncConnection, day: date) -> Any:
     return (await conn.execute(stmt)).first()
 
 
-async def dates_with_feeds(conn: AsyncConnection, days: Sequence[date]) -> set[date]:
-    stmt = select(cswb_feed.c.feed_date).where(cswb_feed.c.feed_date.in_(list(days)))
-    return set((await conn.execute(stmt)).scalars().all())
-
-
 async def insert_feed(conn: AsyncConnection, day: date, body: bytes, digest: str) -> None:
     await conn.execute(insert(cswb_feed).values(feed_date=day, revision=1, digest=digest, body=body))
 

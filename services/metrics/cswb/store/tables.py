@@ -23,8 +23,6 @@ from sqlalchemy import (
 
 from services.metrics.totals.store.tables import metadata
 
-DELIVERY_STATES = ("pending", "retrying", "delivered", "failed")
-
 cswb_feed = Table(
     "cswb_feed",
     metadata,

@@ -1,6 +1,9 @@
+"""``/v1/evaluations``: an audit's before/after evaluation, its estimators and chart, the category map, the
+pooled summary."""
+
 import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -50,7 +53,7 @@ def _params(
         Query(description="control neighbourhoods, repeatable or comma-separated; default: the untreated others"),
     ] = [],  # noqa: B006
     implementation: Annotated[
-        Literal["implemented", "first_implemented"],
+        evaluations.Implementation,
         Query(
             description="implementation period left out of both windows: from the first to the last implemented_on "
             "(implemented), or the first implemented_on alone (first_implemented)"

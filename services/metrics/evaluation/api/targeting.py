@@ -1,3 +1,5 @@
+"""``/v1/targeting``: neighbourhoods ranked for the next audits."""
+
 from datetime import date, timedelta
 from typing import Annotated, Any
 

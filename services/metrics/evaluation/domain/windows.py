@@ -89,10 +89,6 @@ def previous(period: Period) -> Period:
     return Period(period.first - timedelta(days=period.days), period.first - timedelta(days=1))
 
 
-def local_day(moment: datetime, zone: str) -> date:
-    return moment.astimezone(ZoneInfo(zone)).date()
-
-
 def local_today(zone: str) -> date:
     """Today in ``zone``: ``Clock.today`` for a caller holding only the zone's name (the command line)."""
     return Clock(zone).today()

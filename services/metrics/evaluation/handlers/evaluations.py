@@ -1,4 +1,4 @@
-"""Evaluating one audit: its implementation period, windows, areas, counts, dispersion and statistics."""
+"""Evaluating one audit: its implementation period, windows, areas, counts, dispersion and statistics; its chart."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,7 @@ class MissingData(Problem):
     status, type, title = 409, "missing-data", "Not enough data to evaluate"
 
 
-IMPLEMENTATION_MODES = ("implemented", "first_implemented")
+Implementation = Literal["implemented", "first_implemented"]
 """``implemented``: first to last ``implemented_on``; ``first_implemented``: the first day alone."""
 
 
@@ -50,7 +50,7 @@ class Params:
     categories: tuple[str, ...] = ()
     buffer_m: float | None = None
     control_ids: tuple[uuid.UUID, ...] = ()
-    implementation: str = "implemented"
+    implementation: Implementation = "implemented"
     implementation_period: tuple[date, date] | None = None
     """Given dates override what the recommendations say."""
     family: str = outcome_families.ALL

@@ -1,4 +1,5 @@
-"""Every read an evaluation makes: window and monthly sums over the daily counts, and points for buffer rings."""
+"""The reads of evaluations, estimators, charts and targeting: window and monthly sums over the incident counts,
+the days recommendations were implemented, and points for buffer rings."""
 
 from __future__ import annotations
 
@@ -20,19 +21,6 @@ from services.metrics.totals.store.tables import subject
 
 def _in_categories(stmt: Select[Any], column: Any, categories: Sequence[str]) -> Select[Any]:
     return stmt.where(column.in_(list(categories))) if categories else stmt
-
-
-async def area_counts(
-    session: AsyncSession, ids: Sequence[uuid.UUID], before: Period, after: Period, categories: Sequence[str]
-) -> Counts:
-    """Incidents of the given neighbourhoods in each window, from the daily counts."""
-    d = incident_daily.c
-    stmt = select(
-        func.coalesce(func.sum(d.incidents).filter(d.day.between(before.first, before.last)), 0),
-        func.coalesce(func.sum(d.incidents).filter(d.day.between(after.first, after.last)), 0),
-    ).where(d.neighbourhood_id.in_(list(ids)), d.day.between(before.first, after.last))
-    row = (await session.execute(_in_categories(stmt, d.category, categories))).one()
-    return Counts(int(row[0]), int(row[1]))
 
 
 async def implemented_days(session: AsyncSession) -> dict[uuid.UUID, list[date]]:
@@ -206,8 +194,3 @@ async def monthly_counts(
     )
     rows = (await session.execute(_in_categories(stmt, d.category, categories))).all()
     return {row[0]: int(row[1]) for row in rows}
-
-
-async def categories_seen(session: AsyncSession) -> list[str]:
-    stmt = select(incident_daily.c.category).distinct().order_by(incident_daily.c.category)
-    return list((await session.execute(stmt)).scalars().all())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,11 @@ EVENTS, SPECIAL_EVENTS, OFFICERS_ATTENDING = "events", "special_events", "office
 MATERIALS, TRANSLATIONS, COPIES_DISTRIBUTED = "materials", "translations", "copies_distributed"
 TRAININGS, TRAINEES = "trainings", "trainees"
 STAKEHOLDERS, NEW_CONNECTIONS = "stakeholders", "new_connections"
+
+
+def local_day(moment: datetime, zone: str) -> date:
+    """The day ``moment`` falls on in ``zone``: what a thing that happened at a moment counts on."""
+    return moment.astimezone(ZoneInfo(zone)).date()
 
 
 def counted(partnerships: Iterable[uuid.UUID], neighbourhood: uuid.UUID | None, metric: str, day: date) -> list[Key]:
@@ -88,7 +93,7 @@ def audit_request(state: AuditRequestState | None, zone: str) -> Counter[Key]:
     if state is None:
         return Counter()
     p = [state.partnership_id] if state.partnership_id else []
-    n, day = state.neighbourhood_id, state.received_at.astimezone(ZoneInfo(zone)).date()
+    n, day = state.neighbourhood_id, local_day(state.received_at, zone)
     keys = counted(p, n, AUDIT_REQUESTS, day)
     if state.status in (AuditRequestStatus.received, AuditRequestStatus.scheduled):
         keys += counted(p, n, AUDIT_REQUESTS_OPEN, day)
@@ -104,7 +109,7 @@ def event(state: EventState | None, zone: str) -> Counter[Key]:
     """A community event counts on the local day it starts, unless cancelled (or deleted: ``None``)."""
     if state is None or state.status is EventStatus.cancelled:
         return Counter()
-    p, n, day = state.partnership_ids, state.neighbourhood_id, state.starts_at.astimezone(ZoneInfo(zone)).date()
+    p, n, day = state.partnership_ids, state.neighbourhood_id, local_day(state.starts_at, zone)
     keys = Counter(counted(p, n, EVENTS, day))
     if state.special:
         keys.update(counted(p, n, SPECIAL_EVENTS, day))
@@ -146,7 +151,7 @@ def stakeholder(state: StakeholderState | None) -> Counter[Key]:
 
 
 def delta(old: Counter[Key], new: Counter[Key]) -> Counter[Key]:
-    """``new - old`` with negative counts kept."""
+    """``new - old`` with negative counts kept: what a change of state adds to the counters."""
     change: Counter[Key] = Counter(new)
     change.subtract(old)
     return Counter({key: count for key, count in change.items() if count})

@@ -1,4 +1,4 @@
-"""The running totals answer, assembled from summed counters."""
+"""The running totals answer, assembled from summed counters: overall, or one per partnership or neighbourhood."""
 
 from __future__ import annotations
 

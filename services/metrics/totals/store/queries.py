@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.totals.domain.contributions import ALL
@@ -90,7 +90,3 @@ async def last_applied_at(session: AsyncSession) -> datetime | None:
 async def neighbourhood_ids(session: AsyncSession) -> list[uuid.UUID]:
     rows = await session.execute(select(subject.c.id).where(subject.c.kind == "neighbourhood").order_by(subject.c.id))
     return list(rows.scalars().all())
-
-
-async def ping(session: AsyncSession) -> None:
-    await session.execute(text("SELECT 1"))

@@ -1,9 +1,11 @@
-"""Projections of the metrics service (schema ``metrics``).
+"""Projections of the metrics service, and the schema's ``metadata`` every capability's tables join.
 
 ``subject`` keeps the latest state of every record the producers described
 (with its version, so a stale or repeated event changes nothing);
 ``counter_total`` and ``counter_daily`` hold the running totals by
-partnership, neighbourhood and metric, overall and per local day.
+partnership, neighbourhood and metric, overall and per local day;
+``processed_event`` the events applied, and ``log_position`` how far each
+producer's log is applied.
 """
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, String, Table, Uuid
