@@ -13,15 +13,6 @@ from shared.outbound.signing import next_step
 
 
 @dataclass(frozen=True)
-class Retries:
-    """How often a delivery is tried, and how long it waits between tries."""
-
-    max_attempts: int
-    base_s: float
-    max_s: float
-
-
-@dataclass(frozen=True)
 class Outcome:
     state: str
     """delivered, retrying, failed, skipped (another attempt holds it, it is done, or the task is stale), or, for a
@@ -30,12 +21,12 @@ class Outcome:
     error: str | None = None
 
 
-def outcome(attempts: int, status: int | None, error: str | None, retries: Retries) -> tuple[Outcome, dict[str, Any]]:
+def outcome(
+    attempts: int, status: int | None, error: str | None, *, max_attempts: int, base_s: float, max_s: float
+) -> tuple[Outcome, dict[str, Any]]:
     """The outcome of attempt number ``attempts`` (answered ``status``, or failed with ``error``) and the
-    delivery's new values."""
-    state, wait, values = next_step(
-        attempts, status, error, max_attempts=retries.max_attempts, base_s=retries.base_s, max_s=retries.max_s
-    )
+    delivery's new values; ``max_attempts``, ``base_s`` and ``max_s`` are the destination's retry settings."""
+    state, wait, values = next_step(attempts, status, error, max_attempts=max_attempts, base_s=base_s, max_s=max_s)
     return Outcome(state, wait, error), values
 
 

@@ -14,8 +14,6 @@ from typing import Self
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.metrics.attempts import Retries
-
 
 class CswbSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CPTED_", extra="ignore")
@@ -43,10 +41,6 @@ class CswbSettings(BaseSettings):
     cswb_max_attempts: int = 8
     cswb_backoff_base_s: float = 30.0
     cswb_backoff_max_s: float = 3600.0
-
-    @property
-    def retries(self) -> Retries:
-        return Retries(self.cswb_max_attempts, self.cswb_backoff_base_s, self.cswb_backoff_max_s)
 
     @field_validator("cswb_schedule")
     @classmethod

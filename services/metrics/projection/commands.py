@@ -7,23 +7,19 @@ zone down to the replay.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection import replay
 from shared.settings import get_settings
 
 
-async def rebuild(engine: AsyncEngine, logs: Mapping[str, httpx.AsyncClient], **options: Any) -> int:
+async def rebuild(engine: AsyncEngine, logs: replay.Logs, **options: Any) -> int:
     """``replay.rebuild`` (``page_size``, ``progress``) in the configured local time zone."""
     return await replay.rebuild(engine, logs, zone=get_settings().local_timezone, **options)
 
 
-async def reconcile(
-    engine: AsyncEngine, logs: Mapping[str, httpx.AsyncClient], **options: Any
-) -> replay.Reconciliation:
+async def reconcile(engine: AsyncEngine, logs: replay.Logs, **options: Any) -> replay.Reconciliation:
     """``replay.reconcile`` (``page_size``, ``progress``) in the configured local time zone."""
     return await replay.reconcile(engine, logs, zone=get_settings().local_timezone, **options)

@@ -28,6 +28,8 @@ from services.metrics.projection.projector import apply_events, clear_projection
 from shared.contracts.events import Envelope, parse_event
 
 Progress = Callable[[str, int], None]
+Logs = Mapping[str, httpx.AsyncClient]
+"""A client per producer's event log, by producer."""
 
 
 @dataclass
@@ -75,12 +77,7 @@ async def read_log(
 
 
 async def rebuild(
-    engine: AsyncEngine,
-    logs: Mapping[str, httpx.AsyncClient],
-    *,
-    zone: str,
-    page_size: int = 2000,
-    progress: Progress | None = None,
+    engine: AsyncEngine, logs: Logs, *, zone: str, page_size: int = 2000, progress: Progress | None = None
 ) -> int:
     """Replay every producer's log into empty projections; returns how many events were applied."""
     applied = 0
@@ -109,7 +106,7 @@ class Reconciliation:
 
 async def reconcile(
     engine: AsyncEngine,
-    logs: Mapping[str, httpx.AsyncClient],
+    logs: Logs,
     *,
     zone: str,
     page_size: int = 2000,

@@ -2,9 +2,9 @@
 
 import asyncio
 import uuid
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import HTMLResponse
 
 from services.metrics.params import ClockDep
@@ -31,14 +31,24 @@ Accept = Annotated[str | None, Header(max_length=1000, description="text/html, o
 PDF_ANSWER = binary(PDF, "The same report as a PDF (Letter): every figure as text, the charts as pictures")
 
 
+class AsOf(NamedTuple):
+    """When a report is asked for, and how complete the projections are then."""
+
+    clock: Clock
+    lag_events: int
+
+
+async def _as_of(clock: ClockDep, lag: ConsumerLag) -> AsOf:
+    return AsOf(clock, lag)
+
+
+AsOfDep = Annotated[AsOf, Depends(_as_of)]
+
+
 async def _report(
-    clock: Clock,
-    session: SessionDep,
-    principal: Principal,
-    partnership_id: uuid.UUID,
-    period: str | None,
-    lag: int,
+    session: SessionDep, principal: Principal, partnership_id: uuid.UUID, period: str | None, as_of: AsOf
 ) -> reports.PartnershipReport:
+    clock = as_of.clock
     try:
         chosen = parse_period(period or str(clock.today().year))
     except ValueError as exc:
@@ -50,7 +60,7 @@ async def _report(
         chosen,
         zone=clock.zone_name,
         today=clock.today(),
-        lag_events=lag,
+        lag_events=as_of.lag_events,
     )
 
 
@@ -69,15 +79,10 @@ async def _pdf(report: reports.PartnershipReport) -> Response:
     summary="A partnership's report for a year or quarter as a PDF",
 )
 async def partnership_report_pdf(
-    partnership_id: uuid.UUID,
-    clock: ClockDep,
-    session: SessionDep,
-    principal: ReaderKey,
-    lag: ConsumerLag,
-    period: PeriodQ = None,
+    partnership_id: uuid.UUID, session: SessionDep, principal: ReaderKey, as_of: AsOfDep, period: PeriodQ = None
 ) -> Response:
     """The report of `GET /v1/reports/partnerships/{partnership_id}` as a PDF, with the same figures."""
-    return await _pdf(await _report(clock, session, principal, partnership_id, period, lag))
+    return await _pdf(await _report(session, principal, partnership_id, period, as_of))
 
 
 @router.get(
@@ -95,10 +100,9 @@ async def partnership_report_pdf(
 )
 async def partnership_report(
     partnership_id: uuid.UUID,
-    clock: ClockDep,
     session: SessionDep,
     principal: ReaderKey,
-    lag: ConsumerLag,
+    as_of: AsOfDep,
     period: PeriodQ = None,
     accept: Accept = None,
 ) -> Response:
@@ -106,7 +110,7 @@ async def partnership_report(
     `partnership_id`, `from` and `to`), recommendations by status and category, before/after evaluations of
     the audits implemented by the end of the period, and every outstanding recommendation with its expected date."""
     media = preferred(accept, (HTML, PDF))
-    report = await _report(clock, session, principal, partnership_id, period, lag)
+    report = await _report(session, principal, partnership_id, period, as_of)
     if media == PDF:
         answer = await _pdf(report)
     else:

@@ -250,7 +250,10 @@ async def deliver(engine: AsyncEngine, settings: WebhookSettings, ticket: Ticket
             return Outcome("skipped", error="the webhook is disabled")
         sent = domain.headers(str(row.event_id), row.event_type, str(row.id), row.body, row.secret, time.time())
         status, error = await post(client, row.url, row.body, sent)
-        result, values = outcome(row.attempts + 1, status, error, settings.retries)
+        result, values = outcome(
+            row.attempts + 1, status, error, max_attempts=settings.webhook_max_attempts,
+            base_s=settings.webhook_backoff_base_s, max_s=settings.webhook_backoff_max_s,
+        )  # fmt: skip
         await store.record_attempt(conn, row.id, values)
         if await store.count_outcome(conn, row.subscription_id, error is None, settings.webhook_disable_after):
             return Outcome("disabled", error=error)

@@ -6,8 +6,6 @@ from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.metrics.attempts import Retries
-
 
 class WebhookSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CPTED_", extra="ignore")
@@ -22,10 +20,6 @@ class WebhookSettings(BaseSettings):
     webhook_disable_after: int = 15
     # The beat sends again the deliveries that are due but were never handed to a worker (broker away).
     webhook_sweep_every_s: float = 60.0
-
-    @property
-    def retries(self) -> Retries:
-        return Retries(self.webhook_max_attempts, self.webhook_backoff_base_s, self.webhook_backoff_max_s)
 
 
 @lru_cache

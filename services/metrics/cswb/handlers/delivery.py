@@ -53,7 +53,10 @@ async def _attempt(
     secret = cswb.cswb_signing_secret.get_secret_value()
     sent = headers(ticket.feed_date, row.revision, row.digest, row.body, secret, time.time())
     status, error = await post(client, ticket.destination, row.body, sent)
-    return outcome(row.attempts + 1, status, error, cswb.retries)
+    return outcome(
+        row.attempts + 1, status, error,
+        max_attempts=cswb.cswb_max_attempts, base_s=cswb.cswb_backoff_base_s, max_s=cswb.cswb_backoff_max_s,
+    )  # fmt: skip
 
 
 async def deliver(engine: AsyncEngine, cswb: CswbSettings, ticket: store.Ticket, client: httpx.AsyncClient) -> Outcome:
