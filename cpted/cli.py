@@ -109,7 +109,7 @@ def relay(ctx: typer.Context, source: Annotated[str, typer.Argument(help="audits
 @app.command()
 def consume(ctx: typer.Context) -> None:
     """Apply the producers' streams to the metrics projections (runs until stopped)."""
-    from services.metrics import consumer
+    from services.metrics.projection import consumer
 
     logs.configure()
     settings = settings_of(ctx)
@@ -163,7 +163,7 @@ def _replay(settings: Settings, api_key: str | None, label: str, replay: Any) ->
 @app.command("rebuild-metrics")
 def rebuild_metrics(ctx: typer.Context, api_key: ApiKey = None, debug: Debug = False) -> None:
     """Rebuild the metrics projections from zero out of the producers' event logs."""
-    from services.metrics.replay import rebuild
+    from services.metrics.projection.commands import rebuild
 
     applied = _replay(settings_of(ctx), api_key, "replaying events", rebuild)
     console.print(f"rebuilt the projections from {applied} events")
@@ -172,7 +172,7 @@ def rebuild_metrics(ctx: typer.Context, api_key: ApiKey = None, debug: Debug = F
 @app.command()
 def reconcile(ctx: typer.Context, api_key: ApiKey = None, debug: Debug = False) -> None:
     """Apply every logged event the metrics projections lack, and report how many were missing."""
-    from services.metrics.replay import reconcile as run_reconcile
+    from services.metrics.projection.commands import reconcile as run_reconcile
 
     report = _replay(settings_of(ctx), api_key, "comparing with the event logs", run_reconcile)
     for source, examined in report.examined.items():
@@ -214,8 +214,8 @@ def import_incidents(
 ) -> None:
     """Import crime incidents from a CSV file. Exit 0 stored, 1 failed, 2 bad usage,
     3 bad rows (reject: nothing stored), 4 bad rows skipped (skip: the good rows stored)."""
-    from services.metrics import importer
-    from services.metrics.domain.incidents import column_overrides
+    from services.metrics.crime import importer
+    from services.metrics.crime.domain.incidents import column_overrides
     from shared.db.engine import get_engine
 
     if on_error not in ("reject", "skip"):

@@ -34,7 +34,7 @@ def _progress() -> Progress:
 
 
 async def _build(settings: Settings, cswb: Any, days: list[date]) -> tuple[Counter[str], list[Any]]:
-    from services.metrics.cswb import feeds
+    from services.metrics.cswb.handlers import feeds
     from shared.db.engine import dispose_engines, get_engine
 
     engine = get_engine(settings)

@@ -168,14 +168,13 @@ def export_command(
 
 async def _lag(settings: Any, session: Any) -> int:
     """Logged changes the metrics projections have not applied, as the API counts them; unknown (0) on error."""
-    from services.metrics.logwatch import lag_events
+    from services.metrics.totals.handlers import consumer_lag
     from shared.bus.client import redis_client
 
-    streams = [settings.stream("audits"), settings.stream("events")]
     try:
         redis = redis_client(settings)
         try:
-            return await lag_events(session, redis, streams, settings.consumer_group)
+            return await consumer_lag(session, redis, settings)
         finally:
             await redis.aclose()
     except Exception:
@@ -183,7 +182,7 @@ async def _lag(settings: Any, session: Any) -> int:
 
 
 async def _report(settings: Settings, partnership_id: uuid.UUID, period: Any, form: ReportFormat) -> bytes:
-    from services.metrics.handlers import reports
+    from services.metrics.report import handlers as reports
     from services.metrics.report import page, pdf
     from shared.auth.keys import Principal, Scope
     from shared.db.engine import dispose_engines, get_engine, session_factory
@@ -212,7 +211,7 @@ def report_command(
     debug: Debug = False,
 ) -> None:
     """A partnership's report as one HTML file (inline charts) or as a PDF."""
-    from services.metrics.domain.report_periods import parse_period
+    from services.metrics.report.domain import parse_period
 
     settings = settings_of(ctx)
     try:

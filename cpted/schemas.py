@@ -9,5 +9,5 @@ SCHEMAS: list[tuple[Path, str]] = [
     (Path(shared.__file__).parent / "auth/migrations", "auth"),
     (Path(services.__file__).parent / "audits" / "migrations", "audits"),
     (Path(services.__file__).parent / "events" / "migrations", "events"),
-    (Path(services.__file__).parent / "metrics" / "store" / "migrations", "metrics"),
+    (Path(services.__file__).parent / "metrics" / "migrations", "metrics"),
 ]

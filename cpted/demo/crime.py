@@ -31,10 +31,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cpted.demo.audits import LAST_STEP, NEIGHBOURHOODS, _id
-from services.metrics.domain.incidents import Row
-from services.metrics.domain.placement import Locator
-from services.metrics.handlers.incidents import import_rows
-from services.metrics.store.crime_tables import crime_incident
+from services.metrics.crime.domain.incidents import Row
+from services.metrics.crime.domain.placement import Locator
+from services.metrics.crime.handlers.imports import import_rows
+from services.metrics.crime.store.tables import crime_incident
 
 SEED = 2026_5
 SOURCE = "windsor-police-demo"

@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.cswb import delivery, feeds
-from services.metrics.cswb.schema import validate
+from services.metrics.cswb.domain.schema import validate
+from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
-from services.metrics.cswb.store import Ticket
+from services.metrics.cswb.store.feeds import Ticket
 from shared.auth.keys import Scope
 from tests.cswb_receiver import Receiver
 from tests.integration.conftest import client_for, new_key
