@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import Figure, audit_events
-from services.metrics.consumer import handler_for
+from services.metrics.projection.consumer import handler_for
 from shared.bus.consumer import StreamConsumer
 from shared.bus.relay import Relay
 from shared.db.engine import plain_url
@@ -50,7 +50,7 @@ async def consumer_figure(settings: Settings, engine: AsyncEngine, redis: Redis,
         [our_stream],
         "metrics",
         "bench",
-        handler_for(engine),
+        handler_for(engine, settings.local_timezone),
         settings.dead_letter_stream,
         batch=BATCH,
         claim_every_s=3600,

@@ -43,8 +43,8 @@ async def scratch_database(base: str) -> AsyncIterator[str]:
 
 async def load_subjects(url: str) -> list[uuid.UUID]:
     """The demo neighbourhoods and audits, each audit with one recommendation implemented 60 days later."""
-    from cpted.demo import AUDITS, NEIGHBOURHOODS, _id
-    from services.metrics.projector import apply_events
+    from cpted.demo.audits import AUDITS, NEIGHBOURHOODS, _id
+    from services.metrics.projection.projector import apply_events
     from shared.contracts.events import audits as ev
     from shared.db.engine import get_engine
     from shared.settings import Settings
@@ -68,8 +68,9 @@ async def load_subjects(url: str) -> list[uuid.UUID]:
         events.append(ev.AuditCreated(source="audits", subject_id=aid, subject_version=1, payload=audit))
         events.append(ev.RecommendationCreated(source="audits", subject_id=rid, subject_version=1, payload=rec))
         audit_ids.append(aid)
-    async with get_engine(Settings(database_url=url)).begin() as conn:
-        await apply_events(conn, events)
+    settings = Settings(database_url=url)
+    async with get_engine(settings).begin() as conn:
+        await apply_events(conn, events, zone=settings.local_timezone)
     return audit_ids
 
 
@@ -78,7 +79,7 @@ def _points(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     from shapely import contains_xy, union_all
     from shapely.geometry import Polygon
 
-    from cpted.demo import NEIGHBOURHOODS
+    from cpted.demo.audits import NEIGHBOURHOODS
 
     city = union_all([Polygon(a.ring) for a in NEIGHBOURHOODS])
     lon, lat = rng.uniform(WEST, EAST, n), rng.uniform(SOUTH, NORTH, n)

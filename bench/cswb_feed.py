@@ -38,10 +38,10 @@ async def _phases(engine: Any, day: date) -> dict[str, float]:
     """The build's steps, timed one by one in one snapshot."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from services.metrics.cswb import queries
-    from services.metrics.cswb.document import assemble, encode
-    from services.metrics.cswb.feeds import gather
-    from services.metrics.cswb.schema import validate
+    from services.metrics.cswb.domain.document import assemble, encode
+    from services.metrics.cswb.domain.schema import validate
+    from services.metrics.cswb.handlers.feeds import gather
+    from services.metrics.cswb.store import queries
 
     times: dict[str, float] = {}
     async with engine.connect() as conn, AsyncSession(bind=conn) as session:
@@ -66,7 +66,7 @@ async def _phases(engine: Any, day: date) -> dict[str, float]:
 
 
 async def _measure(database_url: str, label: str, repeats: int) -> dict[str, Any]:
-    from services.metrics.cswb.feeds import build_feed
+    from services.metrics.cswb.handlers.feeds import build_feed
     from services.metrics.cswb.settings import CswbSettings
     from shared.db.engine import dispose_engines, get_engine
 
@@ -97,10 +97,10 @@ async def _measure(database_url: str, label: str, repeats: int) -> dict[str, Any
 async def _demo(settings: Settings, scale: float) -> None:
     import asyncpg
 
-    from cpted.demo import load_demo
-    from cpted.demo_crime import load_crime_demo
-    from cpted.demo_engagement import load_engagement_demo
-    from services.metrics.consumer import build_consumer
+    from cpted.demo.audits import load_demo
+    from cpted.demo.crime import load_crime_demo
+    from cpted.demo.engagement import load_engagement_demo
+    from services.metrics.projection.consumer import build_consumer
     from shared.bus.client import redis_client
     from shared.bus.relay import Relay
     from shared.db.engine import dispose_engines, get_engine, plain_url
@@ -170,7 +170,7 @@ def _print(results: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    from cpted.scratch import ScratchServers, fresh_database
+    from tests.servers import ScratchServers, fresh_database
 
     parser = argparse.ArgumentParser(description="CSWB feed build time")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the synthetic data set")

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.metrics.domain import contributions as c
+from services.metrics.totals.domain import contributions as c
 from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 
 CATEGORIES = ["assault", "break_and_enter", "theft_from_vehicle", "mischief", "robbery", "drugs", "fraud", "arson"]

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from services.metrics.domain.estimators.empirical_bayes import empirical_bayes
-from services.metrics.domain.estimators.harm import harm_wdd
-from services.metrics.domain.estimators.outcome_families import select, shipped_category_map
-from services.metrics.domain.estimators.pooling import adjust, random_effects
-from services.metrics.domain.estimators.power import power
-from services.metrics.domain.estimators.seasonal_glm import seasonal_glm
-from services.metrics.domain.estimators.synthetic_control import synthetic_control
+from services.metrics.evaluation.domain.estimators.empirical_bayes import empirical_bayes
+from services.metrics.evaluation.domain.estimators.harm import harm_wdd
+from services.metrics.evaluation.domain.estimators.outcome_families import select, shipped_category_map
+from services.metrics.evaluation.domain.estimators.pooling import adjust, random_effects
+from services.metrics.evaluation.domain.estimators.power import power
+from services.metrics.evaluation.domain.estimators.seasonal_glm import seasonal_glm
+from services.metrics.evaluation.domain.estimators.synthetic_control import synthetic_control
 
 NEIGHBOURHOODS, MONTHS, PRE = 200, 60, 48
 CATEGORIES = ["break_and_enter", "theft_from_vehicle", "mischief", "assault", "robbery", "drug_offence"]

@@ -43,8 +43,8 @@ RESULTS = Path(__file__).parent / "results"
 
 
 async def run_import(url: str, path: Path) -> tuple[float, dict[str, int], int]:
-    from services.metrics import importer
-    from services.metrics.handlers.incidents import CsvOptions
+    from services.metrics.crime import importer
+    from services.metrics.crime.handlers.imports import CsvOptions
     from shared.db.engine import get_engine
     from shared.settings import Settings
 
@@ -71,9 +71,9 @@ def _quiet():  # type: ignore[no-untyped-def]
 def parsed_records(path: Path) -> list[tuple]:  # type: ignore[type-arg]
     """The very records the import stores (parsed, placed, with their ids and local days), built outside
     the timing: what a raw COPY of the same rows starts from."""
-    from cpted.demo_crime import demo_locator
-    from services.metrics.domain.csv_reader import CsvReader
-    from services.metrics.handlers.ingest import ImportReport, Ingest, OnError
+    from cpted.demo.crime import demo_locator
+    from services.metrics.crime.domain.csv_reader import CsvReader
+    from services.metrics.crime.handlers.ingest import ImportReport, Ingest, OnError
 
     reader = CsvReader("America/Toronto", default_source="bench")
     rows = reader.feed(path.read_bytes()) + reader.finish()
@@ -83,7 +83,7 @@ def parsed_records(path: Path) -> list[tuple]:  # type: ignore[type-arg]
 
 async def _clone(conn: asyncpg.Connection, table: str) -> None:
     """Same columns, defaults, constraints and indexes as the real table; ids time-ordered like the import's."""
-    from services.metrics.store.incidents import id_base
+    from services.metrics.crime.store.incidents import id_base
 
     await conn.execute(f"CREATE TABLE {table} (LIKE metrics.crime_incident INCLUDING ALL)")
     await conn.execute(f"CREATE SEQUENCE {table}_seq")
@@ -97,7 +97,7 @@ async def raw_copy_records(url: str, records: list[tuple]) -> float:  # type: ig
     try:
         await _clone(conn, "bench_records")
         await conn.execute("CHECKPOINT")
-        from services.metrics.store.incidents import COLUMNS
+        from services.metrics.crime.store.incidents import COLUMNS
 
         started = time.perf_counter()
         await conn.copy_records_to_table("bench_records", records=records, columns=COLUMNS)

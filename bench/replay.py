@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.common import Figure, audit_events
 from bench.latency import totals_latency
 from bench.servers import serving
-from services.metrics.replay import rebuild
+from services.metrics.projection.commands import rebuild
 from shared.db.engine import plain_url
 from shared.settings import Settings
 

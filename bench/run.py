@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Figure
-from cpted.scratch import ScratchServers
+from tests.servers import ScratchServers
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from cpted.scratch import free_port
+from tests.servers import free_port
 
 
 def command(server: str, target: str, port: int, workers: int) -> list[str]:

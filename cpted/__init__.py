@@ -1,1 +1,1 @@
-"""The ``cpted`` command line and the local development platform."""
+"""The ``cpted`` command line, the local development platform (``cpted dev``) and its demo data."""

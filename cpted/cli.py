@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,37 +15,17 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from cpted.command import CommandLine, Debug, DebugAll, Run, err, settings_of
 from cpted.cswb import cswb_app
 from cpted.reporting import export_command, report_command
 from shared import logs
-from shared.settings import NotConfigured, Settings, get_settings
+from shared.settings import Settings
 
-
-def one_line(exc: BaseException) -> str:
-    """A failure as one line: the first line of its message (the database's own, not SQLAlchemy's essay)."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
-
-
-class Cli(typer.Typer):
-    """Whatever a command does not handle still ends as one line on stderr and exit 1; ``--debug`` shows it all."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().__call__(*args, **kwargs)
-        except Exception as exc:
-            if "--debug" in sys.argv:
-                raise
-            err.print(f"[red]error:[/] {escape(one_line(exc))}", soft_wrap=True, highlight=False)
-            raise SystemExit(1) from None
-
-
-app = Cli(
+app = typer.Typer(
+    cls=CommandLine,
     help="CPTED partnerships platform. Exit codes: 0 done, 1 failed (one line on stderr), 2 bad usage.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -55,31 +34,12 @@ keys_app = typer.Typer(help="Manage API keys", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(cswb_app, name="cswb")
 console = Console()
-err = Console(stderr=True)
-
-Debug = Annotated[bool, typer.Option("--debug", help="show the full traceback on failure")]
 
 
 @app.callback()
-def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="show the full traceback of any failure")] = False,
-) -> None:
+def _options(ctx: typer.Context, debug: DebugAll = False) -> None:
     """Options for every command."""
-
-
-def _fail(exc: BaseException, debug: bool) -> None:
-    if debug:
-        raise exc
-    err.print(f"[red]error:[/] {escape(one_line(exc))}", soft_wrap=True, highlight=False)
-    raise typer.Exit(1)
-
-
-def _run(coro: object, debug: bool = False) -> object:
-    try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    except (NotConfigured, OSError, RuntimeError, httpx.HTTPError) as exc:
-        _fail(exc, debug)
-    return None
+    ctx.ensure_object(Run)
 
 
 async def _until_signalled(main: object) -> None:
@@ -92,6 +52,7 @@ async def _until_signalled(main: object) -> None:
 
 @app.command()
 def dev(
+    ctx: typer.Context,
     demo: Annotated[bool, typer.Option(help="load the demo data set on first start")] = True,
     audits_port: int = 8001,
     events_port: int = 8002,
@@ -101,20 +62,20 @@ def dev(
     from cpted.dev import Ports, run
 
     logs.configure("WARNING")
-    run(get_settings(), Ports(audits_port, events_port, metrics_port), demo=demo)
+    run(settings_of(ctx), Ports(audits_port, events_port, metrics_port), demo=demo)
 
 
 @app.command()
-def migrate(debug: Debug = False) -> None:
+def migrate(ctx: typer.Context, debug: Debug = False) -> None:
     """Bring every schema to its latest revision."""
     from cpted.platform import migrate as upgrade
 
-    _run(upgrade(get_settings().resolved_database_url()), debug)
+    asyncio.run(upgrade(settings_of(ctx).resolved_database_url()))
     console.print("migrated")
 
 
 @app.command()
-def relay(source: Annotated[str, typer.Argument(help="audits or events")]) -> None:
+def relay(ctx: typer.Context, source: Annotated[str, typer.Argument(help="audits or events")]) -> None:
     """Publish one producer's outbox to its Redis stream (runs until stopped)."""
     from shared.bus.client import redis_client
     from shared.bus.relay import Relay
@@ -122,7 +83,7 @@ def relay(source: Annotated[str, typer.Argument(help="audits or events")]) -> No
     if source not in ("audits", "events"):
         raise typer.BadParameter("source must be audits or events")
     logs.configure()
-    settings = get_settings()
+    settings = settings_of(ctx)
 
     heartbeat = _serve_health(settings, f"relay-{source}")
 
@@ -146,12 +107,12 @@ def relay(source: Annotated[str, typer.Argument(help="audits or events")]) -> No
 
 
 @app.command()
-def consume() -> None:
+def consume(ctx: typer.Context) -> None:
     """Apply the producers' streams to the metrics projections (runs until stopped)."""
-    from services.metrics import consumer
+    from services.metrics.projection import consumer
 
     logs.configure()
-    settings = get_settings()
+    settings = settings_of(ctx)
     heartbeat = _serve_health(settings, "consumer")
     asyncio.run(_until_signalled(lambda stop: consumer.run(stop, settings, heartbeat)))
 
@@ -180,11 +141,10 @@ ApiKey = Annotated[
 ]
 
 
-def _replay(api_key: str | None, label: str, debug: bool, replay: Any) -> Any:
+def _replay(settings: Settings, api_key: str | None, label: str, replay: Any) -> Any:
     """Run ``replay(engine, log_clients, progress=...)`` over the producers' event logs, with a progress bar."""
     from shared.db.engine import get_engine
 
-    settings = get_settings()
     headers = {"Authorization": f"Bearer {_api_key(settings, api_key)}"}
 
     async def main() -> Any:
@@ -197,24 +157,24 @@ def _replay(api_key: str | None, label: str, debug: bool, replay: Any) -> Any:
                 logs = {"audits": audits, "events": events}
                 return await replay(get_engine(settings), logs, progress=lambda s, n: bar.advance(task, n))
 
-    return _run(main(), debug)
+    return asyncio.run(main())
 
 
 @app.command("rebuild-metrics")
-def rebuild_metrics(api_key: ApiKey = None, debug: Debug = False) -> None:
+def rebuild_metrics(ctx: typer.Context, api_key: ApiKey = None, debug: Debug = False) -> None:
     """Rebuild the metrics projections from zero out of the producers' event logs."""
-    from services.metrics.replay import rebuild
+    from services.metrics.projection.commands import rebuild
 
-    applied = _replay(api_key, "replaying events", debug, rebuild)
+    applied = _replay(settings_of(ctx), api_key, "replaying events", rebuild)
     console.print(f"rebuilt the projections from {applied} events")
 
 
 @app.command()
-def reconcile(api_key: ApiKey = None, debug: Debug = False) -> None:
+def reconcile(ctx: typer.Context, api_key: ApiKey = None, debug: Debug = False) -> None:
     """Apply every logged event the metrics projections lack, and report how many were missing."""
-    from services.metrics.replay import reconcile as run_reconcile
+    from services.metrics.projection.commands import reconcile as run_reconcile
 
-    report = _replay(api_key, "comparing with the event logs", debug, run_reconcile)
+    report = _replay(settings_of(ctx), api_key, "comparing with the event logs", run_reconcile)
     for source, examined in report.examined.items():
         console.print(
             f"{source}: {examined} events in the log, {report.missing[source]} were missing and are now applied"
@@ -224,18 +184,18 @@ def reconcile(api_key: ApiKey = None, debug: Debug = False) -> None:
 
 
 @app.command("demo")
-def demo(debug: Debug = False) -> None:
+def demo(ctx: typer.Context, debug: Debug = False) -> None:
     """Load the demo data set (each part once)."""
-    from cpted.platform import load_demo_data
+    from cpted.demo import load_demo_data
     from shared.db.engine import dispose_engines, get_engine
 
     async def main() -> list[str]:
         try:
-            return await load_demo_data(get_engine(get_settings()))
+            return await load_demo_data(get_engine(settings_of(ctx)))
         finally:
             await dispose_engines()
 
-    loaded = _run(main(), debug) or []
+    loaded = asyncio.run(main())
     console.print(f"demo data loaded: {', '.join(loaded)}" if loaded else "the demo data was there already")
 
 
@@ -244,6 +204,7 @@ OnErrorOption = Annotated[str, typer.Option(help="reject: store nothing if a row
 
 @app.command("import-incidents")
 def import_incidents(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file with a header")],
     source: Annotated[str | None, typer.Option(help="source of rows without a source column")] = None,
     on_error: OnErrorOption = "reject",
@@ -253,10 +214,8 @@ def import_incidents(
 ) -> None:
     """Import crime incidents from a CSV file. Exit 0 stored, 1 failed, 2 bad usage,
     3 bad rows (reject: nothing stored), 4 bad rows skipped (skip: the good rows stored)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from services.metrics import importer
-    from services.metrics.domain.incidents import HeaderError, column_overrides
+    from services.metrics.crime import importer
+    from services.metrics.crime.domain.incidents import column_overrides
     from shared.db.engine import get_engine
 
     if on_error not in ("reject", "skip"):
@@ -265,22 +224,17 @@ def import_incidents(
         columns = column_overrides(column or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    settings = get_settings()
+    settings = settings_of(ctx)
     options = importer.options(settings.local_timezone, on_error, columns, source, encoding)
-    try:
-        report = _run(importer.run(get_engine(settings), file, options, err), debug)
-    except (HeaderError, SQLAlchemyError) as exc:
-        if debug:
-            raise
-        err.print(f"[red]error:[/] {importer.one_line(exc)}", highlight=False)
-        raise typer.Exit(1) from None
-    importer.print_errors(report, err)  # type: ignore[arg-type]
-    console.print(importer.summary(report, file), highlight=False)  # type: ignore[arg-type]
-    raise typer.Exit(importer.exit_code(report))  # type: ignore[arg-type]
+    report = asyncio.run(importer.run(get_engine(settings), file, options, err))
+    importer.print_errors(report, err)
+    console.print(importer.summary(report, file), highlight=False)
+    raise typer.Exit(importer.exit_code(report))
 
 
 @keys_app.command("create")
 def keys_create(
+    ctx: typer.Context,
     name: Annotated[str, typer.Option(help="who or what uses the key")],
     scope: Annotated[str, typer.Option(help="admin, editor, reader, service or feed")] = "reader",
     partnership: Annotated[list[uuid.UUID] | None, typer.Option(help="for editor keys; repeatable")] = None,
@@ -300,19 +254,18 @@ def keys_create(
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def main() -> str:
-        async with session_factory(get_engine(get_settings()))() as session:
+        async with session_factory(get_engine(settings_of(ctx)))() as session:
             issued = await issue_key(
                 session, name=name, scope=scope_value, partnership_ids=partnership or [], expires_at=expires
             )
             await session.commit()
             return f"{issued.id} {issued.plaintext}"
 
-    line = _run(main(), debug)
-    console.print(line)
+    console.print(asyncio.run(main()))
 
 
 @keys_app.command("list")
-def keys_list(debug: Debug = False) -> None:
+def keys_list(ctx: typer.Context, debug: Debug = False) -> None:
     """List keys (never their plaintext)."""
     from sqlalchemy import select
 
@@ -320,29 +273,29 @@ def keys_list(debug: Debug = False) -> None:
     from shared.db.engine import get_engine, session_factory
 
     async def main() -> list:  # type: ignore[type-arg]
-        async with session_factory(get_engine(get_settings()))() as session:
+        async with session_factory(get_engine(settings_of(ctx)))() as session:
             return list((await session.execute(select(api_key).order_by(api_key.c.created_at))).all())
 
-    rows = _run(main(), debug) or []
+    rows = asyncio.run(main())
     table = Table("id", "name", "scope", "prefix", "expires", "revoked")
-    for r in rows:  # type: ignore[attr-defined]
+    for r in rows:
         table.add_row(str(r.id), r.name, r.scope, r.prefix, str(r.expires_at or ""), str(r.revoked_at or ""))
     console.print(table)
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: uuid.UUID, debug: Debug = False) -> None:
+def keys_revoke(ctx: typer.Context, key_id: uuid.UUID, debug: Debug = False) -> None:
     """Revoke a key at once."""
     from shared.auth.keys import revoke_key
     from shared.db.engine import get_engine, session_factory
 
     async def main() -> bool:
-        async with session_factory(get_engine(get_settings()))() as session:
+        async with session_factory(get_engine(settings_of(ctx)))() as session:
             done = await revoke_key(session, key_id)
             await session.commit()
             return done
 
-    if not _run(main(), debug):
+    if not asyncio.run(main()):
         err.print(f"[red]error:[/] no active key {key_id}")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")

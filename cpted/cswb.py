@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cpted.command import err, settings_of
+from shared.settings import Settings
+
 cswb_app = typer.Typer(help="The nightly CSWB feeds", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
 
 MAX_DAYS = 3660
 
@@ -31,13 +33,10 @@ def _progress() -> Progress:
     return Progress(*columns, console=err)
 
 
-async def _build(days: list[date]) -> tuple[Counter[str], list[Any]]:
-    from services.metrics.cswb import feeds
-    from services.metrics.cswb.settings import get_cswb_settings
+async def _build(settings: Settings, cswb: Any, days: list[date]) -> tuple[Counter[str], list[Any]]:
+    from services.metrics.cswb.handlers import feeds
     from shared.db.engine import dispose_engines, get_engine
-    from shared.settings import get_settings
 
-    settings, cswb = get_settings(), get_cswb_settings()
     engine = get_engine(settings)
     outcomes: Counter[str] = Counter()
     try:
@@ -55,6 +54,7 @@ async def _build(days: list[date]) -> tuple[Counter[str], list[Any]]:
 
 @cswb_app.command("build")
 def build(
+    ctx: typer.Context,
     first: Annotated[str, typer.Option("--from", help="first date, YYYY-MM-DD (inclusive)")],
     last: Annotated[str, typer.Option("--to", help="last date, YYYY-MM-DD (inclusive)")],
     deliver: Annotated[bool, typer.Option(help="queue the deliveries of new and changed feeds")] = True,
@@ -65,13 +65,9 @@ def build(
         days = _dates(date.fromisoformat(first), date.fromisoformat(last))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    from shared.settings import NotConfigured
+    from services.metrics.cswb.settings import get_cswb_settings
 
-    try:
-        outcomes, tickets = asyncio.run(_build(days))
-    except (NotConfigured, OSError) as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+    outcomes, tickets = asyncio.run(_build(settings_of(ctx), get_cswb_settings(), days))
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
     console.print(f"{len(days)} dates: {summary}")
     if deliver and tickets:

@@ -26,8 +26,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cpted.demo import load_demo_data
 from cpted.embedded import EmbeddedPostgres, EmbeddedRedis
-from cpted.platform import ensure_dev_key, ensure_service_key, load_demo_data, migrate
+from cpted.platform import ensure_dev_key, ensure_service_key, migrate
 from shared.db.engine import dispose_engines, get_engine
 from shared.settings import Settings
 

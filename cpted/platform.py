@@ -1,4 +1,4 @@
-"""Preparing a database for the platform: migrations, the dev key, the demo data."""
+"""Preparing a database for the platform: migrations, the dev and service keys (the demo data: ``cpted.demo``)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,6 @@ SERVICE_KEY_FILE = "service-api-key"
 
 async def migrate(database_url: str) -> None:
     await migrations.upgrade(database_url, SCHEMAS)
-
-
-async def load_demo_data(engine: AsyncEngine) -> list[str]:
-    """Load each part of the demo data set that is not there yet; returns what was loaded."""
-    from cpted.demo import load_demo
-    from cpted.demo_crime import load_crime_demo
-    from cpted.demo_engagement import load_engagement_demo
-
-    # Crime after the audits: the incidents cool down where recommendations were implemented.
-    parts = [("audits and recommendations", load_demo), ("crime incidents", load_crime_demo),
-             ("community engagement", load_engagement_demo)]  # fmt: skip
-    return [name for name, load in parts if await load(engine)]
 
 
 async def ensure_dev_key(engine: AsyncEngine, var_dir: Path) -> str:

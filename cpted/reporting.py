@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-err = Console(stderr=True)
+from cpted.command import Debug, err, settings_of
+from shared.settings import Settings
 
 Out = Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False, help="file to write; default: stdout")]
-Debug = Annotated[bool, typer.Option("--debug", help="show the full traceback on failure")]
 Day = Annotated[str | None, typer.Option(metavar="YYYY-MM-DD")]
 
 
@@ -70,7 +69,7 @@ def _day(value: str | None, option: str) -> date | None:
 
 def _filters(what: What, given: dict[str, Any]) -> dict[str, Any]:
     """The list filters of the API, checked the same way; a filter of the other list is a usage error."""
-    from services.audits.api.filters import AuditFilters, RecommendationFilters
+    from services.audits.core.api.filters import AuditFilters, RecommendationFilters
 
     model = AuditFilters if what is What.audits else RecommendationFilters
     fields = model.__dataclass_fields__
@@ -109,13 +108,19 @@ def _progress(what: str) -> Progress:
 
 
 async def _export(
-    what: What, fmt: Format, filters: dict[str, Any], bom: bool, file: IO[bytes], tick: Callable[[int], None]
+    settings: Settings,
+    what: What,
+    fmt: Format,
+    filters: dict[str, Any],
+    bom: bool,
+    file: IO[bytes],
+    tick: Callable[[int], None],
 ) -> None:
-    from services.audits.handlers import exports
+    from services.audits.core.handlers import exports
     from shared.db.engine import dispose_engines, get_engine
 
     ctx = exports.Context(None, filters, on_page=tick)
-    engine = get_engine()
+    engine = get_engine(settings)
     try:
         if fmt is Format.csv:
             chunks = await exports.csv_stream(engine, what.value, ctx, bom=bom)
@@ -128,6 +133,7 @@ async def _export(
 
 
 def export_command(
+    ctx: typer.Context,
     what: Annotated[What, typer.Argument(help="audits or recommendations")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="csv for spreadsheets, geojson for a GIS")] = Format.csv,
     out: Out = None,
@@ -155,38 +161,34 @@ def export_command(
     )  # fmt: skip
     with _progress(what.value) as bar, _sink(out) as file:
         task = bar.add_task(what.value, total=None)
-        asyncio.run(_export(what, fmt, filters, bom, file, lambda n: bar.advance(task, n)))
+        asyncio.run(_export(settings_of(ctx), what, fmt, filters, bom, file, lambda n: bar.advance(task, n)))
         rows = int(bar.tasks[0].completed)
     err.print(f"exported {rows} {what.value} to {out or 'stdout'}", soft_wrap=True, highlight=False)
 
 
 async def _lag(settings: Any, session: Any) -> int:
     """Logged changes the metrics projections have not applied, as the API counts them; unknown (0) on error."""
-    from services.metrics.logwatch import lag_events
+    from services.metrics.totals.handlers import consumer_lag
     from shared.bus.client import redis_client
 
-    streams = [settings.stream("audits"), settings.stream("events")]
     try:
         redis = redis_client(settings)
         try:
-            return await lag_events(session, redis, streams, settings.consumer_group)
+            return await consumer_lag(session, redis, settings)
         finally:
             await redis.aclose()
     except Exception:
         return 0
 
 
-async def _report(partnership_id: uuid.UUID, period: Any, form: ReportFormat) -> bytes:
-    from services.metrics.domain.windows import local_today
-    from services.metrics.handlers import reports
+async def _report(settings: Settings, partnership_id: uuid.UUID, period: Any, form: ReportFormat) -> bytes:
+    from services.metrics.report import handlers as reports
     from services.metrics.report import page, pdf
     from shared.auth.keys import Principal, Scope
     from shared.db.engine import dispose_engines, get_engine, session_factory
-    from shared.settings import get_settings
 
-    settings = get_settings()
     operator = Principal(uuid.UUID(int=0), "cpted command line", Scope.admin)  # whoever can reach the database
-    today = local_today(settings.local_timezone)
+    today = settings.clock().today()
     try:
         async with session_factory(get_engine(settings))() as session:
             report = await reports.partnership_report(
@@ -199,6 +201,7 @@ async def _report(partnership_id: uuid.UUID, period: Any, form: ReportFormat) ->
 
 
 def report_command(
+    ctx: typer.Context,
     partnership: Annotated[uuid.UUID, typer.Option(help="the partnership's id")],
     period: Annotated[str | None, typer.Option(help="a year (2026) or a quarter (2026-Q2); default this year")] = None,
     out: Out = None,
@@ -208,17 +211,16 @@ def report_command(
     debug: Debug = False,
 ) -> None:
     """A partnership's report as one HTML file (inline charts) or as a PDF."""
-    from services.metrics.domain.report_periods import parse_period
-    from services.metrics.domain.windows import local_today
-    from shared.settings import get_settings
+    from services.metrics.report.domain import parse_period
 
+    settings = settings_of(ctx)
     try:
-        chosen = parse_period(period or str(local_today(get_settings().local_timezone).year))
+        chosen = parse_period(period or str(settings.clock().today().year))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--period") from None
     with err.status(f"building the {chosen.label} report"):
         form = form or (ReportFormat.pdf if out and out.suffix.lower() == ".pdf" else ReportFormat.html)
-        document = asyncio.run(_report(partnership, chosen, form))
+        document = asyncio.run(_report(settings, partnership, chosen, form))
     with _sink(out) as file:
         file.write(document)
     err.print(f"wrote the {chosen.label} report to {out or 'stdout'}", soft_wrap=True, highlight=False)

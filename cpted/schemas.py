@@ -7,7 +7,7 @@ import shared
 
 SCHEMAS: list[tuple[Path, str]] = [
     (Path(shared.__file__).parent / "auth/migrations", "auth"),
-    (Path(services.__file__).parent / "audits" / "store" / "migrations", "audits"),
-    (Path(services.__file__).parent / "events" / "store" / "migrations", "events"),
-    (Path(services.__file__).parent / "metrics" / "store" / "migrations", "metrics"),
+    (Path(services.__file__).parent / "audits" / "migrations", "audits"),
+    (Path(services.__file__).parent / "events" / "migrations", "events"),
+    (Path(services.__file__).parent / "metrics" / "migrations", "metrics"),
 ]

@@ -70,8 +70,9 @@ async def engine() -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 async def redis() -> AsyncIterator[Redis]:
     from shared.bus.client import redis_client
+    from shared.settings import get_settings
 
-    client = redis_client()
+    client = redis_client(get_settings())
     yield client
     await client.aclose()
 

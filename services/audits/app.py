@@ -1,29 +1,25 @@
-"""The audits service: neighbourhoods, partnerships, CPTED audits, recommendations, audit requests.
+"""The audits service's app: its capabilities mounted, its settings built once.
 
-Also speaks two public standards over the same data: Open311 GeoReport v2 (``/open311``) and
-OGC API - Features (``/ogc``).
+Each capability is a folder: ``core`` (neighbourhoods, partnerships, CPTED audits, recommendations and
+their exports), ``photos``, ``requests`` (audit requests), and two public standards over the same data,
+``open311`` (Open311 GeoReport v2, ``/open311``) and ``ogc`` (OGC API - Features, ``/ogc``).
 """
 
 import httpx
 from fastapi import FastAPI
 
-from services.audits.api import (
-    audit_requests,
-    audits,
-    exports,
-    neighbourhoods,
-    ogc,
-    open311,
-    partnerships,
-    photos,
-    recommendations,
-)
-from services.audits.api.error_formats import keep_declared_errors
-from services.audits.photo_settings import get_photo_settings
-from services.audits.store.audit_requests import neighbourhoods_worked_in
-from services.audits.store.photo_files import photo_files
-from services.audits.store.tables import idempotency, outbox
-from services.audits.upstream import open_clients
+from services.audits.core.api import audits, exports, neighbourhoods, partnerships, recommendations
+from services.audits.error_formats import keep_declared_errors
+from services.audits.ogc.api import routes as ogc
+from services.audits.ogc.store.upstream import open_clients
+from services.audits.open311.api import routes as open311
+from services.audits.photos import api as photos
+from services.audits.photos.settings import get_photo_settings
+from services.audits.photos.store.files import photo_files
+from services.audits.requests import api as audit_requests
+from services.audits.requests.store import neighbourhoods_worked_in
+from services.audits.settings import AuditsSettings
+from services.audits.tables import idempotency, outbox
 from shared.auth import api as keys_api
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router
@@ -32,7 +28,7 @@ from shared.web.app import create_service_app
 
 
 async def open_photo_files(app: FastAPI) -> None:
-    app.state.photo_files = photo_files(get_photo_settings())
+    app.state.photo_files = photo_files(app.state.photo_settings, app.state.settings.var_dir)
 
 
 def create_app(
@@ -49,8 +45,9 @@ def create_app(
         for client in app.state.upstream_clients.values():
             await client.aclose()
 
+    photo_settings = get_photo_settings()
     # A photo upload is a multipart body: the image plus a few small form fields.
-    photo_body = get_photo_settings().max_bytes + 64_000
+    photo_body = photo_settings.max_bytes + 64_000
     app = create_service_app(
         name="audits",
         title="CPTED audits",
@@ -76,5 +73,9 @@ def create_app(
             keys_api.router,
         ],
     )
+    # Built once, here; routes read them through services/audits/deps.py (the shared settings and the
+    # clock are kept by the shared factory as app.state.settings and app.state.clock).
+    app.state.audits_settings = AuditsSettings()
+    app.state.photo_settings = photo_settings
     keep_declared_errors(app, [open311.router, ogc.router])
     return app

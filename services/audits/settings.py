@@ -1,11 +1,13 @@
-"""Settings of the audits service's public interfaces (Open311 GeoReport v2, OGC API - Features)."""
+"""Settings of the audits service's public interfaces (Open311 GeoReport v2, OGC API - Features).
+
+Built once by the app factory and kept on ``app.state.audits_settings``.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.auth.keys import Principal
 from shared.contracts.vocabulary import RecommendationCategory
 
 
@@ -25,7 +27,8 @@ class AuditsSettings(BaseSettings):
     ogc_default_limit: int = 100
     ogc_max_limit: int = 1000
 
-
-@lru_cache
-def get_audits_settings() -> AuditsSettings:
-    return AuditsSettings()
+    def visible_categories(self, principal: Principal | None) -> list[RecommendationCategory]:
+        """Everything for a reader or admin key; without one, the categories that describe no weakness."""
+        if principal is not None and principal.sees_all():
+            return list(RecommendationCategory)
+        return [c for c in RecommendationCategory if c not in self.hidden_categories]

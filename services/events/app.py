@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.events.api import calendar, events, materials, programme, stakeholders
-from services.events.store.tables import idempotency, outbox
+from services.events.materials.api import distributions, language_check, materials, trainings
+from services.events.programme.api import calendar, events, stakeholders
+from services.events.tables import idempotency, outbox
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router
 from shared.bus.eventlog import event_log_router
@@ -33,7 +34,9 @@ def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> Fast
             events.router,
             calendar.router,
             materials.router,
-            programme.router,
+            distributions.router,
+            trainings.router,
+            language_check.router,
             stakeholders.router,
             event_log_router(outbox, "events"),
             change_feed_router(outbox, "events"),

@@ -5,8 +5,8 @@ exactly one process, ``... beat``. The broker is the platform's Redis; its
 keys carry the stream prefix, so platforms (and test runs) sharing a Redis
 never share a queue. Tasks are acknowledged late and rejected back to the
 queue when the worker process dies, so a killed worker's task runs again;
-every task is idempotent against the database (see ``cswb.feeds``,
-``cswb.delivery`` and ``webhooks.handlers``), never against the scheduler, since a beat can fire twice.
+every task is idempotent against the database (see ``cswb/handlers/feeds.py``,
+``cswb/handlers/delivery.py`` and ``webhooks/handlers.py``), never against the scheduler: a beat can fire twice.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import exc, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.metrics.consumer import SOURCES
-from services.metrics.cswb import delivery, feeds, store
+from services.metrics.attempts import Outcome
+from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
-from services.metrics.domain.windows import local_today
-from services.metrics.logwatch import lag_events
+from services.metrics.cswb.store import feeds as store
+from services.metrics.totals.handlers import consumer_lag
 from services.metrics.webhooks import handlers as webhooks
-from services.metrics.webhooks.settings import get_webhook_settings
+from services.metrics.webhooks.settings import WebhookSettings, get_webhook_settings
 from shared.bus.client import redis_client
 from shared.db.engine import async_url
 from shared.settings import Settings, get_settings
@@ -57,8 +57,10 @@ def schedule(cswb: CswbSettings) -> crontab | float:
     )
 
 
-def config(settings: Settings, cswb: CswbSettings) -> dict[str, Any]:
+def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | None = None) -> dict[str, Any]:
+    """Celery's configuration; ``webhooks`` None: the webhook settings as the environment gives them."""
     visibility = cswb.celery_visibility_timeout_s
+    sweep_every_s = (webhooks or WebhookSettings()).webhook_sweep_every_s
     return {
         "broker_url": broker_url(cswb.celery_broker_url or settings.resolved_redis_url()),
         "broker_transport_options": {
@@ -81,24 +83,21 @@ def config(settings: Settings, cswb: CswbSettings) -> dict[str, Any]:
         "enable_utc": True,
         "beat_schedule": {
             "cswb-nightly-feeds": {"task": "metrics.build_nightly_feeds", "schedule": schedule(cswb)},
-            "webhooks-sweep": {
-                "task": "metrics.sweep_webhooks",
-                "schedule": get_webhook_settings().webhook_sweep_every_s,
-            },
+            "webhooks-sweep": {"task": "metrics.sweep_webhooks", "schedule": sweep_every_s},
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
     }
 
 
 celery_app = Celery("metrics")
-celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings()))
+celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings(), get_webhook_settings()))
 
 
-def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
     """One event loop and one unpooled engine per task: a worker process runs many loops, one at a time."""
 
     async def main() -> T:
-        engine = create_async_engine(async_url(get_settings().resolved_database_url()), poolclass=pool.NullPool)
+        engine = create_async_engine(async_url(settings.resolved_database_url()), poolclass=pool.NullPool)
         try:
             return await work(engine)
         finally:
@@ -115,12 +114,11 @@ def enqueue(tickets: Iterable[store.Ticket]) -> int:
     return sent
 
 
-async def _consumer_lag(engine: AsyncEngine) -> int:
-    settings = get_settings()
+async def _consumer_lag(engine: AsyncEngine, settings: Settings) -> int:
     redis = redis_client(settings)
     try:
         async with engine.connect() as conn:
-            return await lag_events(conn, redis, [settings.stream(s) for s in SOURCES], settings.consumer_group)
+            return await consumer_lag(conn, redis, settings)
     except (RedisError, exc.SQLAlchemyError, OSError) as error:
         # the lag is a courtesy: without it, build from what the projections hold
         log.warning("cannot read the metrics consumer's lag: %s", error)
@@ -138,40 +136,41 @@ def build_nightly_feeds(self: Any) -> list[str]:
     A feed built while the metrics consumer is behind would miss the day's last events, so the run waits
     for it (up to ``cswb_consumer_wait_s``) and builds anyway after that.
     """
-    cswb, zone = get_cswb_settings(), get_settings().local_timezone
+    settings, cswb = get_settings(), get_cswb_settings()
     step = min(60.0, cswb.celery_visibility_timeout_s / 2)
-    behind = _run(_consumer_lag)
+    behind = _run(lambda engine: _consumer_lag(engine, settings), settings)
     if behind and self.request.retries * step < cswb.cswb_consumer_wait_s:
         log.info("the metrics consumer is %d events behind; building the CSWB feeds in %.0fs", behind, step)
         raise self.retry(countdown=step, max_retries=None)
-    built, tickets = _run(lambda engine: feeds.build_nightly(engine, cswb, zone, local_today(zone)))
+    zone, today = settings.local_timezone, settings.clock().today()
+    built, tickets = _run(lambda engine: feeds.build_nightly(engine, cswb, zone, today), settings)
     enqueue(tickets)
     return [f"{b.feed_date}:{b.outcome}" for b in built]
 
 
 @celery_app.task(name="metrics.build_feed", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def build_feed(feed_date: str) -> str:
-    cswb, zone = get_cswb_settings(), get_settings().local_timezone
+    settings, cswb = get_settings(), get_cswb_settings()
     day = date.fromisoformat(feed_date)
 
     async def work(engine: AsyncEngine) -> tuple[feeds.Built, list[store.Ticket]]:
-        return await feeds.build_feed(engine, day, cswb, zone), await feeds.due(engine, cswb, day)
+        return await feeds.build_feed(engine, day, cswb, settings.local_timezone), await feeds.due(engine, cswb, day)
 
-    built, tickets = _run(work)
+    built, tickets = _run(work, settings)
     enqueue(tickets)
     return built.outcome
 
 
 @celery_app.task(name="metrics.deliver_feed", bind=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def deliver_feed(self: Any, feed_date: str, destination: str, token: int) -> str:
-    cswb = get_cswb_settings()
+    settings, cswb = get_settings(), get_cswb_settings()
     ticket = store.Ticket(date.fromisoformat(feed_date), destination, token)
 
-    async def work(engine: AsyncEngine) -> delivery.Outcome:
+    async def work(engine: AsyncEngine) -> Outcome:
         async with delivery.new_client(cswb) as client:
             return await delivery.deliver(engine, cswb, ticket, client)
 
-    outcome = _run(work)
+    outcome = _run(work, settings)
     if outcome.state == "failed":
         log.warning("CSWB feed %s to %s failed for good: %s", feed_date, destination, outcome.error)
     if outcome.retry_in_s is not None:
@@ -189,14 +188,14 @@ def enqueue_webhooks(tickets: Iterable[webhooks.Ticket]) -> int:
 
 @celery_app.task(name="metrics.deliver_webhook", bind=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def deliver_webhook(self: Any, delivery_id: str, token: int) -> str:
-    settings = get_webhook_settings()
+    settings, webhook = get_settings(), get_webhook_settings()
     ticket = webhooks.Ticket(uuid.UUID(delivery_id), token)
 
-    async def work(engine: AsyncEngine) -> webhooks.domain.Outcome:
-        async with webhooks.new_client(settings) as client:
-            return await webhooks.deliver(engine, settings, ticket, client)
+    async def work(engine: AsyncEngine) -> Outcome:
+        async with webhooks.new_client(webhook) as client:
+            return await webhooks.deliver(engine, webhook, ticket, client)
 
-    outcome = _run(work)
+    outcome = _run(work, settings)
     if outcome.state in ("failed", "disabled"):
         log.warning("webhook delivery %s %s: %s", delivery_id, outcome.state, outcome.error)
     if outcome.retry_in_s is not None:
@@ -207,5 +206,5 @@ def deliver_webhook(self: Any, delivery_id: str, token: int) -> str:
 @celery_app.task(name="metrics.sweep_webhooks", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def sweep_webhooks() -> int:
     """Hand to the workers the deliveries that are due and were never handed over (the broker was away)."""
-    settings = get_webhook_settings()
-    return enqueue_webhooks(_run(lambda engine: webhooks.due(engine, settings)))
+    settings, webhook = get_settings(), get_webhook_settings()
+    return enqueue_webhooks(_run(lambda engine: webhooks.due(engine, webhook), settings))

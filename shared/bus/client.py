@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 
-def redis_client(settings: Settings | None = None, **kwargs: object) -> Redis:
-    settings = settings or get_settings()
+def redis_client(settings: Settings, **kwargs: object) -> Redis:
     return Redis.from_url(
         settings.resolved_redis_url(),
         health_check_interval=30,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import Field
 
 from shared.errors import NotFound
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -48,8 +48,7 @@ def _json_dumps(value: Any) -> str:
 _engines: dict[str, AsyncEngine] = {}
 
 
-def get_engine(settings: Settings | None = None) -> AsyncEngine:
-    settings = settings or get_settings()
+def get_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.resolved_database_url())
     engine = _engines.get(url)
     if engine is None:

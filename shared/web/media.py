@@ -22,23 +22,27 @@ class NotAcceptable(Problem):
     status, type, title = 406, "not-acceptable", "Not acceptable"
 
 
-def _ranges(accept: str) -> list[tuple[str, float]]:
-    found = []
-    for part in accept.split(","):
+def weighted(header: str) -> list[tuple[str, float | None]]:
+    """Each comma-separated range of an ``Accept``-style header (``Accept-Language`` too), as sent, with its
+    q-value: 1 without one, clamped to 0..1, ``None`` when it is not a number; what that means is the caller's."""
+    found: list[tuple[str, float | None]] = []
+    for part in header.split(","):
         name, *params = [p.strip() for p in part.split(";")]
-        if "/" not in name:
-            continue
-        q = 1.0
+        q: float | None = 1.0
         for param in params:
             key, _, value = param.partition("=")
             if key.strip().lower() == "q":
                 try:
-                    q = float(value)
+                    q = min(max(float(value), 0.0), 1.0)
                 except ValueError:
-                    q = 0.0
-                q = min(max(q, 0.0), 1.0) if q == q else 0.0  # NaN is no weight
-        found.append((name.lower(), q))
+                    q = None
+        found.append((name, q))
     return found
+
+
+def _ranges(accept: str) -> list[tuple[str, float]]:
+    # A weight that is not a number, NaN included, is no weight.
+    return [(name.lower(), q if q is not None and q == q else 0.0) for name, q in weighted(accept) if "/" in name]
 
 
 def _quality(media: str, ranges: list[tuple[str, float]]) -> float:

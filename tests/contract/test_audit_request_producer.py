@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.audits.handlers.records import state
-from services.audits.store.tables import AuditRequest
+from services.audits.core.handlers.records import state
+from services.audits.tables import AuditRequest
 from shared.contracts.events import Envelope, parse_event
 from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated
 from shared.contracts.vocabulary import AuditRequestStatus

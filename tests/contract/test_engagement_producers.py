@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.events.handlers.records import state
-from services.events.store.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
+from services.events.records import state
+from services.events.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
 from shared.contracts.events import Envelope, parse_event
 from shared.contracts.events.events import (
     DistributionRecorded,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.audits.handlers.records import state
-from services.audits.store.tables import Audit, Neighbourhood, Partnership, Recommendation
+from services.audits.core.handlers.records import state
+from services.audits.tables import Audit, Neighbourhood, Partnership, Recommendation
 from shared.contracts.events import Envelope, parse_event
 from shared.contracts.events.audits import (
     AuditCreated,

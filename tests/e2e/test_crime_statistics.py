@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from cpted.demo import AUDITS, _id, load_demo
-from cpted.demo_crime import load_crime_demo
+from cpted.demo.audits import AUDITS, _id, load_demo
+from cpted.demo.crime import load_crime_demo
 from shared.db.engine import async_url
 from tests.e2e.processes import Platform
 

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
-from services.metrics.cswb.store import LOCK_NAMESPACE
-from services.metrics.domain.windows import local_today
+from services.metrics.cswb.store.feeds import LOCK_NAMESPACE
+from services.metrics.evaluation.domain.windows import local_today
 from shared.db.engine import plain_url
 from tests.e2e.cswb_processes import CeleryWorld, celery_world, kill, log_of, until
 from tests.servers import TestServers

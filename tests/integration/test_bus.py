@@ -12,7 +12,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.consumer import build_consumer
+from services.metrics.projection.consumer import build_consumer
 from shared.bus.consumer import StreamConsumer, lag
 from shared.bus.relay import Relay
 from shared.contracts.events import Envelope

@@ -99,6 +99,36 @@ async def test_debug_shows_the_traceback(admin_key: str) -> None:
     assert status == 1 and "Traceback" in err and "NotFound" in err
 
 
+@pytest.mark.parametrize(
+    "debug",
+    [
+        ("--debug", "migrate"),
+        ("migrate", "--debug"),
+        ("--debug", "keys", "list"),
+        ("keys", "list", "--debug"),
+        ("--debug", "demo"),
+        ("--debug", "cswb", "build", "--from", "2026-01-01", "--to", "2026-01-01"),  # no --debug of its own
+    ],
+    ids=" ".join,
+)
+async def test_debug_on_any_command_shows_the_traceback_and_without_it_one_line(debug: tuple[str, ...]) -> None:
+    status, out, err = await _cpted(*debug, env=NO_DATABASE)
+    assert status == 1 and out == ""
+    assert "Traceback (most recent call last)" in err and "Connect call failed" in err.strip().splitlines()[-1]
+    status, out, err = await _cpted(*[a for a in debug if a != "--debug"], env=NO_DATABASE)
+    assert status == 1 and out == "" and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Connect call failed" in err  # after any progress
+
+
+async def test_debug_shows_the_traceback_of_a_file_that_cannot_be_read(tmp_path: Path, admin_key: str) -> None:
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text("a,b\n1,2\n")
+    status, _, err = await _cpted("import-incidents", str(headerless), "--debug")
+    assert status == 1 and "Traceback" in err and "HeaderError" in err
+    status, _, err = await _cpted("import-incidents", str(headerless))
+    assert status == 1 and err.strip().startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
 @pytest.fixture
 async def synced(audits_api: httpx.AsyncClient, world: dict[str, Any], engine: AsyncEngine, redis: Redis) -> Any:
     audit_id = world["audit"]["id"]

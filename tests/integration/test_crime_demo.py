@@ -7,8 +7,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cpted.demo import AUDITS, _id, load_demo
-from cpted.demo_crime import generate, load_crime_demo
+from cpted.demo.audits import AUDITS, _id, load_demo
+from cpted.demo.crime import generate, load_crime_demo
 from tests.integration.crime_world import sync_metrics
 
 

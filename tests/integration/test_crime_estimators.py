@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.domain.estimators import (
+from services.metrics.evaluation.domain.estimators import (
     empirical_bayes,
     harm,
     outcome_families,

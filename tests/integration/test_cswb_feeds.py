@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.cswb import delivery, feeds
-from services.metrics.cswb.schema import validate
+from services.metrics.cswb.domain.schema import validate
+from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
-from services.metrics.cswb.store import Ticket
+from services.metrics.cswb.store.feeds import Ticket
 from shared.auth.keys import Scope
 from tests.cswb_receiver import Receiver
 from tests.integration.conftest import client_for, new_key
@@ -56,9 +56,9 @@ def _overall(document: dict[str, Any]) -> dict[str, Any]:
 async def test_the_demo_feed_reports_the_programme_and_rebuilds_byte_identical(
     engine: AsyncEngine, redis: Redis, clean: None
 ) -> None:
-    from cpted.demo import load_demo
-    from cpted.demo_crime import load_crime_demo
-    from cpted.demo_engagement import load_engagement_demo
+    from cpted.demo.audits import load_demo
+    from cpted.demo.crime import load_crime_demo
+    from cpted.demo.engagement import load_engagement_demo
 
     assert await load_demo(engine) and await load_crime_demo(engine) and await load_engagement_demo(engine)
     await _relay_all(redis, "audits")

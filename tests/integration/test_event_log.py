@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.audits.store.tables import outbox
+from services.audits.tables import outbox
 from shared.bus.outbox import read_log
 from shared.db.engine import plain_url, session_factory
 from shared.settings import get_settings

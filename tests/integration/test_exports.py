@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.audits.domain.exports import AUDIT_COLUMNS, RECOMMENDATION_COLUMNS
+from services.audits.core.domain.exports import AUDIT_COLUMNS, RECOMMENDATION_COLUMNS
 from tests import factories, images
 
 TRICKY = 'Relamp "Rue Ouellette", north side;\nthen trim the hedges, café côté'
@@ -82,7 +82,7 @@ async def test_every_step_of_every_recommendation_has_its_own_column(
 async def test_the_export_takes_the_lists_filters(
     audits_api: httpx.AsyncClient, lifecycle: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.audits.handlers import exports
+    from services.audits.core.handlers import exports
 
     monkeypatch.setattr(exports, "PAGE", 2)  # several pages, streamed one after the other
     everything = _rows(await audits_api.get("/v1/recommendations/export.csv"))[1]

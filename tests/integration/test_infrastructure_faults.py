@@ -250,7 +250,7 @@ async def test_the_consumer_waits_out_a_restarting_database_instead_of_failing_t
     from sqlalchemy.exc import DBAPIError
 
     from services.audits.app import create_app
-    from services.metrics.consumer import build_consumer
+    from services.metrics.projection.consumer import build_consumer
     from shared.db.engine import get_engine
     from tests.integration.test_log_watch import _relay_all
 

@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.metrics.consumer import build_consumer, build_log_watch
-from services.metrics.logwatch import LogWatch
+from services.metrics.projection.consumer import build_consumer, build_log_watch
+from services.metrics.projection.logwatch import LogWatch
 from shared.bus.consumer import StreamConsumer
 from shared.bus.relay import Relay
 from shared.db.engine import plain_url

@@ -20,7 +20,7 @@ from tests.integration.conftest import client_for, new_key
 
 @pytest.fixture(autouse=True)
 def photo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from services.audits.photo_settings import get_photo_settings
+    from services.audits.photos.settings import get_photo_settings
 
     monkeypatch.setenv("CPTED_PHOTO_DIR", str(tmp_path / "photos"))
     get_photo_settings.cache_clear()
@@ -141,7 +141,7 @@ async def test_bad_files_get_a_clear_answer_and_nothing_is_stored(
 async def test_an_upload_over_the_size_limit_is_refused(
     audits_api: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, photo_dir: Path
 ) -> None:
-    from services.audits.photo_settings import get_photo_settings
+    from services.audits.photos.settings import get_photo_settings
 
     monkeypatch.setattr(get_photo_settings(), "max_bytes", 10_000)
     r = await _upload(audits_api, f"/v1/audits/{world['audit']['id']}/photos", images.jpeg())

@@ -224,7 +224,7 @@ async def test_events_the_stream_lost_reach_the_webhooks_when_reconciled(
     redis: Redis,
     receiver: Receiver,
 ) -> None:
-    from services.metrics.replay import reconcile
+    from services.metrics.projection.commands import reconcile
 
     await _sync(engine, redis)
     await _subscribe(metrics["admin"], receiver, types=["audit.created"])

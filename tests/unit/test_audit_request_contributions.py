@@ -6,8 +6,8 @@ import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from services.metrics.domain import contributions as c
-from services.metrics.domain.contributions import Key
+from services.metrics.totals.domain import contributions as c
+from services.metrics.totals.domain.contributions import Key
 from shared.contracts.events.audits import AuditRequestState
 
 N, P = uuid.uuid4(), uuid.uuid4()

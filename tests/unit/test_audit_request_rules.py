@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from services.audits.domain.audit_requests import TriageRefused, check_triage, is_open
-from services.audits.domain.places import centroid, neighbourhood_of, point_of
+from services.audits.core.domain.places import centroid, neighbourhood_of, point_of
+from services.audits.requests.domain import TriageRefused, check_triage, is_open
 from shared.contracts.vocabulary import AuditRequestStatus as S
 from tests.factories import square
 

@@ -8,9 +8,9 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from services.metrics.domain import contributions as c
-from services.metrics.domain.contributions import Key, delta
-from services.metrics.domain.totals import Totals, assemble
+from services.metrics.totals.domain import contributions as c
+from services.metrics.totals.domain.contributions import Key, delta
+from services.metrics.totals.domain.totals import Totals, assemble
 from shared.contracts.events.audits import AuditState, RecommendationState
 from shared.contracts.vocabulary import AuditStatus, RecommendationCategory, RecommendationStatus
 

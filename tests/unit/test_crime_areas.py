@@ -11,9 +11,9 @@ import pytest
 import shapely
 from shapely.geometry import Polygon, box
 
-from services.metrics.domain import areas, targeting
-from services.metrics.domain.placement import Locator
-from services.metrics.domain.windows import Period
+from services.metrics.crime.domain.placement import Locator
+from services.metrics.evaluation.domain import areas, targeting
+from services.metrics.evaluation.domain.windows import Period
 
 SMALL, BIG = uuid.UUID(int=1), uuid.UUID(int=2)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import fisher_exact, norm
 
-from services.metrics.domain import statistics as s
+from services.metrics.evaluation.domain import statistics as s
 
 
 def test_wheeler_and_ratcliffe_2018_worked_example() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from services.metrics.domain import statistics as s
-from services.metrics.domain.evaluation import AreaCounts, Counts, evaluate
-from services.metrics.domain.windows import windows
+from services.metrics.evaluation.domain import statistics as s
+from services.metrics.evaluation.domain.evaluation import AreaCounts, Counts, evaluate
+from services.metrics.evaluation.domain.windows import windows
 
 Z = 1.959963984540054
 INTERVENTION = date(2024, 3, 1)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.metrics.domain.csv_reader import CsvReader
-from services.metrics.domain.incident_batches import batch_parser
-from services.metrics.domain.incidents import (
+from services.metrics.crime.domain.batches import batch_parser
+from services.metrics.crime.domain.csv_reader import CsvReader
+from services.metrics.crime.domain.incidents import (
     HeaderError,
     RowError,
     column_overrides,
@@ -18,7 +18,7 @@ from services.metrics.domain.incidents import (
     normalize_category,
     row_parser,
 )
-from services.metrics.store.incidents import id_base
+from services.metrics.crime.store.incidents import id_base
 
 TORONTO = "America/Toronto"
 HEADER = "Incident Number,Offence,Occurred,X,Y\n"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.metrics.domain import statistics as s
-from services.metrics.domain.evaluation import primary
+from services.metrics.evaluation.domain import statistics as s
+from services.metrics.evaluation.domain.evaluation import primary
 
 RUNS, DISPERSION, HISTORY, WINDOW = 1000, 3.0, 36, 12
 MEANS = (8.0, 40.0)

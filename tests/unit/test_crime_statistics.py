@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from services.metrics.domain import statistics as s
+from services.metrics.evaluation.domain import statistics as s
 
 Z = 1.959963984540054  # the 97.5% normal quantile, to 16 digits
 

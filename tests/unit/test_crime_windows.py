@@ -6,17 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.metrics.domain.windows import (
+from services.metrics.evaluation.domain.windows import (
     Period,
     history,
     implementation_period,
     intervention_date,
-    local_day,
     month_starts,
     previous,
     utc_bounds,
     windows,
 )
+from services.metrics.totals.domain.contributions import local_day
 
 TORONTO = "America/Toronto"
 

@@ -13,9 +13,9 @@ import pytest
 from celery.schedules import crontab
 from pydantic import ValidationError
 
-from services.metrics.cswb.delivery import backoff_s, headers, signature
-from services.metrics.cswb.feeds import nightly_dates
-from services.metrics.cswb.reads import feed_state, shown
+from services.metrics.cswb.handlers.delivery import backoff_s, headers, signature
+from services.metrics.cswb.handlers.feeds import nightly_dates
+from services.metrics.cswb.handlers.reads import feed_state, shown
 from services.metrics.cswb.settings import CswbSettings
 from services.metrics.tasks import broker_url, config, schedule
 from shared.settings import Settings

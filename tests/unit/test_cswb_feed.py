@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from services.metrics.cswb.document import Inputs, assemble, digest, encode, to_csv
-from services.metrics.cswb.indicators import CATALOGUE, FAMILIES, PERIODS, Area, Indicator, ScopeData, indicators
-from services.metrics.cswb.schema import FeedInvalid, feed_schema, validate
-from services.metrics.cswb.suppression import MARGIN, suppress
+from services.metrics.cswb.domain.document import Inputs, assemble, digest, encode, to_csv
+from services.metrics.cswb.domain.indicators import CATALOGUE, FAMILIES, PERIODS, Area, Indicator, ScopeData, indicators
+from services.metrics.cswb.domain.schema import FeedInvalid, feed_schema, validate
+from services.metrics.cswb.domain.suppression import MARGIN, suppress
 
 DAY = date(2026, 11, 24)
 N1, N2, N3 = (uuid.UUID(int=i) for i in (11, 12, 13))

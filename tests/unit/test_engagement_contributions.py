@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.events.domain.coverage import Delivered, coverage
-from services.events.domain.schedule import RuleBroken, check_status, check_times, local_bounds, local_day
-from services.metrics.domain import contributions as c
-from services.metrics.domain.contributions import Key, delta
+from services.events.materials.domain.coverage import Delivered, coverage
+from services.events.programme.domain.schedule import RuleBroken, check_status, check_times, local_bounds, local_day
+from services.metrics.totals.domain import contributions as c
+from services.metrics.totals.domain.contributions import Key, delta
 from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
 from shared.contracts.vocabulary import EventStatus
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.metrics.domain.estimators.empirical_bayes import empirical_bayes, moments_prior, trend_ratio
+from services.metrics.evaluation.domain.estimators.empirical_bayes import empirical_bayes, moments_prior, trend_ratio
 
 REFERENCE = [2, 4, 6, 8, 10]
 

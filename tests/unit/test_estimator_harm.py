@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from services.metrics.domain.estimators.harm import combine, harm_wdd, shipped_csi_weights
-from services.metrics.domain.statistics import wdd
+from services.metrics.evaluation.domain.estimators.harm import combine, harm_wdd, shipped_csi_weights
+from services.metrics.evaluation.domain.statistics import wdd
 
 
 def test_two_categories_worked_by_hand() -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.metrics.domain.estimators.outcome_families import CategoryMap, select, shipped_category_map
+from services.metrics.evaluation.domain.estimators.outcome_families import CategoryMap, select, shipped_category_map
 
 DEMO = ["assault", "break_and_enter", "drug_offence", "mischief", "robbery", "theft_from_vehicle"]
 """The categories the demo data set generates."""

@@ -8,8 +8,8 @@ import pytest
 from scipy.stats import t
 from statsmodels.stats.multitest import multipletests
 
-from services.metrics.domain.estimators.pooling import adjust, random_effects
-from services.metrics.domain.statistics import pool
+from services.metrics.evaluation.domain.estimators.pooling import adjust, random_effects
+from services.metrics.evaluation.domain.statistics import pool
 
 BCG = [
     (4, 119, 11, 128), (6, 300, 29, 274), (3, 228, 11, 209), (62, 13536, 248, 12619), (33, 5036, 47, 5761),

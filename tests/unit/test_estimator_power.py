@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from services.metrics.domain.estimators.power import power, power_of
+from services.metrics.evaluation.domain.estimators.power import power, power_of
 
 K = 1.959963984540054 + 0.8416212335729143  # z(0.975) + z(0.80)
 

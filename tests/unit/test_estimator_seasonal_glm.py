@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from services.metrics.domain.estimators.seasonal_glm import monthly_frame, seasonal_glm
+from services.metrics.evaluation.domain.estimators.seasonal_glm import monthly_frame, seasonal_glm
 
 MONTHS, PRE = 48, 36
 START = date(2022, 1, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.metrics.domain.estimators.synthetic_control import synthetic_control
+from services.metrics.evaluation.domain.estimators.synthetic_control import synthetic_control
 
 MONTHS, PRE = 48, 36
 
@@ -54,7 +54,7 @@ def test_refuses_short_series_and_small_pools() -> None:
 def test_the_weights_are_as_good_as_a_general_constrained_optimiser() -> None:
     from scipy.optimize import minimize
 
-    from services.metrics.domain.estimators.synthetic_control import fit_weights
+    from services.metrics.evaluation.domain.estimators.synthetic_control import fit_weights
 
     donors = _donors(15, seed=3)[:, :PRE].T
     target = np.random.default_rng(5).poisson(donors.mean(axis=1) * 1.1).astype(float)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.events.domain.language_check import check, checked_languages, tokens
-from services.events.domain.languages import InvalidTag, direction, fallbacks, normalize
-from services.events.domain.negotiation import MissingTranslation, choose, parse_accept_language
+from services.events.materials.domain.language_check import check, checked_languages, tokens
+from services.events.materials.domain.languages import InvalidTag, direction, fallbacks, normalize
+from services.events.materials.domain.negotiation import MissingTranslation, choose, parse_accept_language
 
 
 @pytest.mark.parametrize(

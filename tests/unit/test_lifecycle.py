@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from services.audits.domain.lifecycle import (
+from services.audits.core.domain.lifecycle import (
     TransitionRefused,
     allowed_next,
     check_transition,

@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.audits.domain.ogc import BBox, Interval
-from services.audits.domain.ogc_events import during, in_box, list_query
-from services.audits.domain.ogc_features import event
+from services.audits.ogc.domain.events import during, in_box, list_query
+from services.audits.ogc.domain.features import event
+from services.audits.ogc.domain.standard import BBox, Interval
 
 ZONE = "America/Toronto"
 HOOD = uuid.UUID(int=7)

@@ -8,8 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.audits.domain.ogc import Interval, OgcError
-from services.audits.domain.ogc_counts import (
+from services.audits.ogc.domain.counts import (
     TOTAL,
     cell_id,
     count_feature,
@@ -20,6 +19,7 @@ from services.audits.domain.ogc_counts import (
     suppress,
     tables,
 )
+from services.audits.ogc.domain.standard import Interval, OgcError
 
 ZONE = "America/Toronto"
 A, B, C = (uuid.UUID(int=n) for n in (1, 2, 3))

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.audits.domain.ogc import (
+from services.audits.ogc.domain.standard import (
     BBox,
     Interval,
     OgcError,

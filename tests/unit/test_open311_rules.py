@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.audits.domain.open311 import (
+from services.audits.open311.domain.georeport import (
     Open311Error,
     Site,
     audit_request_request,
@@ -18,7 +18,7 @@ from services.audits.domain.open311 import (
     request_query,
     services,
 )
-from services.audits.domain.open311_submission import parse_submission
+from services.audits.open311.domain.submission import parse_submission
 from shared.contracts.vocabulary import RecommendationCategory
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)

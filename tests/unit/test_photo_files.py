@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.audits.photo_settings import PhotoSettings
-from services.audits.store.photo_files import LocalPhotoFiles, MissingFile, PhotoFiles, S3PhotoFiles, photo_files
+from services.audits.photos.settings import PhotoSettings
+from services.audits.photos.store.files import LocalPhotoFiles, MissingFile, PhotoFiles, S3PhotoFiles, photo_files
 
 
 def _key(suffix: str = ".jpg") -> str:

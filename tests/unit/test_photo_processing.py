@@ -8,8 +8,9 @@ import time
 import pytest
 from PIL import ExifTags, Image
 
-from services.audits.domain import photo_exif, photos
-from services.audits.domain.photos import PhotoKind, PhotoRefused
+from services.audits.photos.domain import exif as photo_exif
+from services.audits.photos.domain import photos
+from services.audits.photos.domain.photos import PhotoKind, PhotoRefused
 from shared.contracts.vocabulary import RecommendationStatus
 from tests import images
 

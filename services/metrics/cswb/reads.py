@@ -1,34 +1,31 @@
-"""What the API shows of the feeds: the list with each feed's delivery state, one feed's bytes or CSV."""
+"""The bodies the feeds API answers with.
+
+The module's path is part of the published OpenAPI document: two models are
+named ``DeliveryRead`` (this one and the webhooks' one), so the document names
+this one ``services__metrics__cswb__reads__DeliveryRead``. It stays here.
+"""
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
-import orjson
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.cswb import store
-from services.metrics.cswb.document import to_csv
-from shared.errors import InvalidField, NotFound
+from services.metrics.attempts import AttemptsRead
 from shared.web.pagination import Page as _Page
 
 FeedState = Literal["built", "pending", "delivered", "failed"]
 
 
-class DeliveryRead(BaseModel):
+class _Destination(BaseModel):
     destination: str
     state: Literal["pending", "retrying", "delivered", "failed"]
     revision: int
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
+
+
+class DeliveryRead(AttemptsRead, _Destination):
+    pass
 
 
 class FeedRead(BaseModel):
@@ -51,69 +48,3 @@ class Redelivery(BaseModel):
     feed_date: date
     queued: int
     destinations: list[str]
-
-
-def shown(url: str) -> str:
-    """A destination as the API shows it: no credentials or query string, which may hold a token."""
-    scheme, _, rest = url.partition("://")
-    host_and_path = rest.split("?", 1)[0].split("#", 1)[0]
-    authority, slash, path = host_and_path.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
-
-
-def feed_state(deliveries: Sequence[Any]) -> FeedState:
-    states = {d.state for d in deliveries}
-    if not states:
-        return "built"
-    if "failed" in states:
-        return "failed"
-    return "delivered" if states == {"delivered"} else "pending"
-
-
-def _read(row: Any, deliveries: Sequence[Any], base: str) -> dict[str, Any]:
-    day = row.feed_date.isoformat()
-    return {
-        **row._asdict(),
-        "state": feed_state(deliveries),
-        "deliveries": [{**d._asdict(), "destination": shown(d.destination)} for d in deliveries],
-        "links": {"json": f"{base}/{day}", "csv": f"{base}/{day}.csv"},
-    }
-
-
-def _cursor(day: date) -> str:
-    return base64.urlsafe_b64encode(day.isoformat().encode()).decode().rstrip("=")
-
-
-def _after(cursor: str | None) -> date | None:
-    if cursor is None:
-        return None
-    try:
-        return date.fromisoformat(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except ValueError:
-        raise InvalidField("cursor is not one this API issued", field="query.cursor") from None
-
-
-async def list_feeds(
-    session: AsyncSession, *, first: date | None, last: date | None, limit: int, cursor: str | None, base: str
-) -> dict[str, Any]:
-    """Newest date first."""
-    rows = await store.list_feeds(session, before=_after(cursor), first=first, last=last, limit=limit + 1)
-    page = rows[:limit]
-    deliveries = await store.deliveries_of(session, [r.feed_date for r in page])
-    return {
-        "items": [_read(r, deliveries[r.feed_date], base) for r in page],
-        "next_cursor": _cursor(page[-1].feed_date) if len(rows) > limit else None,
-    }
-
-
-async def feed_body(session: AsyncSession, day: date) -> tuple[bytes, str]:
-    """The stored bytes, exactly as validated and delivered, and their SHA-256."""
-    row = await store.feed_body(session, day)
-    if row is None:
-        raise NotFound(f"no CSWB feed for {day}")
-    return bytes(row.body), row.digest
-
-
-async def feed_csv(session: AsyncSession, day: date) -> tuple[str, str]:
-    body, digest = await feed_body(session, day)
-    return to_csv(orjson.loads(body)), digest

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.metrics.handlers.reports import PartnershipReport
 from services.metrics.report import charts
+from services.metrics.report.handlers import PartnershipReport
 from services.metrics.report.style import e
 
 NOTHING_YET = (

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.metrics.handlers.reports import Outstanding, PartnershipReport
 from services.metrics.report import before_after, charts
+from services.metrics.report.handlers import Outstanding, PartnershipReport
 from services.metrics.report.style import CSS, e, words
 from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from fpdf.fonts import FontFace
 
-from services.metrics.handlers.reports import Outstanding, PartnershipReport
 from services.metrics.report import bars
 from services.metrics.report.before_after import NOTHING_YET, change_text, how, primary_text, progress, reading
+from services.metrics.report.handlers import Outstanding, PartnershipReport
 from services.metrics.report.page import OUTPUTS, SHORT, change, day
 from services.metrics.report.style import words
 from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
+from services.metrics.attempts import AttemptsRead
 from services.metrics.webhooks import handlers
 from shared.auth.keys import CurrentKey
 from shared.contracts.fields import Input, Name, Output
@@ -64,17 +65,14 @@ class WebhookPage(Output):
     next_cursor: str | None
 
 
-class DeliveryRead(Output):
+class _Event(Output):
     id: uuid.UUID
     event_id: uuid.UUID
     event_type: str
     state: str = Field(description="pending, retrying, delivered or failed")
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
+
+
+class DeliveryRead(AttemptsRead, _Event):
     created_at: datetime
 
 
@@ -83,13 +81,17 @@ class DeliveryPage(Output):
     next_cursor: str | None
 
 
+def _env(request: Request) -> str:
+    return str(request.app.state.settings.env)
+
+
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 500)")]
 Cursor = Annotated[str | None, Query(max_length=300, description="next_cursor of the previous page")]
 
 
 @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to events")
 async def create_webhook(body: WebhookCreate, request: Request, response: Response, principal: CurrentKey) -> Any:
-    row = await handlers.create(request.app.state.engine, principal, body.model_dump())
+    row = await handlers.create(request.app.state.engine, principal, body.model_dump(), env=_env(request))
     response.headers["Location"] = f"/v1/webhooks/{row.id}"
     return row
 
@@ -108,7 +110,7 @@ async def get_webhook(webhook_id: uuid.UUID, request: Request, principal: Curren
 @router.patch("/{webhook_id}", response_model=WebhookRead, summary="Change a webhook, or turn it back on")
 async def update_webhook(webhook_id: uuid.UUID, body: WebhookUpdate, request: Request, principal: CurrentKey) -> Any:
     changes = body.model_dump(exclude_unset=True)
-    return await handlers.change(request.app.state.engine, principal, webhook_id, changes)
+    return await handlers.change(request.app.state.engine, principal, webhook_id, changes, env=_env(request))
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Unsubscribe (its delivery log goes too)")

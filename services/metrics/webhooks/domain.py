@@ -1,14 +1,12 @@
-"""The rules of webhooks: where they may point, how a delivery is signed, what an attempt leads to."""
+"""The rules of webhooks: where they may point and how a delivery is signed (what an attempt leads to is
+``services/metrics/attempts.py``, shared with the CSWB feeds)."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-from services.metrics.webhooks.settings import WebhookSettings
-from shared.outbound.signing import next_step, signature
+from shared.outbound.signing import signature
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-CPTED-Signature", "X-CPTED-Timestamp"
@@ -53,26 +51,3 @@ def headers(event_id: str, event_type: str, delivery_id: str, body: bytes, secre
         TIMESTAMP_HEADER: str(timestamp),
         SIGNATURE_HEADER: signature(secret, timestamp, body),
     }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    state: str
-    """delivered, retrying, failed, disabled (the subscription was turned off), or skipped."""
-    retry_in_s: float | None = None
-    error: str | None = None
-
-
-def result(
-    attempts: int, status: int | None, error: str | None, settings: WebhookSettings
-) -> tuple[Outcome, dict[str, Any]]:
-    """The outcome of attempt number ``attempts`` and the delivery's new values."""
-    state, wait, values = next_step(
-        attempts,
-        status,
-        error,
-        max_attempts=settings.webhook_max_attempts,
-        base_s=settings.webhook_backoff_base_s,
-        max_s=settings.webhook_backoff_max_s,
-    )
-    return Outcome(state, wait, error), values

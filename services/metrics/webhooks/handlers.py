@@ -27,18 +27,19 @@ import orjson
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.metrics.attempts import Outcome, outcome
 from services.metrics.webhooks import domain, store
 from services.metrics.webhooks.settings import WebhookSettings
 from shared.auth.keys import Principal, Scope
 from shared.bus.changes import Readership, event_types, parse_types, readership
 from shared.contracts.events import Envelope
+from shared.contracts.events.envelope import PRODUCERS
 from shared.errors import Forbidden, InvalidField, NotFound
 from shared.outbound.signing import post
-from shared.settings import get_settings
 from shared.web.pagination import decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
-KNOWN_TYPES = event_types(["audits", "events"])
+KNOWN_TYPES = event_types(PRODUCERS)
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,9 @@ def _visible(principal: Principal, row: Row[Any] | None, id_: uuid.UUID) -> Row[
     return row
 
 
-def _target(url: str) -> str:
+def _target(url: str, env: str) -> str:
     try:
-        return domain.check_target(url, get_settings().env)
+        return domain.check_target(url, env)
     except domain.BadTarget as exc:
         raise InvalidField(str(exc), field="body.url") from exc
 
@@ -94,11 +95,12 @@ def _partnerships(principal: Principal, wanted: list[uuid.UUID] | None) -> list[
     return unique
 
 
-async def create(engine: AsyncEngine, principal: Principal, body: dict[str, Any]) -> Row[Any]:
+async def create(engine: AsyncEngine, principal: Principal, body: dict[str, Any], *, env: str) -> Row[Any]:
+    """``env``: the platform's (dev, test, prod), which decides whether a plain http target is allowed."""
     _require_manager(principal)
     values = {
         "id": uuid.uuid4(),
-        "url": _target(body["url"]),
+        "url": _target(body["url"], env),
         "types": _types(body.get("types")),
         "partnership_ids": _partnerships(principal, body.get("partnership_ids")),
         "description": body.get("description"),
@@ -130,14 +132,16 @@ def _paged(rows: Sequence[Row[Any]], limit: int) -> tuple[Sequence[Row[Any]], st
     return rows[:limit], encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
 
 
-async def change(engine: AsyncEngine, principal: Principal, id_: uuid.UUID, changes: dict[str, Any]) -> Row[Any]:
+async def change(
+    engine: AsyncEngine, principal: Principal, id_: uuid.UUID, changes: dict[str, Any], *, env: str
+) -> Row[Any]:
     """Change the target, the types or the description; ``enabled: true`` turns a disabled subscription on."""
     values: dict[str, Any] = {}
     for required in ("url", "enabled"):
         if required in changes and changes[required] is None:
             raise InvalidField(f"{required} cannot be null", field=f"body.{required}")
     if "url" in changes:
-        values["url"] = _target(changes["url"])
+        values["url"] = _target(changes["url"], env)
     if "types" in changes:
         values["types"] = _types(changes["types"])
     if "description" in changes:
@@ -219,7 +223,7 @@ async def dispatch(tickets: Sequence[Ticket]) -> None:
     """Hand the deliveries to the workers; any the broker did not take are sent by the beat's sweep."""
     if not tickets:
         return
-    from services.metrics import tasks  # the task module imports the consumer, which imports this one
+    from services.metrics import tasks  # the task module imports this one
 
     try:
         await asyncio.to_thread(tasks.enqueue_webhooks, tickets)
@@ -237,22 +241,23 @@ async def due(engine: AsyncEngine, settings: WebhookSettings) -> list[Ticket]:
 # --- delivering ---------------------------------------------------------------------------------------
 
 
-async def deliver(
-    engine: AsyncEngine, settings: WebhookSettings, ticket: Ticket, client: httpx.AsyncClient
-) -> domain.Outcome:
+async def deliver(engine: AsyncEngine, settings: WebhookSettings, ticket: Ticket, client: httpx.AsyncClient) -> Outcome:
     async with engine.begin() as conn:
         row = await store.claim_delivery(conn, ticket.delivery_id)
         if row is None or row.state not in store.OPEN_STATES or row.attempts != ticket.token:
-            return domain.Outcome("skipped")
+            return Outcome("skipped")
         if not row.enabled:
-            return domain.Outcome("skipped", error="the webhook is disabled")
+            return Outcome("skipped", error="the webhook is disabled")
         sent = domain.headers(str(row.event_id), row.event_type, str(row.id), row.body, row.secret, time.time())
         status, error = await post(client, row.url, row.body, sent)
-        outcome, values = domain.result(row.attempts + 1, status, error, settings)
+        result, values = outcome(
+            row.attempts + 1, status, error, max_attempts=settings.webhook_max_attempts,
+            base_s=settings.webhook_backoff_base_s, max_s=settings.webhook_backoff_max_s,
+        )  # fmt: skip
         await store.record_attempt(conn, row.id, values)
         if await store.count_outcome(conn, row.subscription_id, error is None, settings.webhook_disable_after):
-            return domain.Outcome("disabled", error=error)
-    return outcome
+            return Outcome("disabled", error=error)
+    return result
 
 
 def new_client(settings: WebhookSettings) -> httpx.AsyncClient:

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.store.tables import metadata, subject
+from services.metrics.totals.store.tables import metadata, subject
 
 OPEN_STATES = ("pending", "retrying")
 

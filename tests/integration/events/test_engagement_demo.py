@@ -7,10 +7,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cpted.demo import load_demo
-from cpted.demo_engagement import SPECIAL_EVENTS, load_engagement_demo
-from cpted.demo_outreach import OUTREACH
-from services.events.domain.language_check import check
+from cpted.demo.audits import load_demo
+from cpted.demo.engagement import SPECIAL_EVENTS, load_engagement_demo
+from cpted.demo.outreach import OUTREACH
+from services.events.materials.domain.language_check import check
 from tests.integration.test_bus import _consume_all, _consumer, _relay_all, _totals
 
 

@@ -13,7 +13,7 @@ import pytest
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
-from cpted.demo_outreach import CPTED, GOOD_SAMARITAN, Text
+from cpted.demo.outreach import CPTED, GOOD_SAMARITAN, Text
 from tests.integration.events.factories import material
 
 PDF = "application/pdf"

@@ -1,0 +1,3 @@
+"""The records the programme keeps: neighbourhoods, partnerships, CPTED audits, recommendations and
+their lifecycle, and the lifecycle exports of audits and recommendations.
+"""

@@ -1,0 +1,4 @@
+from services.metrics.totals.store.tables import metadata
+from shared.db.migrations import run_env
+
+run_env(metadata)

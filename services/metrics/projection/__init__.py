@@ -1,0 +1,1 @@
+"""Keeping the projections: the stream consumer, the projector, the repair of what the bus lost, rebuilds."""

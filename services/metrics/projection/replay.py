@@ -1,0 +1,130 @@
+"""Replaying the producers' event logs (``GET /v1/outbox``) into the projections.
+
+``rebuild`` starts from empty projections, in one transaction: readers see
+the old totals until the new ones are complete, and a consumer running
+meanwhile waits, then finds its events already applied.
+
+``reconcile`` applies every logged event the projections have not seen
+(events lost with a Redis failure, say), one page per transaction, and
+reports how many were missing and how far it read. Events already applied
+are recognised by id and change nothing. It runs from the command line and,
+from a known position onwards, whenever the metrics consumer finds the
+projections short of the logs (see ``logwatch.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.metrics.projection.applying import apply_and_enqueue
+from services.metrics.projection.projector import apply_events, clear_projections
+from shared.contracts.events import Envelope, parse_event
+
+Progress = Callable[[str, int], None]
+Logs = Mapping[str, httpx.AsyncClient]
+"""A client per producer's event log, by producer."""
+
+
+@dataclass
+class LogPage:
+    items: list[dict[str, Any]]
+    through: int
+    """The position read up to: every logged event up to it is in this page or an earlier one."""
+
+    @property
+    def positions(self) -> list[int]:
+        return [int(item["position"]) for item in self.items]
+
+    @property
+    def ids(self) -> list[uuid.UUID]:
+        """The events' ids, read without parsing the rest (an event of a version unknown here still has one)."""
+        return [uuid.UUID(str(item["event"]["id"])) for item in self.items]
+
+    def events(self) -> list[Envelope]:
+        return [parse_event(item["event"]) for item in self.items]
+
+
+async def read_log(
+    client: httpx.AsyncClient, page_size: int, *, after: int = 0, stop_when_waiting: bool = False
+) -> AsyncIterator[LogPage]:
+    """The producer's log from ``after`` on, page by page, to its end.
+
+    ``stop_when_waiting``: end where a transaction may still be committing an earlier event,
+    instead of waiting for it.
+    """
+    while True:
+        response = await client.get("/v1/outbox", params={"limit": page_size, "after": after})
+        response.raise_for_status()
+        body = response.json()
+        items = body["items"]
+        yield LogPage(items, int(items[-1]["position"]) if items else after)
+        if body["waiting"]:  # an earlier event may still be committing: read on from where this page stopped
+            if stop_when_waiting:
+                return
+            after = body["next_after"]
+            await asyncio.sleep(0.2)
+            continue
+        if body["next_after"] is None:
+            return
+        after = body["next_after"]
+
+
+async def rebuild(
+    engine: AsyncEngine, logs: Logs, *, zone: str, page_size: int = 2000, progress: Progress | None = None
+) -> int:
+    """Replay every producer's log into empty projections; returns how many events were applied."""
+    applied = 0
+    async with engine.begin() as conn:
+        await clear_projections(conn)
+        for source, client in logs.items():
+            async for page in read_log(client, page_size):
+                events = page.events()
+                applied += await apply_events(conn, events, zone=zone, exclusive=True)
+                if progress:
+                    progress(source, len(events))
+    return applied
+
+
+@dataclass
+class Reconciliation:
+    examined: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+    through: dict[str, int] = field(default_factory=dict)
+    """Per producer, the log position every event up to which is now applied."""
+
+    @property
+    def repaired(self) -> int:
+        return sum(self.missing.values())
+
+
+async def reconcile(
+    engine: AsyncEngine,
+    logs: Logs,
+    *,
+    zone: str,
+    page_size: int = 2000,
+    progress: Progress | None = None,
+    start: Mapping[str, int] | None = None,
+) -> Reconciliation:
+    """Apply the logged events the projections lack (after the ``start`` positions, if given);
+    report how many were missing per producer and how far each log was read."""
+    report = Reconciliation()
+    for source, client in logs.items():
+        report.examined[source] = report.missing[source] = 0
+        report.through[source] = (start or {}).get(source, 0)
+        async for page in read_log(client, page_size, after=report.through[source]):
+            events = page.events()
+            # Events the consumer never applied were never sent to the webhooks either.
+            report.missing[source] += await apply_and_enqueue(engine, events, zone=zone)
+            report.examined[source] += len(events)
+            report.through[source] = page.through
+            if progress:
+                progress(source, len(events))
+    return report

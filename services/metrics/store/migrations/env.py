@@ -1,4 +1,0 @@
-from services.metrics.store.tables import metadata
-from shared.db.migrations import run_env
-
-run_env(metadata)

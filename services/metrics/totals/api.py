@@ -1,0 +1,72 @@
+"""``/v1/totals``: the running totals of the programme, overall or one row per partnership or neighbourhood."""
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.metrics.totals import handlers
+from services.metrics.totals.domain.totals import GroupTotals, Totals
+from shared.auth.keys import ReaderKey
+from shared.errors import InvalidField
+from shared.web.http import SessionDep
+
+router = APIRouter(prefix="/v1/totals", tags=["totals"])
+
+PartnershipQ = Annotated[uuid.UUID | None, Query(description="only this partnership")]
+NeighbourhoodQ = Annotated[uuid.UUID | None, Query(description="only this neighbourhood")]
+FromQ = Annotated[date | None, Query(alias="from", description="first local day of the period (inclusive)")]
+ToQ = Annotated[date | None, Query(alias="to", description="last local day of the period (inclusive)")]
+
+
+async def _consumer_lag(request: Request, session: SessionDep) -> int:
+    return await handlers.consumer_lag(session, request.app.state.redis, request.app.state.settings)
+
+
+ConsumerLag = Annotated[int, Depends(_consumer_lag)]
+"""The ``lag_events`` of an answer: events logged by the producers and not applied yet."""
+
+
+def _check_period(start: date | None, end: date | None) -> None:
+    if start and end and start > end:
+        raise InvalidField("'from' is after 'to'", field="query.from")
+
+
+@router.get("", response_model=Totals, summary="Running totals of the programme")
+async def totals(
+    session: SessionDep,
+    principal: ReaderKey,
+    lag: ConsumerLag,
+    partnership_id: PartnershipQ = None,
+    neighbourhood_id: NeighbourhoodQ = None,
+    start: FromQ = None,
+    end: ToQ = None,
+) -> dict[str, object]:
+    _check_period(start, end)
+    return await handlers.totals(
+        session,
+        principal,
+        partnership_id=partnership_id,
+        neighbourhood_id=neighbourhood_id,
+        start=start,
+        end=end,
+        lag_events=lag,
+    )
+
+
+@router.get("/by-partnership", response_model=list[GroupTotals], summary="Totals, one row per partnership")
+async def totals_by_partnership(
+    session: SessionDep, principal: ReaderKey, lag: ConsumerLag, start: FromQ = None, end: ToQ = None
+) -> list[dict[str, object]]:
+    """One row per partnership whose figures the key sees."""
+    _check_period(start, end)
+    return await handlers.by_partnership(session, principal, start=start, end=end, lag_events=lag)
+
+
+@router.get("/by-neighbourhood", response_model=list[GroupTotals], summary="Totals, one row per neighbourhood")
+async def totals_by_neighbourhood(
+    session: SessionDep, principal: ReaderKey, lag: ConsumerLag, start: FromQ = None, end: ToQ = None
+) -> list[dict[str, object]]:
+    _check_period(start, end)
+    return await handlers.by_neighbourhood(session, start=start, end=end, lag_events=lag)

@@ -1,0 +1,74 @@
+"""What the totals answer: the running totals, overall or by group, and how far behind the consumer is."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.metrics.totals.domain.totals import assemble, grouped
+from services.metrics.totals.store import log_positions, queries
+from shared.auth.keys import Principal
+from shared.bus.consumer import lag as bus_lag
+from shared.contracts.events.envelope import PRODUCERS
+from shared.settings import Settings
+
+
+async def consumer_lag(db: AsyncSession | AsyncConnection, redis: Redis, settings: Settings) -> int:
+    """Events the projections have not applied: the larger of what the producers' logs show (as the consumer's
+    log watch last found) and what the bus still holds for the consumer group (0 while Redis is away)."""
+    logged = sum(row[1] for row in await log_positions.positions(db))
+    try:
+        on_bus = await bus_lag(redis, [settings.stream(p) for p in PRODUCERS], settings.consumer_group)
+    except RedisError:
+        on_bus = 0
+    return max(logged, on_bus)
+
+
+async def totals(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    partnership_id: uuid.UUID | None,
+    neighbourhood_id: uuid.UUID | None,
+    start: date | None,
+    end: date | None,
+    lag_events: int,
+) -> dict[str, object]:
+    principal.ensure_figures_visible(partnership_id)
+    sums = await queries.counter_sums(
+        session, partnership_id=partnership_id, neighbourhood_id=neighbourhood_id, start=start, end=end
+    )
+    partnerships = await queries.partnerships(session, partnership_id, neighbourhood_id)
+    return assemble(
+        [(metric, value) for metric, value in sums],
+        partnerships=len(partnerships),
+        as_of=await queries.last_applied_at(session),
+        lag_events=lag_events,
+    )
+
+
+async def _by(
+    session: AsyncSession, group_by: str, start: date | None, end: date | None, lag_events: int
+) -> dict[str, dict[str, object]]:
+    sums = await queries.counter_sums(session, group_by=group_by, start=start, end=end)
+    known = await queries.partnerships(session, None, None)
+    as_of = await queries.last_applied_at(session)
+    return grouped(sums, known, group_by, as_of=as_of, lag_events=lag_events)
+
+
+async def by_partnership(
+    session: AsyncSession, principal: Principal, *, start: date | None, end: date | None, lag_events: int
+) -> list[dict[str, object]]:
+    """One row per partnership whose figures the key sees."""
+    rows = await _by(session, "partnership_id", start, end, lag_events)
+    return [rows[str(p)] for p in principal.figures_partnerships(uuid.UUID(gid) for gid in rows)]
+
+
+async def by_neighbourhood(
+    session: AsyncSession, *, start: date | None, end: date | None, lag_events: int
+) -> list[dict[str, object]]:
+    return list((await _by(session, "neighbourhood_id", start, end, lag_events)).values())

@@ -1,0 +1,92 @@
+"""Reads of the projections: sums over the small counter tables, partnerships, and the latest states of records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.metrics.totals.domain.contributions import ALL
+from services.metrics.totals.store.tables import counter_daily, counter_total, processed_event, subject
+
+
+def _counter_query(
+    group_by: str | None,
+    partnership_id: uuid.UUID | None,
+    neighbourhood_id: uuid.UUID | None,
+    start: date | None,
+    end: date | None,
+) -> Select:  # type: ignore[type-arg]
+    table = counter_daily if (start or end) else counter_total
+    columns = [table.c.metric, func.sum(table.c.value).label("value")]
+    if group_by:
+        columns.insert(0, table.c[group_by].label("group_id"))
+    stmt = select(*columns)
+    if group_by == "partnership_id":
+        stmt = stmt.where(table.c.partnership_id != ALL)
+    else:
+        stmt = stmt.where(table.c.partnership_id == (partnership_id or ALL))
+    if neighbourhood_id:
+        stmt = stmt.where(table.c.neighbourhood_id == neighbourhood_id)
+    if start:
+        stmt = stmt.where(table.c.day >= start)
+    if end:
+        stmt = stmt.where(table.c.day <= end)
+    group = [table.c.metric] + ([table.c[group_by]] if group_by else [])
+    return stmt.group_by(*group)
+
+
+async def counter_sums(
+    session: AsyncSession,
+    *,
+    group_by: str | None = None,
+    partnership_id: uuid.UUID | None = None,
+    neighbourhood_id: uuid.UUID | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> Sequence[tuple]:  # type: ignore[type-arg]
+    stmt = _counter_query(group_by, partnership_id, neighbourhood_id, start, end)
+    return (await session.execute(stmt)).all()
+
+
+async def partnerships(
+    session: AsyncSession, partnership_id: uuid.UUID | None, neighbourhood_id: uuid.UUID | None
+) -> list[tuple[uuid.UUID, list[str]]]:
+    """Known partnerships with the neighbourhoods each works in."""
+    stmt = select(subject.c.id, subject.c.state["neighbourhood_ids"]).where(
+        subject.c.kind == "partnership", subject.c.deleted.is_(False)
+    )
+    if partnership_id:
+        stmt = stmt.where(subject.c.id == partnership_id)
+    if neighbourhood_id:
+        stmt = stmt.where(subject.c.state["neighbourhood_ids"].contains([str(neighbourhood_id)]))
+    return [(row[0], list(row[1] or [])) for row in (await session.execute(stmt)).all()]
+
+
+async def live_states(session: AsyncSession, kind: str, ids: Sequence[uuid.UUID] | None = None) -> list[dict[str, Any]]:
+    stmt = select(subject.c.state).where(subject.c.kind == kind, subject.c.deleted.is_(False))
+    if ids is not None:
+        stmt = stmt.where(subject.c.id.in_(list(ids)))
+    return [row[0] for row in (await session.execute(stmt)).all()]
+
+
+async def children(session: AsyncSession, audit_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """The recommendations of the given audits."""
+    stmt = select(subject.c.state).where(
+        subject.c.kind == "recommendation", subject.c.parent_id.in_(list(audit_ids)), subject.c.deleted.is_(False)
+    )
+    return [row[0] for row in (await session.execute(stmt)).all()]
+
+
+async def last_applied_at(session: AsyncSession) -> datetime | None:
+    stmt = select(processed_event.c.processed_at).order_by(processed_event.c.processed_at.desc()).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def neighbourhood_ids(session: AsyncSession) -> list[uuid.UUID]:
+    rows = await session.execute(select(subject.c.id).where(subject.c.kind == "neighbourhood").order_by(subject.c.id))
+    return list(rows.scalars().all())
