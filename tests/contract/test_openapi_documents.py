@@ -105,7 +105,6 @@ UNTYPED_YET = {
     "/v1/cswb/feeds/{date}",
     "/v1/crime-incidents/count",
     "/v1/evaluations/summary",
-    "/v1/targeting",
 }
 
 
