@@ -129,9 +129,10 @@ class Platform:
             redis_url = self.redis.start()
             console.print(f"[green]embedded Redis[/] data in {var / 'redis'}")
         var.mkdir(parents=True, exist_ok=True)
-        self.settings.servers_file().write_text(
-            json.dumps({"database_url": database_url, "redis_url": redis_url}, indent=2) + "\n"
-        )
+        # Every `cpted` command run beside this platform reads its servers and services from here.
+        running = {"database_url": database_url, "redis_url": redis_url}
+        running |= {f"{service}_url": self.ports.url(service) for service in ("audits", "events", "metrics")}
+        self.settings.servers_file().write_text(json.dumps(running, indent=2) + "\n")
         return database_url, redis_url
 
     async def prepare(self, database_url: str) -> str:
