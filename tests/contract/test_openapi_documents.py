@@ -176,3 +176,13 @@ def test_a_generated_python_client_misses_nothing(service: str, tmp_path: Path) 
     output = run.stdout + run.stderr
     assert not re.search(r"WARNING|Unable|Unsupported|Cannot parse", output), output
     assert (tmp_path / "client" / "api").is_dir()
+
+
+def test_the_totals_maps_are_keyed_by_the_vocabulary() -> None:
+    totals = _document("metrics")["components"]["schemas"]["Totals"]["properties"]
+    for field, vocabulary in (
+        ("recommendations_by_status", "RecommendationStatus"),
+        ("recommendations_by_category", "RecommendationCategory"),
+    ):
+        assert totals[field]["propertyNames"] == {"$ref": f"#/components/schemas/{vocabulary}"}
+        assert totals[field]["additionalProperties"] == {"type": "integer"}
