@@ -89,7 +89,8 @@ def previous(period: Period) -> Period:
 
 
 def local_today(zone: str) -> date:
-    """Today in ``zone``: ``Clock.today`` for a caller holding only the zone's name (the command line)."""
+    """Today in ``zone``: ``Clock.today`` for a caller holding only the zone's name (the CSWB end-to-end test;
+    the service's own code asks its ``Clock``)."""
     return Clock(zone).today()
 
 
