@@ -5,10 +5,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from services.metrics.crime.api.categories import CategoriesQ, split_values
+from services.metrics.deps import ClockDep
 from services.metrics.evaluation.api.schemas import TargetingRead
 from services.metrics.evaluation.domain.windows import Period
 from services.metrics.evaluation.handlers import targeting
-from services.metrics.params import CategoriesQ, ClockDep, split_values
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import InvalidField
