@@ -140,9 +140,7 @@ def _declare_headers(method: str, operation: dict[str, Any], idempotent_posts: b
         responses["201"].setdefault("headers", {})["Location"] = _header("The new record's URL")
     for code in ("429", "503"):
         if code in responses:
-            responses[code].setdefault("headers", {})["Retry-After"] = _header(
-                "Seconds to wait before trying again", {"type": "integer"}
-            )
+            responses[code].setdefault("headers", {})["Retry-After"] = _header("Seconds to wait before trying again")
     if not parameters:
         del operation["parameters"]
 
