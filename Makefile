@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CLIENTS := .venv-clients
+CLIENTS_STAMP := $(CLIENTS)/.installed
 
 .PHONY: install run test lint bench clean compose-check
 
@@ -13,12 +15,18 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
+# The contract tests generate a Python client with openapi-python-client, kept apart from the platform's packages.
+$(CLIENTS_STAMP): clients/requirements.txt
+	@test -x $(CLIENTS)/bin/python || $(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/python -m pip install -q -r clients/requirements.txt
+	@touch $@
+
 install: $(STAMP)
 
 run: install
 	$(BIN)/cpted dev
 
-test: install
+test: install $(CLIENTS_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: install

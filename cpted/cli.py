@@ -14,11 +14,9 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
-from cpted.command import CommandLine, Debug, DebugAll, Run, err, settings_of
+from cpted.command import CommandLine, Debug, DebugAll, Json, Run, err, out, settings_of, show
 from cpted.cswb import cswb_app
 from cpted.reporting import export_command, report_command
 from shared import logs
@@ -32,8 +30,12 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage API keys", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+partnerships_app = typer.Typer(help="Look up partnerships", no_args_is_help=True)
+app.add_typer(partnerships_app, name="partnerships")
+audits_app = typer.Typer(help="Look up audits", no_args_is_help=True)
+app.add_typer(audits_app, name="audits")
 app.add_typer(cswb_app, name="cswb")
-console = Console()
+console = out  # no wrapping when piped
 
 
 @app.callback()
@@ -210,6 +212,9 @@ def import_incidents(
     on_error: OnErrorOption = "reject",
     column: Annotated[list[str] | None, typer.Option(help="map a field to a column: occurred_at='Date Time'")] = None,
     encoding: Annotated[str, typer.Option(help="the file's encoding, e.g. cp1252")] = "utf-8",
+    bad_rows: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="write every bad row (line, reason) to this CSV file")
+    ] = None,
     debug: Debug = False,
 ) -> None:
     """Import crime incidents from a CSV file. Exit 0 stored, 1 failed, 2 bad usage,
@@ -226,8 +231,9 @@ def import_incidents(
         raise typer.BadParameter(str(exc)) from None
     settings = settings_of(ctx)
     options = importer.options(settings.local_timezone, on_error, columns, source, encoding)
-    report = asyncio.run(importer.run(get_engine(settings), file, options, err))
-    importer.print_errors(report, err)
+    with importer.bad_rows_file(bad_rows, options) as chosen:
+        report = asyncio.run(importer.run(get_engine(settings), file, chosen, err))
+    importer.print_errors(report, err, bad_rows)
     console.print(importer.summary(report, file), highlight=False)
     raise typer.Exit(importer.exit_code(report))
 
@@ -264,23 +270,61 @@ def keys_create(
     console.print(asyncio.run(main()))
 
 
+def _read(ctx: typer.Context, statement: Any) -> list[dict[str, Any]]:
+    """Rows of one query on the platform's database, as mappings."""
+    from shared.db.engine import dispose_engines, get_engine, session_factory
+
+    async def main() -> list[dict[str, Any]]:
+        try:
+            async with session_factory(get_engine(settings_of(ctx)))() as session:
+                return [dict(row._mapping) for row in await session.execute(statement)]
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(main())
+
+
+@partnerships_app.command("list")
+def partnerships_list(ctx: typer.Context, as_json: Json = False, debug: Debug = False) -> None:
+    """The partnerships, by name: the ids `cpted report --partnership` takes."""
+    from sqlalchemy import select
+
+    from services.audits.tables import Partnership
+
+    t = Partnership.__table__
+    rows = _read(ctx, select(t.c.id, t.c.name, t.c.police_service, t.c.status).order_by(t.c.name))
+    show(rows, ("id", "name", "police_service", "status"), as_json=as_json)
+
+
+@audits_app.command("list")
+def audits_list(
+    ctx: typer.Context,
+    partnership: Annotated[uuid.UUID | None, typer.Option(help="only this partnership's audits")] = None,
+    as_json: Json = False,
+    debug: Debug = False,
+) -> None:
+    """The audits, newest first."""
+    from sqlalchemy import select
+
+    from services.audits.tables import Audit
+
+    t = Audit.__table__
+    query = select(t.c.id, t.c.partnership_id, t.c.site_name, t.c.conducted_on, t.c.status)
+    if partnership is not None:
+        query = query.where(t.c.partnership_id == partnership)
+    rows = _read(ctx, query.order_by(t.c.conducted_on.desc(), t.c.id))
+    show(rows, ("id", "partnership_id", "site_name", "conducted_on", "status"), as_json=as_json)
+
+
 @keys_app.command("list")
-def keys_list(ctx: typer.Context, debug: Debug = False) -> None:
-    """List keys (never their plaintext)."""
+def keys_list(ctx: typer.Context, as_json: Json = False, debug: Debug = False) -> None:
+    """List keys (never their plaintext), oldest first."""
     from sqlalchemy import select
 
     from shared.auth.keys import api_key
-    from shared.db.engine import get_engine, session_factory
 
-    async def main() -> list:  # type: ignore[type-arg]
-        async with session_factory(get_engine(settings_of(ctx)))() as session:
-            return list((await session.execute(select(api_key).order_by(api_key.c.created_at))).all())
-
-    rows = asyncio.run(main())
-    table = Table("id", "name", "scope", "prefix", "expires", "revoked")
-    for r in rows:
-        table.add_row(str(r.id), r.name, r.scope, r.prefix, str(r.expires_at or ""), str(r.revoked_at or ""))
-    console.print(table)
+    rows = _read(ctx, select(api_key).order_by(api_key.c.created_at))
+    show(rows, ("id", "name", "scope", "prefix", "expires_at", "revoked_at"), as_json=as_json)
 
 
 @keys_app.command("revoke")

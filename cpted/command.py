@@ -7,15 +7,19 @@ command has the option) as the whole traceback instead.
 
 from __future__ import annotations
 
+import sys
 import traceback
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, NoReturn
 
 import httpx
+import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from typer.core import TyperGroup
 
 from shared.settings import Settings, get_settings
@@ -23,7 +27,29 @@ from shared.settings import Settings, get_settings
 FAILED = 1
 DEBUG = "cpted.debug"
 
-err = Console(stderr=True)
+# Piped into a file or another program, a line is never wrapped to a terminal's width.
+err = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
+out = Console(soft_wrap=not sys.stdout.isatty())
+
+Json = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
+
+
+def show(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool) -> None:
+    """Records as a table on a terminal; as tab-separated lines when piped (whole ids, no wrapping); or as JSON."""
+    if as_json:
+        for row in rows:
+            sys.stdout.write(orjson.dumps(dict(row), default=str).decode() + "\n")
+        return
+    cells = [["" if row[c] is None else str(row[c]) for c in columns] for row in rows]
+    if not sys.stdout.isatty():
+        for line in [list(columns), *cells]:
+            sys.stdout.write("\t".join(line) + "\n")
+        return
+    table = Table(*columns)
+    table.columns[0].no_wrap = True  # the id: always whole, the command that takes it needs all of it
+    for line in cells:
+        table.add_row(*line)
+    out.print(table)
 
 
 class Run:

@@ -8,14 +8,13 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cpted.command import err, settings_of
+from cpted.command import err, out, settings_of
 from shared.settings import Settings
 
 cswb_app = typer.Typer(help="The nightly CSWB feeds", no_args_is_help=True)
-console = Console()
+console = out  # no wrapping when piped
 
 MAX_DAYS = 3660
 

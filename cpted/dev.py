@@ -77,6 +77,11 @@ class Child:
         return said
 
 
+# Longer than the idle timeout of common clients and load balancers (60 s): a client reusing an idle
+# connection never races the server closing it (which the client sees as a reset, a read error).
+KEEP_ALIVE_S = 75
+
+
 @dataclass
 class Ports:
     audits: int = 8001
@@ -91,6 +96,7 @@ class Ports:
 def children(ports: Ports) -> list[Child]:
     py = sys.executable
     serve = [py, "-m", "uvicorn", "--factory", "--host", ports.host, "--no-access-log", "--log-level", "warning"]
+    serve += ["--timeout-keep-alive", str(KEEP_ALIVE_S)]
     celery = [py, "-m", "celery", "-A", "services.metrics.tasks:celery_app"]
     return [
         Child("audits", [*serve, "--port", str(ports.audits), "services.audits.app:create_app"]),
@@ -129,9 +135,10 @@ class Platform:
             redis_url = self.redis.start()
             console.print(f"[green]embedded Redis[/] data in {var / 'redis'}")
         var.mkdir(parents=True, exist_ok=True)
-        self.settings.servers_file().write_text(
-            json.dumps({"database_url": database_url, "redis_url": redis_url}, indent=2) + "\n"
-        )
+        # Every `cpted` command run beside this platform reads its servers and services from here.
+        running = {"database_url": database_url, "redis_url": redis_url}
+        running |= {f"{service}_url": self.ports.url(service) for service in ("audits", "events", "metrics")}
+        self.settings.servers_file().write_text(json.dumps(running, indent=2) + "\n")
         return database_url, redis_url
 
     async def prepare(self, database_url: str) -> str:

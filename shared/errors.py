@@ -137,10 +137,6 @@ def infrastructure_fault(exc: BaseException) -> str | None:
     return None
 
 
-def unavailable_body(reason: str) -> dict[str, Any]:
-    return {"type": PROBLEM_BASE + "unavailable", "title": "Service unavailable", "status": 503, "detail": reason}
-
-
 def problem_response(
     status: int, type_: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:

@@ -12,7 +12,7 @@ import os
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.clock import Clock
 
 SERVERS_FILE = "servers.json"
+SERVICE_URLS = ("audits_url", "events_url", "metrics_url")
 
 
 class NotConfigured(RuntimeError):
@@ -89,6 +90,13 @@ class Settings(BaseSettings):
 
     def servers_file(self) -> Path:
         return self.var_dir / SERVERS_FILE
+
+    def model_post_init(self, context: Any, /) -> None:
+        """A service URL not configured is the one `cpted dev` runs, when it runs: never someone else's port."""
+        running = self._dev_servers()
+        for name in SERVICE_URLS:
+            if name not in self.model_fields_set and running.get(name):
+                setattr(self, name, running[name])
 
     def _dev_servers(self) -> dict[str, str]:
         path = self.servers_file()

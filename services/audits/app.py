@@ -67,7 +67,7 @@ def create_app(
             audit_requests.router,
             open311.router,
             ogc.router,
-            event_log_router(outbox),
+            event_log_router(outbox, "audits"),
             change_feed_router(outbox, "audits", neighbourhoods_worked_in),
             audit_trail_router(outbox),
             keys_api.router,

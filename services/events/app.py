@@ -38,7 +38,7 @@ def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> Fast
             trainings.router,
             language_check.router,
             stakeholders.router,
-            event_log_router(outbox),
+            event_log_router(outbox, "events"),
             change_feed_router(outbox, "events"),
             audit_trail_router(outbox),
         ],

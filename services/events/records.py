@@ -1,4 +1,4 @@
-"""What every handler of the events service shares: load-or-404, payloads, days that must have come."""
+"""What every handler of the events service shares: load-or-404, days that must have come, list periods."""
 
 from __future__ import annotations
 
@@ -28,11 +28,6 @@ async def get(uow: UnitOfWork, model: Any, id_: uuid.UUID) -> Any:
     """A record any reader may see, or 404."""
     async with uow:
         return await load(uow, model, id_)
-
-
-def state(row: Any) -> dict[str, Any]:
-    """The full state of a record as an event payload."""
-    return dict(row.model_dump(exclude={"version", "created_at", "updated_at"}))
 
 
 def not_in_future(day: date, field: str, today: date) -> None:

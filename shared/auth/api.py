@@ -14,6 +14,7 @@ from shared.auth.keys import CurrentKey, Scope, api_key, hold_key, issue_key, re
 from shared.contracts.fields import Input, Moment, Name, Output
 from shared.errors import InvalidField, NotFound
 from shared.web.http import SessionDep
+from shared.web.pagination import CursorDep, Page, paginate
 
 
 class KeyCreate(Input):
@@ -57,11 +58,11 @@ async def create_key(body: KeyCreate, session: SessionDep, principal: CurrentKey
     return {**row._mapping, "key": issued.plaintext}
 
 
-@router.get("", response_model=list[KeyRead], summary="List keys, never their plaintext (admin)")
-async def list_keys(session: SessionDep, principal: CurrentKey) -> list[Any]:
+@router.get("", response_model=Page[KeyRead], summary="List keys, newest first, never their plaintext (admin)")
+async def list_keys(session: SessionDep, principal: CurrentKey, page: CursorDep) -> dict[str, Any]:
     principal.require_admin()
-    rows = await session.execute(select(api_key).order_by(api_key.c.created_at))
-    return [row._mapping for row in rows]
+    rows, next_cursor = await paginate(session, select(api_key), api_key.c, page)
+    return {"items": [row._mapping for row in rows], "next_cursor": next_cursor}
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke a key at once (admin)")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import Table, text
 
 from shared.auth.keys import CurrentKey
 from shared.contracts.fields import Instant, LogPosition
 from shared.web.http import SessionDep
+from shared.web.pagination import Page
 
 IGNORED = frozenset({"id"})
 
@@ -21,6 +24,17 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, l
     before = before or {}
     keys = (set(before) | set(after)) - IGNORED
     return {k: [before.get(k), after.get(k)] for k in sorted(keys) if before.get(k) != after.get(k)}
+
+
+class TrailEntry(BaseModel):
+    """One write: who made it, when, through which request, and what it changed."""
+
+    occurred_at: datetime
+    actor: str | None
+    request_id: str | None
+    type: str = Field(description="The event type, e.g. `recommendation.status_changed`")
+    subject_id: uuid.UUID
+    changes: dict[str, list[Any]] = Field(description="`{field: [before, after]}` for every field that changed")
 
 
 def audit_trail_router(table: Table) -> APIRouter:
@@ -36,7 +50,7 @@ def audit_trail_router(table: Table) -> APIRouter:
         since: Instant | None = None,
         before_position: Annotated[LogPosition | None, Query(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> dict[str, Any]:
+    ) -> Page[TrailEntry]:
         principal.require_admin()
         rows = await session.execute(
             text(
@@ -61,19 +75,19 @@ def audit_trail_router(table: Table) -> APIRouter:
         found = rows.all()
         items = [_entry(r.envelope, r.previous) for r in found[:limit]]
         next_cursor = str(found[limit - 1].position) if len(found) > limit else None
-        return {"items": items, "next_cursor": next_cursor}
+        return Page(items=items, next_cursor=next_cursor)
 
     return router
 
 
-def _entry(envelope: str, previous: str | None) -> dict[str, Any]:
+def _entry(envelope: str, previous: str | None) -> TrailEntry:
     event = orjson.loads(envelope)
     before = orjson.loads(previous)["payload"] if previous else None
-    return {
-        "occurred_at": event["occurred_at"],
-        "actor": event.get("actor"),
-        "request_id": event.get("request_id"),
-        "type": event["type"],
-        "subject_id": event["subject_id"],
-        "changes": changes(before, event["payload"]),
-    }
+    return TrailEntry(
+        occurred_at=event["occurred_at"],
+        actor=event.get("actor"),
+        request_id=event.get("request_id"),
+        type=event["type"],
+        subject_id=event["subject_id"],
+        changes=changes(before, event["payload"]),
+    )

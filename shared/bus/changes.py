@@ -28,6 +28,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from types import ModuleType
 from typing import Annotated, Any, TypeVar, Union
 
@@ -164,20 +165,25 @@ def _discriminate(value: Any) -> str:
     return f"{getattr(value, 'type', None)}@{getattr(value, 'version', 1)}"
 
 
-def change_page_model(source: Source) -> type[BaseModel]:
-    """``{items, next_cursor, waiting}`` with every event of this producer typed by ``type`` and ``version``."""
-    union = _event_union(source)
-    title = source.title()
-    change = type(
-        f"{title}Change",
+@cache
+def change_model(source: Source) -> type[BaseModel]:
+    """``{position, event}`` with the event typed by its ``type`` and ``version``."""
+    return type(
+        f"{source.title()}Change",
         (BaseModel,),
         {
-            "__annotations__": {"position": int, "event": union},
+            "__annotations__": {"position": int, "event": _event_union(source)},
             "__doc__": "One event of the log, at its position.",
         },
     )
+
+
+@cache
+def change_page_model(source: Source) -> type[BaseModel]:
+    """``{items, next_cursor, waiting}`` with every event of this producer typed by ``type`` and ``version``."""
+    change = change_model(source)
     page = type(
-        f"{title}ChangePage",
+        f"{source.title()}ChangePage",
         (BaseModel,),
         {
             "__annotations__": {"items": list[change], "next_cursor": str, "waiting": bool},  # type: ignore[valid-type]

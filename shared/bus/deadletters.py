@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from shared.auth.keys import CurrentKey
 from shared.errors import NotFound
+from shared.web.pagination import Page
 
 _ID_PART_MAX = 2**64 - 1  # each part of a Redis stream entry id is an unsigned 64-bit number
 
@@ -90,13 +91,13 @@ def dead_letter_router() -> APIRouter:
         principal: CurrentKey,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[StreamId | None, Query(max_length=40, pattern=r"^\d+-\d+$")] = None,
-    ) -> dict[str, Any]:
+    ) -> Page[DeadLetter]:
         principal.require_service()
         settings = request.app.state.settings
         items, next_cursor = await list_dead_letters(
             request.app.state.redis, settings.dead_letter_stream, cursor, limit
         )
-        return {"items": items, "next_cursor": next_cursor}
+        return Page(items=items, next_cursor=next_cursor)
 
     @router.post("/{letter_id}/retry", summary="Deliver a dead letter again (admin)")
     async def retry_dead_letter(

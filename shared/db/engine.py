@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,6 +11,7 @@ from sqlalchemy import DateTime, MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import Field
 
+from shared.clock import utc_now
 from shared.errors import NotFound
 from shared.settings import Settings
 
@@ -79,10 +79,6 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def timestamp_field() -> Any:

@@ -7,12 +7,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import Table
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,6 +88,21 @@ CORS_EXPOSED_HEADERS = [
 
 Hook = Callable[[FastAPI], Awaitable[None]]
 Readiness = Callable[[FastAPI], Awaitable[dict[str, str]]]
+
+
+class ReadyState(BaseModel):
+    """Whether the service can serve: each check is ``ok`` or ``unavailable: <reason>``."""
+
+    status: Literal["ready", "not-ready"]
+    service: str
+    checks: dict[str, str] = Field(description="`database`, `redis` and the service's own checks")
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+    service: str
+
+
 """A service's own readiness checks: name -> "ok" or why not."""
 
 
@@ -166,14 +182,25 @@ def create_service_app(
     errors.install(app)
     for router in routers:
         app.include_router(router)
-    document_problems(app, server_url=getattr(settings, f"{name}_url", None), oidc_issuer=settings.oidc_issuer)
+    document_problems(
+        app,
+        server_url=getattr(settings, f"{name}_url", None),
+        oidc_issuer=settings.oidc_issuer,
+        idempotent_posts=idempotency is not None,
+    )
     install_docs(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process runs (answered before any middleware)")
-    async def healthz() -> dict[str, str]:  # documents what LivenessMiddleware answers
-        return {"status": "ok", "service": name}
+    async def healthz() -> Liveness:  # documents what LivenessMiddleware answers
+        return Liveness(status="ok", service=name)
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis reachable, the service's own checks")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: database and Redis reachable, the service's own checks",
+        response_model=ReadyState,
+        responses={503: {"model": ReadyState, "description": "Not ready: see the checks; Retry-After says when"}},
+    )
     async def readyz(request: Request) -> Response:
         checks: dict[str, Any] = {}
         try:

@@ -83,9 +83,7 @@ class IdempotencyMiddleware:
             if row is not None:
                 await self._answer_from(row, claim, send)
                 return
-        await captured.flush()
-        if 200 <= captured.status < 300:
-            await _store_answer(engine, claim, captured)
+        await _answer_and_keep(engine, claim, captured)
 
     async def _answer_from(self, row: Any, claim: Claim, send: Send) -> None:
         """Answer a repeat from the claim it found: the stored answer, or why there is none."""
@@ -114,8 +112,7 @@ class IdempotencyMiddleware:
                 current_claim.reset(token)
             if 200 <= captured.status < 300:
                 captured.replayed = True
-                await captured.flush()
-                await _store_answer(engine, claim, captured)
+                await _answer_and_keep(engine, claim, captured)
                 return
         detail = (
             "the request with this Idempotency-Key was applied, but its answer was lost and cannot be rebuilt; "
@@ -196,8 +193,19 @@ class _Captured:
             await self._send(message)
 
 
+async def _answer_and_keep(engine: AsyncEngine, claim: Claim, answer: _Captured) -> None:
+    """Keep a success for repeats, then send it: a client that repeats as soon as it has its answer gets it again."""
+    if not 200 <= answer.status < 300:
+        await answer.flush()
+        return
+    try:
+        await _store_answer(engine, claim, answer)
+    finally:
+        await answer.flush()
+
+
 async def _store_answer(engine: AsyncEngine, claim: Claim, answer: _Captured) -> None:
-    """Keep the answer for repeats. It has been sent: a failure here is logged, and a repeat recovers it."""
+    """Keep the answer for repeats. A failure to keep it is logged, and a repeat recovers the answer."""
     try:
         await _store(engine, claim, answer)
     except Exception as exc:

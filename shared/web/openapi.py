@@ -89,7 +89,65 @@ def _declare_security(schema: dict[str, Any], oidc_issuer: str | None) -> None:
             operation["security"] = requirements
 
 
-def document_problems(app: FastAPI, *, server_url: str | None = None, oidc_issuer: str | None = None) -> None:
+JSON = "application/json"
+STANDARDS = ("/ogc", "/open311")
+"""The open standards document their own headers and formats."""
+
+_TEXT = {"type": "string"}
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "schema": schema or _TEXT}
+
+
+def _parameter(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "description": description, "schema": schema or _TEXT}
+
+
+def _declare_bodies(operation: dict[str, Any]) -> None:
+    """A non-JSON answer with no schema is text (``text/*``) or bytes (images, PDFs): say which."""
+    for response in operation["responses"].values():
+        for media_type, content in response.get("content", {}).items():
+            if content.get("schema") in (None, {}) and "json" not in media_type:
+                content["schema"] = dict(_TEXT if media_type.startswith("text/") else _BINARY)
+
+
+def _declare_headers(method: str, operation: dict[str, Any], idempotent_posts: bool) -> None:
+    """The headers the middleware reads and writes on every service, declared where they apply."""
+    responses = operation["responses"]
+    parameters = operation.setdefault("parameters", [])
+    names = {p["name"].lower() for p in parameters if p.get("in") == "header"}
+    if method == "get" and JSON in responses.get("200", {}).get("content", {}):
+        if "if-none-match" not in names:
+            parameters.append(_parameter("If-None-Match", "An ETag from an earlier answer: 304 when unchanged"))
+        responses["200"].setdefault("headers", {})["ETag"] = _header("The answer's validator, for If-None-Match")
+        responses.setdefault("304", {"description": "Not modified since the ETag sent in If-None-Match"})
+    if method == "post" and idempotent_posts and "idempotency-key" not in names:
+        parameters.append(
+            _parameter(
+                "Idempotency-Key",
+                "Any unique string: a repeat with the same key and body gets the first answer",
+                {"type": "string", "maxLength": 255},
+            )
+        )
+        for code, response in responses.items():
+            if code.startswith("2"):
+                response.setdefault("headers", {})["Idempotent-Replayed"] = _header(
+                    "`true` when this is the stored answer of an earlier request with the same key"
+                )
+    if "201" in responses:
+        responses["201"].setdefault("headers", {})["Location"] = _header("The new record's URL")
+    for code in ("429", "503"):
+        if code in responses:
+            responses[code].setdefault("headers", {})["Retry-After"] = _header("Seconds to wait before trying again")
+    if not parameters:
+        del operation["parameters"]
+
+
+def document_problems(
+    app: FastAPI, *, server_url: str | None = None, oidc_issuer: str | None = None, idempotent_posts: bool = False
+) -> None:
     """Replace FastAPI's default 422 schema, add the problem answers each operation can give, declare auth."""
 
     def openapi() -> dict[str, Any]:
@@ -116,6 +174,9 @@ def document_problems(app: FastAPI, *, server_url: str | None = None, oidc_issue
                     declared = operation["responses"].get(code, {}).get("description")
                     operation["responses"][code] = _problem_response(declared or ERRORS[code])
                 _document_replay(operation, components)
+                _declare_bodies(operation)
+                if not path.startswith(STANDARDS):
+                    _declare_headers(method, operation, idempotent_posts)
         app.openapi_schema = schema
         return schema
 

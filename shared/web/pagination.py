@@ -99,13 +99,18 @@ def decode_cursor(cursor: str, sort: Sort = Sort.newest) -> tuple[datetime, uuid
 
 def _sort_column(model: Any, sort: Sort) -> Any:
     # Records that never change (photos) have no updated_at: their creation is their last change.
-    return getattr(model, sort.column, None) or model.created_at
+    column = getattr(model, sort.column, None)
+    return model.created_at if column is None else column
 
 
 async def paginate(
     session: AsyncSession, stmt: Select[Any], model: Any, params: PageParams
 ) -> tuple[Sequence[Any], str | None]:
-    """In the asked order (newest first by default); returns the rows of one page and the cursor of the next."""
+    """In the asked order (newest first by default); returns the rows of one page and the cursor of the next.
+
+    ``model`` is an ORM class (the page holds its instances) or a Core table's columns, ``table.c``
+    (the page holds rows).
+    """
     column = _sort_column(model, params.sort)
     if params.updated_since is not None:
         stmt = stmt.where(_sort_column(model, Sort.changed) >= params.updated_since)
@@ -115,7 +120,8 @@ async def paginate(
         stmt = stmt.where(position < after if params.sort.descending else position > after)
     order = (column.desc(), model.id.desc()) if params.sort.descending else (column.asc(), model.id.asc())
     stmt = stmt.order_by(*order).limit(params.limit + 1)
-    rows = list((await session.execute(stmt)).scalars().all())
+    result = await session.execute(stmt)
+    rows = list(result.scalars().all() if isinstance(model, type) else result.all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]

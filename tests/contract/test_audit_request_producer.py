@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.audits.core.handlers.records import state
 from services.audits.tables import AuditRequest
 from shared.contracts.events import Envelope, parse_event
 from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated
 from shared.contracts.vocabulary import AuditRequestStatus
+from shared.db.records import state
 from tests.contract.test_producers import RecordingUow
 
 

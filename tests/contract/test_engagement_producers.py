@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from services.events.records import state
 from services.events.tables import CommunityEvent, Distribution, Material, Stakeholder, Training
 from shared.contracts.events import Envelope, parse_event
 from shared.contracts.events.events import (
@@ -19,6 +18,7 @@ from shared.contracts.events.events import (
     StakeholderUpdated,
     TrainingRecorded,
 )
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from services.audits.core.handlers.records import state
 from services.audits.tables import Audit, Neighbourhood, Partnership, Recommendation
 from shared.contracts.events import Envelope, parse_event
 from shared.contracts.events.audits import (
@@ -31,6 +30,7 @@ from shared.contracts.vocabulary import (
     RecommendationCategory,
     RecommendationStatus,
 )
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 
 

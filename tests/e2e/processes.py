@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from cpted.dev import KEEP_ALIVE_S
 from tests.servers import free_port
 
 LOGS = Path(os.environ.get("CPTED_TEST_LOG_DIR", "/tmp/cpted-e2e-logs"))
@@ -51,7 +52,8 @@ class Platform:
     def start_service(self, service: str) -> None:
         port = self.ports.setdefault(service, free_port())
         args = [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:create_app",
-                "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                "--timeout-keep-alive", str(KEEP_ALIVE_S)]  # fmt: skip
         self.procs[service] = Process(service, args, self.env).start()
 
     def start_cli(self, name: str, *args: str, **env: str) -> Process:

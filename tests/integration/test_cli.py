@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
 import sys
 from pathlib import Path
@@ -163,3 +164,21 @@ async def test_report_writes_the_same_page_as_the_api(synced: dict[str, Any], tm
     assert html.startswith("<!doctype html>") and synced["partnership"]["name"] in html
     assert "<tr data-metric='recommendations'><th>Recommendations made in these audits</th>" in html
     assert "<td data-period='current'>2</td>" in html  # the world's audit is of 2025-04-10
+
+
+async def test_lists_give_whole_ids_to_scripts_and_json_on_request(world: dict[str, Any]) -> None:
+    partnership, audit = world["partnership"]["id"], world["audit"]["id"]
+    status, out, _ = await _cpted("partnerships", "list")
+    assert status == 0
+    header, *lines = out.splitlines()  # piped: tab-separated, never cut or wrapped
+    assert header.split("\t") == ["id", "name", "police_service", "status"]
+    assert any(line.split("\t")[0] == partnership for line in lines)
+
+    status, out, _ = await _cpted("audits", "list", "--partnership", partnership, "--json")
+    assert status == 0
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [audit]
+
+    status, out, _ = await _cpted("keys", "list")
+    assert status == 0
+    ids = [line.split("\t")[0] for line in out.splitlines()[1:]]
+    assert ids and all(len(key_id) == 36 for key_id in ids)  # what `cpted keys revoke` takes

@@ -48,3 +48,15 @@ async def test_exit_codes_scripts_can_rely_on(tmp_path: Path, metrics_api: httpx
     headerless.write_text("a,b\n1,2\n")
     code, _, err = await _cli(str(headerless))
     assert code == 1 and len(err.strip().splitlines()) == 1 and "no column for external_id" in err
+
+
+async def test_every_bad_row_can_be_written_to_a_file(tmp_path: Path, metrics_api: httpx.AsyncClient) -> None:
+    many = tmp_path / "many.csv"
+    many.write_text(GOOD + "".join(f"B{n},Theft,not a date,-83.045,42.305\n" for n in range(30)))
+    written = tmp_path / "bad-rows.csv"
+    code, _, err = await _cli(str(many), "--source", "wps", "--bad-rows", str(written))
+    assert code == 3
+    rows = written.read_text().splitlines()
+    assert rows[0] == "line,reason" and len(rows) == 1 + 31  # every bad row, not the 20 shown
+    assert rows[1].startswith("3,") and rows[-1].startswith("33,occurred_at: cannot read")
+    assert f"all 31 bad rows are in {written}" in err

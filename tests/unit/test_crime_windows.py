@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from services.metrics.crime.domain.incidents import utc_bounds
 from services.metrics.evaluation.domain.windows import (
     Period,
     history,
@@ -13,7 +14,6 @@ from services.metrics.evaluation.domain.windows import (
     intervention_date,
     month_starts,
     previous,
-    utc_bounds,
     windows,
 )
 from services.metrics.totals.domain.contributions import local_day

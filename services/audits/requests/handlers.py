@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.core.domain.places import neighbourhood_of
-from services.audits.core.handlers.records import emit_state, load
+from services.audits.core.handlers.records import load
 from services.audits.core.store import repository
 from services.audits.requests import store
 from services.audits.requests.domain import TriageRefused, check_triage
@@ -21,6 +21,7 @@ from shared.auth.replay import replayed
 from shared.clock import Clock
 from shared.contracts.events.audits import AuditRequestCreated, AuditRequestUpdated
 from shared.contracts.vocabulary import AuditRequestStatus
+from shared.db.records import emit_state
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, IllegalTransition, InvalidField, NotFound
 from shared.web.pagination import PageParams

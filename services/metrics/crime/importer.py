@@ -9,7 +9,10 @@ stored, 4 bad rows skipped with ``--on-error skip``: the good rows stored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import csv
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -55,15 +58,29 @@ def exit_code(report: ImportReport) -> int:
     return EXIT_SKIPPED if report.rejected else EXIT_OK
 
 
-def print_errors(report: ImportReport, err: Console) -> None:
+def print_errors(report: ImportReport, err: Console, written_to: Path | None = None) -> None:
     for error in report.errors[:SHOWN_ERRORS]:
         err.print(f"line {error.line}: {error.reason}", markup=False, highlight=False)
-    if report.rejected > SHOWN_ERRORS:
-        err.print(f"... and {report.rejected - SHOWN_ERRORS} more bad rows", highlight=False)
+    if written_to is not None and report.rejected:
+        err.print(f"all {report.rejected} bad rows are in {written_to}", markup=False, highlight=False)
+    elif report.rejected > SHOWN_ERRORS:
+        err.print(f"... and {report.rejected - SHOWN_ERRORS} more bad rows (--bad-rows FILE writes them all)")
 
 
 def options(zone: str, on_error: str, columns: dict[str, str], source: str | None, encoding: str) -> CsvOptions:
     return CsvOptions(zone, OnError(on_error), columns, source, encoding)
+
+
+@contextmanager
+def bad_rows_file(path: Path | None, options: CsvOptions) -> Iterator[CsvOptions]:
+    """With a path: every bad row goes to that CSV file (``line,reason``), not only the first ones shown."""
+    if path is None:
+        yield options
+        return
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["line", "reason"])
+        yield replace(options, bad_rows=lambda bad: writer.writerows((e.line, e.reason) for e in bad))
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,9 +1,4 @@
-"""The bodies the feeds API answers with.
-
-The module's path is part of the published OpenAPI document: two models are
-named ``DeliveryRead`` (this one and the webhooks' one), so the document names
-this one ``services__metrics__cswb__reads__DeliveryRead``. It stays here.
-"""
+"""The bodies the feeds API answers with."""
 
 from __future__ import annotations
 
@@ -24,7 +19,7 @@ class _Destination(BaseModel):
     revision: int
 
 
-class DeliveryRead(AttemptsRead, _Destination):
+class FeedDeliveryRead(AttemptsRead, _Destination):
     pass
 
 
@@ -37,7 +32,7 @@ class FeedRead(BaseModel):
     size_bytes: int
     built_at: datetime
     changed_at: datetime
-    deliveries: list[DeliveryRead]
+    deliveries: list[FeedDeliveryRead]
     links: dict[str, str]
 
 

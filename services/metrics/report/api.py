@@ -7,11 +7,10 @@ from typing import Annotated, NamedTuple
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import HTMLResponse
 
-from services.metrics.params import ClockDep
+from services.metrics.deps import ClockDep, ConsumerLag
 from services.metrics.report import handlers as reports
 from services.metrics.report import page
 from services.metrics.report.domain import parse_period
-from services.metrics.totals.api import ConsumerLag
 from shared.auth.keys import Principal, ReaderKey
 from shared.clock import Clock
 from shared.errors import InvalidField

@@ -4,8 +4,9 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
+from services.metrics.deps import ConsumerLag
 from services.metrics.totals import handlers
 from services.metrics.totals.domain.totals import GroupTotals, Totals
 from shared.auth.keys import ReaderKey
@@ -18,14 +19,6 @@ PartnershipQ = Annotated[uuid.UUID | None, Query(description="only this partners
 NeighbourhoodQ = Annotated[uuid.UUID | None, Query(description="only this neighbourhood")]
 FromQ = Annotated[date | None, Query(alias="from", description="first local day of the period (inclusive)")]
 ToQ = Annotated[date | None, Query(alias="to", description="last local day of the period (inclusive)")]
-
-
-async def _consumer_lag(request: Request, session: SessionDep) -> int:
-    return await handlers.consumer_lag(session, request.app.state.redis, request.app.state.settings)
-
-
-ConsumerLag = Annotated[int, Depends(_consumer_lag)]
-"""The ``lag_events`` of an answer: events logged by the producers and not applied yet."""
 
 
 def _check_period(start: date | None, end: date | None) -> None:

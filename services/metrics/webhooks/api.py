@@ -72,12 +72,12 @@ class _Event(Output):
     state: str = Field(description="pending, retrying, delivered or failed")
 
 
-class DeliveryRead(AttemptsRead, _Event):
+class WebhookDeliveryRead(AttemptsRead, _Event):
     created_at: datetime
 
 
 class DeliveryPage(Output):
-    items: list[DeliveryRead]
+    items: list[WebhookDeliveryRead]
     next_cursor: str | None
 
 
@@ -129,7 +129,7 @@ async def list_webhook_deliveries(
 @router.post(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
-    response_model=DeliveryRead,
+    response_model=WebhookDeliveryRead,
     summary="Send one delivery again now",
 )
 async def redeliver_webhook_delivery(

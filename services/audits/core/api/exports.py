@@ -19,10 +19,20 @@ GEOJSON = "application/geo+json"
 BomQ = Annotated[bool, Query(description="start with a UTF-8 byte order mark, so Excel reads accents right")]
 
 
+FEATURE = {
+    "type": "object",
+    "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"const": "Feature"},
+        "id": {"type": "string"},
+        "geometry": {"description": "A GeoJSON Point or Polygon (WGS84), or null where the record has no place"},
+        "properties": {"type": "object", "description": "The same fields as a row of the CSV export"},
+    },
+}
 FEATURE_COLLECTION = {
     "type": "object",
     "required": ["type", "features"],
-    "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
+    "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": FEATURE}},
 }
 
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from services.audits.core.handlers.records import emit_state, load
+from services.audits.core.handlers.records import load
 from services.audits.core.schemas import AuditCreate, AuditUpdate
 from services.audits.core.store import repository
 from services.audits.photos.store import queries as photo_store
@@ -15,6 +15,7 @@ from services.audits.tables import Audit, Neighbourhood, Partnership
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import AuditCreated, AuditDeleted, AuditUpdated
+from shared.db.records import emit_state
 from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
 from shared.web.pagination import PageParams

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from services.audits.core.handlers.records import load, state
+from services.audits.core.handlers.records import load
 from services.audits.core.schemas import NeighbourhoodCreate, NeighbourhoodUpdate
 from services.audits.core.store import repository
 from services.audits.tables import Neighbourhood
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import NeighbourhoodCreated, NeighbourhoodUpdated
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match

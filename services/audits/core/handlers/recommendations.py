@@ -9,7 +9,7 @@ from typing import Any
 
 from services.audits.core.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
 from services.audits.core.handlers import audits
-from services.audits.core.handlers.records import load, state
+from services.audits.core.handlers.records import load
 from services.audits.core.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
 from services.audits.core.store import repository
 from services.audits.tables import Audit, Recommendation, RecommendationTransition
@@ -17,6 +17,7 @@ from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.contracts.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
 from shared.contracts.vocabulary import RecommendationStatus
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 from shared.errors import IllegalTransition, InvalidField
 from shared.web.pagination import PageParams

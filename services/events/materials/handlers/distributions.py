@@ -15,7 +15,7 @@ from services.events.materials.domain.coverage import Delivered, coverage
 from services.events.materials.handlers.languages import tag
 from services.events.materials.schemas import DistributionCreate
 from services.events.materials.store import queries
-from services.events.records import check_period, get, not_in_future, state
+from services.events.records import check_period, get, not_in_future
 from services.events.tables import Distribution, Material
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
@@ -23,6 +23,7 @@ from shared.clock import Clock
 from shared.contracts.events.events import DistributionRecorded
 from shared.contracts.vocabulary import Audience
 from shared.db.engine import get_row
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
 from shared.web.pagination import PageParams

@@ -12,13 +12,14 @@ from services.events.materials.domain import language_check
 from services.events.materials.handlers.languages import tag
 from services.events.materials.schemas import MaterialCreate, MaterialUpdate, TranslationBody
 from services.events.materials.store import queries
-from services.events.records import get, load, state
+from services.events.records import get, load
 from services.events.tables import Material
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.clock import Clock
 from shared.contracts.events.events import MaterialCreated, MaterialTranslated, MaterialUpdated
 from shared.contracts.vocabulary import MaterialKind, MaterialTopic
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict, InvalidField, Problem
 from shared.web.pagination import PageParams

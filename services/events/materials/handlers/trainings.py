@@ -13,13 +13,14 @@ from typing import Any
 from services.events.materials.domain.agencies import spelled
 from services.events.materials.schemas import TrainingCreate
 from services.events.materials.store import queries
-from services.events.records import check_period, get, not_in_future, state
+from services.events.records import check_period, get, not_in_future
 from services.events.tables import Material, Training
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.clock import Clock
 from shared.contracts.events.events import TrainingRecorded
 from shared.db.engine import existing_ids
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 from shared.errors import InvalidField
 from shared.web.pagination import PageParams

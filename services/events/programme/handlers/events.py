@@ -12,13 +12,14 @@ from services.events.programme.domain.schedule import RuleBroken, check_status, 
 from services.events.programme.handlers.places import check_places
 from services.events.programme.schemas import EventCreate, EventUpdate
 from services.events.programme.store import queries
-from services.events.records import check_period, load, state
+from services.events.records import check_period, load
 from services.events.tables import CommunityEvent
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.clock import Clock
 from shared.contracts.events.events import EventCancelled, EventCreated, EventDeleted, EventUpdated
 from shared.contracts.vocabulary import EventStatus
+from shared.db.records import state
 from shared.db.uow import UnitOfWork
 from shared.errors import IllegalTransition, InvalidField
 from shared.web.pagination import PageParams

@@ -11,27 +11,17 @@ from services.events.programme.directory import Directory
 from services.events.programme.handlers.places import check_places
 from services.events.programme.schemas import StakeholderCreate, StakeholderUpdate
 from services.events.programme.store import queries
-from services.events.records import check_period, load, not_in_future, state
+from services.events.records import check_period, load, not_in_future
 from services.events.tables import Stakeholder
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
 from shared.clock import Clock
 from shared.contracts.events.events import StakeholderCreated, StakeholderUpdated
+from shared.db.records import emit_state
 from shared.db.uow import UnitOfWork
 from shared.errors import Conflict
 from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
-
-
-def _emit(uow: UnitOfWork, event: type, row: Stakeholder) -> None:
-    uow.emit(
-        event,
-        subject_id=row.id,
-        subject_version=row.version,
-        partnership_id=row.partnership_id,
-        neighbourhood_id=row.neighbourhood_id,
-        payload=state(row),
-    )
 
 
 async def _name_free(uow: UnitOfWork, partnership_id: uuid.UUID, name: str, except_id: uuid.UUID | None) -> None:
@@ -82,7 +72,7 @@ async def create(
         await _name_free(uow, body.partnership_id, body.name, None)
         row = Stakeholder(id=body.id or uuid.uuid4(), **fields)
         uow.session.add(row)
-        _emit(uow, StakeholderCreated, row)
+        emit_state(uow, StakeholderCreated, row)
         await uow.commit()
     return row, True
 
@@ -110,6 +100,6 @@ async def update(
                 directory, [row.partnership_id], changes["neighbourhood_id"], partnership_field="body.partnership_id"
             )
         if apply_changes(row, changes):
-            _emit(uow, StakeholderUpdated, row)
+            emit_state(uow, StakeholderUpdated, row)
             await uow.commit()
     return row

@@ -15,8 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from services.metrics.crime.api.categories import CategoriesQ, split_values
 from services.metrics.crime.handlers import reads
-from services.metrics.params import CategoriesQ, split_values
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import SessionDep

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
+from services.metrics.crime.api.categories import CategoriesQ, split_values
 from services.metrics.crime.api.schemas import ImportReportRead, IncidentCreate, IncidentRead
-from services.metrics.crime.domain.incidents import HeaderError, Row, column_overrides
+from services.metrics.crime.domain.incidents import HeaderError, Row, column_overrides, utc_bounds
 from services.metrics.crime.handlers import reads
 from services.metrics.crime.handlers.imports import CsvOptions, ImportReport, OnError, import_csv, import_rows
 from services.metrics.crime.store import queries
-from services.metrics.evaluation.domain.windows import utc_bounds
-from services.metrics.params import CategoriesQ, ClockDep, split_values
+from services.metrics.deps import ClockDep
 from shared.auth.keys import CurrentKey, ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import PROBLEM_JSON, InvalidField, Problem

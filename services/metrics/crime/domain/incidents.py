@@ -6,6 +6,7 @@ use (``incident_id``, ``offence``, ``x``/``y``...), and a caller can map a
 field to any column explicitly. A row needs a point (longitude and latitude)
 or a ``neighbourhood_id``. Times with an offset are taken as given; times
 without one are local (America/Toronto) times, as police exports write them.
+Incidents keep their moment; the moments of a run of local days are ``utc_bounds``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 FIELDS = ("external_id", "source", "category", "occurred_at", "longitude", "latitude", "neighbourhood_id")
@@ -98,6 +99,15 @@ def column_overrides(pairs: Sequence[str]) -> dict[str, str]:
 def parse_occurred_at(raw: str, zone: ZoneInfo) -> datetime:
     value = datetime.fromisoformat(raw)
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+
+def utc_bounds(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC covering the local days ``first``..``last``, whatever their length: the moments
+    incidents happened at that count on those days."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
 
 
 class Invalid(ValueError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.crime.domain.csv_reader import CsvReader
-from services.metrics.crime.domain.incidents import Row
+from services.metrics.crime.domain.incidents import Row, RowError
 from services.metrics.crime.domain.placement import Locator
 from services.metrics.crime.handlers.ingest import FLUSH_ROWS, ImportReport, Ingest, OnError, Prepared
 from services.metrics.crime.store import incidents as store
@@ -35,6 +35,8 @@ class CsvOptions:
     default_source: str | None = None
     encoding: str = "utf-8"
     flush_rows: int = FLUSH_ROWS
+    bad_rows: Callable[[Sequence[RowError]], None] | None = None
+    """Given every bad row, in batches (the report keeps only the first of them)."""
 
 
 Progress = Callable[[int], None]
@@ -47,7 +49,7 @@ async def import_csv(
     reader = CsvReader(
         options.zone, columns=options.columns, default_source=options.default_source, encoding=options.encoding
     )
-    report = ImportReport(options.on_error)
+    report = ImportReport(options.on_error, bad_rows=options.bad_rows)
     async with _transaction(engine, report, options.zone) as ingest:
 
         def prepare(chunk: bytes) -> Prepared:

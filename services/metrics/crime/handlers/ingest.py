@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -42,6 +42,7 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     unassigned_lines: list[int] = field(default_factory=list)
     unknown_neighbourhood_ids: set[uuid.UUID] = field(default_factory=set)
+    bad_rows: Callable[[Sequence[RowError]], None] | None = None
 
     @property
     def errors_truncated(self) -> bool:
@@ -121,6 +122,8 @@ class Ingest:
             bad = sorted((r for r in rows if type(r) is RowError), key=lambda e: e.line)
             report.rejected += len(bad)
             report.errors.extend(bad[: max(0, MAX_ERRORS_LISTED - len(report.errors))])
+            if report.bad_rows is not None:
+                report.bad_rows(bad)
         return good
 
     def _place(

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from services.metrics.crime.api.categories import CategoriesQ, split_values
+from services.metrics.deps import ClockDep
 from services.metrics.evaluation.api.schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
 from services.metrics.evaluation.handlers import estimators, evaluations, summary
-from services.metrics.params import CategoriesQ, ClockDep, split_values
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import SessionDep

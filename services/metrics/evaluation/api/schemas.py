@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -226,3 +226,33 @@ class CategoryMapRead(BaseModel):
     note: str
     families: dict[str, str] = Field(description="family name -> label; 'all' is every category")
     categories: dict[str, list[str]] = Field(description="incident category -> the families it belongs to")
+
+
+class TargetRead(BaseModel):
+    rank: int
+    neighbourhood_id: uuid.UUID
+    name: str
+    municipality: str
+    population: int | None
+    incidents: int
+    rate_per_1000: float | None
+    rate_per_1000_per_year: float | None
+    previous_incidents: int
+    previous_rate_per_1000: float | None
+    change_percent: float | None
+    trend: Literal["up", "down", "stable"]
+    trend_z: float | None
+    trend_p: float | None
+    last_audit_on: date | None
+    days_since_last_audit: int | None
+
+
+class TargetingRead(BaseModel):
+    period: list[date] = Field(description="[first, last] local day")
+    previous_period: list[date]
+    categories: list[str]
+    municipality: str | None
+    items: list[TargetRead]
+    unassigned_incidents: int = Field(description="Incidents in the period placed in no neighbourhood")
+    method: str
+    next_cursor: str | None

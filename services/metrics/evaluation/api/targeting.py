@@ -5,9 +5,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from services.metrics.crime.api.categories import CategoriesQ, split_values
+from services.metrics.deps import ClockDep
+from services.metrics.evaluation.api.schemas import TargetingRead
 from services.metrics.evaluation.domain.windows import Period
 from services.metrics.evaluation.handlers import targeting
-from services.metrics.params import CategoriesQ, ClockDep, split_values
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import InvalidField
@@ -38,7 +40,7 @@ def _offset(cursor: str | None) -> int:
     return int(cursor)
 
 
-@router.get("", summary="Neighbourhoods ranked for the next audits")
+@router.get("", response_model=TargetingRead, summary="Neighbourhoods ranked for the next audits")
 async def rank_neighbourhoods(
     clock: ClockDep,
     session: SessionDep,

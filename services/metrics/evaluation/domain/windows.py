@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from shared.clock import Clock
 
@@ -90,16 +89,9 @@ def previous(period: Period) -> Period:
 
 
 def local_today(zone: str) -> date:
-    """Today in ``zone``: ``Clock.today`` for a caller holding only the zone's name (the command line)."""
+    """Today in ``zone``: ``Clock.today`` for a caller holding only the zone's name (the CSWB end-to-end test;
+    the service's own code asks its ``Clock``)."""
     return Clock(zone).today()
-
-
-def utc_bounds(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
-    """``[start, end)`` in UTC covering the local days ``first``..``last``, whatever their length."""
-    tz = ZoneInfo(zone)
-    start = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return start, end
 
 
 HISTORY_MONTHS = 36

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.crime.domain.incidents import utc_bounds
 from services.metrics.evaluation import chart
 from services.metrics.evaluation.domain import areas, statistics
 from services.metrics.evaluation.domain.estimators import outcome_families
@@ -23,7 +24,6 @@ from services.metrics.evaluation.domain.windows import (
     implementation_period,
     intervention_date,
     month_starts,
-    utc_bounds,
     whole_months,
     windows,
 )

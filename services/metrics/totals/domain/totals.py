@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.metrics.totals.domain.contributions import BY_CATEGORY, BY_STATUS
 from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
@@ -19,8 +19,8 @@ class Totals(BaseModel):
     audits_completed: int = 0
     recommendations: int = 0
     recommendations_implemented: int = 0
-    recommendations_by_status: dict[str, int]
-    recommendations_by_category: dict[str, int]
+    recommendations_by_status: dict[RecommendationStatus, int] = Field(description="every status, zero if none")
+    recommendations_by_category: dict[RecommendationCategory, int] = Field(description="every category, zero if none")
     events: int = 0
     special_events: int = 0
     officers_attending: int = 0

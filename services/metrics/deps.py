@@ -1,0 +1,27 @@
+"""The metrics service's request dependencies, declared once: the app's clock, and the consumer's lag."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.metrics.totals.handlers import consumer_lag
+from shared.clock import Clock
+from shared.web.http import SessionDep
+
+
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+ClockDep = Annotated[Clock, Depends(_clock)]
+"""The app's clock: now, and today in the programme's local time zone."""
+
+
+async def _consumer_lag(request: Request, session: SessionDep) -> int:
+    return await consumer_lag(session, request.app.state.redis, request.app.state.settings)
+
+
+ConsumerLag = Annotated[int, Depends(_consumer_lag)]
+"""The ``lag_events`` of an answer: events logged by the producers and not applied yet."""
