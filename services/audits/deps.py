@@ -1,6 +1,6 @@
 """Dependencies of the audits API, declared once: the caller, units of work, and what the app factory keeps.
 
-Settings, the clock and the photo storage are made once with the app
+Settings and the photo storage are made once with the app
 (``services/audits/app.py`` and the shared factory it calls), kept on
 ``app.state`` and read from there here, never rebuilt deeper down.
 """
@@ -17,7 +17,6 @@ from services.audits.photos.store.files import PhotoFiles
 from services.audits.settings import AuditsSettings
 from services.audits.tables import outbox
 from shared.auth.keys import Principal, current_principal
-from shared.clock import Clock
 from shared.db.uow import UnitOfWork
 from shared.web.http import unit_of_work
 
@@ -40,7 +39,6 @@ def _kept(name: str) -> Callable[[Request], Awaitable[Any]]:
     return read
 
 
-ClockDep = Annotated[Clock, Depends(_kept("clock"))]
 AuditsSettingsDep = Annotated[AuditsSettings, Depends(_kept("audits_settings"))]
 PhotoSettingsDep = Annotated[PhotoSettings, Depends(_kept("photo_settings"))]
 PhotoFilesDep = Annotated[PhotoFiles, Depends(_kept("photo_files"))]

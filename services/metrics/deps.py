@@ -1,4 +1,4 @@
-"""The metrics service's request dependencies, declared once: the app's clock, and the consumer's lag."""
+"""The metrics service's request dependencies, declared once: the consumer's lag."""
 
 from __future__ import annotations
 
@@ -7,16 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.metrics.totals.handlers import consumer_lag
-from shared.clock import Clock
 from shared.web.http import SessionDep
-
-
-def _clock(request: Request) -> Clock:
-    return request.app.state.clock  # type: ignore[no-any-return]
-
-
-ClockDep = Annotated[Clock, Depends(_clock)]
-"""The app's clock: now, and today in the programme's local time zone."""
 
 
 async def _consumer_lag(request: Request, session: SessionDep) -> int:

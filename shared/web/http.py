@@ -10,6 +10,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.keys import ReaderKey
+from shared.clock import Clock
 from shared.contracts.events.envelope import Source
 from shared.db.engine import session_factory
 from shared.db.uow import UnitOfWork
@@ -22,6 +23,15 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock  # set once by the app factory
+    return clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+"""The app's clock: now, and today in the programme's local time zone."""
 IfMatch = Annotated[str | None, Header(description="ETag of the version being changed; 412 when stale")]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
-from services.audits.deps import ClockDep, PhotoFilesDep, PhotoSettingsDep, UowDep
+from services.audits.deps import PhotoFilesDep, PhotoSettingsDep, UowDep
 from services.audits.photos import handlers as photos
 from services.audits.photos.domain.photos import Limits, PhotoKind
 from services.audits.photos.schemas import PhotoRead
@@ -16,6 +16,7 @@ from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Moment, Note
 from shared.contracts.geo import Point
 from shared.errors import PROBLEM_JSON, InvalidField
+from shared.web.http import ClockDep
 from shared.web.pagination import Page, PageDep
 
 router = APIRouter(tags=["photos"])

@@ -5,14 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.audits.deps import ClockDep, UowDep
+from services.audits.deps import UowDep
 from services.audits.requests import handlers
 from services.audits.requests.handlers import AuditRequestView
 from services.audits.requests.schemas import AuditRequestCreate, AuditRequestRead, AuditRequestUpdate
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Moment
 from shared.contracts.vocabulary import AuditRequestStatus
-from shared.web.http import IfMatch, created
+from shared.web.http import ClockDep, IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 

@@ -7,14 +7,14 @@ from typing import Annotated, NamedTuple
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import HTMLResponse
 
-from services.metrics.deps import ClockDep, ConsumerLag
+from services.metrics.deps import ConsumerLag
 from services.metrics.report import handlers as reports
 from services.metrics.report import page
 from services.metrics.report.domain import parse_period
 from shared.auth.keys import Principal, ReaderKey
 from shared.clock import Clock
 from shared.errors import InvalidField
-from shared.web.http import SessionDep
+from shared.web.http import ClockDep, SessionDep
 from shared.web.media import HTML, NOT_ACCEPTABLE, PDF, binary, preferred
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

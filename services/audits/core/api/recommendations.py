@@ -15,9 +15,9 @@ from services.audits.core.schemas import (
     TransitionCreate,
     TransitionRead,
 )
-from services.audits.deps import ClockDep, UowDep
+from services.audits.deps import UowDep
 from shared.auth.keys import ReaderKey
-from shared.web.http import IfMatch, created
+from shared.web.http import ClockDep, IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 

@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
-from services.audits.deps import ClockDep, ReadingUowDep, optional_principal
+from services.audits.deps import ReadingUowDep, optional_principal
 from services.audits.ogc.api.openapi import document
 from services.audits.ogc.domain.standard import (
     GEOJSON,
@@ -31,6 +31,7 @@ from services.audits.ogc.store.upstream import Sources, sources
 from shared.auth.keys import bearer_token, optional_key_scheme
 from shared.errors import RETRY_AFTER_S, Problem, Unauthorized, Unavailable
 from shared.web.docs import swagger_page
+from shared.web.http import ClockDep
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[Security(optional_key_scheme)])
 

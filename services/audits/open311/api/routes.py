@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Query, Request, Response, Security
 
-from services.audits.deps import AuditsSettingsDep, ClockDep, ReadingUowDep, get_uow, optional_principal
+from services.audits.deps import AuditsSettingsDep, ReadingUowDep, get_uow, optional_principal
 from services.audits.open311 import handlers
 from services.audits.open311.api.docs import (
     CREATED_SCHEMA,
@@ -29,6 +29,7 @@ from services.audits.open311.domain.georeport import Open311Error
 from services.audits.settings import AuditsSettings
 from shared.auth.keys import KEY_PREFIX, Principal, bearer_token, optional_key_scheme
 from shared.errors import Problem, Unauthorized
+from shared.web.http import ClockDep
 
 router = APIRouter(prefix="/open311", tags=["Open311 GeoReport v2"], dependencies=[Security(optional_key_scheme)])
 

@@ -3,14 +3,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.deps import ClockDep, UowDep
+from services.events.deps import UowDep
 from services.events.materials.api.params import AgencyQ, FromQ, ToQ
 from services.events.materials.handlers import distributions
 from services.events.materials.schemas import CoverageRead, DistributionCreate, DistributionRead
 from services.events.tables import Distribution
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import Audience, MaterialTopic
-from shared.web.http import created
+from shared.web.http import ClockDep, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 

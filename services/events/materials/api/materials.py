@@ -4,13 +4,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import HTMLResponse
 
-from services.events.deps import ClockDep, UowDep
+from services.events.deps import UowDep
 from services.events.materials.handlers import content, materials
 from services.events.materials.handlers.content import Negotiated
 from services.events.materials.schemas import ContentRead, MaterialCreate, MaterialRead, MaterialUpdate, TranslationBody
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import MaterialKind, MaterialTopic
-from shared.web.http import IfMatch, created
+from shared.web.http import ClockDep, IfMatch, created
 from shared.web.media import JSON, NOT_ACCEPTABLE, PDF, binary, preferred
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag

@@ -12,12 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response, Security
 from fastapi.security import HTTPBasicCredentials
 
-from services.events.deps import ClockDep
 from services.events.programme.directory import AuditsDirectory
 from services.events.programme.handlers import calendar
 from shared.auth.keys import Credentials, Principal, bearer_token, calendar_basic_scheme
 from shared.db.uow import UnitOfWork
 from shared.errors import Unauthorized
+from shared.web.http import ClockDep
 
 router = APIRouter(tags=["calendar"])
 

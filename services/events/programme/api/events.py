@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.deps import ClockDep, UowDep
+from services.events.deps import UowDep
 from services.events.programme.api.deps import DirectoryDep
 from services.events.programme.handlers import events
 from services.events.programme.schemas import EventCreate, EventRead, EventUpdate
@@ -11,7 +11,7 @@ from services.events.tables import CommunityEvent
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.contracts.vocabulary import EventKind, EventStatus
-from shared.web.http import IfMatch, created
+from shared.web.http import ClockDep, IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 

@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.events.deps import ClockDep, UowDep
+from services.events.deps import UowDep
 from services.events.programme.api.deps import DirectoryDep
 from services.events.programme.handlers import stakeholders
 from services.events.programme.schemas import StakeholderCreate, StakeholderRead, StakeholderUpdate
 from services.events.tables import Stakeholder
 from shared.auth.keys import ReaderKey
 from shared.contracts.vocabulary import StakeholderKind, StakeholderStatus
-from shared.web.http import IfMatch, created
+from shared.web.http import ClockDep, IfMatch, created
 from shared.web.pagination import Page, PageDep
 from shared.web.versioning import set_etag
 

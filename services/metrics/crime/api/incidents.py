@@ -12,11 +12,10 @@ from services.metrics.crime.domain.incidents import HeaderError, Row, column_ove
 from services.metrics.crime.handlers import reads
 from services.metrics.crime.handlers.imports import CsvOptions, ImportReport, OnError, import_csv, import_rows
 from services.metrics.crime.store import queries
-from services.metrics.deps import ClockDep
 from shared.auth.keys import CurrentKey, ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import PROBLEM_JSON, InvalidField, Problem
-from shared.web.http import SessionDep
+from shared.web.http import ClockDep, SessionDep
 from shared.web.pagination import CursorDep, Page
 
 router = APIRouter(prefix="/v1/crime-incidents", tags=["crime statistics"])

@@ -8,14 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.metrics.crime.api.categories import CategoriesQ, split_values
-from services.metrics.deps import ClockDep
 from services.metrics.evaluation.api.schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
 from services.metrics.evaluation.handlers import estimators, evaluations, summary
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
-from shared.web.http import SessionDep
+from shared.web.http import ClockDep, SessionDep
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 

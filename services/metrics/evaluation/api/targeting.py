@@ -6,14 +6,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from services.metrics.crime.api.categories import CategoriesQ, split_values
-from services.metrics.deps import ClockDep
 from services.metrics.evaluation.api.schemas import TargetingRead
 from services.metrics.evaluation.domain.windows import Period
 from services.metrics.evaluation.handlers import targeting
 from shared.auth.keys import ReaderKey
 from shared.contracts.fields import Day
 from shared.errors import InvalidField
-from shared.web.http import SessionDep
+from shared.web.http import ClockDep, SessionDep
 from shared.web.pagination import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/targeting", tags=["targeting"])
