@@ -23,7 +23,6 @@ from services.metrics.evaluation.domain.evaluation import Counts
 from services.metrics.evaluation.domain.windows import Period, Windows, history, month_starts
 from services.metrics.evaluation.handlers import evaluations
 from services.metrics.evaluation.handlers.evaluations import CATEGORY_MAP, Params, Subject, target_of
-from services.metrics.evaluation.store import queries
 from shared.auth.keys import Principal
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -107,10 +106,7 @@ async def estimators(
     target = target_of(subject)
     window, control_ids = parts.window, parts.control_ids
     municipality = sorted(n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality)
-    span = Period(history(window).first, max(window.after.last, history(window).last))
-    found = await queries.category_windows_and_months(
-        session, sorted({target.id, *control_ids, *municipality}), window.before, window.after, span, params.categories
-    )
+    found = parts.found
     pre, after = monthly_inputs(window, found.monthly, municipality)
     months = pre + after
     skipped = _months_between(pre[-1], after[0]) if pre and after else 0

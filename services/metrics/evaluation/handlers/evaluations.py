@@ -197,6 +197,8 @@ class Assembled:
     control_text: str
     counts: AreaCounts
     dispersion: statistics.Dispersion
+    found: queries.CategoryHistory
+    """The counts read: per neighbourhood and category in each window, and monthly over the history and after."""
 
 
 def _sum(found: dict[uuid.UUID, Counts], ids: Sequence[uuid.UUID]) -> Counts:
@@ -217,14 +219,14 @@ async def assemble(session: AsyncSession, subject: Subject, params: Params, *, t
     municipality = [n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality]
     past = history(window)
     ids = sorted({target.id, *control_ids, *municipality})
-    found = await queries.window_and_monthly_counts(session, ids, window.before, window.after, past, params.categories)
-    spread = dispersion_of(found.monthly, [[target.id], control_ids], municipality, month_starts(past))
-    counts = AreaCounts(
-        _sum(found.windows, [target.id]),
-        _sum(found.windows, control_ids),
-        municipality=_sum(found.windows, municipality),
+    span = Period(past.first, max(window.after.last, past.last))
+    found = await queries.category_windows_and_months(
+        session, ids, window.before, window.after, span, params.categories
     )
-    return Assembled(window, source, control_ids, control_text, counts, spread)
+    spread = dispersion_of(found.monthly, [[target.id], control_ids], municipality, month_starts(past))
+    totals = found.totals()
+    counts = AreaCounts(_sum(totals, [target.id]), _sum(totals, control_ids), municipality=_sum(totals, municipality))
+    return Assembled(window, source, control_ids, control_text, counts, spread, found)
 
 
 async def evaluate_audit(
