@@ -56,7 +56,8 @@ def _params(
         evaluations.Implementation,
         Query(
             description="implementation period left out of both windows: from the first to the last implemented_on "
-            "(implemented), or the first implemented_on alone (first_implemented)"
+            "(implemented), the first implemented_on alone (first_implemented), or from the first day a "
+            "recommendation went in progress to the last implemented_on (first_in_progress)"
         ),
     ] = "implemented",
     implementation_from: Annotated[

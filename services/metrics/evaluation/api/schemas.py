@@ -57,7 +57,9 @@ class EvaluationRead(BaseModel):
     neighbourhood_id: uuid.UUID
     intervention_date: date
     intervention_source: str = Field(
-        description="implemented_on (first implemented recommendation), conducted_on, or given"
+        description="implemented_on (first implemented recommendation), conducted_on, given, or "
+        "`in_progress to implemented_on` (implementation=first_in_progress); with a reason after a colon when "
+        "the option asked for could not be followed"
     )
     implementation_period: list[date] = Field(description="left out of both windows: first and last day")
     window_days: int

@@ -40,8 +40,10 @@ class MissingData(Problem):
     status, type, title = 409, "missing-data", "Not enough data to evaluate"
 
 
-Implementation = Literal["implemented", "first_implemented"]
-"""``implemented``: first to last ``implemented_on``; ``first_implemented``: the first day alone."""
+Implementation = Literal["implemented", "first_implemented", "first_in_progress"]
+"""``implemented``: first to last ``implemented_on``; ``first_implemented``: the first day alone;
+``first_in_progress``: from the first day a recommendation of the audit went in progress to the last
+``implemented_on``."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Subject:
     audit: AuditState
     recommendations: list[RecommendationState]
     neighbourhoods: dict[uuid.UUID, NeighbourhoodState]
+    in_progress_on: date | None = None
+    """The first day one of its recommendations was recorded in progress, if any was."""
 
     @property
     def implemented(self) -> list[RecommendationState]:
@@ -79,7 +83,14 @@ class Subject:
             return (*params.implementation_period, "given")
         first, last = implementation_period(self.audit.conducted_on, [r.implemented_on for r in self.implemented])
         source = "implemented_on" if self.implemented else "conducted_on"
-        return (first, first if params.implementation == "first_implemented" else last, source)
+        if params.implementation == "first_implemented":
+            return first, first, source
+        if params.implementation == "first_in_progress":
+            if self.in_progress_on is None:
+                return first, last, f"{source}: no recommendation was recorded in progress"
+            if self.in_progress_on < first:
+                return self.in_progress_on, last, f"in_progress to {source}"
+        return first, last, source
 
 
 CATEGORY_MAP = outcome_families.shipped_category_map()
@@ -107,7 +118,8 @@ async def load_subject(session: AsyncSession, audit_id: uuid.UUID, principal: Pr
     audit = AuditState.model_validate(found[0])
     principal.ensure_visible([audit.partnership_id], f"audit {audit_id}")
     recommendations = [RecommendationState.model_validate(r) for r in await states.children(session, [audit_id])]
-    return Subject(audit, recommendations, await neighbourhoods(session))
+    started = await states.first_in_progress(session, [audit_id])
+    return Subject(audit, recommendations, await neighbourhoods(session), started.get(audit_id))
 
 
 async def neighbourhoods(session: AsyncSession) -> dict[uuid.UUID, NeighbourhoodState]:
