@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+
+from shared.contracts.fields import Input, Name
 
 
 class AreaCountsRead(BaseModel):
@@ -222,12 +224,41 @@ class EstimatorsRead(BaseModel):
     power: PowerRead
 
 
+FamilyName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$", max_length=40), Field(description="snake_case")
+]
+CategoryName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+
+
 class CategoryMapRead(BaseModel):
     version: int
     effective_from: date
     note: str
     families: dict[str, str] = Field(description="family name -> label; 'all' is every category")
     categories: dict[str, list[str]] = Field(description="incident category -> the families it belongs to")
+    created_at: datetime | None = Field(description="when an admin stored this version; null for the shipped one")
+    created_by: str | None = Field(description="id of the key that stored it; null for the shipped one")
+
+
+class CategoryMapPage(BaseModel):
+    items: list[CategoryMapRead]
+    next_cursor: str | None
+
+
+class CategoryMapCreate(Input):
+    """A new version of the whole map: it replaces the current version, which must be ``replaces_version``."""
+
+    replaces_version: int = Field(
+        ge=1, le=1_000_000, description="the current version, as read: a map changed since is a 409, not overwritten"
+    )
+    effective_from: date = Field(description="from when the map describes the data (information for readers)")
+    note: str = Field("", max_length=2000, description="why this version: what changed and on whose word")
+    families: dict[FamilyName, Name] = Field(
+        min_length=1, max_length=50, description="family name -> label shown to people; 'all' is reserved"
+    )
+    categories: dict[CategoryName, list[FamilyName]] = Field(
+        max_length=2000, description="incident category (normalised as incidents are) -> the families it belongs to"
+    )
 
 
 class TargetRead(BaseModel):

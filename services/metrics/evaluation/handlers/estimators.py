@@ -22,7 +22,7 @@ from services.metrics.evaluation.domain.estimators import empirical_bayes, harm,
 from services.metrics.evaluation.domain.evaluation import Counts
 from services.metrics.evaluation.domain.windows import Period, Windows, history, month_starts
 from services.metrics.evaluation.handlers import evaluations
-from services.metrics.evaluation.handlers.evaluations import CATEGORY_MAP, Params, Subject, target_of
+from services.metrics.evaluation.handlers.evaluations import Params, Subject, target_of
 from shared.auth.keys import Principal
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -101,7 +101,7 @@ async def estimators(
 ) -> dict[str, Any]:
     """Every estimator of an audit the key may read, beside its primary outcome."""
     subject = await evaluations.load_subject(session, audit_id, principal)
-    params = evaluations.with_family(params)
+    params = await evaluations.resolve(session, params)
     answer, parts = await evaluations.evaluate_with_parts(session, subject, params, zone=zone, today=today)
     target = target_of(subject)
     window, control_ids = parts.window, parts.control_ids
@@ -143,7 +143,7 @@ async def estimators(
         "audit_id": subject.audit.id,
         "neighbourhood_id": target.id,
         "family": params.family,
-        "category_map_version": CATEGORY_MAP.version,
+        "category_map_version": params.category_map_version,
         "categories": list(params.categories),
         "before_window": window.before.as_list(),
         "after_window": window.after.as_list(),

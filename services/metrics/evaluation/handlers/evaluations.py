@@ -27,6 +27,7 @@ from services.metrics.evaluation.domain.windows import (
     whole_months,
     windows,
 )
+from services.metrics.evaluation.handlers import category_maps
 from services.metrics.evaluation.store import queries
 from services.metrics.totals.store import queries as states
 from shared.auth.keys import Principal
@@ -57,6 +58,8 @@ class Params:
     """Given dates override what the recommendations say."""
     family: str = outcome_families.ALL
     """Outcome family whose categories (through the category map) are counted; ``categories`` narrows it further."""
+    category_map_version: int | None = None
+    """The category map version to use; None: the current one. Once resolved, the version used."""
 
 
 @dataclass(frozen=True)
@@ -93,17 +96,21 @@ class Subject:
         return first, last, source
 
 
-CATEGORY_MAP = outcome_families.shipped_category_map()
-"""The shipped version; stored, admin-edited versions would be read here."""
-
-
-def with_family(params: Params) -> Params:
-    """``params`` with ``categories`` set to every category the map places in its family (narrowed by the
-    categories given). Categories the data lacks count zero, so a family without data is reported as missing
-    data by the evaluation itself, never as a family without categories."""
+async def resolve(session: AsyncSession, params: Params) -> Params:
+    """``params`` with the category map version it uses and ``categories`` set to every category the map places in
+    its family (narrowed by the categories given). Categories the data lacks count zero, so a family without data
+    is reported as missing data by the evaluation itself, never as a family without categories."""
+    chosen_map = await category_maps.in_use(session, params.category_map_version)
+    params = replace(params, category_map_version=chosen_map.version)
     if params.family == outcome_families.ALL:
         return params
-    chosen = outcome_families.select(CATEGORY_MAP, params.family, CATEGORY_MAP.categories).categories
+    if params.family not in chosen_map.families:
+        known = ", ".join([outcome_families.ALL, *sorted(chosen_map.families)])
+        raise InvalidField(
+            f"unknown outcome family in category map version {chosen_map.version}; one of {known}",
+            field="query.family",
+        )
+    chosen = outcome_families.select(chosen_map, params.family, chosen_map.categories).categories
     if params.categories:
         chosen = tuple(c for c in chosen if c in params.categories)
         if not chosen:
@@ -244,7 +251,7 @@ async def assemble(session: AsyncSession, subject: Subject, params: Params, *, t
 async def evaluate_audit(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
-    answer, _ = await evaluate_with_parts(session, subject, with_family(params), zone=zone, today=today)
+    answer, _ = await evaluate_with_parts(session, subject, await resolve(session, params), zone=zone, today=today)
     return answer
 
 
@@ -272,14 +279,10 @@ async def audit_chart(
     return await asyncio.to_thread(chart.render, answer, target, control, title)
 
 
-def category_map() -> dict[str, Any]:
-    return CATEGORY_MAP.to_row()
-
-
 async def evaluate_with_parts(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> tuple[dict[str, Any], Assembled]:
-    """The evaluation and what it was computed from; ``params`` has its family resolved already."""
+    """The evaluation and what it was computed from; ``params`` are resolved already (``resolve``)."""
     target = target_of(subject)
     parts = await assemble(session, subject, params, today=today)
     counts, control_ids = parts.counts, parts.control_ids
@@ -307,7 +310,7 @@ async def evaluate_with_parts(
         "intervention_source": parts.source,
         "categories": list(params.categories),
         "family": params.family,
-        "category_map_version": CATEGORY_MAP.version,
+        "category_map_version": params.category_map_version,
         "control_neighbourhood_ids": control_ids,
         "buffer_m": params.buffer_m,
         "areas": rings.geojson() if rings else None,

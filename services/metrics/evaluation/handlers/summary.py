@@ -20,14 +20,13 @@ from services.metrics.evaluation.domain import statistics
 from services.metrics.evaluation.domain.estimators import pooling
 from services.metrics.evaluation.domain.evaluation import missing_data
 from services.metrics.evaluation.handlers.evaluations import (
-    CATEGORY_MAP,
     MissingData,
     Params,
     Subject,
     assemble,
     neighbourhoods,
+    resolve,
     target_of,
-    with_family,
 )
 from services.metrics.totals.store import queries as states
 from shared.auth.keys import Principal
@@ -184,8 +183,10 @@ async def summary(
     include_incomplete: bool,
     today: date,
     family: str = "all",
+    category_map_version: int | None = None,
 ) -> dict[str, Any]:
-    chosen = with_family(Params(window_days, tuple(categories), family=family))
+    chosen = await resolve(session, Params(window_days, tuple(categories), family=family,
+                                           category_map_version=category_map_version))  # fmt: skip
     categories = chosen.categories
     included: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
@@ -212,7 +213,7 @@ async def summary(
         "window_days": window_days,
         "categories": list(categories),
         "family": family,
-        "category_map_version": CATEGORY_MAP.version,
+        "category_map_version": chosen.category_map_version,
         "few_audits": few,
         "few_audits_warning": (
             f"{len(included)} audits pooled: with fewer than {pooling.FEW_STUDIES} the between-audit variance "
