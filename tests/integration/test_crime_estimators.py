@@ -359,6 +359,32 @@ async def test_hartung_knapp_and_adjustments_equal_the_pure_functions(
             holm.adjusted[i], abs=1e-3
         )
 
+    # Reading every family side by side is many tests: they are adjusted together, across families and categories.
+    families = (await metrics_api.get("/v1/evaluations/summary/families", params={"window_days": 365})).json()
+    shipped = outcome_families.shipped_category_map()
+    assert [f["family"] for f in families["families"]] == ["all", *sorted(shipped.families)]
+    expected_tests = []
+    for row in families["families"]:
+        alone = (
+            await metrics_api.get("/v1/evaluations/summary", params={"window_days": 365, "family": row["family"]})
+        ).json()
+        assert row["audits"] == len(alone["audits"])
+        assert row["primary"] == (alone["pooled"] or {}).get("primary")
+        if alone["pooled"]:
+            expected_tests.append((row["family"], None, alone["pooled"]["primary"]["p_value"]))
+        for category, pooled in alone["by_recommendation_category"].items():
+            expected_tests.append((row["family"], category, pooled["primary"]["p_value"]))
+    tests = families["tests"]
+    assert [(t["family"], t["recommendation_category"], t["p_value"]) for t in tests] == expected_tests
+    assert len(tests) > len(p_values)
+    # Rounded p-values go in here; the service adjusts the unrounded ones.
+    holm = pooling.adjust([t["p_value"] for t in tests], "holm")
+    bh = pooling.adjust([t["p_value"] for t in tests], "fdr_bh")
+    for i, t in enumerate(tests):
+        assert t["holm_p_value"] == pytest.approx(holm.adjusted[i], abs=2e-3)
+        assert t["benjamini_hochberg_p_value"] == pytest.approx(bh.adjusted[i], abs=2e-3)
+        assert t["holm_p_value"] >= t["p_value"]
+
 
 @pytest.fixture
 async def other_metrics_editor(engine: AsyncEngine, audits_api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:

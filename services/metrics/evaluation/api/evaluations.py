@@ -14,6 +14,7 @@ from services.metrics.evaluation.api.schemas import (
     CategoryMapRead,
     EstimatorsRead,
     EvaluationRead,
+    FamiliesRead,
 )
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
@@ -217,5 +218,28 @@ async def evaluation_summary(
         family=family,
         category_map_version=category_map_version,
         include_incomplete=include_incomplete,
+        today=clock.today(),
+    )
+
+
+@router.get(
+    "/summary/families",
+    response_model=FamiliesRead,
+    summary="Every outcome family pooled side by side, adjusted for multiplicity across families and categories",
+)
+async def evaluation_families(
+    clock: ClockDep,
+    session: SessionDep,
+    principal: ReaderKey,
+    window_days: WindowDaysQ = 365,
+    include_incomplete: Annotated[bool, Query(description="also pool audits whose after window is running")] = False,
+    category_map_version: CategoryMapVersionQ = None,
+) -> dict[str, Any]:
+    return await summary.families(
+        session,
+        principal,
+        window_days=window_days,
+        include_incomplete=include_incomplete,
+        category_map_version=category_map_version,
         today=clock.today(),
     )

@@ -289,3 +289,50 @@ class TargetingRead(BaseModel):
     unassigned_incidents: int = Field(description="Incidents in the period placed in no neighbourhood")
     method: str
     next_cursor: str | None
+
+
+class PooledPrimaryRead(BaseModel):
+    outcome: str
+    odds_ratio: float
+    odds_ratio_ci95: list[float]
+    log_odds_ratio: float
+    se: float
+    p_value: float
+    relative_effect_percent: float
+    significant: bool
+    tau2: float
+    method: str
+    hartung_knapp_ci95: list[float] | None
+    hartung_knapp_p_value: float | None
+    prediction_interval95: list[float] | None
+    hartung_knapp_reason: str | None
+    hartung_knapp_method: str
+
+
+class FamilyPooledRead(BaseModel):
+    family: str
+    categories: list[str] = Field(description="incident categories counted; empty for 'all' (every category)")
+    audits: int = Field(description="audits pooled")
+    excluded: int = Field(description="audits left out (see GET /v1/evaluations/summary?family= for the reasons)")
+    few_audits: bool
+    primary: PooledPrimaryRead | None = Field(description="null when no audit could be pooled")
+
+
+class FamilyTestRead(BaseModel):
+    family: str
+    recommendation_category: str | None = Field(description="null: every audit of the family")
+    p_value: float
+    holm_p_value: float
+    benjamini_hochberg_p_value: float
+    holm_significant: bool
+    benjamini_hochberg_significant: bool
+
+
+class FamiliesRead(BaseModel):
+    window_days: int
+    category_map_version: int
+    include_incomplete: bool
+    outcome: str
+    families: list[FamilyPooledRead]
+    tests: list[FamilyTestRead] = Field(description="every test of `families`, adjusted together")
+    method: str
