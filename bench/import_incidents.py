@@ -132,6 +132,40 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+ESTIMATORS = {
+    "empirical_bayes": ("empirical_bayes", "empirical_bayes"),
+    "seasonal_glm": ("seasonal_glm", "seasonal_glm"),
+    "synthetic_control": ("synthetic_control", "synthetic_control"),
+    "harm_wdd": ("harm", "harm_wdd"),
+    "power": ("power", "power"),
+}
+
+
+def time_each_estimator() -> dict[str, list[float]]:
+    """Wrap each estimator the estimators endpoint calls so that its own compute time is recorded (ms)."""
+    from services.metrics.evaluation.domain import estimators
+
+    spent: dict[str, list[float]] = {name: [] for name in ESTIMATORS}
+    for name, (module_name, function) in ESTIMATORS.items():
+        module = getattr(estimators, module_name)
+        original = getattr(module, function)
+
+        def timed(*args, _original=original, _name=name, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_name].append((time.perf_counter() - started) * 1000)
+
+        setattr(module, function, timed)
+    return spent
+
+
+def _summarised(samples: list[float]) -> dict[str, float]:
+    return {"n": len(samples), "p50_ms": round(statistics.median(samples), 2),
+            "p90_ms": round(percentile(samples, 90), 2)}  # fmt: skip
+
+
 async def evaluation_latency(url: str, audit_ids: list[uuid.UUID], rounds: int) -> dict[str, dict[str, float]]:
     import httpx
 
@@ -144,20 +178,34 @@ async def evaluation_latency(url: str, audit_ids: list[uuid.UUID], rounds: int) 
         key = (await issue_key(session, name="bench", scope=Scope.reader)).plaintext
         await session.commit()
     app = create_app()
+    spent = time_each_estimator()
     results: dict[str, dict[str, float]] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
-            for name, params in (("evaluation", {}), ("evaluation_buffer_200m", {"buffer_m": "200"})):
+            for name, suffix, params, n in (
+                ("evaluation", "", {}, rounds),
+                ("evaluation_buffer_200m", "", {"buffer_m": "200"}, rounds),
+                ("estimators_endpoint", "/estimators", {}, max(5, rounds // 3)),
+            ):
                 samples = []
-                for i in range(rounds):
+                for i in range(n):
                     started = time.perf_counter()
-                    r = await client.get(f"/v1/evaluations/audits/{audit_ids[i % len(audit_ids)]}", params=params)
+                    path = f"/v1/evaluations/audits/{audit_ids[i % len(audit_ids)]}{suffix}"
+                    r = await client.get(path, params=params)
                     samples.append((time.perf_counter() - started) * 1000)
                     r.raise_for_status()
-                results[name] = {"n": rounds, "p50_ms": round(statistics.median(samples), 2),
-                                 "p90_ms": round(percentile(samples, 90), 2)}  # fmt: skip
+                results[name] = _summarised(samples)
+            for name, path in (("summary", "/v1/evaluations/summary"),
+                               ("summary_families", "/v1/evaluations/summary/families")):  # fmt: skip
+                samples = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    (await client.get(path)).raise_for_status()
+                    samples.append((time.perf_counter() - started) * 1000)
+                results[name] = _summarised(samples)
+    results |= {f"estimator_{name}": _summarised(samples) for name, samples in spent.items() if samples}
     return results
 
 

@@ -18,7 +18,7 @@ from services.metrics.evaluation.api.schemas import (
 )
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
-from services.metrics.evaluation.handlers import category_maps, estimators, evaluations, summary
+from services.metrics.evaluation.handlers import category_maps, charts, estimators, evaluations, summary
 from services.metrics.evaluation.store.category_maps import SHIPPED
 from shared.auth.keys import CurrentKey, ReaderKey
 from shared.errors import InvalidField
@@ -192,7 +192,7 @@ async def create_category_map(
 async def evaluation_chart(
     audit_id: uuid.UUID, clock: ClockDep, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> Response:
-    png = await evaluations.audit_chart(session, principal, audit_id, params, zone=clock.zone_name, today=clock.today())
+    png = await charts.audit_chart(session, principal, audit_id, params, zone=clock.zone_name, today=clock.today())
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 

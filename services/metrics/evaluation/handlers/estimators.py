@@ -87,6 +87,29 @@ def monthly_inputs(
     return pre, after_months(window)
 
 
+def _municipality(subject: Subject) -> list[uuid.UUID]:
+    target = target_of(subject)
+    return sorted(n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality)
+
+
+def _series_of(
+    parts: evaluations.Assembled, target: uuid.UUID, months: Sequence[date]
+) -> tuple[list[int], list[list[int]]]:
+    """The target's monthly series and one per control neighbourhood (the synthetic control's donors)."""
+    monthly = parts.found.monthly
+    return _series(monthly, [target], months), [_series(monthly, [i], months) for i in parts.control_ids]
+
+
+def synthetic_line(subject: Subject, parts: evaluations.Assembled) -> tuple[dict[date, float], str | None]:
+    """The synthetic control's monthly series, for a chart, and the reason when it is refused (no placebos)."""
+    pre, after = monthly_inputs(parts.window, parts.found.monthly, _municipality(subject))
+    months = pre + after
+    target_series, control_series = _series_of(parts, target_of(subject).id, months)
+    fit = synthetic_control.synthetic_control(target_series, control_series, len(pre), placebo=False)
+    line = dict(zip(months, fit.synthetic, strict=True)) if fit.synthetic and fit.reason is None else {}
+    return line, fit.reason
+
+
 def reference_exposures(subject: Subject, ids: Sequence[uuid.UUID], days: int) -> tuple[list[float], str]:
     """Person-years of the before window when every neighbourhood's population is known; else its days alike,
     which treats neighbourhoods of different sizes as equals and says so."""
@@ -104,14 +127,12 @@ async def estimators(
     params = await evaluations.resolve(session, params)
     answer, parts = await evaluations.evaluate_with_parts(session, subject, params, zone=zone, today=today)
     target = target_of(subject)
-    window, control_ids = parts.window, parts.control_ids
-    municipality = sorted(n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality)
-    found = parts.found
+    window, control_ids, found = parts.window, parts.control_ids, parts.found
+    municipality = _municipality(subject)
     pre, after = monthly_inputs(window, found.monthly, municipality)
     months = pre + after
     skipped = _months_between(pre[-1], after[0]) if pre and after else 0
-    target_series = _series(found.monthly, [target.id], months)
-    control_series = [_series(found.monthly, [i], months) for i in control_ids]
+    target_series, control_series = _series_of(parts, target.id, months)
 
     t, c = parts.counts.target, parts.counts.control
     observed = window.after_days_observed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -13,7 +12,6 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.crime.domain.incidents import utc_bounds
-from services.metrics.evaluation import chart
 from services.metrics.evaluation.domain import areas, statistics
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
@@ -24,7 +22,6 @@ from services.metrics.evaluation.domain.windows import (
     implementation_period,
     intervention_date,
     month_starts,
-    whole_months,
     windows,
 )
 from services.metrics.evaluation.handlers import category_maps
@@ -261,22 +258,6 @@ async def audit_evaluation(
     """The evaluation of an audit the key may read."""
     subject = await load_subject(session, audit_id, principal)
     return await evaluate_audit(session, subject, params, zone=zone, today=today)
-
-
-async def audit_chart(
-    session: AsyncSession, principal: Principal, audit_id: uuid.UUID, params: Params, *, zone: str, today: date
-) -> bytes:
-    """The evaluation as a PNG: target and control incidents in every whole month of its windows."""
-    subject = await load_subject(session, audit_id, principal)
-    answer = await evaluate_audit(session, subject, params, zone=zone, today=today)
-    months = whole_months(Period(answer["before_window"][0], answer["after_window"][1]))
-    categories = answer["categories"]
-    target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], months.first, months.last, categories)
-    control = await queries.monthly_counts(
-        session, answer["control_neighbourhood_ids"], months.first, months.last, categories
-    )
-    title = f"{subject.audit.site_name} (audit of {subject.audit.conducted_on})"
-    return await asyncio.to_thread(chart.render, answer, target, control, title)
 
 
 async def evaluate_with_parts(
