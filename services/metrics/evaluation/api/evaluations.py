@@ -15,6 +15,7 @@ from services.metrics.evaluation.api.schemas import (
     EstimatorsRead,
     EvaluationRead,
     FamiliesRead,
+    SummaryRead,
 )
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
@@ -198,6 +199,7 @@ async def evaluation_chart(
 
 @router.get(
     "/summary",
+    response_model=SummaryRead,
     summary="Pooled evaluation over every audit with an implemented recommendation",
 )
 async def evaluation_summary(

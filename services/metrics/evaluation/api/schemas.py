@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.contracts.fields import Input, Name
 
@@ -291,8 +291,13 @@ class TargetingRead(BaseModel):
     next_cursor: str | None
 
 
-class PooledPrimaryRead(BaseModel):
-    outcome: str
+class _Exact(BaseModel):
+    """An answer built as a dict: a key the model does not declare is an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PooledEstimateRead(_Exact):
     odds_ratio: float
     odds_ratio_ci95: list[float]
     log_odds_ratio: float
@@ -300,13 +305,94 @@ class PooledPrimaryRead(BaseModel):
     p_value: float
     relative_effect_percent: float
     significant: bool
-    tau2: float
-    method: str
+
+
+class HartungKnappRead(_Exact):
     hartung_knapp_ci95: list[float] | None
     hartung_knapp_p_value: float | None
-    prediction_interval95: list[float] | None
+    prediction_interval95: list[float] | None = Field(description="from three audits on")
     hartung_knapp_reason: str | None
     hartung_knapp_method: str
+
+
+class RandomEffectsRead(PooledEstimateRead, HartungKnappRead):
+    tau2: float
+
+
+class PooledPrimaryRead(RandomEffectsRead):
+    outcome: str
+    method: str
+
+
+class PooledRead(_Exact):
+    audits: int
+    few_audits: bool
+    fixed_effect: PooledEstimateRead
+    random_effects: RandomEffectsRead
+    q: float
+    q_df: int
+    q_p_value: float | None
+    i2_percent: float
+    primary: PooledPrimaryRead
+
+
+class AdjustedRead(_Exact):
+    p_value: float
+    holm_p_value: float
+    benjamini_hochberg_p_value: float
+    holm_significant: bool
+    benjamini_hochberg_significant: bool
+
+
+class MultiplicityRead(_Exact):
+    outcome: str
+    method: str
+    by_recommendation_category: dict[str, AdjustedRead]
+
+
+class PooledAuditRead(_Exact):
+    audit_id: uuid.UUID
+    neighbourhood_id: uuid.UUID
+    intervention_date: date
+    recommendation_categories: list[str]
+    target: AreaCountsRead
+    control: AreaCountsRead
+    odds_ratio: float
+    odds_ratio_ci95: list[float]
+    log_odds_ratio: float
+    variance: float
+    variance_overdispersion: float
+    zero_cell_correction: bool
+    dispersion_phi: float
+    insufficient_data: list[str] = Field(description="why the counts support no verdict; empty when they do")
+    implementation_period: list[date]
+    before_window: list[date]
+    after_window: list[date]
+    complete: bool
+
+
+class ExcludedAuditRead(_Exact):
+    audit_id: uuid.UUID
+    reason: str
+
+
+class SummaryRead(_Exact):
+    window_days: int
+    categories: list[str]
+    family: str
+    category_map_version: int
+    few_audits: bool
+    few_audits_warning: str | None
+    multiplicity: MultiplicityRead
+    include_incomplete: bool
+    complete: bool
+    primary: str = Field(description="the pooled outcome that decides: `pooled.primary`")
+    corrections: list[str]
+    pooled: PooledRead | None = Field(description="null when no audit could be pooled")
+    by_recommendation_category: dict[str, PooledRead | None]
+    audits: list[PooledAuditRead]
+    excluded: list[ExcludedAuditRead]
+    method: str
 
 
 class FamilyPooledRead(BaseModel):
