@@ -45,6 +45,7 @@ FamilyQ = Annotated[
         f"(in the shipped map: {', '.join(sorted(SHIPPED.families))}); see GET /v1/evaluations/category-map",
     ),
 ]
+IncludeIncompleteQ = Annotated[bool, Query(description="also pool audits whose after window is running")]
 CategoryMapVersionQ = Annotated[
     int | None,
     Query(ge=1, le=1_000_000, description="the category map version to use (default: the current one)"),
@@ -208,7 +209,7 @@ async def evaluation_summary(
     principal: ReaderKey,
     window_days: WindowDaysQ = 365,
     categories: CategoriesQ = [],  # noqa: B006
-    include_incomplete: Annotated[bool, Query(description="also pool audits whose after window is running")] = False,
+    include_incomplete: IncludeIncompleteQ = False,
     family: FamilyQ = outcome_families.ALL,
     category_map_version: CategoryMapVersionQ = None,
 ) -> dict[str, Any]:
@@ -234,7 +235,7 @@ async def evaluation_families(
     session: SessionDep,
     principal: ReaderKey,
     window_days: WindowDaysQ = 365,
-    include_incomplete: Annotated[bool, Query(description="also pool audits whose after window is running")] = False,
+    include_incomplete: IncludeIncompleteQ = False,
     category_map_version: CategoryMapVersionQ = None,
 ) -> dict[str, Any]:
     return await summary.families(
