@@ -152,8 +152,13 @@ async def test_the_estimators_give_the_pure_functions_figures_on_the_stored_coun
     ratio = empirical_bayes.trend_ratio([c["before"]], [c["after"]], 365 / days)
     populations = [(await audits_api.get(f"/v1/neighbourhoods/{n}")).json()["population"] for n in windsor]
     person_years = [p * days / 365.25 for p in populations]
-    eb = empirical_bayes.empirical_bayes(t["before"], t["after"], person_years[0], ratio, reference, person_years)
+    phi = e["dispersion_phi"]
+    eb = empirical_bayes.empirical_bayes(
+        t["before"], t["after"], person_years[0], ratio, reference, person_years,
+        dispersion=phi, trend_relative_variance=phi * (1 / c["before"] + 1 / c["after"]),
+    )  # fmt: skip
     assert e["empirical_bayes"]["exposure"].startswith("person-years")
+    assert e["empirical_bayes"]["theta_ci95"] == pytest.approx(list(eb.theta_ci95 or ()), abs=1e-5)
     assert e["empirical_bayes"]["reference_neighbourhoods"] == len(windsor)
     assert e["empirical_bayes"]["theta"] == pytest.approx(eb.theta, abs=1e-6)
     assert e["empirical_bayes"]["effect_percent"] == pytest.approx(eb.effect_percent, abs=1e-4)

@@ -119,3 +119,24 @@ def test_the_highway_safety_manuals_sample_problem() -> None:
     assert round(theta, 4) == 0.6954  # OR' = 0.6996 before the small-sample correction
     assert round(100 * (1 - theta), 2) == 30.46  # the safety effectiveness, in percent
     assert round(variance**0.5, 4) == 0.1372  # Hauer's Var(θ); the package's own variance form gives 0.1388
+
+
+def test_the_eb_interval_carries_the_dispersion_and_the_trends_own_noise() -> None:
+    # A demo-like target: 56 -> 39 while the comparison area went 856 -> 833, a reference population without
+    # spread between neighbourhoods (k = 0: the EB estimate is the reference mean), and over-dispersed months.
+    reference, exposures = [56, 60, 55, 58, 57, 54, 59, 61], [1000.0] * 8
+    textbook = empirical_bayes(56, 39, 1000.0, 833 / 856, reference, exposures)
+    assert textbook.prior is not None and textbook.prior.dispersion == 0 and textbook.significant is True
+    phi = 2.083
+    honest = empirical_bayes(
+        56, 39, 1000.0, 833 / 856, reference, exposures,
+        dispersion=phi, trend_relative_variance=phi * (1 / 856 + 1 / 833),
+    )  # fmt: skip
+    assert honest.theta == pytest.approx(textbook.theta, rel=0.01)  # the same estimate...
+    assert honest.theta_ci95 is not None and textbook.theta_ci95 is not None
+    assert honest.theta_ci95[1] > 1 > textbook.theta_ci95[1]  # ...no longer called an effect
+    assert honest.significant is False and "phi 2.08" in honest.method
+    # Hauer's form is the special case: phi 1 and an exact trend.
+    assert empirical_bayes(56, 39, 1000.0, 0.97, reference, exposures, dispersion=1.0) == empirical_bayes(
+        56, 39, 1000.0, 0.97, reference, exposures
+    )

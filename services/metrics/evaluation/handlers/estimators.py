@@ -139,9 +139,11 @@ async def estimators(
     reference = [sum(x.before for x in found.windows.get(i, {}).values()) for i in municipality]
     ratio = empirical_bayes.trend_ratio([c.before], [c.after], observed / window.before.days)
     exposures, exposure_unit = reference_exposures(subject, municipality, window.before.days)
+    phi = parts.dispersion.phi
     eb = empirical_bayes.empirical_bayes(
-        t.before, t.after, exposures[municipality.index(target.id)], ratio, reference, exposures
-    )
+        t.before, t.after, exposures[municipality.index(target.id)], ratio, reference, exposures,
+        dispersion=phi, trend_relative_variance=phi * (1 / c.before + 1 / c.after) if c.before and c.after else 0.0,
+    )  # fmt: skip
     if c.before and not c.after:
         eb = empirical_bayes.EmpiricalBayes(eb.method, NO_CONTROL_AFTER, t.before, t.after)
     glm = seasonal_glm.seasonal_glm(

@@ -19,6 +19,10 @@ Then, with the target's predicted before count ``P = μ·n_t`` and observed ``K`
   ``θ = (L/π) / (1 + Var(π)/π²)``,
   ``Var(θ) = θ²·(1/L + Var(π)/π²) / (1 + Var(π)/π²)²``, 95 % CI ``θ ± 1.96·√Var(θ)``.
 
+The platform widens Hauer's textbook variance where its own data say the textbook's assumptions fail: the
+after count's ``1/L`` is multiplied by the over-dispersion ``φ`` of the monthly counts, and when ``r`` is a
+comparison area's change its own variance ``φ(1/C_b + 1/C_a)`` joins ``Var(π)/π²``.
+
 ``θ < 1`` is a reduction; ``100·(θ - 1)`` is the effect in percent. The naive ratio ``L / (r·K)`` is
 given beside it: the difference between the two is the regression to the mean.
 """
@@ -136,20 +140,29 @@ def site_estimate(predicted: float, dispersion: float, before: int, after_ratio:
     return SiteEstimate(weight, expected, after_ratio * expected, after_ratio**2 * (1 - weight) * expected)
 
 
-def index_of_effectiveness(after: int, pi: float, var_pi: float) -> tuple[float, float]:
-    """``θ`` and ``Var(θ)`` with Hauer's small-sample correction, for one site or summed over a group."""
+def index_of_effectiveness(after: int, pi: float, var_pi: float, dispersion: float = 1.0) -> tuple[float, float]:
+    """``θ`` and ``Var(θ)`` with Hauer's small-sample correction, for one site or summed over a group.
+
+    ``dispersion``: ``φ``, the after count's variance over its mean (1 for Poisson, Hauer's assumption)."""
     relative = var_pi / pi**2
     theta = (after / pi) / (1 + relative)
-    # θ²/L written as L/(π(1+rel))²: the same figure, defined when no incident happened after.
-    variance = (after / (pi * (1 + relative)) ** 2 + theta**2 * relative) / (1 + relative) ** 2
+    # φθ²/L written as φL/(π(1+rel))²: the same figure, defined when no incident happened after.
+    variance = (dispersion * after / (pi * (1 + relative)) ** 2 + theta**2 * relative) / (1 + relative) ** 2
     return theta, variance
 
 
 def empirical_bayes(
     before: int, after: int, exposure: float, after_ratio: float,
     reference_counts: Sequence[int], reference_exposures: Sequence[float], prior: Prior = "moments",
+    *, dispersion: float = 1.0, trend_relative_variance: float = 0.0,
 ) -> EmpiricalBayes:  # fmt: skip
-    """EB estimate for one target: ``before``/``after`` counts, its before ``exposure``, ``r = after_ratio``."""
+    """EB estimate for one target: ``before``/``after`` counts, its before ``exposure``, ``r = after_ratio``.
+
+    ``dispersion``: ``φ`` of the monthly counts, which the after count's variance is multiplied by;
+    ``trend_relative_variance``: ``Var(r)/r²`` when ``r`` is itself estimated from counts (a comparison
+    area's change), added to ``Var(π)/π²``. Hauer's textbook form is ``φ = 1`` and an exact ``r``; with the
+    evaluation's own ``φ`` and the trend's noise the EB interval is as wide as the primary outcome's reasons
+    for doubt, and cannot call "significant" what the primary outcome, on the same counts, cannot."""
     refusal = _refusal(reference_counts, reference_exposures, exposure) or (
         "the after window must be longer than zero" if after_ratio <= 0 else None
     )
@@ -161,11 +174,14 @@ def empirical_bayes(
         return EmpiricalBayes(method, fitted, before, after)
     predicted = fitted.rate * exposure
     site = site_estimate(predicted, fitted.dispersion, before, after_ratio)
-    pi, var_pi = site.expected_after, site.expected_after_variance
-    theta, variance = index_of_effectiveness(after, pi, var_pi)
+    pi = site.expected_after
+    var_pi = site.expected_after_variance + pi**2 * trend_relative_variance
+    theta, variance = index_of_effectiveness(after, pi, var_pi, dispersion)
     half = Z * math.sqrt(variance)
+    widened = f"; after count's variance x phi {dispersion:.3g}" if dispersion != 1 else ""
+    widened += "; the trend's own variance (comparison counts) in Var(pi)" if trend_relative_variance else ""
     return EmpiricalBayes(
-        method=f"{method}; θ with Hauer's small-sample correction, normal 95% CI",
+        method=f"{method}; θ with Hauer's small-sample correction, normal 95% CI{widened}",
         reason=None if after else NOTHING_AFTER,
         observed_before=before,
         observed_after=after,
