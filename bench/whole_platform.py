@@ -140,7 +140,9 @@ async def step(platform: Platform, totals: Totals, traffic: Traffic, rate: float
         await asyncio.wait_for(all_seen.wait(), SEEN_WITHIN_S)
     all_seen.set()
     await watcher
-    return _step_figure(traffic, rate, run, before, seen, totals.failures + Counter(dict.fromkeys(_dead(platform), 1)))
+    return _step_figure(
+        traffic, rate, run, before, seen, totals.failures + Counter(f"{name} died" for name in _dead(platform))
+    )
 
 
 def _all_seen(run: Run, traffic: Traffic, before: dict[str, Any], seen: list[tuple[float, dict[str, Any]]]) -> bool:
