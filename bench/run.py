@@ -62,15 +62,17 @@ def import_figures(result: dict[str, Any]) -> list[Figure]:
     ]  # fmt: skip
 
 
-def print_table(figures: list[Figure], previous: dict[str, float | None]) -> None:
+def print_table(figures: list[Figure], previous: dict[str, tuple[float | None, str]]) -> None:
     """The figures, with what is wrong with each measurement and the change against the previous committed run."""
+    against = sorted({previous[f.name][1] for f in figures if f.name in previous})
+    print(f"change against {', '.join(against) or 'nothing (no committed run of these figures)'}")
     print(f"{'figure':<58}{'value':>10}  {'unit':<9}{'baseline':>11}  {'ratio':>6}  {'target':<13}{'met':<5}"
           f"{'failed':>7}{'change':>8}")  # fmt: skip
     for f in figures:
         baseline = f"{f.baseline:,.1f}" if f.baseline is not None else "-"
         ratio = f"{f.ratio:.0%}" if f.ratio is not None else "-"
         met = "-" if f.met is None else ("yes" if f.met else "NO")
-        before = previous.get(f.name)
+        before = previous.get(f.name, (None, ""))[0]
         change = f"{f.value / before - 1:+.0%}" if before and math.isfinite(f.value) else "-"
         print(f"{f.name:<58}{f.value:>10,.1f}  {f.unit:<9}{baseline:>11}  {ratio:>6}  {f.target:<13}{met:<5}"
               f"{f.failed:>7}{change:>8}")  # fmt: skip
@@ -137,14 +139,16 @@ def machine() -> dict[str, Any]:
     }
 
 
-def previous_results(current: Path) -> tuple[str, dict[str, float | None]]:
-    """The figures of the newest committed results file (by its commit's date) other than ``current``."""
+def previous_results(current: Path) -> dict[str, tuple[float | None, str]]:
+    """Each figure's value in the newest committed results file (by its commit's date) that holds it, other than
+    ``current``, with that file: a run of some parts compares each with its last committed run."""
     files = [f for f in git("ls-files", "bench/results/20*.json").split() if ROOT / f != current]
-    if not files:
-        return "", {}
-    newest = max(files, key=lambda f: (int(git("log", "-1", "--format=%ct", "--", f) or 0), f))
-    figures = json.loads(git("show", f"HEAD:{newest}"))["figures"]
-    return newest, {f["name"]: f["value"] for f in figures}
+    files.sort(key=lambda f: (int(git("log", "-1", "--format=%ct", "--", f) or 0), f), reverse=True)
+    previous: dict[str, tuple[float | None, str]] = {}
+    for f in files:
+        for figure in json.loads(git("show", f"HEAD:{f}"))["figures"]:
+            previous.setdefault(figure["name"], (figure["value"], f))
+    return previous
 
 
 def main() -> None:
@@ -167,9 +171,7 @@ def main() -> None:
         servers.stop()
     today = datetime.now(UTC).date().isoformat()
     path = RESULTS / f"{today}-{commit}.json"
-    against, previous = previous_results(path)
-    print(f"change against {against or 'nothing (no committed results)'}")
-    print_table(figures, previous)
+    print_table(figures, previous_results(path))
     record = {
         "date": today,
         "commit": commit,
