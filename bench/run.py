@@ -146,7 +146,7 @@ def previous_results(current: Path) -> dict[str, tuple[float | None, str]]:
     files.sort(key=lambda f: (int(git("log", "-1", "--format=%ct", "--", f) or 0), f), reverse=True)
     previous: dict[str, tuple[float | None, str]] = {}
     for f in files:
-        for figure in json.loads(git("show", f"HEAD:{f}"))["figures"]:
+        for figure in json.loads(git("show", f"HEAD:{f}")).get("figures", []):  # a part's own file has none
             previous.setdefault(figure["name"], (figure["value"], f))
     return previous
 

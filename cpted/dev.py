@@ -159,6 +159,9 @@ class Platform:
 
     def environment(self, database_url: str, redis_url: str) -> dict[str, str]:
         env = dict(os.environ)
+        # One BLAS thread, as in the image: the estimators' small factorisations only fight over cores with more.
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        env.setdefault("OMP_NUM_THREADS", "1")
         env.update(
             CPTED_DATABASE_URL=database_url,
             CPTED_REDIS_URL=redis_url,

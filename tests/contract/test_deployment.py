@@ -220,6 +220,7 @@ def test_the_image_is_slim_runs_as_a_user_and_checks_its_health() -> None:
     assert final.startswith("python:3.11-slim")
     assert re.search(r"^USER (?!0\b|root\b)\S+", final, re.M)
     assert re.search(r"^HEALTHCHECK .*", final, re.M) and "/healthz" in final
+    assert "OPENBLAS_NUM_THREADS=1" in final, "the estimators run with one BLAS thread"
 
 
 def test_relays_and_consumers_have_a_liveness_probe_on_their_heartbeat_port() -> None:

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from services.metrics.cswb.store.feeds import LOCK_NAMESPACE
-from services.metrics.evaluation.domain.windows import local_today
+from shared.clock import Clock
 from shared.db.engine import plain_url
 from tests.e2e.cswb_processes import CeleryWorld, celery_world, kill, log_of, until
 from tests.servers import TestServers
@@ -119,7 +119,7 @@ async def _contains(proc: object, text: str) -> bool:
 
 async def test_two_beats_and_two_workers_at_once_still_give_one_feed_per_date(own_world: CeleryWorld) -> None:
     own_world.env |= {"CPTED_CSWB_EVERY_S": "0.5", "CPTED_CSWB_CATCH_UP_DAYS": "3"}
-    today = local_today("America/Toronto")
+    today = Clock("America/Toronto").today()
     days = [(today - timedelta(days=k)).isoformat() for k in (3, 2, 1)]
     beats = [own_world.beat("beat-1"), own_world.beat("beat-2")]
     own_world.worker("worker-1")

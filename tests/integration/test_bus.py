@@ -138,6 +138,13 @@ async def test_events_out_of_order_still_give_the_final_state(
     await _consume_all(_consumer(engine, redis))
     totals = await _totals(metrics_api)
     assert {k: totals[k] for k in EXPECTED} == EXPECTED
+    # The day work began is kept though the move to "implemented" was applied first.
+    conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
+    progress = await conn.fetch("SELECT audit_id, in_progress_on FROM metrics.recommendation_progress")
+    await conn.close()
+    assert [(str(r["audit_id"]), r["in_progress_on"].isoformat()) for r in progress] == [
+        (world["audit"]["id"], "2025-06-01")
+    ]
 
 
 async def test_abandoned_entries_are_claimed_by_another_consumer(

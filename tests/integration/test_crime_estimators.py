@@ -359,6 +359,32 @@ async def test_hartung_knapp_and_adjustments_equal_the_pure_functions(
             holm.adjusted[i], abs=1e-3
         )
 
+    # Reading every family side by side is many tests: they are adjusted together, across families and categories.
+    families = (await metrics_api.get("/v1/evaluations/summary/families", params={"window_days": 365})).json()
+    shipped = outcome_families.shipped_category_map()
+    assert [f["family"] for f in families["families"]] == ["all", *sorted(shipped.families)]
+    expected_tests = []
+    for row in families["families"]:
+        alone = (
+            await metrics_api.get("/v1/evaluations/summary", params={"window_days": 365, "family": row["family"]})
+        ).json()
+        assert row["audits"] == len(alone["audits"])
+        assert row["primary"] == (alone["pooled"] or {}).get("primary")
+        if alone["pooled"]:
+            expected_tests.append((row["family"], None, alone["pooled"]["primary"]["p_value"]))
+        for category, pooled in alone["by_recommendation_category"].items():
+            expected_tests.append((row["family"], category, pooled["primary"]["p_value"]))
+    tests = families["tests"]
+    assert [(t["family"], t["recommendation_category"], t["p_value"]) for t in tests] == expected_tests
+    assert len(tests) > len(p_values)
+    # Rounded p-values go in here; the service adjusts the unrounded ones.
+    holm = pooling.adjust([t["p_value"] for t in tests], "holm")
+    bh = pooling.adjust([t["p_value"] for t in tests], "fdr_bh")
+    for i, t in enumerate(tests):
+        assert t["holm_p_value"] == pytest.approx(holm.adjusted[i], abs=2e-3)
+        assert t["benjamini_hochberg_p_value"] == pytest.approx(bh.adjusted[i], abs=2e-3)
+        assert t["holm_p_value"] >= t["p_value"]
+
 
 @pytest.fixture
 async def other_metrics_editor(engine: AsyncEngine, audits_api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
@@ -395,3 +421,81 @@ async def test_the_openapi_document_types_the_new_answers(metrics_api: httpx.Asy
     assert mapped["content"]["application/json"]["schema"]["$ref"].endswith("/CategoryMapRead")
     params = {p["name"] for p in doc["paths"]["/v1/evaluations/summary"]["get"]["parameters"]}
     assert "family" in params
+
+
+async def test_admins_store_new_category_map_versions_and_old_ones_stay_usable(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    engine: AsyncEngine,
+    redis: Redis,
+    crime: dict[str, Any],
+    other_metrics_editor: httpx.AsyncClient,
+) -> None:
+    await _monthly_world(audits_api, metrics_api, engine, redis, crime)
+    audit = crime["audit"]["id"]
+    shipped = outcome_families.shipped_category_map()
+    new_map = {
+        "replaces_version": shipped.version,
+        "effective_from": "2026-01-01",
+        "note": "drug possession counted as disorder, on the partnership's request",
+        "families": dict(shipped.families) | {"disorder": "Disorder"},
+        "categories": {c: list(fs) for c, fs in shipped.categories.items() if c != "drug_possession"}
+        | {"Drug Possession": ["disorder"]},
+    }
+    refused = await other_metrics_editor.post("/v1/evaluations/category-maps", json=new_map)
+    assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    r = await metrics_api.post("/v1/evaluations/category-maps", json=new_map)
+    assert r.status_code == 201, r.text
+    stored = r.json()
+    assert stored["version"] == shipped.version + 1 and stored["created_by"] and stored["created_at"]
+    assert stored["categories"]["drug_possession"] == ["disorder"]
+    assert r.headers["location"] == f"/v1/evaluations/category-map?version={stored['version']}"
+    assert (await metrics_api.get("/v1/evaluations/category-map")).json() == stored
+    assert (await metrics_api.get(r.headers["location"])).json() == stored
+    first = await metrics_api.get("/v1/evaluations/category-map", params={"version": shipped.version})
+    assert first.json()["version"] == shipped.version and "disorder" not in first.json()["families"]
+    listed = (await metrics_api.get("/v1/evaluations/category-maps", params={"limit": 1})).json()
+    assert [m["version"] for m in listed["items"]] == [stored["version"]] and listed["next_cursor"]
+    rest = (await metrics_api.get("/v1/evaluations/category-maps", params={"cursor": listed["next_cursor"]})).json()
+    assert [m["version"] for m in rest["items"]] == [shipped.version] and rest["next_cursor"] is None
+
+    # Evaluations use the current version unless told which; the answer names the one used.
+    disorder = (
+        await metrics_api.get(f"/v1/evaluations/audits/{audit}", params={"window_days": 365, "family": "disorder"})
+    ).json()
+    assert disorder["category_map_version"] == stored["version"] and disorder["categories"] == ["drug_possession"]
+    assert disorder["target"]["before"] == await _window_count(
+        metrics_api, disorder["before_window"], crime["target"]["id"], categories="drug_possession"
+    )
+    substance = (
+        await metrics_api.get(f"/v1/evaluations/audits/{audit}", params={"window_days": 365, "family": "substance"})
+    ).json()
+    assert "drug_possession" not in substance["categories"]
+    before = {"window_days": 365, "family": "substance", "category_map_version": shipped.version}
+    again = (await metrics_api.get(f"/v1/evaluations/audits/{audit}", params=before)).json()
+    assert again["category_map_version"] == shipped.version and "drug_possession" in again["categories"]
+    for path in (f"/v1/evaluations/audits/{audit}", f"/v1/evaluations/audits/{audit}/estimators"):
+        old = await metrics_api.get(path, params={"family": "disorder", "category_map_version": shipped.version})
+        assert old.status_code == 422 and old.json()["errors"][0]["field"] == "query.family"
+    summary = (await metrics_api.get("/v1/evaluations/summary", params={"family": "disorder"})).json()
+    assert summary["category_map_version"] == stored["version"]
+    unknown = await metrics_api.get(f"/v1/evaluations/audits/{audit}", params={"category_map_version": 99})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "query.category_map_version"
+    assert (await metrics_api.get("/v1/evaluations/category-map", params={"version": 99})).status_code == 404
+
+    # A version made from a stale read is refused, not silently overwritten; bad maps name their field.
+    stale = await metrics_api.post("/v1/evaluations/category-maps", json=new_map)
+    assert stale.status_code == 409 and stale.json()["current_version"] == stored["version"]
+    assert stale.json()["errors"][0]["field"] == "body.replaces_version"
+    current = stored["version"]
+    for change, field in (
+        ({"categories": {"arson": ["noise"]}}, "body.categories.arson"),
+        ({"families": {"all": "Everything"}}, "body.families.all"),
+        ({"categories": {"Break and Enter": ["property"], "break-and-enter": ["property"]}}, "body.categories"),
+    ):
+        bad = await metrics_api.post(
+            "/v1/evaluations/category-maps", json=new_map | {"replaces_version": current} | change
+        )
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["errors"][0]["field"].startswith(field), bad.json()
+    assert (await metrics_api.get("/v1/evaluations/category-map")).json()["version"] == current

@@ -250,6 +250,17 @@ async def test_the_implementation_period_is_left_out_of_both_windows(
         )
     ).json()
     assert first["after_window"] == ["2025-03-02", "2025-03-31"] and first["target"] == EXPECTED["target"]
+    started = (
+        await metrics_api.get(
+            f"/v1/evaluations/audits/{audit}", params={"window_days": 30, "implementation": "first_in_progress"}
+        )
+    ).json()
+    # Work began on 1 February, when the world's first recommendation went in progress: the before window
+    # ends on 31 January, and the after window still starts after the last implemented_on.
+    assert started["implementation_period"] == ["2025-02-01", "2025-03-10"]
+    assert started["intervention_source"] == "in_progress to implemented_on"
+    assert started["before_window"] == ["2025-01-02", "2025-01-31"]
+    assert started["after_window"] == ["2025-03-11", "2025-04-09"]
     given = (
         await metrics_api.get(
             f"/v1/evaluations/audits/{audit}",

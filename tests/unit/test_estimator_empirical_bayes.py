@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.metrics.evaluation.domain.estimators.empirical_bayes import empirical_bayes, moments_prior, trend_ratio
+from services.metrics.evaluation.domain.estimators.empirical_bayes import (
+    empirical_bayes,
+    index_of_effectiveness,
+    moments_prior,
+    site_estimate,
+    trend_ratio,
+)
 
 REFERENCE = [2, 4, 6, 8, 10]
 
@@ -81,3 +87,35 @@ def test_the_hottest_neighbourhoods_show_no_effect_once_corrected(prior: str) ->
     print(f"{prior}: naive mean ratio {np.mean(naive):.3f}, EB theta {np.mean(corrected):.3f}")
     assert np.mean(naive) < 0.85  # the regression to the mean looks like a 15 %+ reduction
     assert np.mean(corrected) == pytest.approx(1, abs=0.05)
+
+
+# Highway Safety Manual (1st ed., 2010), chapter 9, section 9.10 sample problem: 13 rural two-lane road
+# segments, 5 years before and 2 after, SPF N = AADT x L x 365e-6 x e^-0.312 per year, k = 0.236 / L.
+# Per site: length (mi), AADT before, AADT after, crashes in the 5 years before, in the 2 years after.
+# Data as published in the R package cn838/HSM (data/X9_10_seg.RData), whose tests hold the sums to the HSM's.
+HSM_9_10 = [
+    (1.114, 8858, 8832, 16, 2), (0.88, 11190, 11156, 6, 2), (0.479, 11190, 11156, 4, 2),
+    (1.0, 6408, 6388, 16, 1), (0.459, 6402, 6382, 1, 1), (0.5, 6268, 6250, 5, 1),
+    (0.987, 6268, 6250, 17, 9), (0.71, 5503, 5061, 12, 0), (0.88, 5523, 5024, 8, 0),
+    (0.72, 5523, 5024, 3, 0), (0.78, 5523, 5024, 9, 5), (1.11, 5523, 5024, 9, 6), (0.92, 5523, 5024, 16, 1),
+]  # fmt: skip
+
+
+def test_the_highway_safety_manuals_sample_problem() -> None:
+    def spf(aadt: int, length: float, years: int) -> float:
+        return years * aadt * length * 365e-6 * np.exp(-0.312)
+
+    sites = []
+    for length, aadt_before, aadt_after, before, after in HSM_9_10:
+        predicted, predicted_after = spf(aadt_before, length, 5), spf(aadt_after, length, 2)
+        sites.append((predicted, site_estimate(predicted, 0.236 / length, before, predicted_after / predicted), after))
+    assert sum(p for p, _, _ in sites) == pytest.approx(96.190, abs=5e-4)
+    assert sum(s.expected_before for _, s, _ in sites) == pytest.approx(111.807, abs=5e-4)
+    pi = sum(s.expected_after for _, s, _ in sites)
+    var_pi = sum(s.expected_after_variance for _, s, _ in sites)
+    after = sum(a for _, _, a in sites)
+    assert (after, round(pi, 3), round(var_pi, 2)) == (30, 42.881, 11.16)  # the package's sums: 30, 11.161
+    theta, variance = index_of_effectiveness(after, pi, var_pi)
+    assert round(theta, 4) == 0.6954  # OR' = 0.6996 before the small-sample correction
+    assert round(100 * (1 - theta), 2) == 30.46  # the safety effectiveness, in percent
+    assert round(variance**0.5, 4) == 0.1372  # Hauer's Var(θ); the package's own variance form gives 0.1388

@@ -3,7 +3,9 @@
 Drawn on a bare ``Figure`` (the Agg canvas; never pyplot, so no display and no global state),
 off the event loop.
 Target and control have their own axes because the control is usually many
-times larger; shading shows the before and after windows.
+times larger; shading shows the before and after windows and the implementation
+period; the synthetic control (dashed, on the target's axis) is drawn when its fit
+is good enough, else the title says why not.
 """
 
 from __future__ import annotations
@@ -18,7 +20,27 @@ from matplotlib.figure import Figure
 from services.metrics.evaluation.domain.windows import Period, month_starts
 
 
-def render(evaluation: dict[str, Any], target: dict[date, int], control: dict[date, int], title: str) -> bytes:
+def render(
+    evaluation: dict[str, Any],
+    target: dict[date, int],
+    control: dict[date, int],
+    title: str,
+    synthetic: tuple[dict[date, float], str | None] = ({}, None),
+) -> bytes:
+    """The chart as PNG bytes."""
+    buffer = io.BytesIO()
+    draw(evaluation, target, control, title, synthetic).savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def draw(
+    evaluation: dict[str, Any],
+    target: dict[date, int],
+    control: dict[date, int],
+    title: str,
+    synthetic: tuple[dict[date, float], str | None] = ({}, None),
+) -> Figure:
+    """``synthetic``: the synthetic control per month (target scale), or the reason it was refused."""
     before, after = evaluation["before_window"], evaluation["after_window"]
     axis = month_starts(Period(before[0], after[1]))
     middles = [m + timedelta(days=14) for m in axis]  # a month's count is drawn in the middle of its month
@@ -27,6 +49,11 @@ def render(evaluation: dict[str, Any], target: dict[date, int], control: dict[da
     right = left.twinx()
     left.plot(middles, [target.get(m, 0) for m in axis], marker="o", color="#c0392b", label="target (left axis)")
     right.plot(middles, [control.get(m, 0) for m in axis], marker=".", color="#7f8c8d", label="control (right axis)")
+    line, refused = synthetic
+    shown = [m for m in axis if m in line]
+    if shown:
+        left.plot([m + timedelta(days=14) for m in shown], [line[m] for m in shown], linestyle="--",
+                  color="#8e44ad", label="synthetic control (left axis)")  # fmt: skip
     left.axvspan(before[0], before[1], color="#3498db", alpha=0.08, label="before window")
     left.axvspan(after[0], after[1], color="#2ecc71", alpha=0.08, label="after window")
     first, last = evaluation["implementation_period"]
@@ -45,11 +72,10 @@ def render(evaluation: dict[str, Any], target: dict[date, int], control: dict[da
     left.set_title(
         f"{title}\nPrimary: OR {primary['estimate']} [{low}, {high}] (CI widened for over-dispersion, "
         f"phi {evaluation['dispersion']['phi']:g}), target change {evaluation['percent_change']}%{status}"
+        + (f"\nNo synthetic control: {refused}" if refused else "")
     )
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, fontsize="small")
     figure.autofmt_xdate()
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    return figure

@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
@@ -67,6 +68,7 @@ from shared.contracts.events.events import (
     TrainingRecorded,
     TrainingState,
 )
+from shared.contracts.vocabulary import RecommendationStatus
 
 
 @dataclass
@@ -262,12 +264,22 @@ async def apply_events(
             continue  # an older version arriving late changes nothing
         kind.apply(batch, kind, event, old)
     await _write_states(conn, batch)
+    await projections.record_progress(conn, _went_in_progress(fresh))
     # Incidents follow the latest boundaries (see crime/store/placement.py).
     await follow_boundaries(conn, [id_ for kind, id_ in batch.dirty if kind == NEIGHBOURHOOD.name])
     await projections.add_to_counters(conn, batch.deltas)
     if then is not None:
         await then(conn, fresh)
     return len(fresh)
+
+
+def _went_in_progress(events: Sequence[Envelope]) -> list[tuple[uuid.UUID, uuid.UUID, date]]:
+    """Each recommendation's moves into ``in_progress``, late or not: the earliest day is what counts."""
+    return [
+        (e.subject_id, e.payload.audit_id, e.payload.on)
+        for e in events
+        if isinstance(e, RecommendationStatusChanged) and e.payload.to is RecommendationStatus.in_progress
+    ]
 
 
 async def _record_processed(conn: AsyncConnection, events: Sequence[Envelope]) -> list[Envelope]:

@@ -6,7 +6,6 @@ Figures are in elements with ``data-metric``/``data-period`` (and the charts'
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from services.metrics.report import before_after, charts
@@ -133,9 +132,8 @@ def _outstanding(r: PartnershipReport) -> str:
 def _footer(r: PartnershipReport) -> str:
     as_of = r.as_of.isoformat(timespec="minutes") if r.as_of else "no event applied yet"
     behind = f" {r.lag_events} published changes were not applied yet." if r.lag_events else ""
-    made = datetime.now(UTC).isoformat(timespec="minutes")
     return (
-        f"<footer><p>Figures as of {e(as_of)} (UTC); report made {made} (UTC).{e(behind)} "
+        f"<footer><p>Figures as of {e(as_of)} (UTC); report made on {r.today.isoformat()} (local date).{e(behind)} "
         "Audits count by the day conducted, recommendations by their audit's day, implementations by the day "
         "implemented, events by their local start day (America/Toronto), as in the platform's running totals. "
         "Before/after definitions: odds ratio of Welsh &amp; Farrington, with the other neighbourhoods of the "

@@ -8,13 +8,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.metrics.crime.api.categories import CategoriesQ, split_values
-from services.metrics.evaluation.api.schemas import CategoryMapRead, EstimatorsRead, EvaluationRead
+from services.metrics.evaluation.api.schemas import (
+    CategoryMapCreate,
+    CategoryMapPage,
+    CategoryMapRead,
+    EstimatorsRead,
+    EvaluationRead,
+    FamiliesRead,
+    SummaryRead,
+)
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.windows import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
-from services.metrics.evaluation.handlers import estimators, evaluations, summary
-from shared.auth.keys import ReaderKey
+from services.metrics.evaluation.handlers import category_maps, charts, estimators, evaluations, summary
+from services.metrics.evaluation.store.category_maps import SHIPPED
+from shared.auth.keys import CurrentKey, ReaderKey
 from shared.errors import InvalidField
 from shared.web.http import ClockDep, SessionDep
+from shared.web.pagination import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 
@@ -32,16 +42,14 @@ FamilyQ = Annotated[
     Query(
         max_length=100,
         description="outcome family: all (default), or one of the category map's families "
-        f"({', '.join(sorted(evaluations.CATEGORY_MAP.families))}); see GET /v1/evaluations/category-map",
+        f"(in the shipped map: {', '.join(sorted(SHIPPED.families))}); see GET /v1/evaluations/category-map",
     ),
 ]
-
-
-def _family(family: str) -> str:
-    if family != outcome_families.ALL and family not in evaluations.CATEGORY_MAP.families:
-        known = ", ".join([outcome_families.ALL, *sorted(evaluations.CATEGORY_MAP.families)])
-        raise InvalidField(f"unknown outcome family; one of {known}", field="query.family")
-    return family
+IncludeIncompleteQ = Annotated[bool, Query(description="also pool audits whose after window is running")]
+CategoryMapVersionQ = Annotated[
+    int | None,
+    Query(ge=1, le=1_000_000, description="the category map version to use (default: the current one)"),
+]
 
 
 def _params(
@@ -56,7 +64,8 @@ def _params(
         evaluations.Implementation,
         Query(
             description="implementation period left out of both windows: from the first to the last implemented_on "
-            "(implemented), or the first implemented_on alone (first_implemented)"
+            "(implemented), the first implemented_on alone (first_implemented), or from the first day a "
+            "recommendation went in progress to the last implemented_on (first_in_progress)"
         ),
     ] = "implemented",
     implementation_from: Annotated[
@@ -64,6 +73,7 @@ def _params(
     ] = None,
     implementation_to: Annotated[date | None, Query(description="given implementation period: last day")] = None,
     family: FamilyQ = outcome_families.ALL,
+    category_map_version: CategoryMapVersionQ = None,
 ) -> evaluations.Params:
     try:
         controls = tuple(uuid.UUID(v) for v in split_values(control_neighbourhood_ids))
@@ -87,7 +97,8 @@ def _params(
         controls,
         implementation=implementation,
         implementation_period=given,
-        family=_family(family),
+        family=family,
+        category_map_version=category_map_version,
     )
 
 
@@ -128,8 +139,50 @@ async def audit_estimators(
 
 
 @router.get("/category-map", response_model=CategoryMapRead, summary="The category map that defines outcome families")
-async def category_map(principal: ReaderKey) -> dict[str, Any]:
-    return evaluations.category_map()
+async def category_map(
+    session: SessionDep,
+    principal: ReaderKey,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000, description="default: the current version")] = None,
+) -> dict[str, Any]:
+    return (await category_maps.one(session, version)).to_row()
+
+
+@router.get("/category-maps", response_model=CategoryMapPage, summary="Every version of the category map")
+async def list_category_maps(
+    session: SessionDep,
+    principal: ReaderKey,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 500)")] = 50,
+    cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    """Newest first; the shipped map is version 1."""
+    found, next_cursor = await category_maps.page(session, cursor, limit)
+    return {"items": [m.to_row() for m in found], "next_cursor": next_cursor}
+
+
+@router.post(
+    "/category-maps",
+    status_code=201,
+    response_model=CategoryMapRead,
+    summary="Store a new version of the category map (admins)",
+    responses={409: {"description": "`replaces_version` is not the current version"}},
+)
+async def create_category_map(
+    body: CategoryMapCreate, response: Response, session: SessionDep, principal: CurrentKey
+) -> dict[str, Any]:
+    """The new version becomes the current one for every evaluation that does not name a version; earlier
+    versions stay readable and usable (`category_map_version=`)."""
+    stored = await category_maps.create(
+        session,
+        principal,
+        replaces_version=body.replaces_version,
+        effective_from=body.effective_from,
+        note=body.note,
+        families=body.families,
+        categories=body.categories,
+    )
+    await session.commit()
+    response.headers["Location"] = f"/v1/evaluations/category-map?version={stored.version}"
+    return stored.to_row()
 
 
 @router.get(
@@ -141,12 +194,13 @@ async def category_map(principal: ReaderKey) -> dict[str, Any]:
 async def evaluation_chart(
     audit_id: uuid.UUID, clock: ClockDep, session: SessionDep, principal: ReaderKey, params: ParamsDep
 ) -> Response:
-    png = await evaluations.audit_chart(session, principal, audit_id, params, zone=clock.zone_name, today=clock.today())
+    png = await charts.audit_chart(session, principal, audit_id, params, zone=clock.zone_name, today=clock.today())
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get(
     "/summary",
+    response_model=SummaryRead,
     summary="Pooled evaluation over every audit with an implemented recommendation",
 )
 async def evaluation_summary(
@@ -155,15 +209,40 @@ async def evaluation_summary(
     principal: ReaderKey,
     window_days: WindowDaysQ = 365,
     categories: CategoriesQ = [],  # noqa: B006
-    include_incomplete: Annotated[bool, Query(description="also pool audits whose after window is running")] = False,
+    include_incomplete: IncludeIncompleteQ = False,
     family: FamilyQ = outcome_families.ALL,
+    category_map_version: CategoryMapVersionQ = None,
 ) -> dict[str, Any]:
     return await summary.summary(
         session,
         principal,
         window_days=window_days,
         categories=split_values(categories, normalise=True),
-        family=_family(family),
+        family=family,
+        category_map_version=category_map_version,
         include_incomplete=include_incomplete,
+        today=clock.today(),
+    )
+
+
+@router.get(
+    "/summary/families",
+    response_model=FamiliesRead,
+    summary="Every outcome family pooled side by side, adjusted for multiplicity across families and categories",
+)
+async def evaluation_families(
+    clock: ClockDep,
+    session: SessionDep,
+    principal: ReaderKey,
+    window_days: WindowDaysQ = 365,
+    include_incomplete: IncludeIncompleteQ = False,
+    category_map_version: CategoryMapVersionQ = None,
+) -> dict[str, Any]:
+    return await summary.families(
+        session,
+        principal,
+        window_days=window_days,
+        include_incomplete=include_incomplete,
+        category_map_version=category_map_version,
         today=clock.today(),
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.contracts.fields import Input, Name
 
 
 class AreaCountsRead(BaseModel):
@@ -57,7 +59,9 @@ class EvaluationRead(BaseModel):
     neighbourhood_id: uuid.UUID
     intervention_date: date
     intervention_source: str = Field(
-        description="implemented_on (first implemented recommendation), conducted_on, or given"
+        description="implemented_on (first implemented recommendation), conducted_on, given, or "
+        "`in_progress to implemented_on` (implementation=first_in_progress); with a reason after a colon when "
+        "the option asked for could not be followed"
     )
     implementation_period: list[date] = Field(description="left out of both windows: first and last day")
     window_days: int
@@ -220,12 +224,41 @@ class EstimatorsRead(BaseModel):
     power: PowerRead
 
 
+FamilyName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$", max_length=40), Field(description="snake_case")
+]
+CategoryName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+
+
 class CategoryMapRead(BaseModel):
     version: int
     effective_from: date
     note: str
     families: dict[str, str] = Field(description="family name -> label; 'all' is every category")
     categories: dict[str, list[str]] = Field(description="incident category -> the families it belongs to")
+    created_at: datetime | None = Field(description="when an admin stored this version; null for the shipped one")
+    created_by: str | None = Field(description="id of the key that stored it; null for the shipped one")
+
+
+class CategoryMapPage(BaseModel):
+    items: list[CategoryMapRead]
+    next_cursor: str | None
+
+
+class CategoryMapCreate(Input):
+    """A new version of the whole map: it replaces the current version, which must be ``replaces_version``."""
+
+    replaces_version: int = Field(
+        ge=1, le=1_000_000, description="the current version, as read: a map changed since is a 409, not overwritten"
+    )
+    effective_from: date = Field(description="from when the map describes the data (information for readers)")
+    note: str = Field("", max_length=2000, description="why this version: what changed and on whose word")
+    families: dict[FamilyName, Name] = Field(
+        min_length=1, max_length=50, description="family name -> label shown to people; 'all' is reserved"
+    )
+    categories: dict[CategoryName, list[FamilyName]] = Field(
+        max_length=2000, description="incident category (normalised as incidents are) -> the families it belongs to"
+    )
 
 
 class TargetRead(BaseModel):
@@ -256,3 +289,136 @@ class TargetingRead(BaseModel):
     unassigned_incidents: int = Field(description="Incidents in the period placed in no neighbourhood")
     method: str
     next_cursor: str | None
+
+
+class _Exact(BaseModel):
+    """An answer built as a dict: a key the model does not declare is an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PooledEstimateRead(_Exact):
+    odds_ratio: float
+    odds_ratio_ci95: list[float]
+    log_odds_ratio: float
+    se: float
+    p_value: float
+    relative_effect_percent: float
+    significant: bool
+
+
+class HartungKnappRead(_Exact):
+    hartung_knapp_ci95: list[float] | None
+    hartung_knapp_p_value: float | None
+    prediction_interval95: list[float] | None = Field(description="from three audits on")
+    hartung_knapp_reason: str | None
+    hartung_knapp_method: str
+
+
+class RandomEffectsRead(PooledEstimateRead, HartungKnappRead):
+    tau2: float
+
+
+class PooledPrimaryRead(RandomEffectsRead):
+    outcome: str
+    method: str
+
+
+class PooledRead(_Exact):
+    audits: int
+    few_audits: bool
+    fixed_effect: PooledEstimateRead
+    random_effects: RandomEffectsRead
+    q: float
+    q_df: int
+    q_p_value: float | None
+    i2_percent: float
+    primary: PooledPrimaryRead
+
+
+class AdjustedRead(_Exact):
+    p_value: float
+    holm_p_value: float
+    benjamini_hochberg_p_value: float
+    holm_significant: bool
+    benjamini_hochberg_significant: bool
+
+
+class MultiplicityRead(_Exact):
+    outcome: str
+    method: str
+    by_recommendation_category: dict[str, AdjustedRead]
+
+
+class PooledAuditRead(_Exact):
+    audit_id: uuid.UUID
+    neighbourhood_id: uuid.UUID
+    intervention_date: date
+    recommendation_categories: list[str]
+    target: AreaCountsRead
+    control: AreaCountsRead
+    odds_ratio: float
+    odds_ratio_ci95: list[float]
+    log_odds_ratio: float
+    variance: float
+    variance_overdispersion: float
+    zero_cell_correction: bool
+    dispersion_phi: float
+    insufficient_data: list[str] = Field(description="why the counts support no verdict; empty when they do")
+    implementation_period: list[date]
+    before_window: list[date]
+    after_window: list[date]
+    complete: bool
+
+
+class ExcludedAuditRead(_Exact):
+    audit_id: uuid.UUID
+    reason: str
+
+
+class SummaryRead(_Exact):
+    window_days: int
+    categories: list[str]
+    family: str
+    category_map_version: int
+    few_audits: bool
+    few_audits_warning: str | None
+    multiplicity: MultiplicityRead
+    include_incomplete: bool
+    complete: bool
+    primary: str = Field(description="the pooled outcome that decides: `pooled.primary`")
+    corrections: list[str]
+    pooled: PooledRead | None = Field(description="null when no audit could be pooled")
+    by_recommendation_category: dict[str, PooledRead | None]
+    audits: list[PooledAuditRead]
+    excluded: list[ExcludedAuditRead]
+    method: str
+
+
+class FamilyPooledRead(BaseModel):
+    family: str
+    categories: list[str] = Field(description="incident categories counted; empty for 'all' (every category)")
+    audits: int = Field(description="audits pooled")
+    excluded: int = Field(description="audits left out (see GET /v1/evaluations/summary?family= for the reasons)")
+    few_audits: bool
+    primary: PooledPrimaryRead | None = Field(description="null when no audit could be pooled")
+
+
+class FamilyTestRead(BaseModel):
+    family: str
+    recommendation_category: str | None = Field(description="null: every audit of the family")
+    p_value: float
+    holm_p_value: float
+    benjamini_hochberg_p_value: float
+    holm_significant: bool
+    benjamini_hochberg_significant: bool
+
+
+class FamiliesRead(BaseModel):
+    window_days: int
+    category_map_version: int
+    include_incomplete: bool
+    outcome: str
+    families: list[FamilyPooledRead]
+    tests: list[FamilyTestRead] = Field(description="every test of `families`, adjusted together")
+    method: str

@@ -17,8 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from shared.clock import Clock
-
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 30, 1825
 
 
@@ -86,12 +84,6 @@ def windows(intervention: date, days: int, today: date, *, implemented_until: da
 def previous(period: Period) -> Period:
     """The period of equal length that ends the day before ``period`` starts."""
     return Period(period.first - timedelta(days=period.days), period.first - timedelta(days=1))
-
-
-def local_today(zone: str) -> date:
-    """Today in ``zone``: ``Clock.today`` for a caller holding only the zone's name (the CSWB end-to-end test;
-    the service's own code asks its ``Clock``)."""
-    return Clock(zone).today()
 
 
 HISTORY_MONTHS = 36

@@ -22,8 +22,7 @@ from services.metrics.evaluation.domain.estimators import empirical_bayes, harm,
 from services.metrics.evaluation.domain.evaluation import Counts
 from services.metrics.evaluation.domain.windows import Period, Windows, history, month_starts
 from services.metrics.evaluation.handlers import evaluations
-from services.metrics.evaluation.handlers.evaluations import CATEGORY_MAP, Params, Subject, target_of
-from services.metrics.evaluation.store import queries
+from services.metrics.evaluation.handlers.evaluations import Params, Subject, target_of
 from shared.auth.keys import Principal
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -88,6 +87,29 @@ def monthly_inputs(
     return pre, after_months(window)
 
 
+def _municipality(subject: Subject) -> list[uuid.UUID]:
+    target = target_of(subject)
+    return sorted(n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality)
+
+
+def _series_of(
+    parts: evaluations.Assembled, target: uuid.UUID, months: Sequence[date]
+) -> tuple[list[int], list[list[int]]]:
+    """The target's monthly series and one per control neighbourhood (the synthetic control's donors)."""
+    monthly = parts.found.monthly
+    return _series(monthly, [target], months), [_series(monthly, [i], months) for i in parts.control_ids]
+
+
+def synthetic_line(subject: Subject, parts: evaluations.Assembled) -> tuple[dict[date, float], str | None]:
+    """The synthetic control's monthly series, for a chart, and the reason when it is refused (no placebos)."""
+    pre, after = monthly_inputs(parts.window, parts.found.monthly, _municipality(subject))
+    months = pre + after
+    target_series, control_series = _series_of(parts, target_of(subject).id, months)
+    fit = synthetic_control.synthetic_control(target_series, control_series, len(pre), placebo=False)
+    line = dict(zip(months, fit.synthetic, strict=True)) if fit.synthetic and fit.reason is None else {}
+    return line, fit.reason
+
+
 def reference_exposures(subject: Subject, ids: Sequence[uuid.UUID], days: int) -> tuple[list[float], str]:
     """Person-years of the before window when every neighbourhood's population is known; else its days alike,
     which treats neighbourhoods of different sizes as equals and says so."""
@@ -102,20 +124,15 @@ async def estimators(
 ) -> dict[str, Any]:
     """Every estimator of an audit the key may read, beside its primary outcome."""
     subject = await evaluations.load_subject(session, audit_id, principal)
-    params = evaluations.with_family(params)
+    params = await evaluations.resolve(session, params)
     answer, parts = await evaluations.evaluate_with_parts(session, subject, params, zone=zone, today=today)
     target = target_of(subject)
-    window, control_ids = parts.window, parts.control_ids
-    municipality = sorted(n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality)
-    span = Period(history(window).first, max(window.after.last, history(window).last))
-    found = await queries.category_windows_and_months(
-        session, sorted({target.id, *control_ids, *municipality}), window.before, window.after, span, params.categories
-    )
+    window, control_ids, found = parts.window, parts.control_ids, parts.found
+    municipality = _municipality(subject)
     pre, after = monthly_inputs(window, found.monthly, municipality)
     months = pre + after
     skipped = _months_between(pre[-1], after[0]) if pre and after else 0
-    target_series = _series(found.monthly, [target.id], months)
-    control_series = [_series(found.monthly, [i], months) for i in control_ids]
+    target_series, control_series = _series_of(parts, target.id, months)
 
     t, c = parts.counts.target, parts.counts.control
     observed = window.after_days_observed
@@ -147,7 +164,7 @@ async def estimators(
         "audit_id": subject.audit.id,
         "neighbourhood_id": target.id,
         "family": params.family,
-        "category_map_version": CATEGORY_MAP.version,
+        "category_map_version": params.category_map_version,
         "categories": list(params.categories),
         "before_window": window.before.as_list(),
         "after_window": window.after.as_list(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -13,7 +12,6 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.crime.domain.incidents import utc_bounds
-from services.metrics.evaluation import chart
 from services.metrics.evaluation.domain import areas, statistics
 from services.metrics.evaluation.domain.estimators import outcome_families
 from services.metrics.evaluation.domain.evaluation import AreaCounts, Counts, dispersion_of, evaluate
@@ -24,9 +22,9 @@ from services.metrics.evaluation.domain.windows import (
     implementation_period,
     intervention_date,
     month_starts,
-    whole_months,
     windows,
 )
+from services.metrics.evaluation.handlers import category_maps
 from services.metrics.evaluation.store import queries
 from services.metrics.totals.store import queries as states
 from shared.auth.keys import Principal
@@ -40,8 +38,10 @@ class MissingData(Problem):
     status, type, title = 409, "missing-data", "Not enough data to evaluate"
 
 
-Implementation = Literal["implemented", "first_implemented"]
-"""``implemented``: first to last ``implemented_on``; ``first_implemented``: the first day alone."""
+Implementation = Literal["implemented", "first_implemented", "first_in_progress"]
+"""``implemented``: first to last ``implemented_on``; ``first_implemented``: the first day alone;
+``first_in_progress``: from the first day a recommendation of the audit went in progress to the last
+``implemented_on``."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class Params:
     """Given dates override what the recommendations say."""
     family: str = outcome_families.ALL
     """Outcome family whose categories (through the category map) are counted; ``categories`` narrows it further."""
+    category_map_version: int | None = None
+    """The category map version to use; None: the current one. Once resolved, the version used."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Subject:
     audit: AuditState
     recommendations: list[RecommendationState]
     neighbourhoods: dict[uuid.UUID, NeighbourhoodState]
+    in_progress_on: date | None = None
+    """The first day one of its recommendations was recorded in progress, if any was."""
 
     @property
     def implemented(self) -> list[RecommendationState]:
@@ -79,20 +83,31 @@ class Subject:
             return (*params.implementation_period, "given")
         first, last = implementation_period(self.audit.conducted_on, [r.implemented_on for r in self.implemented])
         source = "implemented_on" if self.implemented else "conducted_on"
-        return (first, first if params.implementation == "first_implemented" else last, source)
+        if params.implementation == "first_implemented":
+            return first, first, source
+        if params.implementation == "first_in_progress":
+            if self.in_progress_on is None:
+                return first, last, f"{source}: no recommendation was recorded in progress"
+            if self.in_progress_on < first:
+                return self.in_progress_on, last, f"in_progress to {source}"
+        return first, last, source
 
 
-CATEGORY_MAP = outcome_families.shipped_category_map()
-"""The shipped version; stored, admin-edited versions would be read here."""
-
-
-def with_family(params: Params) -> Params:
-    """``params`` with ``categories`` set to every category the map places in its family (narrowed by the
-    categories given). Categories the data lacks count zero, so a family without data is reported as missing
-    data by the evaluation itself, never as a family without categories."""
+async def resolve(session: AsyncSession, params: Params) -> Params:
+    """``params`` with the category map version it uses and ``categories`` set to every category the map places in
+    its family (narrowed by the categories given). Categories the data lacks count zero, so a family without data
+    is reported as missing data by the evaluation itself, never as a family without categories."""
+    chosen_map = await category_maps.in_use(session, params.category_map_version)
+    params = replace(params, category_map_version=chosen_map.version)
     if params.family == outcome_families.ALL:
         return params
-    chosen = outcome_families.select(CATEGORY_MAP, params.family, CATEGORY_MAP.categories).categories
+    if params.family not in chosen_map.families:
+        known = ", ".join([outcome_families.ALL, *sorted(chosen_map.families)])
+        raise InvalidField(
+            f"unknown outcome family in category map version {chosen_map.version}; one of {known}",
+            field="query.family",
+        )
+    chosen = outcome_families.select(chosen_map, params.family, chosen_map.categories).categories
     if params.categories:
         chosen = tuple(c for c in chosen if c in params.categories)
         if not chosen:
@@ -107,7 +122,8 @@ async def load_subject(session: AsyncSession, audit_id: uuid.UUID, principal: Pr
     audit = AuditState.model_validate(found[0])
     principal.ensure_visible([audit.partnership_id], f"audit {audit_id}")
     recommendations = [RecommendationState.model_validate(r) for r in await states.children(session, [audit_id])]
-    return Subject(audit, recommendations, await neighbourhoods(session))
+    started = await states.first_in_progress(session, [audit_id])
+    return Subject(audit, recommendations, await neighbourhoods(session), started.get(audit_id))
 
 
 async def neighbourhoods(session: AsyncSession) -> dict[uuid.UUID, NeighbourhoodState]:
@@ -197,6 +213,8 @@ class Assembled:
     control_text: str
     counts: AreaCounts
     dispersion: statistics.Dispersion
+    found: queries.CategoryHistory
+    """The counts read: per neighbourhood and category in each window, and monthly over the history and after."""
 
 
 def _sum(found: dict[uuid.UUID, Counts], ids: Sequence[uuid.UUID]) -> Counts:
@@ -217,20 +235,20 @@ async def assemble(session: AsyncSession, subject: Subject, params: Params, *, t
     municipality = [n.id for n in subject.neighbourhoods.values() if n.municipality == target.municipality]
     past = history(window)
     ids = sorted({target.id, *control_ids, *municipality})
-    found = await queries.window_and_monthly_counts(session, ids, window.before, window.after, past, params.categories)
-    spread = dispersion_of(found.monthly, [[target.id], control_ids], municipality, month_starts(past))
-    counts = AreaCounts(
-        _sum(found.windows, [target.id]),
-        _sum(found.windows, control_ids),
-        municipality=_sum(found.windows, municipality),
+    span = Period(past.first, max(window.after.last, past.last))
+    found = await queries.category_windows_and_months(
+        session, ids, window.before, window.after, span, params.categories
     )
-    return Assembled(window, source, control_ids, control_text, counts, spread)
+    spread = dispersion_of(found.monthly, [[target.id], control_ids], municipality, month_starts(past))
+    totals = found.totals()
+    counts = AreaCounts(_sum(totals, [target.id]), _sum(totals, control_ids), municipality=_sum(totals, municipality))
+    return Assembled(window, source, control_ids, control_text, counts, spread, found)
 
 
 async def evaluate_audit(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> dict[str, Any]:
-    answer, _ = await evaluate_with_parts(session, subject, with_family(params), zone=zone, today=today)
+    answer, _ = await evaluate_with_parts(session, subject, await resolve(session, params), zone=zone, today=today)
     return answer
 
 
@@ -242,30 +260,10 @@ async def audit_evaluation(
     return await evaluate_audit(session, subject, params, zone=zone, today=today)
 
 
-async def audit_chart(
-    session: AsyncSession, principal: Principal, audit_id: uuid.UUID, params: Params, *, zone: str, today: date
-) -> bytes:
-    """The evaluation as a PNG: target and control incidents in every whole month of its windows."""
-    subject = await load_subject(session, audit_id, principal)
-    answer = await evaluate_audit(session, subject, params, zone=zone, today=today)
-    months = whole_months(Period(answer["before_window"][0], answer["after_window"][1]))
-    categories = answer["categories"]
-    target = await queries.monthly_counts(session, [answer["neighbourhood_id"]], months.first, months.last, categories)
-    control = await queries.monthly_counts(
-        session, answer["control_neighbourhood_ids"], months.first, months.last, categories
-    )
-    title = f"{subject.audit.site_name} (audit of {subject.audit.conducted_on})"
-    return await asyncio.to_thread(chart.render, answer, target, control, title)
-
-
-def category_map() -> dict[str, Any]:
-    return CATEGORY_MAP.to_row()
-
-
 async def evaluate_with_parts(
     session: AsyncSession, subject: Subject, params: Params, *, zone: str, today: date
 ) -> tuple[dict[str, Any], Assembled]:
-    """The evaluation and what it was computed from; ``params`` has its family resolved already."""
+    """The evaluation and what it was computed from; ``params`` are resolved already (``resolve``)."""
     target = target_of(subject)
     parts = await assemble(session, subject, params, today=today)
     counts, control_ids = parts.counts, parts.control_ids
@@ -293,7 +291,7 @@ async def evaluate_with_parts(
         "intervention_source": parts.source,
         "categories": list(params.categories),
         "family": params.family,
-        "category_map_version": CATEGORY_MAP.version,
+        "category_map_version": params.category_map_version,
         "control_neighbourhood_ids": control_ids,
         "buffer_m": params.buffer_m,
         "areas": rings.geojson() if rings else None,

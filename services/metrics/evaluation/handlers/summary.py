@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -18,16 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.evaluation.domain import statistics
 from services.metrics.evaluation.domain.estimators import pooling
+from services.metrics.evaluation.domain.estimators.outcome_families import ALL
 from services.metrics.evaluation.domain.evaluation import missing_data
+from services.metrics.evaluation.handlers import category_maps
 from services.metrics.evaluation.handlers.evaluations import (
-    CATEGORY_MAP,
     MissingData,
     Params,
     Subject,
     assemble,
     neighbourhoods,
+    resolve,
     target_of,
-    with_family,
 )
 from services.metrics.totals.store import queries as states
 from shared.auth.keys import Principal
@@ -175,21 +177,19 @@ async def _subjects(session: AsyncSession, principal: Principal) -> list[Subject
     return [s for s in subjects if s.implemented]
 
 
-async def summary(
+async def _pooled_entries(
     session: AsyncSession,
-    principal: Principal,
+    subjects: Sequence[Subject],
     *,
     window_days: int,
     categories: Sequence[str],
     include_incomplete: bool,
     today: date,
-    family: str = "all",
-) -> dict[str, Any]:
-    chosen = with_family(Params(window_days, tuple(categories), family=family))
-    categories = chosen.categories
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each audit's entry, and the audits left out with their reasons."""
     included: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
-    for subject in await _subjects(session, principal):
+    for subject in subjects:
         try:
             entry = await _entry(session, subject, window_days, categories, today)
         except MissingData as exc:
@@ -202,24 +202,48 @@ async def summary(
             excluded.append({"audit_id": subject.audit.id, "reason": "; ".join(entry["insufficient_data"])})
             continue
         included.append(entry)
-    grouped = {
+    return included, excluded
+
+
+def _by_category(included: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    return {
         category: [e for e in included if category in e["recommendation_categories"]]
         for category in sorted({c for e in included for c in e["recommendation_categories"]})
     }
+
+
+async def summary(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    window_days: int,
+    categories: Sequence[str],
+    include_incomplete: bool,
+    today: date,
+    family: str = "all",
+    category_map_version: int | None = None,
+) -> dict[str, Any]:
+    chosen = await resolve(session, Params(window_days, tuple(categories), family=family,
+                                           category_map_version=category_map_version))  # fmt: skip
+    categories = chosen.categories
+    included, excluded = await _pooled_entries(
+        session,
+        await _subjects(session, principal),
+        window_days=window_days,
+        categories=categories,
+        include_incomplete=include_incomplete,
+        today=today,
+    )
+    grouped = _by_category(included)
     by_category = {category: _pooled(entries) for category, entries in grouped.items()}
     few = len(included) < pooling.FEW_STUDIES
     return {
         "window_days": window_days,
         "categories": list(categories),
         "family": family,
-        "category_map_version": CATEGORY_MAP.version,
+        "category_map_version": chosen.category_map_version,
         "few_audits": few,
-        "few_audits_warning": (
-            f"{len(included)} audits pooled: with fewer than {pooling.FEW_STUDIES} the between-audit variance "
-            "is barely estimable; read the Hartung-Knapp CI and the prediction interval, not the DerSimonian-Laird CI"
-        )
-        if few
-        else None,
+        "few_audits_warning": _few_warning(len(included)) if few else None,
         "multiplicity": _multiplicity(grouped),
         "include_incomplete": include_incomplete,
         "complete": all(e["complete"] for e in included),
@@ -238,5 +262,87 @@ async def summary(
             f"Primary outcome ({PRIMARY}): the random-effects estimate with each audit's V multiplied by the "
             "over-dispersion phi of its monthly counts; audits without incidents in a whole control or "
             "municipality window (a missing feed) are excluded."
+        ),
+    }
+
+
+def _few_warning(pooled: int) -> str:
+    return (
+        f"{pooled} audits pooled: with fewer than {pooling.FEW_STUDIES} the between-audit variance "
+        "is barely estimable; read the Hartung-Knapp CI and the prediction interval, not the DerSimonian-Laird CI"
+    )
+
+
+def _primary_of(entries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    pooled = _pooled(entries)
+    return None if pooled is None else pooled["primary"]
+
+
+async def families(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    window_days: int,
+    include_incomplete: bool,
+    today: date,
+    category_map_version: int | None = None,
+) -> dict[str, Any]:
+    """The primary outcome pooled for every outcome family, overall and per recommendation category, with
+    Holm and Benjamini-Hochberg across all of those tests at once: reading several families side by side is
+    several tests, and a family that looks "significant" among many must survive the adjustment."""
+    current = await resolve(session, Params(window_days, category_map_version=category_map_version))
+    chosen_map = await category_maps.in_use(session, current.category_map_version)
+    subjects = await _subjects(session, principal)
+    rows: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    for family in [ALL, *sorted(chosen_map.families)]:
+        params = await resolve(session, replace(current, family=family))
+        included, excluded = await _pooled_entries(
+            session,
+            subjects,
+            window_days=window_days,
+            categories=params.categories,
+            include_incomplete=include_incomplete,
+            today=today,
+        )
+        primary = _primary_of(included)
+        rows.append(
+            {
+                "family": family,
+                "categories": list(params.categories),
+                "audits": len(included),
+                "excluded": len(excluded),
+                "few_audits": len(included) < pooling.FEW_STUDIES,
+                "primary": primary,
+            }
+        )
+        cells: list[tuple[str | None, dict[str, Any] | None]] = [(None, primary)]
+        cells += [(category, _primary_of(entries)) for category, entries in _by_category(included).items()]
+        tests += [
+            {"family": family, "recommendation_category": category, "p_value": found["p_value"]}
+            for category, found in cells
+            if found is not None
+        ]
+    holm = pooling.adjust([t["p_value"] for t in tests], "holm")
+    bh = pooling.adjust([t["p_value"] for t in tests], "fdr_bh")
+    for i, test in enumerate(tests):
+        test |= {
+            "holm_p_value": round(holm.adjusted[i], 4),
+            "benjamini_hochberg_p_value": round(bh.adjusted[i], 4),
+            "holm_significant": holm.rejected[i],
+            "benjamini_hochberg_significant": bh.rejected[i],
+        }
+    return {
+        "window_days": window_days,
+        "category_map_version": chosen_map.version,
+        "include_incomplete": include_incomplete,
+        "outcome": PRIMARY,
+        "families": rows,
+        "tests": tests,
+        "method": (
+            f"Each family pooled as GET /v1/evaluations/summary pools it (primary outcome {PRIMARY}), overall and "
+            f"per recommendation category; {len(tests)} tests adjusted together: {holm.method}; {bh.method}. "
+            "Families overlap ('all' holds the others), so the tests are not independent: Holm holds under any "
+            "dependence; Benjamini-Hochberg assumes positive dependence, which overlapping counts give."
         ),
     }

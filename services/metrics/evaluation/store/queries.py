@@ -58,43 +58,18 @@ async def _monthly(
 
 
 @dataclass(frozen=True)
-class AreaHistory:
-    """Per neighbourhood: its incidents in each window, and per calendar month of the history period."""
-
-    windows: dict[uuid.UUID, Counts]
-    monthly: dict[uuid.UUID, dict[date, int]]
-
-
-async def window_and_monthly_counts(
-    session: AsyncSession,
-    ids: Sequence[uuid.UUID],
-    before: Period,
-    after: Period,
-    history: Period,
-    categories: Sequence[str],
-) -> AreaHistory:
-    """Per neighbourhood: its window sums from the daily counts, and its monthly history from the monthly ones."""
-    d = incident_daily.c
-    window_stmt = (
-        select(
-            d.neighbourhood_id,
-            func.coalesce(func.sum(d.incidents).filter(d.day.between(before.first, before.last)), 0),
-            func.coalesce(func.sum(d.incidents).filter(d.day.between(after.first, after.last)), 0),
-        )
-        .where(d.neighbourhood_id.in_(list(ids)), d.day.between(before.first, after.last))
-        .group_by(d.neighbourhood_id)
-    )
-    rows = (await session.execute(_in_categories(window_stmt, d.category, categories))).all()
-    windows = {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
-    return AreaHistory(windows, await _monthly(session, ids, history, categories))
-
-
-@dataclass(frozen=True)
 class CategoryHistory:
     """Per neighbourhood: its incidents in each window by category, and its monthly series over a span of months."""
 
     windows: dict[uuid.UUID, dict[str, Counts]]
     monthly: dict[uuid.UUID, dict[date, int]]
+
+    def totals(self) -> dict[uuid.UUID, Counts]:
+        """Per neighbourhood, its window sums over every category read."""
+        return {
+            i: Counts(sum(c.before for c in by.values()), sum(c.after for c in by.values()))
+            for i, by in self.windows.items()
+        }
 
 
 async def category_windows_and_months(
@@ -105,8 +80,8 @@ async def category_windows_and_months(
     months: Period,
     categories: Sequence[str],
 ) -> CategoryHistory:
-    """What the estimators read, in two statements for every neighbourhood at once: window sums per category
-    from the daily counts, and monthly sums from the monthly ones."""
+    """What an evaluation and its estimators read, in two statements for every neighbourhood at once: window
+    sums per category from the daily counts, and monthly sums from the monthly ones."""
     d = incident_daily.c
     window_stmt = (
         select(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
@@ -40,6 +41,14 @@ WRITE_STATES = text(
         deleted = excluded.deleted, state = excluded.state
     """
 )
+RECORD_PROGRESS = text(
+    """
+    INSERT INTO metrics.recommendation_progress (recommendation_id, audit_id, in_progress_on)
+    SELECT * FROM unnest(CAST(:recs AS uuid[]), CAST(:audits AS uuid[]), CAST(:days AS date[]))
+    ON CONFLICT (recommendation_id) DO UPDATE
+    SET in_progress_on = LEAST(recommendation_progress.in_progress_on, excluded.in_progress_on)
+    """
+)
 ADD_TOTALS = text(
     """
     INSERT INTO metrics.counter_total (partnership_id, neighbourhood_id, metric, value)
@@ -56,7 +65,7 @@ ADD_DAILY = text(
     DO UPDATE SET value = counter_daily.value + excluded.value
     """
 )
-PROJECTION_TABLES = ("processed_event", "subject", "counter_total", "counter_daily")
+PROJECTION_TABLES = ("processed_event", "subject", "recommendation_progress", "counter_total", "counter_daily")
 
 
 async def record_processed(conn: AsyncConnection, ids_and_types: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
@@ -85,6 +94,20 @@ async def write_states(
     columns = list(zip(*ordered, strict=True))
     names = ("kinds", "ids", "versions", "parents", "deleted", "states")
     await conn.execute(WRITE_STATES, {name: list(values) for name, values in zip(names, columns, strict=True)})
+
+
+async def record_progress(conn: AsyncConnection, rows: Sequence[tuple[uuid.UUID, uuid.UUID, date]]) -> None:
+    """(recommendation, audit, day it went in progress): the earliest day of each recommendation is kept."""
+    earliest: dict[uuid.UUID, tuple[uuid.UUID, date]] = {}
+    for rec, audit, day in rows:
+        if rec not in earliest or day < earliest[rec][1]:
+            earliest[rec] = (audit, day)
+    if earliest:
+        recs = sorted(earliest)
+        await conn.execute(
+            RECORD_PROGRESS,
+            {"recs": recs, "audits": [earliest[r][0] for r in recs], "days": [earliest[r][1] for r in recs]},
+        )
 
 
 async def add_to_counters(conn: AsyncConnection, deltas: Counter[Key]) -> None:

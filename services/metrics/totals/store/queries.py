@@ -11,7 +11,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.totals.domain.contributions import ALL
-from services.metrics.totals.store.tables import counter_daily, counter_total, processed_event, subject
+from services.metrics.totals.store.tables import (
+    counter_daily,
+    counter_total,
+    processed_event,
+    recommendation_progress,
+    subject,
+)
 
 
 def _counter_query(
@@ -80,6 +86,13 @@ async def children(session: AsyncSession, audit_ids: Sequence[uuid.UUID]) -> lis
         subject.c.kind == "recommendation", subject.c.parent_id.in_(list(audit_ids)), subject.c.deleted.is_(False)
     )
     return [row[0] for row in (await session.execute(stmt)).all()]
+
+
+async def first_in_progress(session: AsyncSession, audit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, date]:
+    """Per audit, the first day one of its recommendations was recorded in progress."""
+    p = recommendation_progress.c
+    stmt = select(p.audit_id, func.min(p.in_progress_on)).where(p.audit_id.in_(list(audit_ids))).group_by(p.audit_id)
+    return {row[0]: row[1] for row in (await session.execute(stmt)).all()}
 
 
 async def last_applied_at(session: AsyncSession) -> datetime | None:

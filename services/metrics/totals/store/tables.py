@@ -31,6 +31,16 @@ subject = Table(
     Index(None, "kind", "parent_id"),
 )
 
+# The first day each recommendation was recorded in progress, whatever its status now: where an evaluation's
+# implementation period may start. The earliest day wins, so events applied in any order agree.
+recommendation_progress = Table(
+    "recommendation_progress",
+    metadata,
+    Column("recommendation_id", Uuid, primary_key=True),
+    Column("audit_id", Uuid, nullable=False, index=True),
+    Column("in_progress_on", Date, nullable=False),
+)
+
 counter_total = Table(
     "counter_total",
     metadata,

@@ -119,7 +119,25 @@ def _refusal(reference_counts: Sequence[int], reference_exposures: Sequence[floa
     return None
 
 
-def _theta(after: int, pi: float, var_pi: float) -> tuple[float, float]:
+@dataclass(frozen=True)
+class SiteEstimate:
+    """Steps 1-9 of HSM Appendix 9A for one site: its weight, ``E(m|K)``, ``π`` and ``Var(π)``."""
+
+    weight: float
+    expected_before: float
+    expected_after: float
+    expected_after_variance: float
+
+
+def site_estimate(predicted: float, dispersion: float, before: int, after_ratio: float) -> SiteEstimate:
+    """``predicted``: ``P``, the before count a site like this shows on average; ``dispersion``: ``k``."""
+    weight = 1 / (1 + dispersion * predicted)
+    expected = weight * predicted + (1 - weight) * before
+    return SiteEstimate(weight, expected, after_ratio * expected, after_ratio**2 * (1 - weight) * expected)
+
+
+def index_of_effectiveness(after: int, pi: float, var_pi: float) -> tuple[float, float]:
+    """``θ`` and ``Var(θ)`` with Hauer's small-sample correction, for one site or summed over a group."""
     relative = var_pi / pi**2
     theta = (after / pi) / (1 + relative)
     # θ²/L written as L/(π(1+rel))²: the same figure, defined when no incident happened after.
@@ -142,10 +160,9 @@ def empirical_bayes(
     if isinstance(fitted, str):
         return EmpiricalBayes(method, fitted, before, after)
     predicted = fitted.rate * exposure
-    weight = 1 / (1 + fitted.dispersion * predicted)
-    expected = weight * predicted + (1 - weight) * before
-    pi, var_pi = after_ratio * expected, after_ratio**2 * (1 - weight) * expected
-    theta, variance = _theta(after, pi, var_pi)
+    site = site_estimate(predicted, fitted.dispersion, before, after_ratio)
+    pi, var_pi = site.expected_after, site.expected_after_variance
+    theta, variance = index_of_effectiveness(after, pi, var_pi)
     half = Z * math.sqrt(variance)
     return EmpiricalBayes(
         method=f"{method}; θ with Hauer's small-sample correction, normal 95% CI",
@@ -154,8 +171,8 @@ def empirical_bayes(
         observed_after=after,
         prior=fitted,
         predicted_before=predicted,
-        weight=weight,
-        expected_before=expected,
+        weight=site.weight,
+        expected_before=site.expected_before,
         expected_after=pi,
         expected_after_variance=var_pi,
         theta=theta,

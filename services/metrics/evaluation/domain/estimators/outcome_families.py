@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
@@ -28,9 +28,13 @@ class CategoryMap:
     """Family name -> label shown to people."""
     categories: Mapping[str, tuple[str, ...]]
     note: str = ""
+    created_at: datetime | None = None
+    """When an admin stored it; None for the shipped version."""
+    created_by: str | None = None
+    """The id of the key that stored it."""
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> CategoryMap:
+    def from_row(cls, row: Mapping[str, Any], **stored: Any) -> CategoryMap:
         families = dict(row["families"])
         if ALL in families:
             raise ValueError(f"'{ALL}' is every category; it cannot be declared as a family")
@@ -39,7 +43,7 @@ class CategoryMap:
         if undeclared:
             raise ValueError(f"categories name undeclared families: {', '.join(undeclared)}")
         return cls(int(row["version"]), date.fromisoformat(row["effective_from"]), families, categories,
-                   row.get("note", ""))  # fmt: skip
+                   row.get("note", ""), **stored)  # fmt: skip
 
     def to_row(self) -> dict[str, Any]:
         return {
@@ -48,6 +52,8 @@ class CategoryMap:
             "note": self.note,
             "families": dict(self.families),
             "categories": {c: list(fs) for c, fs in self.categories.items()},
+            "created_at": self.created_at,
+            "created_by": self.created_by,
         }
 
 
