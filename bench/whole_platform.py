@@ -231,7 +231,8 @@ def traffics(ports: Ports, key: str) -> list[Traffic]:
 
 
 async def figures(settings: Settings, engine: AsyncEngine, key: str, seconds: float) -> list[Figure]:
-    service_key = await ensure_service_key(engine, Path(tempfile.mkdtemp(prefix="cpted-bench-key-")))
+    with tempfile.TemporaryDirectory(prefix="cpted-bench-key-") as keys:
+        service_key = await ensure_service_key(engine, Path(keys))
     measured: list[Figure] = []
     with running(settings, service_key) as platform:
         totals = Totals(platform.ports.metrics, {"Authorization": f"Bearer {key}"})
