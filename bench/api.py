@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import orjson
 
 from bench.common import Figure
-from bench.load import closed_loop, request_bytes
+from bench.load import Request, closed_loop, request_bytes
 from bench.servers import serving
 
 SECONDS = 8
 CONNECTIONS = 16
 
 
-def _setup(port: int, key: str) -> str:
+def _setup(port: int, key: str) -> dict[str, Any]:
+    """A neighbourhood, a partnership and an audit of theirs; returns the audit."""
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as api:
         ring = [[-83.0, 42.3], [-82.99, 42.3], [-82.99, 42.31], [-83.0, 42.3]]
@@ -36,34 +38,34 @@ def _setup(port: int, key: str) -> str:
                 "conducted_on": "2025-01-01",
             },
         ).json()
-        return str(a["id"])
+        return dict(a)
 
 
 async def write_figures(key: str, servers: list[str]) -> list[Figure]:
     body = orjson.dumps({"category": "lighting", "description": "Install LED lighting along the alley"})
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
     figures: list[Figure] = []
-    rates: dict[str, float] = {}
     for server in servers:
         with serving("bench.bare_app:create_app", server) as port:
-            baseline = await closed_loop(port, request_bytes("POST", "/v1/echo", body, headers), CONNECTIONS, SECONDS)
+            echo = Request("echo", port, request_bytes("POST", "/v1/echo", body, headers))
+            baseline = await closed_loop(echo, CONNECTIONS, SECONDS)
         with serving("services.audits.app:create_app", server, health="/healthz") as port:
-            audit_id = _setup(port, key)
-            write = request_bytes("POST", f"/v1/audits/{audit_id}/recommendations", body, headers)
-            ours = await closed_loop(port, write, CONNECTIONS, SECONDS)
-        base_rps, our_rps = baseline.completed / SECONDS, ours.completed / SECONDS
-        rates[server] = our_rps
-        note = f"{ours.failed} failed" if ours.failed else ""
+            audit_id = _setup(port, key)["id"]
+            write = Request(
+                "write", port, request_bytes("POST", f"/v1/audits/{audit_id}/recommendations", body, headers)
+            )
+            ours = await closed_loop(write, CONNECTIONS, SECONDS)
         figures.append(
             Figure(
                 f"API write rps ({server})",
-                our_rps,
+                ours.achieved,
                 "req/s",
-                base_rps,
+                baseline.achieved,
                 f"bare FastAPI echo on {server}",
                 ">= 40%",
-                our_rps >= 0.4 * base_rps,
-                note,
+                ours.achieved >= 0.4 * baseline.achieved,
+                samples=len(ours.ok()),
+                failures=ours.failures(),
             )
         )
     return figures

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from shared.contracts.events import Envelope
 from shared.contracts.events.audits import AuditCreated, RecommendationCreated, RecommendationStatusChanged
+
+FAILED_AT_MOST = 0.001
+"""A figure is not met when more than this share of its requests failed (an error, a non-2xx answer, a timeout,
+a reset connection, a write never seen)."""
+SHORTFALL_AT_MOST = 0.05
+"""Nor when the rate it achieved fell short of the rate offered by more than this share."""
 
 
 @dataclass
@@ -23,15 +30,55 @@ class Figure:
     baseline: float | None = None
     baseline_name: str = ""
     target: str = ""
-    met: bool | None = None
+    target_met: bool | None = None
+    """What the target alone says; ``met`` also asks whether the measurement holds up."""
     note: str = ""
+    samples: int = 0
+    """How many measurements the value stands on: answers, events applied, rows loaded."""
+    failures: dict[str, int] = field(default_factory=dict)
+    """Failed requests by cause: ``reset``, ``timeout``, ``error``, ``http 503``, ``unseen``…"""
+    offered: float | None = None
+    achieved: float | None = None
+    """Requests per second asked for, and answered over the real elapsed time (open-loop figures)."""
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def flaws(self) -> list[str]:
+        """Why this measurement cannot meet any target, whatever its value."""
+        flaws = []
+        if self.samples <= 0:
+            flaws.append("no samples")
+        if not math.isfinite(self.value) or self.value == 0:
+            flaws.append(f"value {self.value}")
+        if self.failed > FAILED_AT_MOST * (self.samples + self.failed):
+            flaws.append(f"{self.failed} failed")
+        if self.offered and (self.achieved or 0) < (1 - SHORTFALL_AT_MOST) * self.offered:
+            flaws.append(f"{self.achieved or 0:.0f} of {self.offered:.0f}/s achieved")
+        return flaws
+
+    @property
+    def met(self) -> bool | None:
+        """None for a figure with no target and nothing wrong; False whenever the measurement has a flaw."""
+        return False if self.flaws() else self.target_met
 
     @property
     def ratio(self) -> float | None:
         return self.value / self.baseline if self.baseline else None
 
     def row(self) -> dict[str, Any]:
-        return asdict(self) | {"ratio": round(self.ratio, 3) if self.ratio is not None else None}
+        ratio = round(self.ratio, 3) if self.ratio is not None else None
+        value = self.value if math.isfinite(self.value) else None  # JSON has no infinity
+        return asdict(self) | {"value": value, "met": self.met, "flaws": self.flaws(), "ratio": ratio}
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile (``q`` in 0..100): a value actually measured, never an interpolation below it."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 @contextmanager

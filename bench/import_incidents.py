@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import percentile
 from bench.crime_world import admin_url, load_subjects, scratch_database, write_csv
 
 RESULTS = Path(__file__).parent / "results"
@@ -125,11 +126,6 @@ async def checkpoint(url: str) -> None:
     conn = await asyncpg.connect(url)
     await conn.execute("CHECKPOINT")
     await conn.close()
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 ESTIMATORS = {

@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-
-from tests.servers import free_port
+from tests.servers import free_port, wait_answering
 
 
 def command(server: str, target: str, port: int, workers: int) -> list[str]:
@@ -32,16 +29,7 @@ def serving(target: str, server: str = "uvicorn", workers: int = 1, health: str 
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}{health}", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"{target} did not start under {server}")
-            time.sleep(0.1)
+        wait_answering(f"http://127.0.0.1:{port}{health}", f"{target} under {server}", lambda: process.poll() is None)
         yield port
     finally:
         process.terminate()

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from rich.console import Console
 
@@ -49,8 +50,9 @@ class Child:
     due_at: float | None = None
     """When a dead child is to be started again."""
 
-    def start(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(self.args, env=env)
+    def start(self, env: dict[str, str], output: IO[bytes] | None = None) -> None:
+        """Start the child; its output goes to ``output`` when given, else to this terminal."""
+        self.process = subprocess.Popen(self.args, env=env, stdout=output, stderr=output)
         self.started_at = time.monotonic()
         self.due_at = None
 

@@ -14,11 +14,14 @@ import asyncio
 import os
 import socket
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import httpx
 import redis
 
 from cpted.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -105,6 +108,22 @@ class ScratchServers:
 
 class TestServers(ScratchServers):
     __test__ = False  # not a test class, whatever pytest thinks of its name
+
+
+def wait_answering(url: str, what: str, alive: Callable[[], bool] = lambda: True, timeout_s: float = 30) -> None:
+    """Return once ``url`` answers 200; fail when the process serving it dies or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if not alive():
+            raise RuntimeError(f"{what}: the process exited")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: {url} did not answer within {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 def free_port() -> int:

@@ -10,10 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from cpted.dev import KEEP_ALIVE_S
-from tests.servers import free_port
+from tests.servers import free_port, wait_answering
 
 LOGS = Path(os.environ.get("CPTED_TEST_LOG_DIR", "/tmp/cpted-e2e-logs"))
 
@@ -65,15 +63,8 @@ class Platform:
         # Every process imports the scientific stack at once: on a busy two-core runner that alone can pass 30 s.
         deadline = time.monotonic() + timeout_s
         for service in self.ports:
-            while True:
-                try:
-                    if httpx.get(f"{self.url(service)}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{service} not ready; see {LOGS}")
-                time.sleep(0.1)
+            left = max(0.0, deadline - time.monotonic())
+            wait_answering(f"{self.url(service)}/readyz", f"{service} not ready; see {LOGS}", timeout_s=left)
 
     def stop(self) -> None:
         for proc in self.procs.values():

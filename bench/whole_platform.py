@@ -1,0 +1,242 @@
+"""The whole platform under open-loop traffic, stepped up until it misses the target.
+
+The processes are those of ``make run`` (``cpted.dev.children``): the three
+APIs, the audits and events relays, the metrics consumer, the Celery worker and
+beat. Each step offers a steady rate for a few seconds, starting once the
+previous writes are all applied, while a reader polls ``/v1/totals``. A write
+is visible when the totals count it; its latency runs from when it was due to
+be sent to the answer of the first poll that counts it. The figure is the
+highest offered rate of a step with p99 under 50 ms, every request answered
+2xx, every write seen and the offered rate achieved; the steps double from 10/s
+and stop at the first that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import tempfile
+import time
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.api import _setup
+from bench.common import Figure, percentile
+from bench.load import OK, Connections, Request, Run, open_loop, request_bytes
+from cpted.dev import Platform, Ports, children
+from cpted.platform import ensure_service_key
+from shared.settings import Settings
+from tests.servers import free_port, wait_answering
+
+TARGET_MS = 50.0
+FIRST_RATE, LAST_RATE = 10.0, 2560.0
+SETTLE_S = 120.0
+SEEN_WITHIN_S = 5.0
+AUDITS = 4
+
+
+@dataclass
+class Traffic:
+    name: str
+    unit: str
+    target_rate: float
+    pick: Callable[[int], Request]
+    counters: tuple[str, ...]
+    """The totals counters its writes add to; a write request's kind names its counter."""
+
+
+def visibility(due: list[float], seen: list[tuple[float, int]]) -> list[float]:
+    """Milliseconds from each write's due time until the totals count it (``inf``: never).
+
+    ``seen`` holds each poll's answer time and how many of the writes it counted. The k-th write due is taken
+    as visible at the first poll counting k: it cannot be earlier, as k writes were then sent and committed."""
+    times, counts = [t for t, _ in seen], list(accumulate((c for _, c in seen), max))
+    delays = []
+    for k, sent in enumerate(sorted(due), start=1):
+        i = bisect_left(counts, k)
+        delays.append((times[i] - sent) * 1000 if i < len(counts) else math.inf)
+    return delays
+
+
+@contextmanager
+def running(settings: Settings, service_key: str) -> Iterator[Platform]:
+    """The ``make run`` processes on free ports, on the benchmark's database and Redis; output to a log file."""
+    var = Path(tempfile.mkdtemp(prefix="cpted-bench-platform-"))
+    ports = Ports(audits=free_port(), events=free_port(), metrics=free_port())
+    platform = Platform(settings.model_copy(update={"var_dir": var}), ports, demo=False, service_key=service_key)
+    env = platform.environment(settings.resolved_database_url(), settings.resolved_redis_url())
+    platform.procs = children(ports)
+    with (var / "processes.log").open("wb") as log:
+        try:
+            for child in platform.procs:
+                child.start(env, log)
+            for service in ("audits", "events", "metrics"):
+                what = f"{service} (log: {log.name})"
+                wait_answering(f"{ports.url(service)}/healthz", what, lambda: not _dead(platform))
+            yield platform
+        finally:
+            platform.stop()
+
+
+def _dead(platform: Platform) -> list[str]:
+    return [child.name for child in platform.procs if not child.alive()]
+
+
+class Totals:
+    """Reads ``/v1/totals`` over one keep-alive connection."""
+
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
+        self.request = Request("totals", port, request_bytes("GET", "/v1/totals", b"", headers))
+        self.conns = Connections(1)
+        self.failures: Counter[str] = Counter()
+
+    async def read(self) -> tuple[float, dict[str, Any] | None]:
+        answer = await self.conns.send(self.request, time.perf_counter())
+        if answer.outcome != OK:
+            self.failures[f"totals poll {answer.outcome}"] += 1
+            return answer.answered, None
+        return answer.answered, orjson.loads(answer.body)
+
+    async def settled(self) -> dict[str, Any]:
+        """The totals once the consumer has applied everything published and they stop changing."""
+        deadline, last = time.monotonic() + SETTLE_S, None
+        while time.monotonic() < deadline:
+            _, totals = await self.read()
+            counts = totals and {k: v for k, v in totals.items() if k != "as_of"}
+            if totals is not None and totals["lag_events"] == 0 and counts == last:
+                self.failures.clear()
+                return totals
+            last = counts
+            await asyncio.sleep(0.3)
+        raise RuntimeError("the relays and the consumer never caught up")
+
+
+async def step(platform: Platform, totals: Totals, traffic: Traffic, rate: float, seconds: float) -> Figure:
+    before = await totals.settled()
+    seen: list[tuple[float, dict[str, Any]]] = []
+    ran: list[Run] = []
+    all_seen = asyncio.Event()
+
+    async def watch() -> None:
+        while not all_seen.is_set():
+            answered, now = await totals.read()
+            if now is not None:
+                seen.append((answered, now))
+            if ran and _all_seen(ran[0], traffic, before, seen):
+                all_seen.set()
+
+    watcher = asyncio.ensure_future(watch())
+    ran.append(run := await open_loop(traffic.pick, rate, seconds))
+    with suppress(TimeoutError):
+        await asyncio.wait_for(all_seen.wait(), SEEN_WITHIN_S)
+    all_seen.set()
+    await watcher
+    return _step_figure(
+        traffic, rate, run, before, seen, totals.failures + Counter(f"{name} died" for name in _dead(platform))
+    )
+
+
+def _all_seen(run: Run, traffic: Traffic, before: dict[str, Any], seen: list[tuple[float, dict[str, Any]]]) -> bool:
+    return bool(seen) and all(seen[-1][1][c] - before[c] >= len(run.ok(c)) for c in traffic.counters)
+
+
+def _step_figure(
+    traffic: Traffic, rate: float, run: Run, before: dict[str, Any], seen: list[tuple[float, dict[str, Any]]],
+    failures: Counter[str],
+) -> Figure:  # fmt: skip
+    writes: list[float] = []
+    for c in traffic.counters:
+        writes += visibility([a.due for a in run.ok(c)], [(t, now[c] - before[c]) for t, now in seen])
+    reads = [a.ms for a in run.ok("read")]
+    failures.update(run.failures())
+    failures["unseen"] += sum(1 for d in writes if math.isinf(d))
+    p99 = percentile(writes, 99)
+    note = f"write -> totals p50 {percentile(writes, 50):.1f} ms"
+    if reads:
+        note += f"; reads p50 {percentile(reads, 50):.1f} ms, p99 {percentile(reads, 99):.1f} ms"
+    note += f"; sends late p99 {percentile(run.late, 99) * 1000:.1f} ms"
+    return Figure(
+        f"platform {traffic.name} p99 at {rate:g} {traffic.unit}", p99, "ms", target=f"p99 < {TARGET_MS:g} ms",
+        target_met=p99 < TARGET_MS and (not reads or percentile(reads, 99) < TARGET_MS), note=note,
+        samples=len(run.ok()), failures={k: v for k, v in failures.items() if v}, offered=rate, achieved=run.achieved,
+    )  # fmt: skip
+
+
+def passes(step: Figure) -> bool:
+    return bool(step.met) and not step.failures
+
+
+async def stepped(platform: Platform, totals: Totals, traffic: Traffic, seconds: float) -> list[Figure]:
+    """One figure per step, up to the first that fails, and the highest rate that passed."""
+    steps: list[Figure] = []
+    rate = FIRST_RATE
+    while rate <= LAST_RATE and (not steps or passes(steps[-1])):
+        steps.append(await step(platform, totals, traffic, rate, seconds))
+        rate *= 2
+    best = next((s for s in reversed(steps) if passes(s)), None)
+    rate = (best.offered or 0.0) if best else 0.0
+    note = f"at {rate:g}/s: {best.note}" if best else "no step passed"
+    if not passes(failed := steps[-1]):
+        why = [] if failed.target_met else [f"p99 not under {TARGET_MS:g} ms"]
+        why += failed.flaws() + [f"{n} {cause}" for cause, n in sorted(failed.failures.items())]
+        note += f"; at {failed.offered:g}/s: {', '.join(why)}"
+    summary = Figure(
+        f"platform {traffic.name}: highest rate at p99 < {TARGET_MS:g} ms", rate, traffic.unit,
+        target=f">= {traffic.target_rate:g}", target_met=rate >= traffic.target_rate, note=note,
+        samples=best.samples if best else 0, failures=best.failures if best else {},
+        offered=best.offered if best else None, achieved=best.achieved if best else None,
+    )  # fmt: skip
+    return [*steps, summary]
+
+
+def traffics(ports: Ports, key: str) -> list[Traffic]:
+    """Writes alone (recommendations over several audits), then 80 % reads (lists and totals) and 20 % writes
+    (recommendations and events)."""
+    auth = {"Authorization": f"Bearer {key}"}
+    json = {"Content-Type": "application/json", **auth}
+    audits = [_setup(ports.audits, key) for _ in range(AUDITS)]
+    advice = orjson.dumps({"category": "lighting", "description": "Install LED lighting along the alley"})
+    recommendations = [
+        Request("recommendations", ports.audits,
+                request_bytes("POST", f"/v1/audits/{a['id']}/recommendations", advice, json))
+        for a in audits
+    ]  # fmt: skip
+    events = [
+        Request("events", ports.events, request_bytes("POST", "/v1/events", orjson.dumps({
+            "partnership_ids": [a["partnership_id"]], "neighbourhood_id": a["neighbourhood_id"],
+            "name": "Block party", "kind": "community_event", "starts_at": "2025-06-01T18:00:00-04:00"}), json))
+        for a in audits
+    ]  # fmt: skip
+    writes = [r for pair in zip(recommendations, events, strict=True) for r in pair]
+    reads = [
+        Request("read", ports.audits, request_bytes("GET", "/v1/audits?limit=20", b"", auth)),
+        Request("read", ports.events, request_bytes("GET", "/v1/events?limit=20", b"", auth)),
+        Request("read", ports.metrics, request_bytes("GET", "/v1/totals", b"", auth)),
+    ]
+    return [
+        Traffic("write -> totals", "writes/s", 300, lambda i: recommendations[i % AUDITS], ("recommendations",)),
+        Traffic("mixed 80/20", "req/s", 800,
+                lambda i: writes[i // 5 % len(writes)] if i % 5 == 4 else reads[i % len(reads)],
+                ("recommendations", "events")),
+    ]  # fmt: skip
+
+
+async def figures(settings: Settings, engine: AsyncEngine, key: str, seconds: float) -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="cpted-bench-key-") as keys:
+        service_key = await ensure_service_key(engine, Path(keys))
+    measured: list[Figure] = []
+    with running(settings, service_key) as platform:
+        totals = Totals(platform.ports.metrics, {"Authorization": f"Bearer {key}"})
+        for traffic in traffics(platform.ports, key):
+            measured += await stepped(platform, totals, traffic, seconds)
+        totals.conns.close()
+    return measured
