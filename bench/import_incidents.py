@@ -208,7 +208,7 @@ async def evaluation_latency(url: str, audit_ids: list[uuid.UUID], rounds: int) 
                     samples.append((time.perf_counter() - started) * 1000)
                 results[name] = _summarised(samples)
     for name, samples in spent.items():
-        results[f"estimator_{name}"] = (_summarised(samples) if samples else {"n": 0}) | {"refused": refused[name]}
+        results[f"estimator_{name}"] = (_summarised(samples) if samples else {"n": 0.0}) | {"refused": float(refused[name])}
     return results
 
 
