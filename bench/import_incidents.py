@@ -208,7 +208,8 @@ async def evaluation_latency(url: str, audit_ids: list[uuid.UUID], rounds: int) 
                     samples.append((time.perf_counter() - started) * 1000)
                 results[name] = _summarised(samples)
     for name, samples in spent.items():
-        results[f"estimator_{name}"] = (_summarised(samples) if samples else {"n": 0.0}) | {"refused": float(refused[name])}
+        timing = _summarised(samples) if samples else {"n": 0.0}
+        results[f"estimator_{name}"] = timing | {"refused": float(refused[name])}
     return results
 
 
