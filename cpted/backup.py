@@ -148,6 +148,17 @@ async def backup(settings: Settings, photos: PhotoSettings, to: Path) -> Path:
     created = datetime.now(UTC)
     folder = to / f"cpted-{created:%Y%m%dT%H%M%S%fZ}"
     folder.mkdir(parents=True)
+    try:
+        return await _back_up_into(folder, settings, photos, created, major, pg_dump)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+async def _back_up_into(
+    folder: Path, settings: Settings, photos: PhotoSettings, created: datetime, major: int, pg_dump: Path
+) -> Path:
+    url = settings.resolved_database_url()
     conn = await asyncpg.connect(plain_url(url))
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):

