@@ -4,7 +4,7 @@ In a scratch database (on CPTED_DATABASE_URL's server, else 127.0.0.1:5432 as po
 data set (``--demo``) or the eight demo neighbourhoods, 20 audits and N synthetic incidents imported as
 ``cpted import-incidents`` does (``--rows``, default 1,000,000), then times a backup and a restore into an
 empty database on the same server, and checks the restored database holds as many incidents, events
-applied and outbox rows. Prints the figures and writes bench/results/backup_restore-<what>.json.
+applied and outbox rows. Prints the figures and writes bench/results/backup_restore-<what>-pg<major>.json.
 Bounded: scratch databases dropped at the end, a stream prefix of its own, loopback only.
 """
 
@@ -123,4 +123,4 @@ if __name__ == "__main__":
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
     tag = "demo" if options.demo else f"{options.rows}"
-    (RESULTS / f"backup_restore-{tag}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"backup_restore-{tag}-pg{result['postgres_major']}.json").write_text(json.dumps(result, indent=2) + "\n")
