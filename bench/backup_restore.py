@@ -123,4 +123,6 @@ if __name__ == "__main__":
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
     tag = "demo" if options.demo else f"{options.rows}"
-    (RESULTS / f"backup_restore-{tag}-pg{result['postgres_major']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"backup_restore-{tag}-pg{result['postgres_major']}.json").write_text(
+        json.dumps(result, indent=2) + "\n"
+    )

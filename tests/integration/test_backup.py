@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from cpted import backup as backup_module
 from cpted import pgtools
 from cpted.backup import BackupRefused, backup, restore, sha256_of
 from cpted.demo.engagement import load_engagement_demo
-from services.audits.photos.settings import PhotoSettings, get_photo_settings
+from services.audits.photos.settings import PhotoSettings
 from shared.bus.relay import Relay
 from shared.contracts.events.envelope import PRODUCERS
 from shared.db.engine import dispose_engines, get_engine, plain_url
@@ -32,15 +32,8 @@ from shared.settings import Settings, get_settings
 from tests import factories, images
 from tests.integration.conftest import client_for
 from tests.integration.test_bus import _consume_all, _consumer
+from tests.integration.test_photos import photo_dir  # noqa: F401 (each test's own photo directory, autouse)
 from tests.servers import TestServers
-
-
-@pytest.fixture(autouse=True)
-def photo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("CPTED_PHOTO_DIR", str(tmp_path / "photos"))
-    get_photo_settings.cache_clear()
-    yield tmp_path / "photos"
-    get_photo_settings.cache_clear()
 
 
 @pytest.fixture
