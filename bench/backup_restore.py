@@ -27,7 +27,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.crime_world import admin_url, load_subjects, scratch_database, write_csv
+from bench.crime_world import admin_url, load_subjects, write_csv
 
 RESULTS = Path(__file__).parent / "results"
 COUNTS = {
@@ -72,10 +72,15 @@ async def load(url: str, demo: bool, rows: int, tmp: Path) -> None:
 async def main(demo: bool, rows: int) -> dict[str, object]:
     from cpted import pgtools
     from cpted.backup import backup, restore
+    from cpted.platform import migrate
     from services.audits.photos.settings import PhotoSettings
+    from shared.db.engine import dispose_engines
     from shared.settings import Settings
 
-    async with scratch_database(admin_url()) as url:
+    url = pgtools.with_database(admin_url(), f"cpted_bench_{uuid.uuid4().hex[:8]}")
+    await pgtools.recreate(url)  # a database of the run's own, on a TCP or a socket URL alike
+    try:
+        await migrate(url)
         with tempfile.TemporaryDirectory(prefix="cpted-bench-backup-") as name:
             tmp = Path(name)
             started = time.perf_counter()
@@ -101,6 +106,10 @@ async def main(demo: bool, rows: int) -> dict[str, object]:
                 after = await counts(target)
             finally:
                 await pgtools.drop(target)
+        major = await pgtools.server_major(url)
+    finally:
+        await dispose_engines()
+        await pgtools.drop(url)
     assert after == before, (before, after)
     return {
         "data": "demo" if demo else f"{rows} incidents",
@@ -110,7 +119,7 @@ async def main(demo: bool, rows: int) -> dict[str, object]:
         "restore_s": round(restore_s, 2),
         "caught_up_events": done.caught_up,
         "counts": before,
-        "postgres_major": await pgtools.server_major(url),
+        "postgres_major": major,
     }
 
 

@@ -288,13 +288,16 @@ class Restored:
 
 
 async def catch_up_projections(url: str, zone: str) -> int:
-    """Apply to the metrics projections every event of the producers' outboxes they lack (by id); record each
-    log as applied to its end. Returns how many events were new."""
+    """Apply to the metrics projections every event of the producers' outboxes they lack (by id), from the
+    position up to which the log watch found every event applied; record each log as applied to its end.
+    Returns how many events were new."""
     engine = create_async_engine(async_url(url), poolclass=pool.NullPool)
     applied = 0
     try:
         for source in PRODUCERS:
-            table, after = outbox_table(MetaData(schema=source)), 0
+            table = outbox_table(MetaData(schema=source))
+            async with engine.connect() as conn:
+                after = await log_positions.applied_through(conn, source)
             while True:
                 async with session_factory(engine)() as session:
                     page = await read_log(session, table, after, PAGE, gap_timeout_s=0)
