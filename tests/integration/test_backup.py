@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from alembic import command
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,16 +25,18 @@ from cpted import backup as backup_module
 from cpted import pgtools
 from cpted.backup import BackupRefused, backup, restore, sha256_of
 from cpted.demo.engagement import load_engagement_demo
+from cpted.schemas import SCHEMAS
 from services.audits.photos.settings import PhotoSettings
 from shared.bus.relay import Relay
 from shared.contracts.events.envelope import PRODUCERS
 from shared.db.engine import dispose_engines, get_engine, plain_url
+from shared.db.migrations import alembic_config
 from shared.settings import Settings, get_settings
 from tests import factories, images
 from tests.integration.conftest import client_for
 from tests.integration.test_bus import _consume_all, _consumer
 from tests.integration.test_photos import photo_dir  # noqa: F401 (each test's own photo directory, autouse)
-from tests.servers import TestServers
+from tests.servers import TestServers, fresh_database
 
 
 @pytest.fixture
@@ -285,3 +288,22 @@ async def test_s3_photos_are_listed_with_their_etags_and_checked_before_a_restor
     with pytest.raises(BackupRefused, match="is missing"):
         await restore(folder, target, s3)
     assert not await pgtools.exists(target.resolved_database_url())
+
+
+async def test_a_backup_of_an_older_revision_is_migrated_forward(
+    servers: TestServers, tmp_path: Path, target: Settings
+) -> None:
+    old = await asyncio.to_thread(fresh_database, servers, f"old_{uuid.uuid4().hex[:6]}")
+    auth = next(location for location, schema in SCHEMAS if schema == "auth")
+    await asyncio.to_thread(command.downgrade, alembic_config(auth, "auth", old), "base")
+    folder = await backup(get_settings().model_copy(update={"database_url": old}), PhotoSettings(), tmp_path)
+    assert json.loads((folder / "manifest.json").read_text())["schemas"]["auth"] == []
+
+    done = await restore(folder, target, PhotoSettings(dir=tmp_path / "restored-photos"))
+    assert done.migrated == {"auth": []}
+    conn = await asyncpg.connect(plain_url(target.resolved_database_url()))
+    try:
+        assert await conn.fetchval("SELECT version_num FROM auth.alembic_version") == "auth0001"
+        assert await conn.fetchval("SELECT count(*) FROM auth.api_key") == 0
+    finally:
+        await conn.close()
