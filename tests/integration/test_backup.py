@@ -95,6 +95,7 @@ async def on_target(target: Settings, admin_key: str, monkeypatch: pytest.Monkey
     yield apps
     for client in opened:
         await client.aclose()  # type: ignore[attr-defined]
+    monkeypatch.undo()  # the run's own database again, before anything reads the settings anew
     get_settings.cache_clear()
 
 
