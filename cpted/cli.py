@@ -185,6 +185,45 @@ def reconcile(ctx: typer.Context, api_key: ApiKey = None, debug: Debug = False) 
         console.print(f"repaired: {report.repaired} events")
 
 
+@app.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    to: Annotated[Path | None, typer.Option(file_okay=False, help="where to put it; default <var_dir>/backups")] = None,
+    debug: Debug = False,
+) -> None:
+    """Back up every schema and the photo store into a new folder, with a manifest.json."""
+    from cpted.backup import backup
+    from cpted.embedded import servers_for
+    from services.audits.photos.settings import PhotoSettings
+
+    with servers_for(settings_of(ctx)) as settings:
+        folder = asyncio.run(backup(settings, PhotoSettings(), to or settings.var_dir / "backups"))
+    console.print(f"backed up to {folder}")
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="a folder `cpted backup` made")],
+    force: Annotated[bool, typer.Option("--force", help="replace a database that holds data")] = False,
+    debug: Debug = False,
+) -> None:
+    """Restore a backup (the platform's processes stopped): checked, restored beside the database, migrated
+    forward, the metrics projections caught up with the restored outboxes, then swapped in."""
+    from cpted.backup import restore
+    from cpted.embedded import servers_for
+    from services.audits.photos.settings import PhotoSettings
+
+    with servers_for(settings_of(ctx)) as settings:
+        done = asyncio.run(restore(source, settings, PhotoSettings(), force=force))
+    for schema, revisions in done.migrated.items():
+        console.print(f"{schema}: migrated forward from {', '.join(revisions) or 'no revision'}")
+    replaced = "; the database's former data was replaced" if done.replaced else ""
+    console.print(
+        f"restored {source}: {done.photos} photos, {done.caught_up} events applied to the projections{replaced}"
+    )
+
+
 @app.command("demo")
 def demo(ctx: typer.Context, debug: Debug = False) -> None:
     """Load the demo data set (each part once)."""

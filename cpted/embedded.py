@@ -9,10 +9,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+
+from shared.settings import Settings
 
 DATABASE = "cpted"
 
@@ -134,3 +138,20 @@ class EmbeddedRedis:
 
 def remove(var_dir: Path) -> None:
     shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@contextmanager
+def servers_for(settings: Settings) -> Iterator[Settings]:
+    """The settings with servers to reach: those configured or of a running ``make run``, else the embedded
+    servers over ``<var_dir>``'s data, started for the command and stopped after it (a stopped platform)."""
+    if settings.database_url or settings.servers_file().exists():
+        yield settings
+        return
+    postgres = EmbeddedPostgres((settings.var_dir / "pg").resolve())
+    redis_server = EmbeddedRedis(settings.var_dir / "redis")
+    try:
+        urls = {"database_url": postgres.start(), "redis_url": settings.redis_url or redis_server.start()}
+        yield settings.model_copy(update=urls)
+    finally:
+        redis_server.stop()
+        postgres.stop()

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_timeout_s: float = 5.0
+    # The bin directory of pg_dump/pg_restore of the server's major version, when neither the embedded
+    # server's wheel, the PATH nor /usr/lib/postgresql/<major>/bin has them (`cpted backup`, `cpted restore`).
+    pg_bin_dir: Path | None = None
 
     # Event bus
     consumer_group: str = "metrics"
