@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Table, delete, func, select, text
@@ -71,8 +72,10 @@ def runner(engine: AsyncEngine, owner: str, kinds: Sequence[Kind], clock: Clock)
 
 
 def report_line(report: dict[str, dict[str, int]], *, dry_run: bool) -> None:
-    """The structured log line of a run: what was removed, per service and kind."""
-    log.info("retention %s", "dry run" if dry_run else "applied", extra={"dry_run": dry_run, "removed": report})
+    """The structured log line of a run: what was removed, per service and kind (as JSON in the message too,
+    for processes whose log lines are not JSON, such as the Celery worker's)."""
+    what = "dry run (nothing removed)" if dry_run else "applied"
+    log.info("retention %s: %s", what, orjson.dumps(report).decode(), extra={"dry_run": dry_run, "removed": report})
 
 
 def idempotency_keys(engine: AsyncEngine, table: Table, days: int) -> Kind:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,8 @@ from services.events import retention as events_retention
 from services.metrics import retention as metrics_retention
 from shared.auth.keys import Scope
 from shared.clock import Clock
-from shared.retention import ACTOR, runner
+from shared.logs import JsonFormatter
+from shared.retention import ACTOR, report_line, runner
 from shared.settings import Settings, get_settings
 from tests import factories
 from tests.integration.conftest import client_for, new_key
@@ -304,3 +306,48 @@ async def test_the_command_line_counts_on_a_dry_run_then_removes(
     assert code == 0, err
     assert {"service": "audits", "kind": "requester_contacts", "removed": 1} in map(json.loads, out.splitlines())
     assert await on_file(engine) == 0
+
+
+def test_beat_sends_the_retention_run_nightly_and_the_run_logs_what_it_removed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from services.metrics.cswb.settings import CswbSettings
+    from services.metrics.tasks import config
+
+    nightly = config(settings(), CswbSettings())["beat_schedule"]["retention-nightly"]
+    assert nightly["task"] == "metrics.apply_retention"
+    assert (str(nightly["schedule"].hour), str(nightly["schedule"].minute)) == ("{3}", "{30}")
+    with caplog.at_level(logging.INFO, logger="shared.retention"):
+        report_line({"audits": {"requester_contacts": 2}}, dry_run=False)
+    (record,) = caplog.records
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["removed"], line["dry_run"]) == ({"audits": {"requester_contacts": 2}}, False)
+    assert json.loads(record.getMessage().split(": ", 1)[1]) == line["removed"]
+
+
+async def test_building_a_feed_again_stores_its_removed_body_and_redelivery_is_refused_until_then(
+    engine: AsyncEngine, redis: Redis, clean: None
+) -> None:
+    from services.metrics.cswb.handlers import feeds
+    from services.metrics.cswb.settings import CswbSettings
+    from shared.errors import NotFound
+
+    cswb = CswbSettings(cswb_destinations=["https://cswb.example/feeds"], cswb_signing_secret="s")
+    day, zone = date(2026, 2, 1), "America/Toronto"
+    built = await feeds.build_feed(engine, day, cswb, zone)
+    delivered = datetime(2026, 2, 2, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE metrics.cswb_delivery SET state = 'delivered', delivered_at = :at"), {"at": delivered}
+        )
+    assert (await run_metrics(engine, redis, delivered + timedelta(days=91), cswb_body=90))["cswb_feed_bodies"] == 1
+    with pytest.raises(NotFound, match="retention policy"):
+        await feeds.redeliver(engine, cswb, day)
+
+    again = await feeds.build_feed(engine, day, cswb, zone)
+    assert (again.outcome, again.digest) == ("unchanged", built.digest)
+    body = "SELECT sha256(body), body_removed_at FROM metrics.cswb_feed"
+    async with engine.connect() as conn:
+        sha, removed_at = (await conn.execute(text(body))).one()
+    assert bytes(sha).hex() == built.digest and removed_at is None
+    assert await feeds.redeliver(engine, cswb, day)
