@@ -28,6 +28,9 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
+PATH = "/v1/retention"
+SLOW_ROUTES = {PATH: 900.0}
+"""A run's request may take this long: the first run after a period is shortened may have much to remove."""
 ACTOR = "policy:retention"
 """Who made a change the retention policy made, in the audit trail."""
 LOCK_NAMESPACE = 0x2E7
@@ -48,16 +51,15 @@ class Kind:
 async def apply(
     engine: AsyncEngine, owner: str, kinds: Sequence[Kind], now: datetime, *, dry_run: bool
 ) -> dict[str, int]:
-    """Every kind with a period, swept at ``now``; what each removed (or, dry, would remove)."""
+    """Every kind with a period, swept at ``now``; what each removed (or, dry, would remove).
+
+    The lock belongs to a transaction left open for the run: however the run ends (an error, a cancelled
+    request, a lost connection), the transaction ends and the lock goes with it.
+    """
     key = {"ns": LOCK_NAMESPACE, "key": zlib.crc32(owner.encode()) & 0x7FFFFFFF}
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_advisory_lock(:ns, :key)"), key)
-        await conn.commit()
-        try:
-            return {k.name: await k.sweep(now - timedelta(days=k.days), dry_run) for k in kinds if k.days > 0}
-        finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), key)
-            await conn.commit()
+    async with engine.connect() as conn, conn.begin():
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), key)
+        return {k.name: await k.sweep(now - timedelta(days=k.days), dry_run) for k in kinds if k.days > 0}
 
 
 Run = Callable[[bool], Awaitable[dict[str, int]]]
@@ -104,7 +106,7 @@ def retention_router(owner: str, kinds: Kinds) -> APIRouter:
     router = APIRouter(tags=["retention"])
 
     @router.post(
-        "/v1/retention",
+        PATH,
         summary="Apply the retention policy now: remove what is past its period (service or admin)",
         description="What is removed and when is set by the `CPTED_RETENTION_*` settings, never by the request.",
     )

@@ -25,7 +25,7 @@ from shared.auth import api as keys_api
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router
 from shared.bus.eventlog import event_log_router
-from shared.retention import retention_router
+from shared.retention import SLOW_ROUTES, retention_router
 from shared.web.app import create_service_app
 
 
@@ -56,7 +56,7 @@ def create_app(
         description="Neighbourhoods, police-community partnerships, CPTED audits and their recommendations.",
         idempotency=idempotency,
         body_limits={"/photos": photo_body},
-        slow_routes={"/photos": 90.0},
+        slow_routes={"/photos": 90.0, **SLOW_ROUTES},
         on_startup=[open_photo_files, open_upstream_clients],
         on_shutdown=[close_upstream_clients],
         routers=[

@@ -12,7 +12,7 @@ from services.events.tables import idempotency, outbox
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router
 from shared.bus.eventlog import event_log_router
-from shared.retention import retention_router
+from shared.retention import SLOW_ROUTES, retention_router
 from shared.web.app import create_service_app
 
 
@@ -32,6 +32,7 @@ def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> Fast
         title="CPTED community events",
         description="Community and special events, outreach material in any language, distributions to "
         "frontline staff, training sessions and the partnerships' community connections.",
+        slow_routes=SLOW_ROUTES,
         routers=[
             events.router,
             calendar.router,

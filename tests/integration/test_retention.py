@@ -24,7 +24,7 @@ from services.metrics import retention as metrics_retention
 from shared.auth.keys import Scope
 from shared.clock import Clock
 from shared.logs import JsonFormatter
-from shared.retention import ACTOR, report_line, runner
+from shared.retention import ACTOR, Kind, apply, report_line, runner
 from shared.settings import Settings, get_settings
 from tests import factories
 from tests.integration.conftest import client_for, new_key
@@ -351,3 +351,13 @@ async def test_building_a_feed_again_stores_its_removed_body_and_redelivery_is_r
         sha, removed_at = (await conn.execute(text(body))).one()
     assert bytes(sha).hex() == built.digest and removed_at is None
     assert await feeds.redeliver(engine, cswb, day)
+
+
+async def test_a_run_that_fails_leaves_no_lock_behind(engine: AsyncEngine) -> None:
+    async def failing(cutoff: datetime, dry_run: bool) -> int:
+        raise RuntimeError("the database went away")
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        await apply(engine, "audits", [Kind("failing", 1, failing)], now, dry_run=False)
+    assert await asyncio.wait_for(apply(engine, "audits", [], now, dry_run=False), timeout=10) == {}
