@@ -203,7 +203,8 @@ async def update(
 
 
 async def _erase_requester(uow: UnitOfWork, row: AuditRequest, clock: Clock) -> bool:
-    """Erase the contact of a locked request; the event names the fields erased through the state before it."""
+    """Erase the contact of a locked request. Its event says that no contact field is on file any more; the
+    audit trail names the fields erased by comparing it with the event before."""
     if not await store.remove_requester(uow.session, row.id):
         return False
     # The record changed (no contact on file any more): a new version, so ETags and events follow.

@@ -50,8 +50,14 @@ async def replace_feed(conn: AsyncConnection, day: date, body: bytes, digest: st
     stmt = (
         update(cswb_feed)
         .where(cswb_feed.c.feed_date == day)
-        .values(body=body, digest=digest, revision=cswb_feed.c.revision + 1, built_at=func.now(), changed_at=func.now())
-        .values(body_removed_at=None)
+        .values(
+            body=body,
+            digest=digest,
+            revision=cswb_feed.c.revision + 1,
+            built_at=func.now(),
+            changed_at=func.now(),
+            body_removed_at=None,
+        )
         .returning(cswb_feed.c.revision)
     )
     return int((await conn.execute(stmt)).scalar_one())
