@@ -224,6 +224,25 @@ def restore_command(
     )
 
 
+@app.command("retention")
+def retention(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what is due, remove nothing")] = False,
+    as_json: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Remove what is past its retention period (CPTED_RETENTION_*), as the nightly task does, and say how
+    many records of each kind went."""
+    from cpted.retention import apply_retention
+
+    report = asyncio.run(apply_retention(settings_of(ctx), dry_run=dry_run))
+    column = "due" if dry_run else "removed"
+    rows = [{"service": s, "kind": k, column: n} for s, kinds in report.items() for k, n in kinds.items()]
+    show(rows, ["service", "kind", column], as_json=as_json)
+    if dry_run:
+        err.print("dry run: nothing was removed")
+
+
 @app.command("demo")
 def demo(ctx: typer.Context, debug: Debug = False) -> None:
     """Load the demo data set (each part once)."""

@@ -22,7 +22,7 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
-        for key in ("method", "path", "status", "duration_ms"):
+        for key in ("method", "path", "status", "duration_ms", "dry_run", "removed"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

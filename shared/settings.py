@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     # `cpted dev` issues one.
     service_api_key: str | None = None
 
+    # Retention (docs/retention.md): days after which each kind of record is removed; 0 keeps it for ever.
+    # The requester's name, email and phone of an audit request, counted from the day the request closed.
+    retention_requester_days: int = Field(default=365, ge=0)
+    retention_dead_letter_days: int = Field(default=90, ge=0)
+    # The replay window of an Idempotency-Key: a repeat within it gets the first answer.
+    retention_idempotency_days: int = Field(default=7, ge=1)
+    # The stored body of a CSWB feed delivered to every destination (its date, digest and deliveries stay).
+    retention_cswb_body_days: int = Field(default=90, ge=0)
+    retention_webhook_delivery_days: int = Field(default=30, ge=0)
+    # Crontab in local time of the nightly retention run.
+    retention_schedule: str = "30 3 * * *"
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url)

@@ -8,6 +8,7 @@ their exports), ``photos``, ``requests`` (audit requests), and two public standa
 import httpx
 from fastapi import FastAPI
 
+from services.audits import retention
 from services.audits.core.api import audits, exports, neighbourhoods, partnerships, recommendations
 from services.audits.error_formats import keep_declared_errors
 from services.audits.ogc.api import routes as ogc
@@ -24,6 +25,7 @@ from shared.auth import api as keys_api
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router
 from shared.bus.eventlog import event_log_router
+from shared.retention import SLOW_ROUTES, retention_router
 from shared.web.app import create_service_app
 
 
@@ -54,7 +56,7 @@ def create_app(
         description="Neighbourhoods, police-community partnerships, CPTED audits and their recommendations.",
         idempotency=idempotency,
         body_limits={"/photos": photo_body},
-        slow_routes={"/photos": 90.0},
+        slow_routes={"/photos": 90.0, **SLOW_ROUTES},
         on_startup=[open_photo_files, open_upstream_clients],
         on_shutdown=[close_upstream_clients],
         routers=[
@@ -70,6 +72,7 @@ def create_app(
             event_log_router(outbox, "audits"),
             change_feed_router(outbox, "audits", neighbourhoods_worked_in),
             audit_trail_router(outbox),
+            retention_router("audits", retention.kinds),
             keys_api.router,
         ],
     )

@@ -108,6 +108,8 @@ class AuditRequest(Versioned, table=True):
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     media_url: str | None = Field(default=None, max_length=2000)
     received_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
+    # When it became done or rejected: the requester's contact is erased a retention period after.
+    closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
 
 
 class AuditRequestRequester(AuditsTable, table=True):

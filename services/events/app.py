@@ -5,12 +5,14 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.events import retention
 from services.events.materials.api import distributions, language_check, materials, trainings
 from services.events.programme.api import calendar, events, stakeholders
 from services.events.tables import idempotency, outbox
 from shared.auth.audittrail import audit_trail_router
 from shared.bus.changes import change_feed_router
 from shared.bus.eventlog import event_log_router
+from shared.retention import SLOW_ROUTES, retention_router
 from shared.web.app import create_service_app
 
 
@@ -30,6 +32,7 @@ def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> Fast
         title="CPTED community events",
         description="Community and special events, outreach material in any language, distributions to "
         "frontline staff, training sessions and the partnerships' community connections.",
+        slow_routes=SLOW_ROUTES,
         routers=[
             events.router,
             calendar.router,
@@ -41,6 +44,7 @@ def create_app(audits_transport: httpx.AsyncBaseTransport | None = None) -> Fast
             event_log_router(outbox, "events"),
             change_feed_router(outbox, "events"),
             audit_trail_router(outbox),
+            retention_router("events", retention.kinds),
         ],
         idempotency=idempotency,
         on_startup=[open_audits_client],

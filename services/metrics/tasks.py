@@ -1,4 +1,5 @@
-"""The metrics service's Celery app: the nightly CSWB feeds, built and delivered, and the webhooks' deliveries.
+"""The metrics service's Celery app: the nightly CSWB feeds, built and delivered, the webhooks' deliveries,
+and the nightly retention run (``retention.py``).
 
 Run with ``celery -A services.metrics.tasks:celery_app worker`` and, in
 exactly one process, ``... beat``. The broker is the platform's Redis; its
@@ -18,12 +19,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from typing import Any, TypeVar
 
+import httpx
 from celery import Celery
 from celery.schedules import crontab
 from redis.exceptions import RedisError
 from sqlalchemy import exc, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.metrics import retention
 from services.metrics.attempts import Outcome
 from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
@@ -33,6 +36,7 @@ from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import WebhookSettings, get_webhook_settings
 from shared.bus.client import redis_client
 from shared.db.engine import async_url
+from shared.retention import report_line
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +55,12 @@ def broker_url(redis_url: str) -> str:
 def schedule(cswb: CswbSettings) -> crontab | float:
     if cswb.cswb_every_s > 0:
         return cswb.cswb_every_s
-    minute, hour, day_of_month, month_of_year, day_of_week = cswb.cswb_schedule.split()
+    return crontab_of(cswb.cswb_schedule)
+
+
+def crontab_of(text: str) -> crontab:
+    """A crontab in local time: minute hour day-of-month month day-of-week."""
+    minute, hour, day_of_month, month_of_year, day_of_week = text.split()
     return crontab(
         minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
     )
@@ -84,6 +93,10 @@ def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | N
         "beat_schedule": {
             "cswb-nightly-feeds": {"task": "metrics.build_nightly_feeds", "schedule": schedule(cswb)},
             "webhooks-sweep": {"task": "metrics.sweep_webhooks", "schedule": sweep_every_s},
+            "retention-nightly": {
+                "task": "metrics.apply_retention",
+                "schedule": crontab_of(settings.retention_schedule),
+            },
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
     }
@@ -208,3 +221,25 @@ def sweep_webhooks() -> int:
     """Hand to the workers the deliveries that are due and were never handed over (the broker was away)."""
     settings, webhook = get_settings(), get_webhook_settings()
     return enqueue_webhooks(_run(lambda engine: webhooks.due(engine, webhook), settings))
+
+
+@celery_app.task(
+    name="metrics.apply_retention", autoretry_for=(*TRANSIENT, httpx.HTTPError), retry_backoff=True, max_retries=5
+)
+def apply_retention(dry_run: bool = False) -> retention.Report:
+    """Remove what is past its retention period, in every service (one run at a time per service); what
+    was removed, by service and kind, is the result and a log line (docs/retention.md)."""
+    settings = get_settings()
+
+    async def work(engine: AsyncEngine) -> retention.Report:
+        redis = redis_client(settings)
+        try:
+            async with retention.producers_over_http(settings) as producers:
+                clock = settings.clock()
+                return await retention.apply_everywhere(engine, redis, settings, clock, producers, dry_run=dry_run)
+        finally:
+            await redis.aclose()
+
+    report = _run(work, settings)
+    report_line(report, dry_run=dry_run)
+    return report

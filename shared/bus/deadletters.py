@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -80,6 +81,19 @@ async def retry(redis: Redis, stream: str, letter_id: str) -> DeadLetter:
         pipe.xdel(stream, letter_id)
         await pipe.execute()
     return letter
+
+
+async def remove_older_than(redis: Redis, stream: str, cutoff: datetime, dry_run: bool) -> int:
+    """Dead letters that failed before the cutoff (an entry's id is the time it was dead-lettered), removed."""
+    first_kept = f"{int(cutoff.timestamp() * 1000)}-0"
+    if not dry_run:
+        return int(await redis.xtrim(stream, minid=first_kept, approximate=False))
+    due, start = 0, "-"
+    while entries := await redis.xrange(stream, min=start, max=f"({first_kept}", count=1000):
+        due += len(entries)
+        last = entries[-1][0]
+        start = f"({last.decode() if isinstance(last, bytes) else last}"
+    return due
 
 
 def dead_letter_router() -> APIRouter:

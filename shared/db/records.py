@@ -15,13 +15,13 @@ def state(row: Any, **extra: Any) -> dict[str, Any]:
     return data
 
 
-def emit_state(uow: UnitOfWork, event: type[Envelope], row: Any) -> None:
-    """Emit a record's full state, scoped by its own partnership and neighbourhood."""
+def emit_state(uow: UnitOfWork, event: type[Envelope], row: Any, **extra: Any) -> None:
+    """Emit a record's full state (with ``extra`` fields), scoped by its own partnership and neighbourhood."""
     uow.emit(
         event,
         subject_id=row.id,
         subject_version=row.version,
         partnership_id=row.partnership_id,
         neighbourhood_id=row.neighbourhood_id,
-        payload=state(row),
+        payload=state(row, **extra),
     )

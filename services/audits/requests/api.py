@@ -78,9 +78,10 @@ async def update_audit_request(
     uow: UowDep,
     principal: ReaderKey,
     response: Response,
+    clock: ClockDep,
     if_match: IfMatch = None,
 ) -> AuditRequestRead:
-    view = await handlers.update(uow, principal, audit_request_id, body, if_match)
+    view = await handlers.update(uow, principal, audit_request_id, body, if_match, clock=clock)
     set_etag(response, view.request.version)
     return _read(view)
 

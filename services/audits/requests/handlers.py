@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from services.audits.core.domain.places import neighbourhood_of
 from services.audits.core.handlers.records import load
 from services.audits.core.store import repository
 from services.audits.requests import store
-from services.audits.requests.domain import TriageRefused, check_triage
+from services.audits.requests.domain import FINAL, TriageRefused, check_triage
 from services.audits.requests.schemas import AuditRequestCreate, AuditRequestUpdate
 from services.audits.tables import Audit, AuditRequest, AuditRequestRequester, Neighbourhood
 from shared.auth.keys import Principal, Scope
@@ -119,7 +120,7 @@ async def create(
         contact = body.requester.model_dump(exclude_none=True) if body.requester else {}
         if contact:  # stored only when given
             uow.session.add(AuditRequestRequester(audit_request_id=row.id, **contact))
-        emit_state(uow, AuditRequestCreated, row)
+        emit_state(uow, AuditRequestCreated, row, requester_fields=sorted(contact))
         await uow.commit()
     return AuditRequestView(row, bool(contact)), True
 
@@ -177,7 +178,13 @@ async def _triage(
 
 
 async def update(
-    uow: UnitOfWork, principal: Principal, id_: uuid.UUID, body: AuditRequestUpdate, if_match: str | None
+    uow: UnitOfWork,
+    principal: Principal,
+    id_: uuid.UUID,
+    body: AuditRequestUpdate,
+    if_match: str | None,
+    *,
+    clock: Clock,
 ) -> AuditRequestView:
     require_triage(principal)
     async with uow:
@@ -186,10 +193,25 @@ async def update(
         changes = body.model_dump(include={"place", "description"}, exclude_unset=True)
         changes |= await _relocation(uow.session, row, body)
         changes |= await _triage(uow.session, principal, row, body)
+        if changes.get("status") in FINAL and row.closed_at is None:
+            changes["closed_at"] = clock.now()
         if apply_changes(row, changes):
-            emit_state(uow, AuditRequestUpdated, row)
+            fields = await store.requester_fields(uow.session, row.id)
+            emit_state(uow, AuditRequestUpdated, row, requester_fields=fields)
             await uow.commit()
         return await _view(uow.session, row)
+
+
+async def _erase_requester(uow: UnitOfWork, row: AuditRequest, clock: Clock) -> bool:
+    """Erase the contact of a locked request. Its event says that no contact field is on file any more; the
+    audit trail names the fields erased by comparing it with the event before."""
+    if not await store.remove_requester(uow.session, row.id):
+        return False
+    # The record changed (no contact on file any more): a new version, so ETags and events follow.
+    row.version += 1
+    row.updated_at = clock.now()
+    emit_state(uow, AuditRequestUpdated, row, requester_fields=[])
+    return True
 
 
 async def remove_requester(uow: UnitOfWork, principal: Principal, id_: uuid.UUID, *, clock: Clock) -> None:
@@ -197,9 +219,26 @@ async def remove_requester(uow: UnitOfWork, principal: Principal, id_: uuid.UUID
     require_triage(principal)
     async with uow:
         row = await _visible(uow, principal, id_, for_update=True)
-        if await store.remove_requester(uow.session, row.id):
-            # The record changed (no contact on file any more): a new version, so ETags and events follow.
-            row.version += 1
-            row.updated_at = clock.now()
-            emit_state(uow, AuditRequestUpdated, row)
+        await _erase_requester(uow, row, clock)
         await uow.commit()
+
+
+async def erase_closed_requesters(
+    units: Callable[[], UnitOfWork], clock: Clock, cutoff: datetime, dry_run: bool
+) -> int:
+    """Erase the contact of every request closed before the cutoff, each in its own transaction; how many.
+
+    ``units`` opens a unit of work whose events name the retention policy as their actor.
+    """
+    async with units() as uow:
+        due = await store.requesters_closed_before(uow.session, cutoff)
+    if dry_run:
+        return len(due)
+    erased = 0
+    for id_ in due:
+        async with units() as uow:
+            row: AuditRequest = await load(uow, AuditRequest, id_, for_update=True)
+            if row.closed_at is not None and row.closed_at < cutoff and await _erase_requester(uow, row, clock):
+                await uow.commit()
+                erased += 1
+    return erased

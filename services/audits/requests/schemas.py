@@ -56,6 +56,9 @@ class AuditRequestRead(Output):
     attributes: dict[str, Any]
     media_url: str | None
     received_at: datetime
+    closed_at: datetime | None = Field(
+        description="when it became done or rejected; the requester's contact is erased a retention period after"
+    )
     requester_on_file: bool = Field(description="whether contact details are stored (they are never returned)")
     version: int
     created_at: datetime

@@ -100,10 +100,36 @@ async def requesters_on_file(session: AsyncSession, ids: Iterable[uuid.UUID]) ->
     return set((await session.execute(stmt)).scalars().all())
 
 
-async def remove_requester(session: AsyncSession, audit_request_id: uuid.UUID) -> bool:
-    stmt = delete(AuditRequestRequester).where(AuditRequestRequester.audit_request_id == audit_request_id)
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+CONTACT_FIELDS = ("email", "name", "phone")
+
+
+def _given(contact: Any) -> list[str]:
+    return [] if contact is None else [f for f, value in zip(CONTACT_FIELDS, contact, strict=True) if value]
+
+
+async def requester_fields(session: AsyncSession, audit_request_id: uuid.UUID) -> list[str]:
+    """Which contact fields are on file (never their values)."""
+    r = AuditRequestRequester
+    stmt = select(r.email, r.name, r.phone).where(r.audit_request_id == audit_request_id)
+    return _given((await session.execute(stmt)).first())
+
+
+async def remove_requester(session: AsyncSession, audit_request_id: uuid.UUID) -> list[str]:
+    """Erase the contact; which fields were on file (none: there was nothing to erase)."""
+    r = AuditRequestRequester
+    stmt = delete(r).where(r.audit_request_id == audit_request_id).returning(r.email, r.name, r.phone)
+    return _given((await session.execute(stmt)).first())
+
+
+async def requesters_closed_before(session: AsyncSession, cutoff: datetime) -> list[uuid.UUID]:
+    """Requests closed before the cutoff whose requester's contact is still on file, oldest first."""
+    stmt = (
+        select(AuditRequest.id)
+        .join(AuditRequestRequester, AuditRequestRequester.audit_request_id == AuditRequest.id)
+        .where(AuditRequest.closed_at < cutoff)
+        .order_by(AuditRequest.closed_at, AuditRequest.id)
+    )
+    return list((await session.execute(stmt)).scalars().all())
 
 
 async def neighbourhoods_worked_in(

@@ -29,9 +29,11 @@ class FeedRead(BaseModel):
     """built: no destination is configured; failed: at least one destination gave up; delivered: all have it."""
     revision: int
     digest: str
-    size_bytes: int
+    size_bytes: int | None
+    """None once the retention policy removed the body."""
     built_at: datetime
     changed_at: datetime
+    body_removed_at: datetime | None
     deliveries: list[FeedDeliveryRead]
     links: dict[str, str]
 

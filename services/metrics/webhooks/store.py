@@ -238,3 +238,12 @@ async def due(
     if subscription_id is not None:
         stmt = stmt.where(DELIVERY.subscription_id == subscription_id)
     return (await conn.execute(stmt)).all()
+
+
+async def remove_finished_before(conn: AsyncConnection, cutoff: datetime, dry_run: bool) -> int:
+    """Deliveries delivered or given up whose last attempt was before the cutoff; open ones always stay."""
+    last = func.coalesce(DELIVERY.delivered_at, DELIVERY.last_attempt_at, DELIVERY.created_at)
+    finished = and_(DELIVERY.state.not_in(OPEN_STATES), last < cutoff)
+    if dry_run:
+        return int((await conn.execute(select(func.count()).where(finished))).scalar_one())
+    return int((await conn.execute(webhook_delivery.delete().where(finished))).rowcount)  # type: ignore[attr-defined]

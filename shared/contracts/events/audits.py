@@ -72,7 +72,8 @@ class RecommendationTransition(RecommendationState):
 
 
 class AuditRequestState(Payload):
-    """A request for an audit; the requester's name, email and phone are never part of it."""
+    """A request for an audit; the requester's name, email and phone are never part of it, only which of
+    them are on file (``requester_fields``), so the audit trail shows when they were given and erased."""
 
     id: uuid.UUID
     place: str
@@ -85,6 +86,7 @@ class AuditRequestState(Payload):
     reason: str | None = None
     source: str
     received_at: AwareDatetime
+    requester_fields: list[Literal["email", "name", "phone"]] = []
 
 
 @registry.event

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -37,6 +37,10 @@ class Built:
     """created, updated (new figures: a new revision), unchanged, or exists (nightly: left as it was)."""
     revision: int
     digest: str
+
+
+def removed(day: date, when: datetime) -> str:
+    return f"the body of the CSWB feed for {day} was removed by the retention policy on {when:%Y-%m-%d}"
 
 
 async def gather(session: AsyncSession, day: date, zone: str, window_days: int) -> Inputs:
@@ -71,7 +75,7 @@ async def _build_locked(conn: AsyncConnection, day: date, cswb: CswbSettings, zo
             await store.insert_feed(conn, day, body, sha)
             built = Built(day, "created", 1, sha)
         elif existing.digest == sha:
-            await store.touch_feed(conn, day)
+            await store.touch_feed(conn, day, body)
             built = Built(day, "unchanged", existing.revision, sha)
         else:
             built = Built(day, "updated", await store.replace_feed(conn, day, body, sha), sha)
@@ -120,5 +124,7 @@ async def redeliver(engine: AsyncEngine, cswb: CswbSettings, day: date) -> list[
         found = await store.stored(conn, day)
         if found is None:
             raise NotFound(f"no CSWB feed for {day}")
+        if found.body_removed_at is not None:
+            raise NotFound(f"{removed(day, found.body_removed_at)}; build it again with `cpted cswb build`")
         await store.reset_deliveries(conn, day, found.revision, cswb.cswb_destinations, all_again=True)
     return await due(engine, cswb, day)

@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.cswb.domain.document import to_csv
+from services.metrics.cswb.handlers.feeds import removed
 from services.metrics.cswb.reads import FeedState
 from services.metrics.cswb.store import feeds as store
 from shared.errors import InvalidField, NotFound
@@ -74,6 +75,8 @@ async def feed_body(session: AsyncSession, day: date) -> tuple[bytes, str]:
     row = await store.feed_body(session, day)
     if row is None:
         raise NotFound(f"no CSWB feed for {day}")
+    if row.body is None:
+        raise NotFound(f"{removed(day, row.body_removed_at)}; its digest stays in the list of feeds")
     return bytes(row.body), row.digest
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
@@ -37,7 +37,8 @@ async def unlock_date(conn: AsyncConnection, day: date) -> None:
 
 
 async def stored(conn: AsyncConnection, day: date) -> Any:
-    stmt = select(cswb_feed.c.revision, cswb_feed.c.digest).where(cswb_feed.c.feed_date == day)
+    f = cswb_feed.c
+    stmt = select(f.revision, f.digest, f.body_removed_at).where(f.feed_date == day)
     return (await conn.execute(stmt)).first()
 
 
@@ -49,14 +50,23 @@ async def replace_feed(conn: AsyncConnection, day: date, body: bytes, digest: st
     stmt = (
         update(cswb_feed)
         .where(cswb_feed.c.feed_date == day)
-        .values(body=body, digest=digest, revision=cswb_feed.c.revision + 1, built_at=func.now(), changed_at=func.now())
+        .values(
+            body=body,
+            digest=digest,
+            revision=cswb_feed.c.revision + 1,
+            built_at=func.now(),
+            changed_at=func.now(),
+            body_removed_at=None,
+        )
         .returning(cswb_feed.c.revision)
     )
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def touch_feed(conn: AsyncConnection, day: date) -> None:
-    await conn.execute(update(cswb_feed).where(cswb_feed.c.feed_date == day).values(built_at=func.now()))
+async def touch_feed(conn: AsyncConnection, day: date, body: bytes) -> None:
+    """The same figures built again: the body is stored again if the retention policy had removed it."""
+    stmt = update(cswb_feed).where(cswb_feed.c.feed_date == day)
+    await conn.execute(stmt.values(built_at=func.now(), body=body, body_removed_at=None))
 
 
 async def reset_deliveries(
@@ -114,7 +124,8 @@ async def list_feeds(
 ) -> Sequence[Any]:
     """Newest date first; the body's size but never the body."""
     f = cswb_feed.c
-    stmt = select(f.feed_date, f.revision, f.digest, func.length(f.body).label("size_bytes"), f.built_at, f.changed_at)
+    size = func.length(f.body).label("size_bytes")
+    stmt = select(f.feed_date, f.revision, f.digest, size, f.built_at, f.changed_at, f.body_removed_at)
     if before is not None:
         stmt = stmt.where(f.feed_date < before)
     if first is not None:
@@ -135,4 +146,25 @@ async def deliveries_of(db: Db, days: Sequence[date]) -> dict[date, list[Any]]:
 
 async def feed_body(db: Db, day: date) -> Any:
     f = cswb_feed.c
-    return (await db.execute(select(f.body, f.digest, f.revision).where(f.feed_date == day))).first()
+    stmt = select(f.body, f.digest, f.revision, f.body_removed_at).where(f.feed_date == day)
+    return (await db.execute(stmt)).first()
+
+
+def _delivered_before(cutoff: datetime) -> Any:
+    """Feeds with a body whose every destination had it before the cutoff."""
+    d, f = cswb_delivery.c, cswb_feed.c
+    everywhere = (
+        select(d.feed_date)
+        .group_by(d.feed_date)
+        .having(func.bool_and(d.state == "delivered"), func.max(d.delivered_at) < cutoff)
+    )
+    return and_(f.body.is_not(None), f.feed_date.in_(everywhere))
+
+
+async def remove_delivered_bodies(conn: AsyncConnection, cutoff: datetime, now: datetime, dry_run: bool) -> int:
+    """Drop the bodies of feeds delivered everywhere before the cutoff; the feeds and deliveries stay."""
+    due = _delivered_before(cutoff)
+    if dry_run:
+        return int((await conn.execute(select(func.count()).select_from(cswb_feed).where(due))).scalar_one())
+    stmt = update(cswb_feed).where(due).values(body=None, body_removed_at=now)
+    return int((await conn.execute(stmt)).rowcount)  # type: ignore[attr-defined]

@@ -2,7 +2,8 @@
 
 ``cswb_feed`` holds one row per date: the primary key is what makes a second
 beat, a redelivered task or a back-fill unable to store a second feed for a
-date. The body is kept as the exact bytes that were validated and delivered.
+date. The body is kept as the exact bytes that were validated and delivered, until the retention policy
+removes it a period after every destination has it (``body_removed_at``; revision ``metrics0901``).
 ``cswb_delivery`` holds one row per feed and destination with its state.
 """
 
@@ -29,9 +30,10 @@ cswb_feed = Table(
     Column("feed_date", Date, primary_key=True),
     Column("revision", Integer, nullable=False, server_default="1"),
     Column("digest", String(64), nullable=False),
-    Column("body", LargeBinary, nullable=False),
+    Column("body", LargeBinary, nullable=True),
     Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("body_removed_at", DateTime(timezone=True), nullable=True),
 )
 
 cswb_delivery = Table(
