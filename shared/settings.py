@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     claim_every_s: float = 5.0
     max_deliveries: int = 5
     relay_batch: int = 500
-    relay_poll_s: float = 0.05
+    # Relays wake on the outbox's commit notification; this poll only covers one missed while reconnecting.
+    relay_poll_s: float = 1.0
     log_gap_timeout_s: float = 10.0
     # The metrics consumer compares the projections with the producers' logs this often, and re-applies
     # an event still missing after the grace period when the bus has nothing left for it.

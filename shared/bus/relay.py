@@ -14,15 +14,15 @@ from collections.abc import Callable
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from sqlalchemy import MetaData, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from shared.bus.outbox import outbox_table
+from shared.bus.wake import wake_channel
 from shared.db.engine import plain_url
 
 log = logging.getLogger(__name__)
-
-MIN_POLL_S = 0.005
 
 
 class Relay:
@@ -79,20 +79,25 @@ class Relay:
                 await _sleep_or_stop(stop, self.poll_s)
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
-        """Poll the outbox: every few milliseconds while writes flow, backing off to ``poll_s`` when idle.
-
-        Writers do not NOTIFY: PostgreSQL serialises the commits of notifying
-        transactions on one lock, which would cap the write rate of every API.
-        The poll is an index-only probe of an (almost always empty) partial index.
-        """
+        """Publish whenever a writer wakes the relay after a commit (``shared.bus.wake``), and every
+        ``poll_s`` anyway, for a wake that was lost or a writer that sends none."""
         conn = await asyncpg.connect(self.database_url, timeout=10)
-        wait = MIN_POLL_S
+        woken = asyncio.Event()
+        wakes = self.redis.pubsub(ignore_subscribe_messages=True)
+        await wakes.subscribe(wake_channel(self.stream))
+        listening = asyncio.create_task(_listen(wakes, woken))
         try:
             while not stop.is_set():
                 self.heartbeat()
-                wait = MIN_POLL_S if await self.drain(conn) else min(wait * 2, self.poll_s)
-                await _sleep_or_stop(stop, wait)
+                woken.clear()  # before draining: a commit during the drain wakes the next round
+                await self.drain(conn)
+                await _wait_for_any(stop, woken, self.poll_s)
+                if listening.done():
+                    listening.result()  # Redis went away: reconnect both
+                    raise ConnectionError("the wake subscription ended")
         finally:
+            listening.cancel()
+            await wakes.aclose()
             await conn.close(timeout=5)
 
 
@@ -124,3 +129,18 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         pass
+
+
+async def _listen(wakes: PubSub, woken: asyncio.Event) -> None:
+    async for _ in wakes.listen():
+        woken.set()
+
+
+async def _wait_for_any(stop: asyncio.Event, woken: asyncio.Event, seconds: float) -> None:
+    """Until ``stop`` or ``woken`` is set, or ``seconds`` have passed."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(woken.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

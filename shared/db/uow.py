@@ -8,6 +8,7 @@ without committing rolls everything back, events included.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -31,11 +32,14 @@ class UnitOfWork:
         outbox_table: Table | None = None,
         source: Source | None = None,
         actor: str | None = None,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self._factory = session_factory(engine)
         self._outbox_table = outbox_table
         self._source = source
         self.actor = actor
+        self._after_commit = after_commit
+        """Called once a commit that wrote events went through: wakes the relays."""
         self._events: list[Envelope] = []
         self._depth = 0
 
@@ -89,8 +93,11 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await take_claim(self.session, self._events)
-        if self._events:
+        wrote = bool(self._events)
+        if wrote:
             assert self._outbox_table is not None
             await outbox.write(self.session, self._outbox_table, self._events)
         await self.session.commit()
         self._events = []
+        if wrote and self._after_commit is not None:
+            self._after_commit()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.metrics.projection.consumer import build_consumer
 from shared.bus.consumer import StreamConsumer, lag
 from shared.bus.relay import Relay
+from shared.bus.wake import Waker, wake_channel
 from shared.contracts.events import Envelope
 from shared.db.engine import plain_url
 from shared.settings import get_settings
@@ -257,3 +258,59 @@ async def test_dead_letters_are_listed_and_retried(
     assert (await metrics_api.get("/v1/bus/dead-letters")).json()["items"] == []
     missing = await metrics_api.post("/v1/bus/dead-letters/1-1/retry")
     assert missing.status_code == 404
+
+
+async def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(
+    audits_api: httpx.AsyncClient, world: dict[str, Any], redis: Redis
+) -> None:
+    settings = get_settings()
+    stream = settings.stream("audits")
+    relay = Relay(settings.resolved_database_url(), redis, "audits", stream, poll_s=120)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        for _ in range(100):  # the first drain publishes the world's events; then the relay sits idle
+            await asyncio.sleep(0.05)
+            if relay.published and await redis.xlen(stream) == relay.published:
+                break
+        published = relay.published
+        await asyncio.sleep(3)  # long enough idle for a relay that backs off to be waiting seconds
+        r = await audits_api.post(f"/v1/audits/{world['audit']['id']}/recommendations", json=factories.recommendation())
+        assert r.status_code == 201
+        for _ in range(20):  # 1 s at most, against a poll of 120 s
+            if relay.published > published:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.published == published + 1
+        fields = (await redis.xrevrange(stream, count=1))[0][1]
+        envelope = fields.get(b"event", fields.get("event"))
+        assert r.json()["id"] in (envelope.decode() if isinstance(envelope, bytes) else envelope)
+    finally:
+        stop.set()
+        await running
+
+
+async def test_a_burst_of_commits_wakes_the_relays_with_a_few_messages_and_the_last_commit_is_covered(
+    redis: Redis,
+) -> None:
+    channel = wake_channel(get_settings().stream("audits"))
+    listener = redis.pubsub()
+    await listener.subscribe(channel)
+    assert (await listener.get_message(timeout=2))["type"] in ("subscribe", b"subscribe")  # listening now
+
+    async def received() -> int:
+        count, deadline = 0, asyncio.get_running_loop().time() + 0.5
+        while asyncio.get_running_loop().time() < deadline:
+            count += await listener.get_message(timeout=0.1) is not None
+        return count
+
+    waker = Waker(redis, channel)
+    for _ in range(100):  # 100 commits before the first wake is even sent: that one wake covers them all
+        waker.wake()
+    assert await received() == 1
+    waker.wake()
+    await asyncio.sleep(0)  # the wake is on its way to Redis...
+    await asyncio.sleep(0)
+    waker.wake()  # ...when another commit lands: it may be invisible to a relay woken by the first
+    assert await received() == 2
+    await listener.aclose()
