@@ -112,3 +112,26 @@ def stored(geometry: Mapping[str, Any]) -> dict[str, Any]:
 def stored_shape(geometry: Mapping[str, Any]) -> Any:
     """A stored GeoJSON geometry as a (2D) shapely geometry: nothing here measures elevation, whatever it holds."""
     return shape({**geometry, "coordinates": _positions(geometry["coordinates"], lambda p: p[:2])})
+
+
+# Read models: the shapes as stored and served, described for clients, not validated again on the way out
+# (a stored position may carry a null elevation from an earlier version, and still reads).
+Position = list[float | None]
+
+
+class PointRead(BaseModel):
+    type: Literal["Point"]
+    coordinates: Position = Field(description="[longitude, latitude] or [longitude, latitude, elevation], WGS84")
+
+
+class PolygonRead(BaseModel):
+    type: Literal["Polygon"]
+    coordinates: list[list[Position]] = Field(description="linear rings, the first the outer one")
+
+
+class MultiPolygonRead(BaseModel):
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[list[Position]]]
+
+
+BoundaryRead = Annotated[PolygonRead | MultiPolygonRead, Field(discriminator="type")]

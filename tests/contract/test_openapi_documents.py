@@ -186,3 +186,19 @@ def test_the_totals_maps_are_keyed_by_the_vocabulary() -> None:
     ):
         assert totals[field]["propertyNames"] == {"$ref": f"#/components/schemas/{vocabulary}"}
         assert totals[field]["additionalProperties"] == {"type": "integer"}
+
+
+def test_places_are_typed_geojson_in_every_answer() -> None:
+    """A generated client gets Point and Polygon/MultiPolygon types, not a bare object, for every place."""
+    places = {
+        "audits": [("NeighbourhoodRead", "boundary"), ("AuditRead", "location"), ("AuditRequestRead", "location")],
+        "events": [("EventRead", "location")],
+        "metrics": [("IncidentRead", "location")],
+    }
+    for service, fields in places.items():
+        schemas = _document(service)["components"]["schemas"]
+        for model, field in fields:
+            text = json.dumps(schemas[model]["properties"][field])
+            assert "PointRead" in text or "PolygonRead" in text, (service, model, field, text)
+    boundary = _document("audits")["components"]["schemas"]["NeighbourhoodRead"]["properties"]["boundary"]
+    assert boundary["discriminator"]["propertyName"] == "type"

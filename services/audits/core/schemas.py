@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from shared.contracts.fields import Clearable, Day, Input, Name, Note, Output, Patch, Text
-from shared.contracts.geo import Boundary, Point
+from shared.contracts.geo import Boundary, BoundaryRead, Point, PointRead
 from shared.contracts.vocabulary import (
     AuditStatus,
     AuditTrigger,
@@ -41,7 +41,7 @@ class NeighbourhoodRead(Output):
     id: uuid.UUID
     name: str
     municipality: str
-    boundary: dict[str, Any]
+    boundary: BoundaryRead
     population: int | None
     version: int
     created_at: datetime
@@ -117,7 +117,7 @@ class AuditRead(Output):
     partnership_id: uuid.UUID
     neighbourhood_id: uuid.UUID
     site_name: str
-    location: dict[str, Any] | None
+    location: PointRead | None
     conducted_on: date
     auditors: list[str]
     trigger: AuditTrigger

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, computed_field
 
 from services.audits.photos.domain.photos import PhotoKind
 from shared.contracts.fields import Output
+from shared.contracts.geo import PointRead
 
 
 class PhotoRead(Output):
@@ -22,7 +23,7 @@ class PhotoRead(Output):
     taken_at_source: Literal["exif", "client"] | None = Field(
         description="exif: read from the photo's own metadata (then removed from the file); client: sent with it"
     )
-    location: dict[str, Any] | None = Field(description="GeoJSON Point where it was taken")
+    location: PointRead | None = Field(description="GeoJSON Point where it was taken")
     location_source: Literal["exif", "client"] | None
     content_type: Literal["image/jpeg", "image/png"]
     width: int

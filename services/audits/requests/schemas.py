@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from shared.contracts.fields import Clearable, Input, Moment, Name, Note, Output, Patch, Text
-from shared.contracts.geo import Point
+from shared.contracts.geo import Point, PointRead
 from shared.contracts.vocabulary import AuditRequestStatus
 
 
@@ -46,7 +46,7 @@ class AuditRequestRead(Output):
     id: uuid.UUID
     place: str
     description: str
-    location: dict[str, Any] | None
+    location: PointRead | None
     neighbourhood_id: uuid.UUID | None
     status: AuditRequestStatus
     audit_id: uuid.UUID | None

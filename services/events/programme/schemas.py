@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 
 from shared.contracts.fields import Clearable, Count, Day, Input, Moment, Name, Note, Output, Patch
-from shared.contracts.geo import Point
+from shared.contracts.geo import Point, PointRead
 from shared.contracts.vocabulary import EventKind, EventStatus, StakeholderKind, StakeholderStatus
 
 Officers = Annotated[int, Field(ge=0, le=10_000)]
@@ -56,7 +56,7 @@ class EventRead(Output):
     starts_at: datetime
     ends_at: datetime | None
     neighbourhood_id: uuid.UUID | None
-    location: dict[str, Any] | None
+    location: PointRead | None
     officers_attending: int
     attendance: int | None
     status: EventStatus

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
 from services.metrics.crime.domain.incidents import EARLIEST, normalize_category
 from shared.contracts.fields import Input, Name, Output
-from shared.contracts.geo import Point
+from shared.contracts.geo import Point, PointRead
 
 Short = Annotated[Name, StringConstraints(max_length=100)]
 Category = Annotated[Short, AfterValidator(normalize_category)]
@@ -42,7 +42,7 @@ class IncidentRead(Output):
     category: str
     occurred_at: datetime
     occurred_on: date = Field(description="the local (America/Toronto) day: what windows and daily counts use")
-    location: dict[str, Any] | None
+    location: PointRead | None
     neighbourhood_id: uuid.UUID | None = Field(description="where it is counted; null: a point outside every boundary")
     reported_neighbourhood_id: uuid.UUID | None
     created_at: datetime
