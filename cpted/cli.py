@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -21,6 +22,11 @@ from cpted.cswb import cswb_app
 from cpted.reporting import export_command, report_command
 from shared import logs
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 app = typer.Typer(
     cls=CommandLine,
@@ -307,7 +313,6 @@ def keys_create(
 ) -> None:
     """Create a key; its plaintext is printed once and never stored."""
     from shared.auth.keys import Scope, issue_key
-    from shared.db.engine import get_engine, session_factory
 
     try:
         scope_value = Scope(scope)
@@ -317,29 +322,37 @@ def keys_create(
         raise typer.BadParameter("an editor key needs at least one --partnership")
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
 
-    async def main() -> str:
-        async with session_factory(get_engine(settings_of(ctx)))() as session:
-            issued = await issue_key(
-                session, name=name, scope=scope_value, partnership_ids=partnership or [], expires_at=expires
-            )
-            await session.commit()
-            return f"{issued.id} {issued.plaintext}"
+    async def issue(session: AsyncSession) -> str:
+        issued = await issue_key(
+            session, name=name, scope=scope_value, partnership_ids=partnership or [], expires_at=expires
+        )
+        await session.commit()
+        return f"{issued.id} {issued.plaintext}"
 
-    console.print(asyncio.run(main()))
+    console.print(_in_session(ctx, issue))
 
 
-def _read(ctx: typer.Context, statement: Any) -> list[dict[str, Any]]:
-    """Rows of one query on the platform's database, as mappings."""
+def _in_session(ctx: typer.Context, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one session on the platform's database (it commits what it changes)."""
     from shared.db.engine import dispose_engines, get_engine, session_factory
 
-    async def main() -> list[dict[str, Any]]:
+    async def main() -> T:
         try:
             async with session_factory(get_engine(settings_of(ctx)))() as session:
-                return [dict(row._mapping) for row in await session.execute(statement)]
+                return await work(session)
         finally:
             await dispose_engines()
 
     return asyncio.run(main())
+
+
+def _read(ctx: typer.Context, statement: Any) -> list[dict[str, Any]]:
+    """Rows of one query on the platform's database, as mappings."""
+
+    async def rows(session: AsyncSession) -> list[dict[str, Any]]:
+        return [dict(row._mapping) for row in await session.execute(statement)]
+
+    return _in_session(ctx, rows)
 
 
 @partnerships_app.command("list")
@@ -389,15 +402,13 @@ def keys_list(ctx: typer.Context, as_json: Json = False, debug: Debug = False) -
 def keys_revoke(ctx: typer.Context, key_id: uuid.UUID, debug: Debug = False) -> None:
     """Revoke a key at once."""
     from shared.auth.keys import revoke_key
-    from shared.db.engine import get_engine, session_factory
 
-    async def main() -> bool:
-        async with session_factory(get_engine(settings_of(ctx)))() as session:
-            done = await revoke_key(session, key_id)
-            await session.commit()
-            return done
+    async def revoke(session: AsyncSession) -> bool:
+        done = await revoke_key(session, key_id)
+        await session.commit()
+        return done
 
-    if not asyncio.run(main()):
+    if not _in_session(ctx, revoke):
         err.print(f"[red]error:[/] no active key {key_id}")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
