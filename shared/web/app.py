@@ -12,6 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
@@ -105,6 +106,26 @@ class Liveness(BaseModel):
 
 """A service's own readiness checks: name -> "ok" or why not."""
 
+# What an APIRoute keeps of its declaration, passed again when it is registered on the app.
+_DECLARED = (
+    "response_model", "status_code", "tags", "dependencies", "summary", "description", "response_description",
+    "responses", "deprecated", "methods", "operation_id", "response_model_include", "response_model_exclude",
+    "response_model_by_alias", "response_model_exclude_unset", "response_model_exclude_defaults",
+    "response_model_exclude_none", "include_in_schema", "response_class", "name", "callbacks", "openapi_extra",
+    "strict_content_type", "max_body_size", "form_limits",
+)  # fmt: skip
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes, registered on the app itself with the app's dependencies and operation ids.
+
+    ``include_router`` would keep the router as a nested node that FastAPI resolves again on every request;
+    routes on the app are matched directly. Routers here hold plain API routes, already carrying their prefix.
+    """
+    for route in router.routes:
+        assert isinstance(route, APIRoute), f"{route!r}: only API routes are registered flat"
+        app.router.add_api_route(route.path, route.endpoint, **{name: getattr(route, name) for name in _DECLARED})
+
 
 def create_service_app(
     *,
@@ -181,7 +202,7 @@ def create_service_app(
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     errors.install(app)
     for router in routers:
-        app.include_router(router)
+        add_routes(app, router)
     document_problems(
         app,
         server_url=getattr(settings, f"{name}_url", None),
