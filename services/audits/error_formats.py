@@ -13,8 +13,7 @@ from shared.web.inputs import reads_text_as_is
 
 def keep_declared_errors(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     """After the service-wide document is built, put back the error answers these routers declare."""
-    for router in routers:
-        reads_text_as_is(router)
+    reads_text_as_is(app, routers)
     build = app.openapi
 
     def openapi() -> dict[str, Any]:

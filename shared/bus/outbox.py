@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from shared.contracts.events import Envelope
 
@@ -49,23 +50,26 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
-async def write(session: AsyncSession, table: Table, events: Sequence[Envelope]) -> None:
-    """Add the events to the current transaction."""
+async def write(session: AsyncSession, table: Table, events: Sequence[Envelope], *changes: Insert) -> None:
+    """Add the events to the current transaction, in one statement with the ``changes`` (INSERTs) that
+    produced them: one round trip, and the rows land together or not at all."""
     if not events:
         return
-    await session.execute(
-        insert(table),
-        [
-            {
-                "id": e.id,
-                "type": e.type,
-                "version": e.version,
-                "subject_id": e.subject_id,
-                "envelope": e.model_dump(mode="json", by_alias=True),
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        {
+            "id": e.id,
+            "type": e.type,
+            "version": e.version,
+            "subject_id": e.subject_id,
+            "envelope": e.model_dump(mode="json", by_alias=True),
+        }
+        for e in events
+    ]
+    # One row's statement is compiled once and cached; a many-row VALUES is compiled each time.
+    statement = insert(table).values(rows[0] if len(rows) == 1 else rows)
+    if changes:
+        statement = statement.add_cte(*(change.cte(f"change_{i}") for i, change in enumerate(changes)))
+    await session.execute(statement)
 
 
 @dataclass(frozen=True)

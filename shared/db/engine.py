@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, MetaData, func, select, text
+from sqlalchemy import DateTime, MetaData, event, func, select, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import Field
 
@@ -48,20 +49,29 @@ def _json_dumps(value: Any) -> str:
 _engines: dict[str, AsyncEngine] = {}
 
 
+def _replace_if_closed(dbapi_connection: Any, *_: Any) -> None:
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
+
+
 def get_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.resolved_database_url())
     engine = _engines.get(url)
     if engine is None:
+        # No ping on checkout (three round trips per request). A connection the server closed (a restart, an
+        # administrator) is known locally and replaced at checkout; one that fails its first statement is
+        # discarded with every connection older than it, the request answers 503 with Retry-After
+        # (shared/errors.py), and the next ones connect afresh.
         engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
-            pool_pre_ping=True,
             pool_timeout=settings.db_timeout_s,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             connect_args={"timeout": settings.db_timeout_s, "command_timeout": 60},
         )
+        event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         _engines[url] = engine
     return engine
 

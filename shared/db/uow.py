@@ -12,8 +12,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from shared.bus import outbox
 from shared.context import request_id
@@ -96,8 +97,36 @@ class UnitOfWork:
         wrote = bool(self._events)
         if wrote:
             assert self._outbox_table is not None
-            await outbox.write(self.session, self._outbox_table, self._events)
+            # New rows alone (a create) go in the outbox's statement; other changes are flushed by the commit.
+            rows = _new_rows(self.session)
+            await outbox.write(self.session, self._outbox_table, self._events, *map(_insert, rows))
+            for row in rows:
+                self.session.expunge(row)
         await self.session.commit()
         self._events = []
         if wrote and self._after_commit is not None:
             self._after_commit()
+
+
+def _new_rows(session: AsyncSession) -> list[Any]:
+    """The session's pending rows when they are all it holds, each on one table with its key set; else none."""
+    rows = list(session.new)
+    if session.dirty or session.deleted:
+        return []
+    for row in rows:
+        mapper = inspect(row).mapper
+        if len(mapper.tables) != 1 or None in mapper.primary_key_from_instance(row):
+            return []
+    return rows
+
+
+def _insert(row: Any) -> Insert:
+    """The INSERT the ORM would flush for a new row: the attributes set, None left out unless the column stores it
+    (JSON's null)."""
+    state = inspect(row)
+    values = {}
+    for prop in state.mapper.column_attrs:
+        column = prop.columns[0]
+        if prop.key in state.dict and (state.dict[prop.key] is not None or column.type.should_evaluate_none):
+            values[column.key] = state.dict[prop.key]
+    return insert(state.mapper.local_table).values(values)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -12,72 +10,26 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import errors
 from shared.auth.keys import KeyVerifier
 from shared.auth.oidc import TokenVerifier
 from shared.bus.client import redis_client
-from shared.context import request_id
 from shared.db.engine import get_engine, ping
 from shared.settings import get_settings
 from shared.web.conditional import ConditionalGetMiddleware
 from shared.web.docs import install_docs
 from shared.web.idempotency import IdempotencyMiddleware
 from shared.web.inputs import plain_text_parameters, strict_json_body
-from shared.web.middleware import (
-    BackingServerFaultMiddleware,
-    BodyLimitMiddleware,
-    LivenessMiddleware,
-    RateLimitMiddleware,
-    SecurityHeadersMiddleware,
-    TimeoutMiddleware,
-)
+from shared.web.middleware import EdgeMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.web.openapi import document_problems
 from shared.web.query import refuse_unknown_query
 
 log = logging.getLogger("cpted.http")
-
-REQUESTS = Counter("cpted_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
-LATENCY = Histogram("cpted_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
-
-
-class RequestContextMiddleware:
-    """Gives each request an id (``X-Request-ID``), times it and counts it."""
-
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming[:100] if incoming else uuid.uuid4().hex
-        token = request_id.set(rid)
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-            LATENCY.labels(self.service, scope["method"], route).observe(elapsed)
-            request_id.reset(token)
-
 
 CORS_REQUEST_HEADERS = [
     "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID", "Accept-Language",
@@ -104,6 +56,26 @@ class Liveness(BaseModel):
 
 
 """A service's own readiness checks: name -> "ok" or why not."""
+
+# What an APIRoute keeps of its declaration, passed again when it is registered on the app.
+_DECLARED = (
+    "response_model", "status_code", "tags", "dependencies", "summary", "description", "response_description",
+    "responses", "deprecated", "methods", "operation_id", "response_model_include", "response_model_exclude",
+    "response_model_by_alias", "response_model_exclude_unset", "response_model_exclude_defaults",
+    "response_model_exclude_none", "include_in_schema", "response_class", "name", "callbacks", "openapi_extra",
+    "strict_content_type", "max_body_size", "form_limits",
+)  # fmt: skip
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes, registered on the app itself with the app's dependencies and operation ids.
+
+    ``include_router`` would keep the router as a nested node that FastAPI resolves again on every request;
+    routes on the app are matched directly. Routers here hold plain API routes, already carrying their prefix.
+    """
+    for route in router.routes:
+        assert isinstance(route, APIRoute), f"{route!r}: only API routes are registered flat"
+        app.router.add_api_route(route.path, route.endpoint, **{name: getattr(route, name) for name in _DECLARED})
 
 
 def create_service_app(
@@ -162,12 +134,14 @@ def create_service_app(
         app.add_middleware(
             IdempotencyMiddleware, table=idempotency, recover_after_s=settings.idempotency_recover_after_s
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limits or {})
-    app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second)
-    app.add_middleware(BackingServerFaultMiddleware)
-    # Outside everything that may wait (Redis, the database, a task); inside what only adds headers.
-    app.add_middleware(LivenessMiddleware, service=name)
-    app.add_middleware(RequestContextMiddleware, service=name)
+    # Outside everything that may wait (the database, a task); inside what only adds headers.
+    app.add_middleware(
+        EdgeMiddleware,
+        service=name,
+        per_second=settings.rate_limit_per_second,
+        max_bytes=settings.max_body_bytes,
+        body_limits=body_limits or {},
+    )
     if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(
             CORSMiddleware,
@@ -181,7 +155,7 @@ def create_service_app(
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     errors.install(app)
     for router in routers:
-        app.include_router(router)
+        add_routes(app, router)
     document_problems(
         app,
         server_url=getattr(settings, f"{name}_url", None),
@@ -191,7 +165,7 @@ def create_service_app(
     install_docs(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process runs (answered before any middleware)")
-    async def healthz() -> Liveness:  # documents what LivenessMiddleware answers
+    async def healthz() -> Liveness:  # documents what EdgeMiddleware answers
         return Liveness(status="ok", service=name)
 
     @app.get(

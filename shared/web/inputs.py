@@ -20,9 +20,10 @@ Both run before a route's own dependencies, the key check among them: input refu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
@@ -48,10 +49,13 @@ def _nul_error(where: str, name: str, value: str) -> dict[str, Any]:
     return {"type": "string_nul", "loc": (where, name), "msg": "text may not contain NUL characters", "input": value}
 
 
-def reads_text_as_is(router: APIRouter) -> None:
-    """The router's routes answer bad parameters themselves, in their standard's own error format."""
-    for route in router.routes:
-        route.__dict__["text_as_is"] = True
+def reads_text_as_is(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """These routers' routes, as the app registered them, answer bad parameters themselves, in their standard's
+    own error format."""
+    endpoints = {route.endpoint for router in routers for route in router.routes if isinstance(route, APIRoute)}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.endpoint in endpoints:
+            route.__dict__["text_as_is"] = True
 
 
 async def plain_text_parameters(request: Request) -> None:

@@ -10,16 +10,22 @@ import asyncio
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 
 import orjson
+from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.context import request_id
 from shared.errors import PROBLEM_BASE, PROBLEM_JSON, RETRY_AFTER_S, infrastructure_fault
 from shared.web.docs import PAGE_PREFIXES
 
 log = logging.getLogger(__name__)
+
+REQUESTS = Counter("cpted_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram("cpted_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -56,105 +62,6 @@ def _path_limit(path: str, default: int, overrides: Mapping[str, int]) -> int:
     return default
 
 
-class BodyLimitMiddleware:
-    """413 for a body over the limit, whether or not it announced its length."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, overrides: Mapping[str, int]) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.overrides = overrides
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = _path_limit(scope["path"], self.max_bytes, self.overrides)
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await send_problem(send, 413, "payload-too-large", "Payload too large", f"the body exceeds {limit} bytes")
-            return
-        received = 0
-        refused = False
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, refused
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit and not refused:
-                    refused = True
-                    if not started:
-                        await send_problem(
-                            send, 413, "payload-too-large", "Payload too large", f"the body exceeds {limit} bytes"
-                        )
-                    # The route sees the client gone and stops; nothing it answers is sent.
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if refused:
-                return
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        await self.app(scope, counting_receive, guarded_send)
-
-
-class LivenessMiddleware:
-    """``GET /healthz`` answered before anything that touches the database or Redis or starts a task.
-
-    A liveness probe asks whether the process still runs its event loop; under load every extra trip
-    through the loop's queue (a task, a Redis call) would make a busy pod look dead.
-    """
-
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
-        self.body = orjson.dumps({"status": "ok", "service": service})
-        self.headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
-            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
-            return
-        await self.app(scope, receive, send)
-
-
-class BackingServerFaultMiddleware:
-    """A backing server failing under a middleware (outside the routes' error handlers) is a 503 as well.
-
-    The idempotency and rate-limit middlewares use the database and Redis before any route runs;
-    their faults must read as what they are, not as a 500.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            reason = infrastructure_fault(exc)
-            if reason is None or started:
-                raise
-            log.warning("503: %s (%s: %s)", reason, type(exc).__name__, exc)
-            await send_problem(
-                send, 503, "unavailable", "Service unavailable", reason, {"Retry-After": str(RETRY_AFTER_S)}
-            )
-
-
 class TimeoutMiddleware:
     """503 when a request has not started answering within the time limit."""
 
@@ -189,37 +96,116 @@ class TimeoutMiddleware:
         await task
 
 
-class RateLimitMiddleware:
-    """At most N requests per second per API key (a fixed one-second window in Redis); 429 beyond."""
+class EdgeMiddleware:
+    """What every request meets first, in one layer (a layer each would wrap ``send`` once more each):
 
-    def __init__(self, app: ASGIApp, per_second: int, redis: Redis | None = None) -> None:
+    - a request id (``X-Request-ID``, the client's or a new one) on the answer and in the logs, and the request
+      timed and counted;
+    - ``GET /healthz`` answered before anything that touches the database or Redis or starts a task: a liveness
+      probe asks whether the process still runs its event loop, and under load every extra trip through the
+      loop's queue would make a busy pod look dead;
+    - at most N requests per second per API key (a fixed one-second window in Redis), 429 beyond;
+    - 413 for a body over the limit, whether or not it announced its length;
+    - a backing server failing under a middleware (outside the routes' error handlers: the idempotency
+      middleware uses the database, the rate limit Redis) answered as a 503, not a 500.
+    """
+
+    def __init__(
+        self, app: ASGIApp, service: str, per_second: int, max_bytes: int, body_limits: Mapping[str, int]
+    ) -> None:
         self.app = app
+        self.service = service
         self.per_second = per_second
-        self.redis = redis
+        self.max_bytes = max_bytes
+        self.body_limits = body_limits
+        self.health = orjson.dumps({"status": "ok", "service": service})
+        self.health_headers = [
+            (b"content-type", b"application/json"), (b"content-length", str(len(self.health)).encode()),
+        ]  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.per_second <= 0 or not scope["path"].startswith(("/v1", "/open311", "/ogc")):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = dict(scope["headers"]).get(b"authorization", b"")
-        redis: Redis | None = self.redis or getattr(getattr(scope.get("app"), "state", None), "redis", None)
-        if token and redis is not None:
-            window = int(time.time())
-            key = f"ratelimit:{hashlib.sha256(token).hexdigest()[:24]}:{window}"
-            try:
-                async with redis.pipeline(transaction=False) as pipe:
-                    pipe.incr(key)
-                    pipe.expire(key, 2)
-                    count, _ = await pipe.execute()
-            except Exception:  # the limiter must never take the API down with Redis
-                count = 0
-            if count > self.per_second:
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming[:100] if incoming else uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        started = refused = False
+        began = time.perf_counter()
+
+        async def answer(message: Message) -> None:
+            nonlocal status, started
+            if refused:  # the body went over the limit and the 413 went out: nothing the route answers is sent
+                return
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        limit = _path_limit(scope["path"], self.max_bytes, self.body_limits)
+        declared = headers.get(b"content-length", b"")
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit and not refused:
+                    if not started:
+                        await _too_large(answer, limit)
+                    refused = True
+                    return {"type": "http.disconnect"}  # the route sees the client gone and stops
+            return message
+
+        try:
+            if scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
+                await answer({"type": "http.response.start", "status": 200, "headers": self.health_headers})
+                await answer({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.health})
+            elif await self._rate_limited(scope, headers.get(b"authorization", b"")):
                 await send_problem(
-                    send, 429, "rate-limited", "Too many requests",
+                    answer, 429, "rate-limited", "Too many requests",
                     f"this key may make {self.per_second} requests per second", {"Retry-After": "1"},
                 )  # fmt: skip
-                return
-        await self.app(scope, receive, send)
+            elif declared.isdigit() and int(declared) > limit:
+                await _too_large(answer, limit)
+            else:
+                await self.app(scope, counting_receive, answer)
+        except Exception as exc:
+            reason = infrastructure_fault(exc)
+            if reason is None or started:
+                raise
+            log.warning("503: %s (%s: %s)", reason, type(exc).__name__, exc)
+            await send_problem(
+                answer, 503, "unavailable", "Service unavailable", reason, {"Retry-After": str(RETRY_AFTER_S)}
+            )
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+            LATENCY.labels(self.service, scope["method"], route).observe(time.perf_counter() - began)
+            request_id.reset(token)
+
+    async def _rate_limited(self, scope: Scope, token: bytes) -> bool:
+        if self.per_second <= 0 or not token or not scope["path"].startswith(("/v1", "/open311", "/ogc")):
+            return False
+        redis: Redis | None = getattr(getattr(scope.get("app"), "state", None), "redis", None)
+        if redis is None:
+            return False
+        key = f"ratelimit:{hashlib.sha256(token).hexdigest()[:24]}:{int(time.time())}"
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 2)
+                count, _ = await pipe.execute()
+        except Exception:  # the limiter must never take the API down with Redis
+            return False
+        return bool(count > self.per_second)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await send_problem(send, 413, "payload-too-large", "Payload too large", f"the body exceeds {limit} bytes")
 
 
 class SecurityHeadersMiddleware:

@@ -1,7 +1,7 @@
 """Unknown query parameters are refused, so a misspelt filter (``?updatedsince=``) never returns everything.
 
 The open standards (Open311, OGC API) read their parameters themselves and answer in their own formats:
-their routers are marked with ``shared.web.inputs.reads_text_as_is`` and left alone.
+their routes are marked with ``shared.web.inputs.reads_text_as_is`` and left alone.
 """
 
 from __future__ import annotations
