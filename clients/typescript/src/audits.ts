@@ -9,8 +9,11 @@ type Ring = components["schemas"]["PolygonRead"]["coordinates"][number];
 
 export function firstAuditMarker(page: AuditPage): [number, number] | null {
     const first = page.items[0];
-    const cursor: string | null = page.next_cursor;
-    return first === undefined || cursor === "" ? null : marker(first.location);
+    return first === undefined ? null : marker(first.location);
+}
+
+export function nextPage(page: AuditPage): string | null {
+    return page.next_cursor;
 }
 
 // The outer ring of every polygon of a neighbourhood's boundary, to draw its outline.

@@ -11,7 +11,7 @@ type Category = components["schemas"]["RecommendationCategory"];
 export function bars(totals: Totals): { status: Record<Status, number>; category: Record<Category, number> } {
     const status: Record<Status, number> = totals.recommendations_by_status;
     const category: Record<Category, number> = totals.recommendations_by_category;
-    return { status: { ...status, implemented: status.implemented }, category };
+    return { status, category };
 }
 
 export function incidentMarkers(page: IncidentPage): [number, number][] {
