@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLIENTS := .venv-clients
 CLIENTS_STAMP := $(CLIENTS)/.installed
+TYPESCRIPT := clients/typescript
+TYPESCRIPT_STAMP := $(TYPESCRIPT)/node_modules/.installed
 
 .PHONY: install run test lint bench clean compose-check
 
@@ -21,12 +23,19 @@ $(CLIENTS_STAMP): clients/requirements.txt
 	$(CLIENTS)/bin/python -m pip install -q -r clients/requirements.txt
 	@touch $@
 
+# And TypeScript types with openapi-typescript, checked by tsc: exact versions in package.json, no lock file.
+$(TYPESCRIPT_STAMP): $(TYPESCRIPT)/package.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (for openapi-typescript and tsc)" >&2; exit 1; }
+	cd $(TYPESCRIPT) && npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	@rm -f $(TYPESCRIPT)/node_modules/.package-lock.json
+	@touch $@
+
 install: $(STAMP)
 
 run: install
 	$(BIN)/cpted dev
 
-test: install $(CLIENTS_STAMP)
+test: install $(CLIENTS_STAMP) $(TYPESCRIPT_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -6,11 +6,19 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 
 from services.metrics.totals.domain.contributions import BY_CATEGORY, BY_STATUS
 from shared.contracts.vocabulary import RecommendationCategory, RecommendationStatus
+
+
+def _every_key(vocabulary: type[StrEnum]) -> JsonDict:
+    """Names each key of a map that has them all, so generated clients (openapi-typescript reads no propertyNames) type
+    it by the vocabulary, not by any string."""
+    return {"properties": {v.value: {"type": "integer"} for v in vocabulary}, "required": [v.value for v in vocabulary]}
 
 
 class Totals(BaseModel):
@@ -19,8 +27,12 @@ class Totals(BaseModel):
     audits_completed: int = 0
     recommendations: int = 0
     recommendations_implemented: int = 0
-    recommendations_by_status: dict[RecommendationStatus, int] = Field(description="every status, zero if none")
-    recommendations_by_category: dict[RecommendationCategory, int] = Field(description="every category, zero if none")
+    recommendations_by_status: dict[RecommendationStatus, int] = Field(
+        description="every status, zero if none", json_schema_extra=_every_key(RecommendationStatus)
+    )
+    recommendations_by_category: dict[RecommendationCategory, int] = Field(
+        description="every category, zero if none", json_schema_extra=_every_key(RecommendationCategory)
+    )
     events: int = 0
     special_events: int = 0
     officers_attending: int = 0
