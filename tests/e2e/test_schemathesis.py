@@ -40,8 +40,11 @@ def _run(platform: Platform, service: str, *, key: bool, phases: str, tmp_path: 
         phases,
         "--seed",
         "1",
+        # One worker: Hypothesis describes strategies with ast.parse, and CPython 3.11's AST builder keeps its
+        # recursion depth in per-interpreter state, so two worker threads can crash the run with
+        # "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905).
         "--workers",
-        "2",
+        "1",
         "--suppress-health-check",
         "all",
         "--request-timeout",
