@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import DateTime, MetaData, event, func, select, text
@@ -15,6 +15,8 @@ from sqlmodel import Field
 from shared.clock import utc_now
 from shared.errors import NotFound
 from shared.settings import Settings
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -84,6 +86,16 @@ async def dispose_engines() -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+
+
+async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+    """What ``load()`` reads, read once per session: a request that evaluates many audits reads rows that are the
+    same for all of them (the days recommendations were implemented, the category map) only once. The session
+    is one request's, so the rows cannot be older than the request."""
+    if key not in session.info:
+        session.info[key] = await load()
+    found: T = session.info[key]
+    return found
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -11,21 +11,24 @@ from services.metrics.crime.domain.incidents import normalize_category
 from services.metrics.evaluation.domain.estimators.outcome_families import ALL, CategoryMap
 from services.metrics.evaluation.store import category_maps
 from shared.auth.keys import Principal
+from shared.db.engine import once_per_session
 from shared.errors import Conflict, InvalidField, NotFound
 
 
 async def in_use(session: AsyncSession, number: int | None, field: str = "query.category_map_version") -> CategoryMap:
-    """The version asked for, else the current one."""
-    if number is None:
-        return await category_maps.current(session)
-    found = await category_maps.version(session, number)
+    """The version asked for, else the current one (read once per session: a summary resolves one per family)."""
+    found = await once_per_session(session, ("category_map", number), lambda: _read(session, number))
     if found is None:
         raise InvalidField(f"no category map version {number}", field=field)
     return found
 
 
+async def _read(session: AsyncSession, number: int | None) -> CategoryMap | None:
+    return await category_maps.current(session) if number is None else await category_maps.version(session, number)
+
+
 async def one(session: AsyncSession, number: int | None) -> CategoryMap:
-    found = await category_maps.current(session) if number is None else await category_maps.version(session, number)
+    found = await _read(session, number)
     if found is None:
         raise NotFound(f"no category map version {number}")
     return found

@@ -17,6 +17,7 @@ from services.metrics.crime.store.tables import crime_incident, incident_daily, 
 from services.metrics.evaluation.domain.evaluation import Counts
 from services.metrics.evaluation.domain.windows import Period
 from services.metrics.totals.store.tables import subject
+from shared.db.engine import once_per_session
 
 
 def _in_categories(stmt: Select[Any], column: Any, categories: Sequence[str]) -> Select[Any]:
@@ -24,7 +25,11 @@ def _in_categories(stmt: Select[Any], column: Any, categories: Sequence[str]) ->
 
 
 async def implemented_days(session: AsyncSession) -> dict[uuid.UUID, list[date]]:
-    """Per neighbourhood, the days recommendations of its audits were implemented."""
+    """Per neighbourhood, the days recommendations of its audits were implemented (read once per session)."""
+    return await once_per_session(session, "implemented_days", lambda: _implemented_days(session))
+
+
+async def _implemented_days(session: AsyncSession) -> dict[uuid.UUID, list[date]]:
     rec, audit = subject.alias("rec"), subject.alias("audit")
     stmt = select(audit.c.state["neighbourhood_id"].astext, rec.c.state["implemented_on"].astext).where(
         rec.c.kind == "recommendation",
