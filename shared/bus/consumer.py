@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shared.clock import wait_for_any
 from shared.contracts.events import Envelope, parse_event
 from shared.errors import infrastructure_fault
 
@@ -117,10 +118,7 @@ class StreamConsumer:
                     log.exception("consumer %s: unexpected failure", self.name)
                 else:
                     log.warning("consumer %s: %s; retrying in %.1fs", self.name, exc, backoff)
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
+                await wait_for_any(backoff, stop)
                 backoff = min(backoff * 2, 5.0)
 
     def _beat(self) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from shared.bus.outbox import outbox_table
 from shared.bus.wake import wake_channel
+from shared.clock import wait_for_any
 from shared.db.engine import plain_url
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Relay:
             except Exception as exc:  # a Redis error also lands here
                 log.warning("relay %s: %s: %s; retrying", self.schema, type(exc).__name__, exc)
             if not stop.is_set():
-                await _sleep_or_stop(stop, self.poll_s)
+                await wait_for_any(self.poll_s, stop)
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
         """Publish whenever a writer wakes the relay after a commit (``shared.bus.wake``), and every
@@ -91,7 +92,7 @@ class Relay:
                 self.heartbeat()
                 woken.clear()  # before draining: a commit during the drain wakes the next round
                 await self.drain(conn)
-                await _wait_for_any(stop, woken, self.poll_s)
+                await wait_for_any(self.poll_s, stop, woken)
                 if listening.done():
                     listening.result()  # Redis went away: reconnect both
                     raise ConnectionError("the wake subscription ended")
@@ -124,23 +125,6 @@ def _claim_statement(schema: str) -> str:
     return str(claim.compile(dialect=asyncpg_dialect()))
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
-
-
 async def _listen(wakes: PubSub, woken: asyncio.Event) -> None:
     async for _ in wakes.listen():
         woken.set()
-
-
-async def _wait_for_any(stop: asyncio.Event, woken: asyncio.Event, seconds: float) -> None:
-    """Until ``stop`` or ``woken`` is set, or ``seconds`` have passed."""
-    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(woken.wait())]
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()

@@ -19,6 +19,7 @@ from shared import errors
 from shared.auth.keys import KeyVerifier
 from shared.auth.oidc import TokenVerifier
 from shared.bus.client import redis_client
+from shared.bus.wake import Waker, wake_channel
 from shared.db.engine import get_engine, ping
 from shared.settings import get_settings
 from shared.web.conditional import ConditionalGetMiddleware
@@ -99,6 +100,8 @@ def create_service_app(
         app.state.clock = settings.clock()
         app.state.engine = get_engine(settings)
         app.state.redis = redis_client(settings)
+        # A producing service's name is its event source: its commits wake the relays of its stream.
+        app.state.relay_waker = Waker(app.state.redis, wake_channel(settings.stream(name)))
         app.state.key_verifier = KeyVerifier(app.state.engine)
         app.state.token_verifier = TokenVerifier(settings) if settings.oidc_enabled else None
         for hook in on_startup:

@@ -10,7 +10,6 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.keys import ReaderKey
-from shared.bus.wake import Waker, wake_channel
 from shared.clock import Clock
 from shared.contracts.events.envelope import Source
 from shared.db.engine import session_factory
@@ -40,11 +39,8 @@ def unit_of_work(outbox: Table, source: Source) -> Callable[..., Awaitable[UnitO
     """The ``UowDep`` dependency of a producing service: a unit of work writing to its outbox."""
 
     async def get_uow(request: Request, principal: ReaderKey) -> UnitOfWork:
-        state = request.app.state
-        waker = getattr(state, "relay_waker", None)
-        if waker is None:  # one per app: its in-flight wake is what coalesces the app's commits
-            waker = state.relay_waker = Waker(state.redis, wake_channel(state.settings.stream(source)))
-        return UnitOfWork(state.engine, outbox, source, actor=principal.actor, after_commit=waker.wake)
+        state = request.app.state  # one waker per app (see the app factory): its in-flight wake coalesces commits
+        return UnitOfWork(state.engine, outbox, source, actor=principal.actor, after_commit=state.relay_waker.wake)
 
     return get_uow
 

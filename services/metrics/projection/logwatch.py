@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.metrics.projection.replay import read_log, reconcile
 from services.metrics.totals.store import log_positions
 from shared.bus.consumer import lag as bus_lag
+from shared.clock import wait_for_any
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +111,7 @@ class LogWatch:
             except Exception as exc:  # the logs or the database away: the next round tries again
                 log.warning("comparing the projections with the event logs failed: %s: %s", type(exc).__name__, exc)
             self._wake.clear()
-            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-            await asyncio.wait(waits, timeout=self.every_s, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waits:
-                waiter.cancel()
+            await wait_for_any(self.every_s, stop, self._wake)
 
     async def check_once(self) -> None:
         await self._watch_bus()
