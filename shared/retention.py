@@ -13,13 +13,13 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Table, delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.auth.keys import CurrentKey, Scope
 from shared.clock import Clock
@@ -80,17 +80,30 @@ def report_line(report: dict[str, dict[str, int]], *, dry_run: bool) -> None:
     log.info("retention %s: %s", what, orjson.dumps(report).decode(), extra={"dry_run": dry_run, "removed": report})
 
 
+async def delete_where(conn: AsyncConnection, table: Table, condition: Any, dry_run: bool) -> int:
+    """How many rows of ``table`` match ``condition``: deleted, or with ``dry_run`` only counted."""
+    if dry_run:
+        return int((await conn.execute(select(func.count()).select_from(table).where(condition))).scalar_one())
+    return int((await conn.execute(delete(table).where(condition))).rowcount)  # type: ignore[attr-defined]
+
+
+def in_transaction(engine: AsyncEngine, remove: Callable[[AsyncConnection, datetime, bool], Awaitable[int]]) -> Sweep:
+    """A sweep that runs ``remove(conn, cutoff, dry_run)`` in a transaction of its own."""
+
+    async def sweep(cutoff: datetime, dry_run: bool) -> int:
+        async with engine.begin() as conn:
+            return await remove(conn, cutoff, dry_run)
+
+    return sweep
+
+
 def idempotency_keys(engine: AsyncEngine, table: Table, days: int) -> Kind:
     """Idempotency-Key claims past their replay window (the period): a repeat after it runs afresh."""
 
-    async def sweep(cutoff: datetime, dry_run: bool) -> int:
-        old = table.c.created_at < cutoff
-        async with engine.begin() as conn:
-            if dry_run:
-                return int((await conn.execute(select(func.count()).where(old))).scalar_one())
-            return int((await conn.execute(delete(table).where(old))).rowcount)  # type: ignore[attr-defined]
+    async def remove(conn: AsyncConnection, cutoff: datetime, dry_run: bool) -> int:
+        return await delete_where(conn, table, table.c.created_at < cutoff, dry_run)
 
-    return Kind("idempotency_keys", days, sweep)
+    return Kind("idempotency_keys", days, in_transaction(engine, remove))
 
 
 class RetentionReport(BaseModel):

@@ -7,7 +7,7 @@ webhook deliveries. ``shared/retention.py`` runs the kinds; docs/retention.md sa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 
@@ -20,19 +20,11 @@ from services.metrics.webhooks.store import remove_finished_before
 from shared.bus.deadletters import remove_older_than
 from shared.clock import Clock
 from shared.contracts.events.envelope import PRODUCERS
-from shared.retention import Kind, Run, Sweep, runner
+from shared.retention import Kind, Run, in_transaction, runner
 from shared.settings import Settings
 
 Report = dict[str, dict[str, int]]
 """What a run removed, by service and kind."""
-
-
-def _in_transaction(engine: AsyncEngine, remove: Callable[[AsyncConnection, datetime, bool], Awaitable[int]]) -> Sweep:
-    async def sweep(cutoff: datetime, dry_run: bool) -> int:
-        async with engine.begin() as conn:
-            return await remove(conn, cutoff, dry_run)
-
-    return sweep
 
 
 def kinds(engine: AsyncEngine, redis: Redis, settings: Settings, clock: Clock) -> list[Kind]:
@@ -44,11 +36,11 @@ def kinds(engine: AsyncEngine, redis: Redis, settings: Settings, clock: Clock) -
 
     return [
         Kind("dead_letters", settings.retention_dead_letter_days, dead_letters),
-        Kind("cswb_feed_bodies", settings.retention_cswb_body_days, _in_transaction(engine, feed_bodies)),
+        Kind("cswb_feed_bodies", settings.retention_cswb_body_days, in_transaction(engine, feed_bodies)),
         Kind(
             "webhook_deliveries",
             settings.retention_webhook_delivery_days,
-            _in_transaction(engine, remove_finished_before),
+            in_transaction(engine, remove_finished_before),
         ),
     ]
 

@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metrics.totals.store.tables import metadata, subject
+from shared.retention import delete_where
 
 OPEN_STATES = ("pending", "retrying")
 
@@ -244,6 +245,4 @@ async def remove_finished_before(conn: AsyncConnection, cutoff: datetime, dry_ru
     """Deliveries delivered or given up whose last attempt was before the cutoff; open ones always stay."""
     last = func.coalesce(DELIVERY.delivered_at, DELIVERY.last_attempt_at, DELIVERY.created_at)
     finished = and_(DELIVERY.state.not_in(OPEN_STATES), last < cutoff)
-    if dry_run:
-        return int((await conn.execute(select(func.count()).where(finished))).scalar_one())
-    return int((await conn.execute(webhook_delivery.delete().where(finished))).rowcount)  # type: ignore[attr-defined]
+    return await delete_where(conn, webhook_delivery, finished, dry_run)
