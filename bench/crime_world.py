@@ -24,15 +24,15 @@ def admin_url() -> str:
 
 @asynccontextmanager
 async def scratch_database(base: str) -> AsyncIterator[str]:
+    from cpted.pgtools import with_database
     from cpted.platform import migrate
     from shared.db.engine import dispose_engines, plain_url
 
     name = f"cpted_bench_{uuid.uuid4().hex[:8]}"
-    head = plain_url(base).partition("?")[0].rpartition("/")[0]
     admin = await asyncpg.connect(plain_url(base))
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = f"{head}/{name}"
+        url = with_database(base, name)
         await migrate(url)
         yield url
     finally:

@@ -25,6 +25,7 @@ import httpx
 import redis
 
 from cpted.embedded import EmbeddedPostgres, EmbeddedRedis
+from cpted.pgtools import with_database
 from shared.db.engine import plain_url
 
 
@@ -34,12 +35,6 @@ def _answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, query = plain_url(url).partition("?")
-    head, _, _ = base.rpartition("/")
-    return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
 async def _admin(url: str, sql: str) -> None:
@@ -66,7 +61,7 @@ class ScratchServers:
 
     @property
     def database_url(self) -> str:
-        return _with_database(self.admin_url, self.database)
+        return with_database(self.admin_url, self.database)
 
     @property
     def stream_prefix(self) -> str:
@@ -139,6 +134,6 @@ def fresh_database(servers: ScratchServers, suffix: str) -> str:
     name = f"{servers.database}_{suffix}"
     asyncio.run(_admin(servers.admin_url, f'CREATE DATABASE "{name}"'))
     servers.extra_databases.append(name)
-    url = _with_database(servers.admin_url, name)
+    url = with_database(servers.admin_url, name)
     asyncio.run(migrate(url))
     return url
