@@ -19,6 +19,8 @@ from datetime import date, timedelta
 
 import asyncpg
 import pytest
+from kombu import Connection, Exchange, Queue
+from kombu.exceptions import ChannelError
 
 from services.metrics.cswb.store.feeds import LOCK_NAMESPACE
 from shared.clock import Clock
@@ -86,6 +88,23 @@ async def test_a_receiver_failing_twice_gets_the_feed_on_the_third_try(world: Ce
     query = "SELECT state, attempts, last_status FROM metrics.cswb_delivery WHERE feed_date = $1"
     (row,) = await world.sql(query, date.fromisoformat(day))
     assert (row["state"], row["attempts"], row["last_status"]) == ("delivered", 3, 200)
+
+
+async def test_on_rabbitmq_the_tasks_queue_is_a_quorum_queue_and_retries_wait_in_the_broker(
+    world: CeleryWorld,
+) -> None:
+    """The worker declared a quorum queue (a classic one of the same name is refused) bound to the delayed
+    exchanges, so a retry's countdown waits in RabbitMQ rather than unacknowledged in a worker."""
+    url = world.env.get("CPTED_CELERY_BROKER_URL")
+    if url is None:
+        pytest.skip("queue types are RabbitMQ's")
+    (steady,) = world.procs
+    await until(lambda: _contains(steady, " ready."), "the worker ready")
+    with Connection(url) as conn:
+        channel = conn.channel()
+        Queue("celery_delayed_0", channel=channel).queue_declare(passive=True)
+        with pytest.raises(ChannelError, match="x-queue-type"):
+            Queue("metrics", Exchange("metrics", "topic"), "metrics", channel=channel).declare()
 
 
 async def _hold_date_lock(world: CeleryWorld, day: date) -> asyncpg.Connection:
