@@ -108,8 +108,10 @@ def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | N
     """Celery's configuration; ``webhooks`` None: the webhook settings as the environment gives them."""
     sweep_every_s = (webhooks or WebhookSettings()).webhook_sweep_every_s
     broker = broker_url(cswb.celery_broker_url or settings.resolved_redis_url())
+    password = cswb.celery_broker_password
     return {
         "broker_url": broker,
+        **({"broker_password": password.get_secret_value()} if password else {}),
         **(RABBITMQ_OPTIONS if on_rabbitmq(broker) else _redis_options(settings, cswb)),
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "metrics",

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import psutil
@@ -70,7 +71,8 @@ class CeleryWorld:
             redis_url=self.env["CPTED_REDIS_URL"],
             stream_prefix=self.env["CPTED_STREAM_PREFIX"],
         )
-        app.conf.update(config(settings, CswbSettings(celery_broker_url=self.env.get("CPTED_CELERY_BROKER_URL"))))
+        broker = self.env.get("CPTED_CELERY_BROKER_URL"), self.env.get("CPTED_CELERY_BROKER_PASSWORD")
+        app.conf.update(config(settings, CswbSettings(celery_broker_url=broker[0], celery_broker_password=broker[1])))
         return app
 
     def stop(self) -> None:
@@ -109,10 +111,13 @@ def kill(proc: Process, children_only: bool = False) -> None:
 
 def on_broker(env: dict[str, str], broker: str, resources: ExitStack) -> dict[str, str]:
     """``env`` with the broker named: the platform's Redis, or a RabbitMQ virtual host named after its stream
-    prefix, dropped when ``resources`` close (the test skips where RabbitMQ cannot be used)."""
+    prefix, dropped when ``resources`` close (the test skips where RabbitMQ cannot be used). The password is
+    given apart from the URL, as the production manifests give it."""
     if broker == "redis":
         return env
-    return env | {"CPTED_CELERY_BROKER_URL": resources.enter_context(rabbitmq_vhost(env["CPTED_STREAM_PREFIX"]))}
+    url = urlsplit(resources.enter_context(rabbitmq_vhost(env["CPTED_STREAM_PREFIX"])))
+    without_password = url._replace(netloc=f"{url.username}@{url.hostname}:{url.port}").geturl()
+    return env | {"CPTED_CELERY_BROKER_URL": without_password, "CPTED_CELERY_BROKER_PASSWORD": url.password or ""}
 
 
 def celery_world(servers: TestServers, broker: str = "redis", **settings: str) -> CeleryWorld:

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 import asyncpg
 import pytest
-from kombu import Connection, Exchange, Queue
+from kombu import Exchange, Queue
 from kombu.exceptions import ChannelError
 
 from services.metrics.cswb.store.feeds import LOCK_NAMESPACE
@@ -95,12 +95,11 @@ async def test_on_rabbitmq_the_tasks_queue_is_a_quorum_queue_and_retries_wait_in
 ) -> None:
     """The worker declared a quorum queue (a classic one of the same name is refused) bound to the delayed
     exchanges, so a retry's countdown waits in RabbitMQ rather than unacknowledged in a worker."""
-    url = world.env.get("CPTED_CELERY_BROKER_URL")
-    if url is None:
+    if "CPTED_CELERY_BROKER_URL" not in world.env:
         pytest.skip("queue types are RabbitMQ's")
     (steady,) = world.procs
     await until(lambda: _contains(steady, " ready."), "the worker ready")
-    with Connection(url) as conn:
+    with world.sender().connection_for_write() as conn:
         channel = conn.channel()
         Queue("celery_delayed_0", channel=channel).queue_declare(passive=True)
         with pytest.raises(ChannelError, match="x-queue-type"):

@@ -80,6 +80,9 @@ def test_an_amqp_broker_url_selects_rabbitmq_with_quorum_queues_and_publisher_co
     assert (queue.name, queue.queue_arguments, queue.exchange.type) == ("metrics", {"x-queue-type": "quorum"}, "topic")
     redis = config(platform, CswbSettings())
     assert "task_default_queue_type" not in redis and redis["broker_url"] == "redis://r:6379/0"
+    apart = CswbSettings(celery_broker_url="amqp://cpted@rabbitmq:5672/cpted", celery_broker_password="pw")
+    app.conf.update(config(platform, apart))
+    assert app.connection_for_write().as_uri(include_password=True) == "amqp://cpted:pw@rabbitmq:5672/cpted"
 
 
 def test_a_retry_waits_whole_seconds_never_less_than_asked() -> None:
