@@ -17,6 +17,7 @@ and ``webhooks/handlers.py``), never against the scheduler: a beat can fire twic
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
 import uuid
@@ -112,7 +113,7 @@ def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | N
     return {
         "broker_url": broker,
         **({"broker_password": password.get_secret_value()} if password else {}),
-        **(RABBITMQ_OPTIONS if on_rabbitmq(broker) else _redis_options(settings, cswb)),
+        **(copy.deepcopy(RABBITMQ_OPTIONS) if on_rabbitmq(broker) else _redis_options(settings, cswb)),
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "metrics",
         "task_acks_late": True,
