@@ -2,8 +2,9 @@
 endpoint would be, or webhooks, as a city system's would be.
 
 It checks each POST's signature and timestamp with the shared secret, can be
-told to fail the first N attempts of a date (or of an event), and records
-every attempt.
+told to fail the first N attempts of a date (or of an event) or to keep the
+first one waiting for its answer, and records every attempt with the headers
+a receiver drops repeats by (``Idempotency-Key``, ``X-CSWB-Digest``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Attempt:
     signature_ok: bool
     idempotency_key: str
     body: bytes
+    digest: str = ""
 
 
 def signed_ok(secret: str, headers: Any, body: bytes, prefix: str = "X-CSWB") -> bool:
@@ -47,16 +49,20 @@ class Receiver:
     """Of the signature and timestamp headers: ``X-CPTED`` for webhooks."""
     key: str = "feed_date"
     """The body's field that names what is delivered (``fail_first``, ``tries``): ``id`` for a webhook's event."""
+    hold_first: set[str] = field(default_factory=set)
+    """Dates whose first attempt is recorded as accepted, then answered only after ``release()``."""
     attempts: list[Attempt] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _released: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/cswb/feeds"
 
-    def _answer(self, headers: Any, body: bytes) -> int:
+    def _answer(self, headers: Any, body: bytes) -> tuple[int, bool]:
+        """The status to answer, and whether to hold it until ``release()``."""
         ok = signed_ok(self.secret, headers, body, self.prefix)
         day = orjson.loads(body)[self.key] if ok else headers.get("X-CSWB-Feed-Date", "")
         with self._lock:
@@ -68,8 +74,9 @@ class Receiver:
                 if self.always_fail or seen < self.fail_first.get(day, self.fail_each_first)
                 else 200
             )
-            self.attempts.append(Attempt(day, status, ok, headers.get("Idempotency-Key", ""), body))
-        return status
+            sent = Attempt(day, status, ok, headers.get("Idempotency-Key", ""), body, headers.get("X-CSWB-Digest", ""))
+            self.attempts.append(sent)
+        return status, seen == 0 and day in self.hold_first
 
     def start(self) -> Receiver:
         receiver = self
@@ -77,11 +84,16 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = receiver._answer(self.headers, body)
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                status, hold = receiver._answer(self.headers, body)
+                if hold:
+                    receiver._released.wait(60)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass  # the sender is gone: its worker was killed while this answer was held
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -90,7 +102,11 @@ class Receiver:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
+    def release(self) -> None:
+        self._released.set()
+
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -2,18 +2,24 @@
 and the nightly retention run (``retention.py``).
 
 Run with ``celery -A services.metrics.tasks:celery_app worker`` and, in
-exactly one process, ``... beat``. The broker is the platform's Redis; its
-keys carry the stream prefix, so platforms (and test runs) sharing a Redis
-never share a queue. Tasks are acknowledged late and rejected back to the
-queue when the worker process dies, so a killed worker's task runs again;
-every task is idempotent against the database (see ``cswb/handlers/feeds.py``,
-``cswb/handlers/delivery.py`` and ``webhooks/handlers.py``), never against the scheduler: a beat can fire twice.
+exactly one process, ``... beat``. The broker is ``CPTED_CELERY_BROKER_URL``,
+or else the platform's Redis (``make run``), whose keys carry the stream
+prefix so platforms (and test runs) sharing a Redis never share a queue. An
+``amqp://`` URL selects RabbitMQ, the production broker: a quorum queue,
+publisher confirms, retries delayed in the broker (``RABBITMQ_OPTIONS``); a
+platform is isolated there by its virtual host. On either broker tasks are
+acknowledged late and rejected back to the queue when the worker process
+dies, so a killed worker's task runs again; every task is idempotent against
+the database (see ``cswb/handlers/feeds.py``, ``cswb/handlers/delivery.py``
+and ``webhooks/handlers.py``), never against the scheduler: a beat can fire twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
@@ -66,12 +72,14 @@ def crontab_of(text: str) -> crontab:
     )
 
 
-def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | None = None) -> dict[str, Any]:
-    """Celery's configuration; ``webhooks`` None: the webhook settings as the environment gives them."""
+def on_rabbitmq(url: str) -> bool:
+    """An ``amqp://`` (or ``amqps://``) broker is RabbitMQ; anything else is Redis."""
+    return url.partition("://")[0] in ("amqp", "amqps", "pyamqp")
+
+
+def _redis_options(settings: Settings, cswb: CswbSettings) -> dict[str, Any]:
     visibility = cswb.celery_visibility_timeout_s
-    sweep_every_s = (webhooks or WebhookSettings()).webhook_sweep_every_s
     return {
-        "broker_url": broker_url(cswb.celery_broker_url or settings.resolved_redis_url()),
         "broker_transport_options": {
             "global_keyprefix": f"{settings.stream_prefix}:celery:",
             "visibility_timeout": visibility,
@@ -79,12 +87,40 @@ def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | N
             "unacked_restore_interval": max(1, min(10, visibility // 4)),
             "unacked_restore_throttle": 1,
         },
+    }
+
+
+RABBITMQ_OPTIONS: dict[str, Any] = {
+    # Quorum queues are replicated over the RabbitMQ cluster and survive a node; a task a worker held
+    # unacknowledged goes back to the queue the moment that worker's connection drops.
+    "task_default_queue_type": "quorum",
+    # Quorum queues have no global QoS: the worker then sets a per-consumer prefetch (Celery's default, said here).
+    "worker_detect_quorum_queues": True,
+    # Retries wait in the broker (native delayed delivery, quorum queues too), which routes through topic exchanges.
+    "task_default_exchange_type": "topic",
+    "broker_native_delayed_delivery_queue_type": "quorum",
+    # Every publish waits for the broker's confirmation: a task is never lost between the caller and the queue.
+    "broker_transport_options": {"confirm_publish": True},
+}
+"""Celery on RabbitMQ, the production broker (``CPTED_CELERY_BROKER_URL=amqp://...``); no result backend either way."""
+
+
+def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | None = None) -> dict[str, Any]:
+    """Celery's configuration; ``webhooks`` None: the webhook settings as the environment gives them."""
+    sweep_every_s = (webhooks or WebhookSettings()).webhook_sweep_every_s
+    broker = broker_url(cswb.celery_broker_url or settings.resolved_redis_url())
+    password = cswb.celery_broker_password
+    return {
+        "broker_url": broker,
+        **({"broker_password": password.get_secret_value()} if password else {}),
+        **(copy.deepcopy(RABBITMQ_OPTIONS) if on_rabbitmq(broker) else _redis_options(settings, cswb)),
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "metrics",
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_ignore_result": True,
         "task_time_limit": cswb.celery_task_time_limit_s,
+        # One task reserved per pool process: a feed or a delivery waits for a free worker, not behind a busy one.
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": cswb.celery_concurrency,
         "worker_hijack_root_logger": False,
@@ -100,6 +136,12 @@ def config(settings: Settings, cswb: CswbSettings, webhooks: WebhookSettings | N
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
     }
+
+
+def later(seconds: float) -> int:
+    """A retry's countdown in whole seconds, never sooner than asked: RabbitMQ's delayed delivery counts
+    whole seconds and refuses a countdown below one."""
+    return max(1, math.ceil(seconds))
 
 
 celery_app = Celery("metrics")
@@ -154,7 +196,7 @@ def build_nightly_feeds(self: Any) -> list[str]:
     behind = _run(lambda engine: _consumer_lag(engine, settings), settings)
     if behind and self.request.retries * step < cswb.cswb_consumer_wait_s:
         log.info("the metrics consumer is %d events behind; building the CSWB feeds in %.0fs", behind, step)
-        raise self.retry(countdown=step, max_retries=None)
+        raise self.retry(countdown=later(step), max_retries=None)
     zone, today = settings.local_timezone, settings.clock().today()
     built, tickets = _run(lambda engine: feeds.build_nightly(engine, cswb, zone, today), settings)
     enqueue(tickets)
@@ -187,7 +229,9 @@ def deliver_feed(self: Any, feed_date: str, destination: str, token: int) -> str
     if outcome.state == "failed":
         log.warning("CSWB feed %s to %s failed for good: %s", feed_date, destination, outcome.error)
     if outcome.retry_in_s is not None:
-        raise self.retry(args=(feed_date, destination, token + 1), countdown=outcome.retry_in_s, max_retries=None)
+        raise self.retry(
+            args=(feed_date, destination, token + 1), countdown=later(outcome.retry_in_s), max_retries=None
+        )
     return outcome.state
 
 
@@ -212,7 +256,7 @@ def deliver_webhook(self: Any, delivery_id: str, token: int) -> str:
     if outcome.state in ("failed", "disabled"):
         log.warning("webhook delivery %s %s: %s", delivery_id, outcome.state, outcome.error)
     if outcome.retry_in_s is not None:
-        raise self.retry(args=(delivery_id, token + 1), countdown=outcome.retry_in_s, max_retries=None)
+        raise self.retry(args=(delivery_id, token + 1), countdown=later(outcome.retry_in_s), max_retries=None)
     return outcome.state
 
 

@@ -34,18 +34,20 @@ def start_platform(
     consumers: int = 1,
     reach_database: Callable[[str], str] | None = None,
     ready_timeout_s: float = 120,  # three services importing at once on a busy machine take a while
+    env: dict[str, str] | None = None,
 ) -> Platform:
     """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database
-    (which the processes reach at ``reach_database(url)`` when given: through a proxy, say)."""
+    (which the processes reach at ``reach_database(url)`` when given: through a proxy, say); ``env``: more
+    settings of every process."""
     suffix = uuid.uuid4().hex[:6]
     database_url = fresh_database(servers, f"e2e{suffix}")
-    env = dict(os.environ) | {
+    settings = dict(os.environ) | {
         "CPTED_DATABASE_URL": reach_database(database_url) if reach_database else database_url,
         "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-e2e{suffix}",
     }
     if redis_url:
-        env["CPTED_REDIS_URL"] = redis_url
-    platform = Platform(env)
+        settings["CPTED_REDIS_URL"] = redis_url
+    platform = Platform(settings | (env or {}))
     platform.database_url = database_url  # type: ignore[attr-defined]
     platform.ports = {service: free_port() for service in ("audits", "events", "metrics")}
     # Known before the services start: the events service checks partnerships with the audits service.

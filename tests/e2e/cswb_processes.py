@@ -1,7 +1,9 @@
 """Celery worker and beat processes of the metrics service, a receiver, and the database they share.
 
-Each set-up has its own database and its own broker key prefix (under the
-run's unique stream prefix), so parallel test runs never share a queue.
+Each set-up has its own database and, on either broker, queues of its own: on
+Redis under its key prefix (the run's unique stream prefix), on RabbitMQ in a
+virtual host of its own (``tests/rabbitmq.py``), so parallel test runs never
+share a queue.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import psutil
@@ -27,9 +31,12 @@ from shared.db.engine import plain_url
 from shared.settings import Settings
 from tests.cswb_receiver import Receiver
 from tests.e2e.processes import LOGS, Process
+from tests.rabbitmq import rabbitmq_vhost
 from tests.servers import TestServers, fresh_database
 
 SECRET = "e2e-cswb-secret"
+BROKERS = ("redis", "rabbitmq")
+"""Redis, the broker of ``make run``; RabbitMQ, the production one."""
 CELERY = [sys.executable, "-m", "celery", "-A", "services.metrics.tasks:celery_app"]
 QUICK = "--without-gossip", "--without-mingle", "--without-heartbeat"
 
@@ -40,6 +47,7 @@ class CeleryWorld:
     database_url: str
     receiver: Receiver
     procs: list[Process] = field(default_factory=list)
+    resources: ExitStack = field(default_factory=ExitStack)
 
     def worker(self, name: str, concurrency: int = 1) -> Process:
         args = [*CELERY, "worker", "-n", f"{name}@%h", "-c", str(concurrency), "--loglevel", "info", *QUICK]
@@ -63,7 +71,8 @@ class CeleryWorld:
             redis_url=self.env["CPTED_REDIS_URL"],
             stream_prefix=self.env["CPTED_STREAM_PREFIX"],
         )
-        app.conf.update(config(settings, CswbSettings()))
+        broker = self.env.get("CPTED_CELERY_BROKER_URL"), self.env.get("CPTED_CELERY_BROKER_PASSWORD")
+        app.conf.update(config(settings, CswbSettings(celery_broker_url=broker[0], celery_broker_password=broker[1])))
         return app
 
     def stop(self) -> None:
@@ -73,6 +82,7 @@ class CeleryWorld:
             except Exception:
                 kill(proc)
         self.receiver.stop()
+        self.resources.close()
 
     async def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(plain_url(self.database_url))
@@ -99,22 +109,39 @@ def kill(proc: Process, children_only: bool = False) -> None:
         child.send_signal(signal.SIGKILL)
 
 
-def celery_world(servers: TestServers, **settings: str) -> CeleryWorld:
+def on_broker(env: dict[str, str], broker: str, resources: ExitStack) -> dict[str, str]:
+    """``env`` with the broker named: the platform's Redis, or a RabbitMQ virtual host named after its stream
+    prefix, dropped when ``resources`` close (the test skips where RabbitMQ cannot be used). The password is
+    given apart from the URL, as the production manifests give it."""
+    if broker == "redis":
+        return env
+    url = urlsplit(resources.enter_context(rabbitmq_vhost(env["CPTED_STREAM_PREFIX"])))
+    without_password = url._replace(netloc=f"{url.username}@{url.hostname}:{url.port}").geturl()
+    return env | {"CPTED_CELERY_BROKER_URL": without_password, "CPTED_CELERY_BROKER_PASSWORD": url.password or ""}
+
+
+def celery_world(servers: TestServers, broker: str = "redis", **settings: str) -> CeleryWorld:
     suffix = uuid.uuid4().hex[:6]
+    resources = ExitStack()
+    prefix = f"{servers.stream_prefix}-cswb{suffix}"
+    broker_env = on_broker({"CPTED_STREAM_PREFIX": prefix}, broker, resources)
     receiver = Receiver(SECRET).start()
     database_url = fresh_database(servers, f"cswb{suffix}")
-    env = dict(os.environ) | {
-        "CPTED_DATABASE_URL": database_url,
-        "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-cswb{suffix}",
-        "CPTED_CSWB_DESTINATIONS": json.dumps([receiver.url]),
-        "CPTED_CSWB_SIGNING_SECRET": SECRET,
-        "CPTED_CSWB_BACKOFF_BASE_S": "0.3",
-        "CPTED_CSWB_BACKOFF_MAX_S": "2",
-        "CPTED_CELERY_TASK_TIME_LIMIT_S": "60",
-        "CPTED_CELERY_VISIBILITY_TIMEOUT_S": "61",
-        **settings,
-    }
-    return CeleryWorld(env, database_url, receiver)
+    env = (
+        dict(os.environ)
+        | broker_env
+        | {
+            "CPTED_DATABASE_URL": database_url,
+            "CPTED_CSWB_DESTINATIONS": json.dumps([receiver.url]),
+            "CPTED_CSWB_SIGNING_SECRET": SECRET,
+            "CPTED_CSWB_BACKOFF_BASE_S": "0.3",
+            "CPTED_CSWB_BACKOFF_MAX_S": "2",
+            "CPTED_CELERY_TASK_TIME_LIMIT_S": "60",
+            "CPTED_CELERY_VISIBILITY_TIMEOUT_S": "61",
+            **settings,
+        }
+    )
+    return CeleryWorld(env, database_url, receiver, resources=resources)
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60) -> None:

@@ -1,5 +1,5 @@
 """Webhooks end to end: the services, relays and metrics consumer as processes, real Celery workers,
-a real receiver checking every signature.
+a real receiver checking every signature, on either broker (Redis as in ``make run``, RabbitMQ as in production).
 
 An editor of partnership A subscribes through the metrics API; writes to A and
 to B go through the outbox, the relay and the consumer, which enqueues the
@@ -9,7 +9,9 @@ deliveries; a worker posts them, retrying with back-off.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -19,7 +21,7 @@ import pytest
 from tests import factories
 from tests.cswb_receiver import Receiver
 from tests.e2e.conftest import start_platform
-from tests.e2e.cswb_processes import CeleryWorld, until
+from tests.e2e.cswb_processes import BROKERS, CeleryWorld, on_broker, until
 from tests.e2e.processes import Platform
 from tests.servers import TestServers
 
@@ -28,21 +30,23 @@ pytestmark = pytest.mark.e2e
 DISABLE_AFTER = 3
 
 
-@pytest.fixture(scope="module")
-def world(servers: TestServers) -> Iterator[tuple[Platform, CeleryWorld]]:
-    platform = start_platform(servers)
-    env = platform.env | {
-        "CPTED_WEBHOOK_BACKOFF_BASE_S": "0.3",
-        "CPTED_WEBHOOK_BACKOFF_MAX_S": "1",
-        "CPTED_WEBHOOK_DISABLE_AFTER": str(DISABLE_AFTER),
-    }
-    celery = CeleryWorld(env, platform.database_url, Receiver("", prefix="X-CPTED", key="id"))  # type: ignore[attr-defined]
-    celery.worker("webhooks")
-    try:
-        yield platform, celery
-    finally:
-        celery.stop()
-        platform.stop()
+@pytest.fixture(scope="module", params=BROKERS)
+def world(servers: TestServers, request: pytest.FixtureRequest) -> Iterator[tuple[Platform, CeleryWorld]]:
+    prefix = {"CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-hooks{uuid.uuid4().hex[:6]}"}
+    with ExitStack() as resources:  # the RabbitMQ virtual host, dropped last
+        platform = start_platform(servers, env=on_broker(prefix, request.param, resources))
+        env = platform.env | {
+            "CPTED_WEBHOOK_BACKOFF_BASE_S": "0.3",
+            "CPTED_WEBHOOK_BACKOFF_MAX_S": "1",
+            "CPTED_WEBHOOK_DISABLE_AFTER": str(DISABLE_AFTER),
+        }
+        celery = CeleryWorld(env, platform.database_url, Receiver("", prefix="X-CPTED", key="id"))  # type: ignore[attr-defined]
+        celery.worker("webhooks")
+        try:
+            yield platform, celery
+        finally:
+            celery.stop()
+            platform.stop()
 
 
 def _client(platform: Platform, service: str, key: str) -> httpx.Client:

@@ -10,6 +10,7 @@ from collections import namedtuple
 from datetime import date
 
 import pytest
+from celery import Celery
 from celery.schedules import crontab
 from pydantic import ValidationError
 
@@ -17,7 +18,7 @@ from services.metrics.cswb.handlers.delivery import backoff_s, headers, signatur
 from services.metrics.cswb.handlers.feeds import nightly_dates
 from services.metrics.cswb.handlers.reads import feed_state, shown
 from services.metrics.cswb.settings import CswbSettings
-from services.metrics.tasks import broker_url, config, schedule
+from services.metrics.tasks import broker_url, config, later, schedule
 from shared.settings import Settings
 from tests.cswb_receiver import signed_ok
 
@@ -62,6 +63,30 @@ def test_the_schedule_is_a_local_crontab_or_an_interval() -> None:
     assert conf["broker_transport_options"]["global_keyprefix"] == "{cpted}:celery:"
     assert conf["broker_transport_options"]["visibility_timeout"] > conf["task_time_limit"]
     assert conf["beat_schedule"]["cswb-nightly-feeds"]["task"] == "metrics.build_nightly_feeds"
+
+
+def test_an_amqp_broker_url_selects_rabbitmq_with_quorum_queues_and_publisher_confirms() -> None:
+    platform = Settings(redis_url="redis://r:6379/0", stream_prefix="{cpted}")
+    conf = config(platform, CswbSettings(celery_broker_url="amqps://cpted:pw@rabbitmq:5671/cpted"))
+    assert conf["broker_url"] == "amqps://cpted:pw@rabbitmq:5671/cpted"
+    assert conf["task_default_queue_type"] == "quorum" and conf["worker_detect_quorum_queues"]
+    assert conf["broker_transport_options"] == {"confirm_publish": True}  # nothing of Redis's
+    assert conf["task_default_exchange_type"] == "topic"  # what delayed retries route through
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"] and conf["worker_prefetch_multiplier"] == 1
+    assert conf["task_ignore_result"] and "result_backend" not in conf
+    app = Celery("metrics-config")
+    app.conf.update(conf)
+    (queue,) = app.amqp.queues.values()
+    assert (queue.name, queue.queue_arguments, queue.exchange.type) == ("metrics", {"x-queue-type": "quorum"}, "topic")
+    redis = config(platform, CswbSettings())
+    assert "task_default_queue_type" not in redis and redis["broker_url"] == "redis://r:6379/0"
+    apart = CswbSettings(celery_broker_url="amqp://cpted@rabbitmq:5672/cpted", celery_broker_password="pw")
+    app.conf.update(config(platform, apart))
+    assert app.connection_for_write().as_uri(include_password=True) == "amqp://cpted:pw@rabbitmq:5672/cpted"
+
+
+def test_a_retry_waits_whole_seconds_never_less_than_asked() -> None:
+    assert [later(s) for s in (0, 0.3, 1, 1.2, 30.0)] == [1, 1, 1, 2, 30]
 
 
 def test_a_visibility_timeout_below_the_longest_task_or_retry_wait_is_refused() -> None:

@@ -1,9 +1,11 @@
 """Settings of the nightly CSWB feeds and the Celery processes that build and deliver them.
 
 Read from ``CPTED_*`` variables like every other setting; the broker is the
-platform's Redis (``CPTED_REDIS_URL``) unless ``CPTED_CELERY_BROKER_URL`` names
-another one (Celery's Redis transport does not speak Redis Cluster, so a
-deployment on a cluster gives Celery a plain Redis of its own).
+platform's Redis (``CPTED_REDIS_URL``, as in ``make run``) unless
+``CPTED_CELERY_BROKER_URL`` names another one: RabbitMQ (``amqp://``), the
+production broker, or a plain Redis (Celery's Redis transport does not speak
+Redis Cluster). ``CPTED_CELERY_BROKER_PASSWORD`` is the broker's password when
+the URL leaves it out, so the URL can sit with the non-secret settings.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ class CswbSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CPTED_", extra="ignore")
 
     celery_broker_url: str | None = None
-    # Above the longest task and the longest retry countdown, or Redis hands the task to a second worker.
+    celery_broker_password: SecretStr | None = None
+    # Redis only: above the longest task and the longest retry countdown, or Redis hands the task to a second
+    # worker (RabbitMQ takes a task back only when its worker's connection drops).
     celery_visibility_timeout_s: int = 7200
     celery_task_time_limit_s: int = 1800
     celery_concurrency: int = 2
