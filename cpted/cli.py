@@ -65,12 +65,17 @@ def dev(
     audits_port: int = 8001,
     events_port: int = 8002,
     metrics_port: int = 8003,
+    api_workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="processes per API (default: CPTED_API_WORKERS, else 1)")
+    ] = None,
 ) -> None:
     """Run the whole platform (what `make run` calls)."""
     from cpted.dev import Ports, run
 
     logs.configure("WARNING")
-    run(settings_of(ctx), Ports(audits_port, events_port, metrics_port), demo=demo)
+    settings = settings_of(ctx)
+    workers = api_workers or settings.api_workers
+    run(settings, Ports(audits_port, events_port, metrics_port, api_workers=workers), demo=demo)
 
 
 @app.command()

@@ -90,6 +90,7 @@ class Ports:
     events: int = 8002
     metrics: int = 8003
     host: str = "127.0.0.1"
+    api_workers: int = 1  # uvicorn worker processes per API
 
     def url(self, service: str) -> str:
         return f"http://{self.host}:{getattr(self, service)}"
@@ -99,6 +100,8 @@ def children(ports: Ports) -> list[Child]:
     py = sys.executable
     serve = [py, "-m", "uvicorn", "--factory", "--host", ports.host, "--no-access-log", "--log-level", "warning"]
     serve += ["--timeout-keep-alive", str(KEEP_ALIVE_S)]
+    if ports.api_workers > 1:
+        serve += ["--workers", str(ports.api_workers)]
     celery = [py, "-m", "celery", "-A", "services.metrics.tasks:celery_app"]
     return [
         Child("audits", [*serve, "--port", str(ports.audits), "services.audits.app:create_app"]),

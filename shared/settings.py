@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     health_host: str = "0.0.0.0"
     heartbeat_max_age_s: float = 30.0
 
+    # Processes of each API under `cpted dev` (`make run`); production sets it per container (docs/scaling.md).
+    api_workers: int = Field(default=1, ge=1, le=64)
+
     # Auth and protection
     rate_limit_per_second: int = 200
     max_body_bytes: int = 1_048_576
