@@ -31,11 +31,8 @@ ALLOWED = {
     ("events", "#/components/schemas/TrailEntry/properties/changes/additionalProperties/items"): (
         "the audit trail's [before, after] of a changed field, as on audits"
     ),
-    ("metrics", "#/paths/~1v1~1cswb~1schema/get/responses/200/content/application~1json/schema"): (
-        "a JSON Schema (2020-12) document: its own schema is the JSON Schema meta-schema"
-    ),
     ("metrics", "#/paths/~1v1~1cswb~1schema/get/responses/200/content/application~1schema+json/schema"): (
-        "the same JSON Schema document, as application/schema+json"
+        "a JSON Schema (2020-12) document: its own schema is the JSON Schema meta-schema"
     ),
     ("ogc", "#/paths/~1ogc~1api/get/responses/200/content/application~1vnd.oai.openapi+json;version=3.0/schema"): (
         "an OpenAPI 3.0 document: its own schema is the OpenAPI Specification's"

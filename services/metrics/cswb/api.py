@@ -36,7 +36,7 @@ CSV = {"type": "string", "description": "the CSV twin of the feed document"}
 @router.get(
     "/schema",
     summary="The JSON Schema every feed validates against (public)",
-    response_class=JSONResponse,
+    response_class=Response,  # always application/schema+json
     responses={200: {"content": {"application/schema+json": {"schema": {"type": "object"}}}}},
 )
 async def schema() -> Response:
