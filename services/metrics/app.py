@@ -12,6 +12,7 @@ from services.metrics.evaluation.api import evaluations, targeting
 from services.metrics.projection.logwatch import readiness
 from services.metrics.report import api as reports
 from services.metrics.totals import api as totals
+from services.metrics.totals.store.tables import idempotency
 from services.metrics.webhooks import api as webhooks
 from shared.bus.deadletters import dead_letter_router
 from shared.web.app import create_service_app
@@ -27,6 +28,7 @@ def create_app() -> FastAPI:
         name="metrics",
         title="CPTED metrics",
         description="Running totals of the programme, kept from the audits and events streams.",
+        idempotency=idempotency,
         body_limits=incidents.BODY_LIMITS,
         slow_routes=incidents.SLOW_ROUTES,
         on_startup=[_cswb_settings],

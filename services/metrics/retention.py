@@ -1,8 +1,9 @@
 """The nightly retention run: the metrics service's own kinds of records, and each producer's through its
 ``POST /v1/retention`` (read with ``CPTED_SERVICE_API_KEY``, as the consumer reads their logs).
 
-The metrics service keeps: dead letters (Redis), the bodies of delivered CSWB feeds, and the log of finished
-webhook deliveries. ``shared/retention.py`` runs the kinds; docs/retention.md says what is kept and why.
+The metrics service keeps: dead letters (Redis), the bodies of delivered CSWB feeds, the log of finished
+webhook deliveries, and Idempotency-Key claims. ``shared/retention.py`` runs the kinds; docs/retention.md says
+what is kept and why.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.metrics.cswb.store.feeds import remove_delivered_bodies
+from services.metrics.totals.store.tables import idempotency
 from services.metrics.webhooks.store import remove_finished_before
 from shared.bus.deadletters import remove_older_than
 from shared.clock import Clock
 from shared.contracts.events.envelope import PRODUCERS
-from shared.retention import Kind, Run, in_transaction, runner
+from shared.retention import Kind, Run, idempotency_keys, in_transaction, runner
 from shared.settings import Settings
 
 Report = dict[str, dict[str, int]]
@@ -42,6 +44,7 @@ def kinds(engine: AsyncEngine, redis: Redis, settings: Settings, clock: Clock) -
             settings.retention_webhook_delivery_days,
             in_transaction(engine, remove_finished_before),
         ),
+        idempotency_keys(engine, idempotency, settings.retention_idempotency_days),
     ]
 
 

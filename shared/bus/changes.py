@@ -154,9 +154,18 @@ async def principal_readership(
     return await readership(session, principal.scope, principal.partnership_ids, neighbourhoods_of)
 
 
-def _event_union(source: Source) -> Any:
-    members = tuple(Annotated[cls, Tag(f"{_type_of(cls)}@{_version_of(cls)}")] for cls in CATALOGUES[source])
+def _union(classes: Iterable[type[Envelope]]) -> Any:
+    members = tuple(Annotated[cls, Tag(f"{_type_of(cls)}@{_version_of(cls)}")] for cls in classes)
     return Annotated[Union[members], Discriminator(_discriminate)]  # type: ignore[valid-type]  # noqa: UP007
+
+
+def _event_union(source: Source) -> Any:
+    return _union(CATALOGUES[source])
+
+
+def any_event() -> Any:
+    """Every event any producer publishes, typed by its ``type`` and ``version``."""
+    return _union(cls for source in CATALOGUES for cls in CATALOGUES[source])
 
 
 def _discriminate(value: Any) -> str:

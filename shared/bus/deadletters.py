@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from redis.asyncio import Redis
 
 from shared.auth.keys import CurrentKey
+from shared.bus.changes import any_event
 from shared.errors import NotFound
 from shared.web.pagination import Page
 
@@ -30,6 +31,10 @@ def _stream_id(value: str) -> str:
 StreamId = Annotated[str, AfterValidator(_stream_id)]
 
 
+KnownEvent = any_event()
+_EVENT = "The event, typed by its type and version; its text when it is no event this version knows"
+
+
 class DeadLetter(BaseModel):
     id: str
     stream: str
@@ -38,25 +43,24 @@ class DeadLetter(BaseModel):
     error: str
     deliveries: int
     failed_at: str
-    event: dict[str, Any] | str
+    event: Annotated[KnownEvent | str, Field(description=_EVENT)]  # type: ignore[valid-type]
 
 
 def _decode(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
     text = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
+    letter = {
+        "id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        "stream": text.get("stream", ""),
+        "entry_id": text.get("entry_id", ""),
+        "group": text.get("group", ""),
+        "error": text.get("error", ""),
+        "deliveries": int(text.get("deliveries", "0") or 0),
+        "failed_at": text.get("failed_at", ""),
+    }
     try:
-        event: dict[str, Any] | str = orjson.loads(fields.get(b"event", b""))
-    except orjson.JSONDecodeError:
-        event = text.get("event", "")
-    return DeadLetter(
-        id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
-        stream=text.get("stream", ""),
-        entry_id=text.get("entry_id", ""),
-        group=text.get("group", ""),
-        error=text.get("error", ""),
-        deliveries=int(text.get("deliveries", "0") or 0),
-        failed_at=text.get("failed_at", ""),
-        event=event,
-    )
+        return DeadLetter.model_validate({**letter, "event": orjson.loads(fields.get(b"event", b""))})
+    except (orjson.JSONDecodeError, ValidationError):
+        return DeadLetter.model_validate({**letter, "event": text.get("event", "")})
 
 
 async def list_dead_letters(

@@ -32,6 +32,10 @@ def _check_ring(ring: list[list[float]]) -> None:
         _check_position(position)
 
 
+# Described as two or three numbers; checked by ``_check_position``, whose messages say what a position is.
+InputPosition = Annotated[list[float], Field(json_schema_extra={"minItems": 2, "maxItems": 3})]
+
+
 class Geometry(BaseModel):
     # NaN and Infinity are no coordinates (a JSON writer turns them into null, which no GIS reads).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -42,7 +46,7 @@ class Geometry(BaseModel):
 
 class Point(Geometry):
     type: Literal["Point"]
-    coordinates: list[float]
+    coordinates: InputPosition
 
     @field_validator("coordinates")
     @classmethod
@@ -63,7 +67,7 @@ class _Areal(Geometry):
 
 class Polygon(_Areal):
     type: Literal["Polygon"]
-    coordinates: list[list[list[float]]] = Field(min_length=1)
+    coordinates: list[list[InputPosition]] = Field(min_length=1)
 
     @field_validator("coordinates")
     @classmethod
@@ -75,7 +79,7 @@ class Polygon(_Areal):
 
 class MultiPolygon(_Areal):
     type: Literal["MultiPolygon"]
-    coordinates: list[list[list[list[float]]]] = Field(min_length=1)
+    coordinates: list[list[list[InputPosition]]] = Field(min_length=1)
 
     @field_validator("coordinates")
     @classmethod
@@ -115,23 +119,35 @@ def stored_shape(geometry: Mapping[str, Any]) -> Any:
 
 
 # Read models: the shapes as stored and served, described for clients, not validated again on the way out
-# (a stored position may carry a null elevation from an earlier version, and still reads).
-Position = list[float | None]
+# beyond leaving out what ``stored`` leaves out (a null elevation stored by an earlier version).
+Position = Annotated[
+    list[float],
+    Field(min_length=2, max_length=3, description="[longitude, latitude] or [longitude, latitude, elevation], WGS84"),
+]
 
 
-class PointRead(BaseModel):
+class _Served(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _as_served(cls, data: Any) -> Any:
+        return stored(data) if isinstance(data, dict) and isinstance(data.get("coordinates"), list) else data
+
+
+class PointRead(_Served):
     type: Literal["Point"]
-    coordinates: Position = Field(description="[longitude, latitude] or [longitude, latitude, elevation], WGS84")
+    coordinates: Position
 
 
-class PolygonRead(BaseModel):
+class PolygonRead(_Served):
     type: Literal["Polygon"]
     coordinates: list[list[Position]] = Field(description="linear rings, the first the outer one")
 
 
-class MultiPolygonRead(BaseModel):
+class MultiPolygonRead(_Served):
     type: Literal["MultiPolygon"]
     coordinates: list[list[list[Position]]]
 
 
 BoundaryRead = Annotated[PolygonRead | MultiPolygonRead, Field(discriminator="type")]
+GeometryRead = Annotated[PointRead | PolygonRead | MultiPolygonRead, Field(discriminator="type")]
+"""Any place the platform serves: a site's point or an area's boundary."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.contracts.events import Envelope
 from shared.errors import Conflict
@@ -52,8 +52,9 @@ class KeyInUse(Conflict):
     type, title = "idempotency-key-in-use", "A request with this Idempotency-Key is in progress"
 
 
-async def take_claim(session: AsyncSession, events: Sequence[Envelope] = ()) -> None:
-    """Called by the unit of work just before it commits: the claim and the change land together."""
+async def take_claim(session: AsyncSession | AsyncConnection, events: Sequence[Envelope] = ()) -> None:
+    """Called by the unit of work (or a handler that commits itself) just before it commits: the claim and the
+    change land together."""
     claim = current_claim.get()
     if claim is None or claim.taken:
         return

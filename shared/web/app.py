@@ -15,13 +15,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
 
-from shared import errors
 from shared.auth.keys import KeyVerifier
 from shared.auth.oidc import TokenVerifier
 from shared.bus.client import redis_client
 from shared.bus.wake import Waker, wake_channel
 from shared.db.engine import get_engine, ping
 from shared.settings import get_settings
+from shared.web import problems
 from shared.web.conditional import ConditionalGetMiddleware
 from shared.web.docs import install_docs
 from shared.web.idempotency import IdempotencyMiddleware
@@ -156,7 +156,7 @@ def create_service_app(
             allow_credentials=False,
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
-    errors.install(app)
+    problems.install(app)
     for router in routers:
         add_routes(app, router)
     document_problems(

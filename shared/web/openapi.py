@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, Field
 
 from shared.auth.keys import API_KEY_SCHEME, OPTIONAL_KEY_SCHEME
 from shared.errors import PROBLEM_JSON
 
 
 class FieldError(BaseModel):
-    field: str
+    field: str = Field(description="where: `body.findings.0.rating`, `query.limit`, or `line 12` of a CSV file")
     message: str
+    line: int | None = Field(default=None, description="the CSV line, for a row of an import")
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    model_config = ConfigDict(extra="allow")
+    """RFC 9457 problem details, with the extension members this platform's problem types add."""
 
     type: str
     title: str
     status: int
     detail: str
-    errors: list[FieldError] | None = None
+    errors: list[FieldError] | None = Field(default=None, description="each invalid field (422)")
+    available_media_types: list[str] | None = Field(default=None, description="what Accept may ask for (406)")
+    available_languages: list[str] | None = Field(default=None, description="the languages there are (404)")
+    current_version: int | None = Field(default=None, description="the version to make the change on (409)")
+    missing: str | None = Field(default=None, description="the data an evaluation lacks (409)")
+    neighbourhood_id: uuid.UUID | None = Field(default=None, description="the neighbourhood it lacks it for")
+    subject_id: uuid.UUID | None = Field(default=None, description="the record a lost answer was about (409)")
 
 
 ERRORS = {

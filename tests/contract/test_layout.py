@@ -77,3 +77,15 @@ def test_settings_are_read_only_at_entry_points() -> None:
         if "get_settings()" in p.read_text()
     }
     assert callers <= entry_points
+
+
+def test_the_problem_types_and_contracts_import_no_web_framework() -> None:
+    """Workers, the consumer and the command line raise and read problems without loading FastAPI."""
+    modules = [ROOT / "shared" / "errors.py", *_modules(ROOT / "shared" / "contracts")]
+    found = [
+        (str(p.relative_to(ROOT)), name)
+        for p in modules
+        for name in _imports(p)
+        if name.split(".")[0] in ("fastapi", "starlette")
+    ]
+    assert found == []

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -77,3 +78,12 @@ async def other_editor(engine: AsyncEngine, audits_api: httpx.AsyncClient) -> As
     p = (await audits_api.post("/v1/partnerships", json=factories.partnership([n["id"]]))).json()
     async for client in client_for(create_app(), await new_key(engine, Scope.editor, [p["id"]])):
         yield client
+
+
+async def schema_errors(client: httpx.AsyncClient, path: str, answer: httpx.Response) -> list[str]:
+    """How an answer of ``GET path`` (as written in the OpenAPI document) departs from the schema it promises."""
+    document = (await client.get("/openapi.json")).json()
+    media = answer.headers["content-type"].split(";")[0]
+    schema = document["paths"][path]["get"]["responses"][str(answer.status_code)]["content"][media]["schema"]
+    validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(answer.json())]

@@ -223,6 +223,12 @@ async def test_exports_and_ogc_items_read_geometries_stored_with_a_null_elevatio
         for feature in r.json()["features"]:
             assert "null" not in orjson.dumps(feature["geometry"]).decode()
     assert (await keyless_audits_api.get("/ogc/collections")).status_code == 200
+    hood_id = world["n1"]["id"]
+    for path in (f"/v1/audits/{audit_id}", f"/v1/audit-requests/{request_id}", f"/v1/neighbourhoods/{hood_id}"):
+        r = await audits_api.get(path)
+        assert r.status_code == 200, (path, r.text)
+        place = r.json().get("location") or r.json()["boundary"]
+        assert "null" not in orjson.dumps(place).decode(), path  # positions are served as two or three numbers
 
 
 async def test_json_bodies_are_read_strictly(

@@ -24,7 +24,7 @@ from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
 from services.metrics.cswb.store.feeds import Ticket
 from shared.auth.keys import Scope
 from tests.cswb_receiver import Receiver
-from tests.integration.conftest import client_for, new_key
+from tests.integration.conftest import client_for, new_key, schema_errors
 from tests.integration.test_bus import _consume_all, _consumer, _relay_all
 
 DAY = date(2026, 11, 20)
@@ -159,6 +159,7 @@ async def test_feed_readers_get_the_exact_bytes_and_the_csv_twin(feed_api: dict[
     feed_key = feed_api["keys"][Scope.feed]
     got = await api.get(f"/v1/cswb/feeds/{DAY}", headers=_auth(feed_key))
     assert got.status_code == 200 and got.headers["content-type"] == "application/json"
+    assert await schema_errors(api, "/v1/cswb/feeds/{date}", got) == []  # the feed's schema, as the document has it
     async with engine.connect() as conn:
         stored = (await conn.execute(text("SELECT body, digest FROM metrics.cswb_feed"))).one()
     assert got.content == bytes(stored.body) and got.headers["etag"] == f'"{stored.digest}"'

@@ -11,6 +11,7 @@ import pytest
 
 from services.audits.core.domain.exports import AUDIT_COLUMNS, RECOMMENDATION_COLUMNS
 from tests import factories, images
+from tests.integration.conftest import schema_errors
 
 TRICKY = 'Relamp "Rue Ouellette", north side;\nthen trim the hedges, café côté'
 
@@ -136,13 +137,16 @@ async def test_geojson_exports_for_the_citys_gis(
     await audits_api.post("/v1/audits", json=located)
     r = await audits_api.get("/v1/audits/export.geojson")
     assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    assert await schema_errors(audits_api, "/v1/audits/export.geojson", r) == []
     collection = r.json()
     assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 2
     by_source = {f["properties"]["location_source"]: f for f in collection["features"]}
     assert by_source["site"]["geometry"] == {"type": "Point", "coordinates": [-83.02, 42.305]}
     centroid = by_source["neighbourhood_centroid"]
     assert centroid["id"] == lifecycle["audit"] and centroid["properties"]["recommendations_implemented"] == 1
-    recs = (await audits_api.get("/v1/recommendations/export.geojson", params={"status": "implemented"})).json()
+    answer = await audits_api.get("/v1/recommendations/export.geojson", params={"status": "implemented"})
+    assert await schema_errors(audits_api, "/v1/recommendations/export.geojson", answer) == []
+    recs = answer.json()
     [feature] = recs["features"]
     assert feature["id"] == lifecycle["done"] and feature["geometry"]["type"] == "Point"
     props = feature["properties"]

@@ -84,3 +84,49 @@ async def test_an_unusable_key_is_400(audits_api: httpx.AsyncClient, world: dict
         "/v1/neighbourhoods", json=factories.neighbourhood(), headers={"Idempotency-Key": "x" * 300}
     )
     assert r.status_code == 400
+
+
+async def test_metrics_replays_a_webhook_subscription_and_subscribes_once(
+    metrics_api: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    body = {"url": "http://127.0.0.1:9/hooks", "types": ["audit.created"]}
+    first = await metrics_api.post("/v1/webhooks", json=body, headers={"Idempotency-Key": "hook-1"})
+    again = await metrics_api.post("/v1/webhooks", json=body, headers={"Idempotency-Key": "hook-1"})
+    assert (first.status_code, again.status_code) == (201, 201), first.text
+    assert again.content == first.content  # the same id and the same secret
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    assert await _count(engine, "SELECT count(*) FROM metrics.webhook_subscription") == 1
+    other = await metrics_api.post(
+        "/v1/webhooks", json=body | {"types": ["audit.updated"]}, headers={"Idempotency-Key": "hook-1"}
+    )
+    assert other.status_code == 422
+    assert other.json()["type"].endswith("idempotency-key-reused")
+    assert await _count(engine, "SELECT count(*) FROM metrics.webhook_subscription") == 1
+
+
+async def test_metrics_racing_subscriptions_with_one_key_subscribe_once(
+    metrics_api: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    body = {"url": "http://127.0.0.1:9/hooks"}
+    answers = await asyncio.gather(
+        *(metrics_api.post("/v1/webhooks", json=body, headers={"Idempotency-Key": "hook-race"}) for _ in range(6))
+    )
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert await _count(engine, "SELECT count(*) FROM metrics.webhook_subscription") == 1
+
+
+async def test_metrics_replays_a_batch_of_incidents(metrics_api: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    incidents = [
+        {"source": "police", "external_id": f"i-{i}", "category": "theft", "occurred_at": "2026-03-01T12:00:00Z",
+         "location": {"type": "Point", "coordinates": [-83.0, 42.3]}}
+        for i in range(3)
+    ]  # fmt: skip
+    first = await metrics_api.post("/v1/crime-incidents", json=incidents, headers={"Idempotency-Key": "batch"})
+    again = await metrics_api.post("/v1/crime-incidents", json=incidents, headers={"Idempotency-Key": "batch"})
+    assert (first.status_code, again.status_code) == (201, 201), first.text
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    assert await _count(engine, "SELECT count(*) FROM metrics.crime_incident") == 3
+    fewer = await metrics_api.post("/v1/crime-incidents", json=incidents[:1], headers={"Idempotency-Key": "batch"})
+    assert fewer.status_code == 422

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -214,3 +215,38 @@ async def test_an_accept_header_the_api_cannot_serve_is_406(gis: httpx.AsyncClie
     assert (
         await gis.get("/ogc/collections/audits/items", headers={"Accept": "application/geo+json"})
     ).status_code == 200
+
+
+def _json_schema(node: Any) -> Any:
+    """An OpenAPI 3.0 schema as JSON Schema: ``nullable: true`` becomes "or null"."""
+    if isinstance(node, list):
+        return [_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {k: _json_schema(v) for k, v in node.items() if k != "nullable"}
+    return {"anyOf": [converted, {"type": "null"}]} if node.get("nullable") else converted
+
+
+async def test_every_answer_matches_the_ogc_document(gis: httpx.AsyncClient, layers: dict[str, Any]) -> None:
+    """What /ogc/api promises (extent, geometries, properties, links) is what each resource answers."""
+    document = (await gis.get("/ogc/api")).json()
+    components = _json_schema(document["components"])
+    here = ("neighbourhoods", "audits", "recommendations", "audit-requests")  # events and counts: other services
+    urls = ["/ogc/", "/ogc/conformance", "/ogc/collections"]
+    urls += [f"/ogc/collections/{c}" for c in here] + [f"/ogc/collections/{c}/items" for c in here]
+    checked = []
+    for url in urls:
+        path = url if url in document["paths"] else "/ogc/collections/{collectionId}"
+        schema = next(iter(document["paths"][path]["get"]["responses"]["200"]["content"].values()))["schema"]
+        answer = await gis.get(url)
+        assert answer.status_code == 200, (url, answer.text)
+        validator = jsonschema.Draft202012Validator({**schema, "components": components})
+        assert list(validator.iter_errors(answer.json())) == [], url
+        for feature in answer.json().get("features", [])[:3]:
+            one = await gis.get(f"{url}/{feature['id']}")
+            assert list(validator.evolve(schema=_FEATURE | {"components": components}).iter_errors(one.json())) == []
+            checked.append(feature["geometry"]["type"] if feature["geometry"] else None)
+    assert {"Point", "Polygon", None} <= set(checked)
+
+
+_FEATURE = {"$ref": "#/components/schemas/featureGeoJSON"}

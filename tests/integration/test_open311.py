@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth.keys import Scope
 from tests import factories
-from tests.integration.conftest import new_key
+from tests.integration.conftest import new_key, schema_errors
 
 V2 = "/open311/v2"
 FORM = "application/x-www-form-urlencoded"
@@ -71,7 +71,9 @@ async def test_xml_is_served_too(public: httpx.AsyncClient) -> None:
 
 
 async def test_the_audit_request_service_defines_its_attributes(public: httpx.AsyncClient) -> None:
-    definition = (await public.get(f"{V2}/services/cpted_audit_request.json")).json()
+    answer = await public.get(f"{V2}/services/cpted_audit_request.json")
+    assert await schema_errors(public, "/open311/v2/services/{service_code}.{fmt}", answer) == []
+    definition = answer.json()
     assert definition["service_code"] == "cpted_audit_request"
     concern = next(a for a in definition["attributes"] if a["code"] == "concern")
     assert set(concern) == {
@@ -279,7 +281,9 @@ async def test_tokens_are_never_needed(public: httpx.AsyncClient) -> None:
 
 
 async def test_service_discovery(public: httpx.AsyncClient) -> None:
-    found = (await public.get("/open311/discovery.json")).json()
+    answer = await public.get("/open311/discovery.json")
+    assert await schema_errors(public, "/open311/discovery.{fmt}", answer) == []
+    found = answer.json()
     [endpoint] = found["endpoints"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint["url"] == "http://test/open311/v2" and endpoint["formats"] == ["text/xml", "application/json"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import Field
 
@@ -89,6 +88,12 @@ class Finding(Input):
     notes: Note | None = None
 
 
+class FindingRead(Output):
+    principle: Principle
+    rating: int = Field(description="1 (poor) to 5 (good)")
+    notes: str | None = None
+
+
 class AuditCreate(Input):
     id: uuid.UUID | None = None
     partnership_id: uuid.UUID
@@ -121,7 +126,7 @@ class AuditRead(Output):
     conducted_on: date
     auditors: list[str]
     trigger: AuditTrigger
-    findings: list[dict[str, Any]]
+    findings: list[FindingRead]
     status: AuditStatus
     version: int
     created_at: datetime

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import Field
 
@@ -53,7 +52,7 @@ class AuditRequestRead(Output):
     partnership_id: uuid.UUID | None
     reason: str | None
     source: str
-    attributes: dict[str, Any]
+    attributes: dict[str, str] = Field(description="Open311 attributes as sent (`attribute[code]=value`)")
     media_url: str | None
     received_at: datetime
     closed_at: datetime | None = Field(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.metrics.cswb.domain.schema import feed_schema
+from services.metrics.cswb.domain.schema import embedded_feed_schema, feed_schema
 from services.metrics.cswb.handlers import reads, redelivery
 from services.metrics.cswb.reads import Page, Redelivery
 from shared.auth.keys import CurrentKey, Principal, Scope
@@ -29,14 +29,14 @@ FeedKey = Annotated[Principal, Depends(feed_reader)]
 DateP = Annotated[date, Path(alias="date", description="the feed's date, YYYY-MM-DD (local)")]
 FromQ = Annotated[date | None, Query(alias="from", description="first feed date (inclusive)")]
 ToQ = Annotated[date | None, Query(alias="to", description="last feed date (inclusive)")]
-DOCUMENT = {"type": "object", "description": "a feed document; its JSON Schema is GET /v1/cswb/schema"}
+DOCUMENT = embedded_feed_schema() | {"description": "a feed document; its JSON Schema is GET /v1/cswb/schema"}
 CSV = {"type": "string", "description": "the CSV twin of the feed document"}
 
 
 @router.get(
     "/schema",
     summary="The JSON Schema every feed validates against (public)",
-    response_class=JSONResponse,
+    response_class=Response,  # always application/schema+json
     responses={200: {"content": {"application/schema+json": {"schema": {"type": "object"}}}}},
 )
 async def schema() -> Response:

@@ -34,6 +34,7 @@ from shared.auth.keys import Principal, Scope
 from shared.bus.changes import Readership, event_types, parse_types, readership
 from shared.contracts.events import Envelope
 from shared.contracts.events.envelope import PRODUCERS
+from shared.db.claims import take_claim
 from shared.errors import Forbidden, InvalidField, NotFound
 from shared.outbound.signing import post
 from shared.web.pagination import decode_cursor, encode_cursor
@@ -108,7 +109,9 @@ async def create(engine: AsyncEngine, principal: Principal, body: dict[str, Any]
         "created_by": principal.actor,
     }
     async with engine.begin() as conn:
-        return await store.add_subscription(conn, **values)
+        added = await store.add_subscription(conn, **values)
+        await take_claim(conn)  # an Idempotency-Key's claim commits with the subscription, or neither does
+        return added
 
 
 async def get(engine: AsyncEngine, principal: Principal, id_: uuid.UUID) -> Row[Any]:

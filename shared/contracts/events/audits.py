@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
 from shared.contracts.events.envelope import Envelope, Payload, registry
+from shared.contracts.geo import BoundaryRead, PointRead
 from shared.contracts.vocabulary import (
     AuditRequestStatus,
     AuditStatus,
     AuditTrigger,
     PartnershipStatus,
+    Principle,
     Priority,
     RecommendationCategory,
     RecommendationStatus,
@@ -25,7 +27,7 @@ class NeighbourhoodState(Payload):
     name: str
     municipality: str
     population: int | None = None
-    boundary: dict[str, Any]
+    boundary: BoundaryRead
 
 
 class PartnershipState(Payload):
@@ -39,16 +41,22 @@ class PartnershipState(Payload):
     status: PartnershipStatus
 
 
+class FindingState(Payload):
+    principle: Principle
+    rating: int = Field(ge=1, le=5)
+    notes: str | None = None
+
+
 class AuditState(Payload):
     id: uuid.UUID
     partnership_id: uuid.UUID
     neighbourhood_id: uuid.UUID
     site_name: str
-    location: dict[str, Any] | None = None
+    location: PointRead | None = None
     conducted_on: date
     auditors: list[str] = []
     trigger: AuditTrigger
-    findings: list[dict[str, Any]] = []
+    findings: list[FindingState] = []
     status: AuditStatus
 
 
@@ -78,7 +86,7 @@ class AuditRequestState(Payload):
     id: uuid.UUID
     place: str
     description: str
-    location: dict[str, Any] | None = None
+    location: PointRead | None = None
     neighbourhood_id: uuid.UUID | None = None
     status: AuditRequestStatus
     audit_id: uuid.UUID | None = None

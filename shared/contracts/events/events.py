@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime
 
 from shared.contracts.events.envelope import Envelope, Payload, registry
+from shared.contracts.geo import PointRead
 from shared.contracts.vocabulary import (
     Audience,
     Cohort,
@@ -34,7 +35,7 @@ class EventState(Payload):
     starts_at: AwareDatetime
     ends_at: AwareDatetime | None = None
     neighbourhood_id: uuid.UUID | None = None
-    location: dict[str, Any] | None = None
+    location: PointRead | None = None
     officers_attending: int = 0
     attendance: int | None = None
     status: EventStatus

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from services.audits.core.api.filters import AuditFiltersDep, RecommendationFiltersDep
 from services.audits.core.handlers import exports
 from shared.auth.keys import Principal, ReaderKey
+from shared.contracts.geo import PointRead
 
 router = APIRouter(tags=["exports"])
 
@@ -19,14 +20,23 @@ GEOJSON = "application/geo+json"
 BomQ = Annotated[bool, Query(description="start with a UTF-8 byte order mark, so Excel reads accents right")]
 
 
+_POINT = {**PointRead.model_json_schema(), "title": "Point"}
 FEATURE = {
     "type": "object",
     "required": ["type", "geometry", "properties"],
     "properties": {
         "type": {"const": "Feature"},
         "id": {"type": "string"},
-        "geometry": {"description": "A GeoJSON Point or Polygon (WGS84), or null where the record has no place"},
-        "properties": {"type": "object", "description": "The same fields as a row of the CSV export"},
+        "geometry": {
+            "description": "The site's GeoJSON Point (WGS84), or its neighbourhood's centroid; null where the record "
+            "has no place",
+            "anyOf": [_POINT, {"type": "null"}],
+        },
+        "properties": {
+            "type": "object",
+            "description": "The same fields as a row of the CSV export: text, counts, or null",
+            "additionalProperties": {"type": ["string", "number", "null"]},
+        },
     },
 }
 FEATURE_COLLECTION = {

@@ -13,7 +13,61 @@ LINK = {
     "required": ["href"],
     "properties": {n: {"type": "string"} for n in ("href", "rel", "type", "hreflang", "title")},
 }
+POSITION = {
+    "type": "array",
+    "description": "[longitude, latitude] or [longitude, latitude, elevation], CRS84",
+    "minItems": 2,
+    "maxItems": 3,
+    "items": {"type": "number"},
+}
+
+
+def _geometry(kind: str, depth: int) -> dict[str, Any]:
+    coordinates: dict[str, Any] = POSITION
+    for _ in range(depth):
+        coordinates = {"type": "array", "items": coordinates}
+    return {
+        "type": "object",
+        "required": ["type", "coordinates"],
+        "properties": {"type": {"type": "string", "enum": [kind]}, "coordinates": coordinates},
+    }
+
+
+_INTERVAL_END = {"type": "string", "format": "date-time", "nullable": True}
+EXTENT = {
+    "type": "object",
+    "properties": {
+        "spatial": {
+            "type": "object",
+            "required": ["bbox"],
+            "properties": {
+                "bbox": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+                },
+                "crs": {"type": "string"},
+            },
+        },
+        "temporal": {
+            "type": "object",
+            "required": ["interval"],
+            "properties": {
+                "interval": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": _INTERVAL_END},
+                },
+                "trs": {"type": "string"},
+            },
+        },
+    },
+}
 SCHEMAS: dict[str, Any] = {
+    "extent": EXTENT,
+    "pointGeoJSON": _geometry("Point", 0),
+    "polygonGeoJSON": _geometry("Polygon", 2),
+    "multipolygonGeoJSON": _geometry("MultiPolygon", 3),
     "link": LINK,
     "links": {"type": "array", "items": {"$ref": REF + "schemas/link"}},
     "exception": {
@@ -43,7 +97,7 @@ SCHEMAS: dict[str, Any] = {
             "title": {"type": "string"},
             "description": {"type": "string"},
             "links": {"$ref": REF + "schemas/links"},
-            "extent": {"type": "object"},
+            "extent": {"$ref": REF + "schemas/extent"},
             "itemType": {"type": "string"},
             "crs": {"type": "array", "items": {"type": "string"}},
         },
@@ -62,8 +116,25 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
             "id": {"type": "string"},
-            "geometry": {"type": "object", "nullable": True},
-            "properties": {"type": "object", "nullable": True},
+            "geometry": {
+                "nullable": True,
+                "oneOf": [{"$ref": REF + f"schemas/{kind}GeoJSON"} for kind in ("point", "polygon", "multipolygon")],
+            },
+            "properties": {
+                "type": "object",
+                "nullable": True,
+                "description": "The collection's properties, named in its description: text, numbers, true/false, "
+                "null, or a list of ids (an event's partnership_ids)",
+                "additionalProperties": {
+                    "nullable": True,
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "number"},
+                        {"type": "boolean"},
+                        {"type": "array", "items": {"type": "string"}},
+                    ],
+                },
+            },
             "links": {"$ref": REF + "schemas/links"},
         },
     },

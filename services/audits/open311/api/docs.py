@@ -31,10 +31,34 @@ SERVICES_SCHEMA = {
         },
     },
 }
+ATTRIBUTE_SCHEMA = {
+    "type": "object",
+    "required": ["variable", "code", "datatype", "required", "order", "description"],
+    "properties": {
+        "variable": {"type": "boolean"},
+        "code": {"type": "string"},
+        "datatype": {
+            "type": "string",
+            "enum": ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"],
+        },
+        "required": {"type": "boolean"},
+        "datatype_description": NULLABLE_STRING,
+        "order": {"type": "integer"},
+        "description": {"type": "string"},
+        "values": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "name"],
+                "properties": {"key": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+    },
+}
 DEFINITION_SCHEMA = {
     "type": "object",
     "required": ["service_code", "attributes"],
-    "properties": {"service_code": {"type": "string"}, "attributes": {"type": "array", "items": {"type": "object"}}},
+    "properties": {"service_code": {"type": "string"}, "attributes": {"type": "array", "items": ATTRIBUTE_SCHEMA}},
 }
 REQUEST_FIELDS = (
     "service_request_id status status_notes service_name service_code description agency_responsible "
@@ -68,7 +92,25 @@ CREATED_SCHEMA = {
 DISCOVERY_SCHEMA = {
     "type": "object",
     "required": ["changeset", "contact", "key_service", "endpoints"],
-    "properties": {"endpoints": {"type": "array", "items": {"type": "object"}}},
+    "properties": {
+        "changeset": {"type": "string"},
+        "contact": {"type": "string"},
+        "key_service": {"type": "string"},
+        "endpoints": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["specification", "url", "type", "formats"],
+                "properties": {
+                    "specification": {"type": "string"},
+                    "url": {"type": "string"},
+                    "changeset": {"type": "string"},
+                    "type": {"type": "string", "enum": ["production", "test"]},
+                    "formats": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
 }
 FORM_SCHEMA = {
     "type": "object",

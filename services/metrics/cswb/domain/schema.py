@@ -154,3 +154,20 @@ def validate(document: dict[str, Any]) -> None:
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         raise FeedInvalid(f"{where or 'document'}: {error.message}")
+
+
+def _inlined(node: Any, indicator: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if node.get("$ref") == "#/$defs/indicator":
+            return indicator
+        return {k: _inlined(v, indicator) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inlined(v, indicator) for v in node]
+    return node
+
+
+def embedded_feed_schema() -> dict[str, Any]:
+    """The feed's schema as an OpenAPI 3.1 document embeds it: self-contained (the indicator inlined), no ``$id``."""
+    schema = feed_schema()
+    kept = {k: v for k, v in schema.items() if k not in ("$schema", "$id", "$defs", "x-indicators")}
+    return dict(_inlined(kept, schema["$defs"]["indicator"]))

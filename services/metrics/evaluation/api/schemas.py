@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.contracts.fields import Input, Name
+from shared.contracts.geo import BoundaryRead
+
+
+class AreasRead(BaseModel):
+    crs: str = Field(description="the metric projection the rings were drawn in (they are given in WGS84)")
+    buffer: BoundaryRead
+    buffer_control: BoundaryRead
 
 
 class AreaCountsRead(BaseModel):
@@ -114,7 +121,7 @@ class EvaluationRead(BaseModel):
     after_window: list[date]
     complete: bool = Field(description="false while the after window is still running")
     after_days_observed: int
-    areas: dict[str, Any] | None = Field(description="the buffer rings as GeoJSON (WGS84), when buffer_m is given")
+    areas: AreasRead | None = Field(description="the buffer rings as GeoJSON (WGS84), when buffer_m is given")
     method: str
     family: str = Field(description="outcome family counted: all, or one of the category map's families")
     category_map_version: int = Field(description="version of the category map that chose `categories`")

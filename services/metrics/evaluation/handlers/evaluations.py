@@ -269,8 +269,8 @@ async def evaluate_with_parts(
     counts, control_ids = parts.counts, parts.control_ids
     rings = None
     if params.buffer_m:
-        control_shapes = [stored_shape(subject.neighbourhoods[i].boundary) for i in control_ids]
-        rings = areas.rings(stored_shape(target.boundary), control_shapes, params.buffer_m)
+        control_shapes = [stored_shape(subject.neighbourhoods[i].boundary.model_dump()) for i in control_ids]
+        rings = areas.rings(stored_shape(target.boundary.model_dump()), control_shapes, params.buffer_m)
         outside = [i for i in subject.neighbourhoods if i != target.id and i not in control_ids]
         buffer, buffer_control, carved = await buffer_counts(
             session, rings, outside, control_ids, parts.window, params, zone

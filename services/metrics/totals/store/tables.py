@@ -5,19 +5,22 @@
 ``counter_total`` and ``counter_daily`` hold the running totals by
 partnership, neighbourhood and metric, overall and per local day;
 ``processed_event`` the events applied, and ``log_position`` how far each
-producer's log is applied.
+producer's log is applied. ``idempotency`` holds the ``Idempotency-Key`` claims of
+the service's POSTs (``shared.web.idempotency``).
 """
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, String, Table, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.bus.processed import processed_events_table
+from shared.db.claims import idempotency_table
 from shared.db.engine import new_metadata
 
 metadata = new_metadata("metrics")
 
 processed_event = processed_events_table(metadata)
 Index("ix_processed_event_processed_at", processed_event.c.processed_at)
+idempotency = idempotency_table(metadata)
 
 subject = Table(
     "subject",
