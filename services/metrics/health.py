@@ -25,7 +25,7 @@ from celery import Celery, bootsteps, signals
 from celery.beat import Service
 
 from shared.bus.health import Check, Heartbeat, platform_checks, serve_health
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,11 @@ class WorkerHealth(bootsteps.StartStopStep):
     """A step of the worker's consumer: it starts after the pool's processes are forked (they do not inherit
     the server) and beats on the consumer's timer; a consumer restarting (its broker lost) stops the beats."""
 
+    settings_of: Callable[[], Settings]
+
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.settings = get_settings()
+        self.settings = self.settings_of()
         self.heartbeat = Heartbeat(self.settings.heartbeat_max_age_s)
         self.server: ThreadingHTTPServer | None = None
         self.beating: Any = None
@@ -84,7 +86,7 @@ class WorkerHealth(bootsteps.StartStopStep):
             self.server = None
 
 
-def beat_health(settings_of: Callable[[], Settings] = get_settings) -> Callable[..., None]:
+def beat_health(settings_of: Callable[[], Settings]) -> Callable[..., None]:
     """A ``beat_init`` receiver: the beat's heartbeat, beaten after each pass of its scheduler."""
 
     def started(sender: Service, **_: Any) -> None:
@@ -107,7 +109,9 @@ def beat_health(settings_of: Callable[[], Settings] = get_settings) -> Callable[
     return started
 
 
-def install(app: Celery) -> None:
-    """Health for the worker and beat processes of ``app``; nothing starts in a process that only sends tasks."""
-    app.steps["consumer"].add(WorkerHealth)
-    signals.beat_init.connect(beat_health(), weak=False)
+def install(app: Celery, settings_of: Callable[[], Settings]) -> None:
+    """Health for the worker and beat processes of ``app``; nothing starts in a process that only sends tasks.
+    The settings are read (``settings_of()``) when a worker or beat starts."""
+    step = type("WorkerHealth", (WorkerHealth,), {"settings_of": staticmethod(settings_of)})
+    app.steps["consumer"].add(step)
+    signals.beat_init.connect(beat_health(settings_of), weak=False)

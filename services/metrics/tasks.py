@@ -146,7 +146,7 @@ def later(seconds: float) -> int:
 
 celery_app = Celery("metrics")
 celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings(), get_webhook_settings()))
-health.install(celery_app)  # liveness and readiness of the worker and beat on CPTED_HEALTH_PORT
+health.install(celery_app, get_settings)  # liveness and readiness of the worker and beat on CPTED_HEALTH_PORT
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
