@@ -11,6 +11,12 @@ Redis outage must not restart every worker), and one kind of probe serves every 
 - Beat beats after every pass of its scheduler, and wakes at least three times per heartbeat age (a pass
   over a few schedule entries costs nothing), so a beat that stops ticking turns ``/healthz`` 503 within the
   heartbeat's maximum age. Readiness: the broker answers.
+
+Unlike a relay's or the consumer's loop, both wait for a lost broker inside Celery's own reconnection loop,
+where nothing of theirs runs: a worker or beat that has not reached its broker for the heartbeat's age is
+reported stalled, and a liveness probe restarts it after its failure window. That is harmless (every task is
+idempotent, a missed schedule is caught up) and Celery itself ends a worker after
+``broker_connection_max_retries``; readiness names the broker as the cause.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ def _serve(settings: Settings, heartbeat: Heartbeat, name: str, checks: dict[str
 
 class WorkerHealth(bootsteps.StartStopStep):
     """A step of the worker's consumer: it starts after the pool's processes are forked (they do not inherit
-    the server) and beats on the consumer's timer; a consumer restarting (its broker lost) stops the beats."""
+    the server) and beats on the consumer's timer; a consumer reconnecting to a lost broker does not beat."""
 
     settings_of: Callable[[], Settings]
 

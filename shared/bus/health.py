@@ -4,7 +4,8 @@ beat): a heartbeat and a tiny HTTP server.
 - ``/healthz``, liveness: the process's own loop still turns. The loop beats on every round, including
   rounds that only wait for Redis or the database (a restart would not bring them back); a loop that stopped
   turning for longer than the heartbeat's maximum age answers 503 ``stalled``. Nothing outside the process is
-  asked, so an outage of PostgreSQL or Redis never restarts every worker at once.
+  asked, so an outage of PostgreSQL or Redis never restarts every relay or consumer at once (a process whose
+  waiting happens in a library's loop, as Celery's reconnection to its broker, stops beating while it waits).
 - ``/readyz``, readiness: alive, and every server the process works with (the database, Redis, the Celery
   broker) answers within a few seconds; else 503 naming the check that failed.
 - ``/metrics``: the process's Prometheus metrics.

@@ -1,5 +1,8 @@
-"""A real Celery worker process answers its probes: alive and ready while it consumes from its broker,
-stalled and not ready once the broker is gone, both again once the broker is back, without a restart."""
+"""Real Celery worker and beat processes answer their probes on their health port.
+
+Each is alive and ready while it works with its broker; once the broker is gone it is not ready, and
+stalled once its loop has not come round for the heartbeat's age (the worker's consumer and beat's scheduler
+both wait in Celery's reconnection loop); both come back when the broker does, without a restart."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from tests.servers import TestServers, free_port
 pytestmark = pytest.mark.e2e
 
 MAX_AGE_S = 3
+CELERY = [sys.executable, "-m", "celery", "-A", "services.metrics.tasks:celery_app"]
 
 
 def _get(url: str) -> tuple[int, dict[str, Any]]:
@@ -46,10 +50,8 @@ async def _until(port: int, path: str, status: int, timeout_s: float) -> dict[st
         await asyncio.sleep(0.3)
 
 
-async def test_a_worker_that_loses_its_broker_turns_unhealthy_and_healthy_again(servers: TestServers) -> None:
-    broker = await PgProxy(servers.redis_url).start()
-    port = free_port()
-    env = dict(os.environ) | {
+def _env(servers: TestServers, broker: PgProxy, port: int) -> dict[str, str]:
+    return dict(os.environ) | {
         "CPTED_DATABASE_URL": servers.database_url,
         "CPTED_REDIS_URL": broker.url,
         "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-health{uuid.uuid4().hex[:6]}",
@@ -57,9 +59,21 @@ async def test_a_worker_that_loses_its_broker_turns_unhealthy_and_healthy_again(
         "CPTED_HEALTH_HOST": "127.0.0.1",
         "CPTED_HEARTBEAT_MAX_AGE_S": str(MAX_AGE_S),
     }
-    args = [sys.executable, "-m", "celery", "-A", "services.metrics.tasks:celery_app", "worker", "-n",
-            "health@%h", "-c", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
-    worker = Process(f"worker-health-{port}", args, env).start()
+
+
+def _stop(proc: Process) -> None:
+    try:
+        proc.stop()
+    except subprocess.TimeoutExpired:  # a warm shutdown that waits on the broker's sockets: not the point here
+        kill(proc)
+
+
+async def test_a_worker_that_loses_its_broker_turns_unhealthy_and_healthy_again(servers: TestServers) -> None:
+    broker = await PgProxy(servers.redis_url).start()
+    port = free_port()
+    args = [*CELERY, "worker", "-n", "health@%h", "-c", "1", "--without-gossip", "--without-mingle",
+            "--without-heartbeat"]  # fmt: skip
+    worker = Process(f"worker-health-{port}", args, _env(servers, broker, port)).start()
     try:
         await _until(port, "/healthz", 200, timeout_s=90)  # importing the scientific stack on a busy runner
         body = await _until(port, "/readyz", 200, timeout_s=30)
@@ -76,8 +90,30 @@ async def test_a_worker_that_loses_its_broker_turns_unhealthy_and_healthy_again(
         await _until(port, "/readyz", 200, timeout_s=10)
         assert worker.popen is not None and worker.popen.poll() is None  # the same process, not restarted
     finally:
-        try:
-            worker.stop()
-        except subprocess.TimeoutExpired:  # a warm shutdown that waits on the broker's sockets: not the point here
-            kill(worker)
+        _stop(worker)
+        await broker.close()
+
+
+async def test_a_beat_that_loses_its_broker_turns_unhealthy_and_healthy_again(servers: TestServers) -> None:
+    broker = await PgProxy(servers.redis_url).start()
+    port = free_port()
+    var_dir = LOGS / f"beat-health-{port}"  # its schedule file
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = _env(servers, broker, port) | {"CPTED_VAR_DIR": str(var_dir), "CPTED_WEBHOOK_SWEEP_EVERY_S": "1"}
+    beat = Process(f"beat-health-{port}", [*CELERY, "beat", "--loglevel", "info"], env).start()
+    try:
+        await _until(port, "/healthz", 200, timeout_s=90)
+        body = await _until(port, "/readyz", 200, timeout_s=30)
+        assert body["checks"] == {"heartbeat": "ok", "broker": "ok"}
+        await broker.set_mode("down")  # the sweep, due every second, cannot be sent
+        ready = await _until(port, "/readyz", 503, timeout_s=10)
+        assert ready["checks"]["broker"].startswith("unavailable"), ready
+        body = await _until(port, "/healthz", 503, timeout_s=30)
+        assert body["status"] == "stalled" and body["service"] == "celery-beat"
+        await broker.set_mode("up")
+        await _until(port, "/healthz", 200, timeout_s=60)
+        await _until(port, "/readyz", 200, timeout_s=10)
+        assert beat.popen is not None and beat.popen.poll() is None  # the same process, not restarted
+    finally:
+        _stop(beat)
         await broker.close()
