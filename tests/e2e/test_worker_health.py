@@ -6,14 +6,9 @@ both wait in Celery's reconnection loop); both come back when the broker does, w
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
@@ -22,32 +17,13 @@ import pytest
 from tests.e2e.cswb_processes import kill
 from tests.e2e.processes import LOGS, Process
 from tests.pgproxy import PgProxy
+from tests.probes import until
 from tests.servers import TestServers, free_port
 
 pytestmark = pytest.mark.e2e
 
 MAX_AGE_S = 3
 CELERY = [sys.executable, "-m", "celery", "-A", "services.metrics.tasks:celery_app"]
-
-
-def _get(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-    except OSError:  # not listening yet
-        return 0, {}
-
-
-async def _until(port: int, path: str, status: int, timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got, body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}{path}")
-        if got == status:
-            return body
-        assert time.monotonic() < deadline, f"{path} still {got} {body}, not {status}; see {LOGS}"
-        await asyncio.sleep(0.3)
 
 
 def _env(servers: TestServers, broker: PgProxy, port: int) -> dict[str, str]:
@@ -59,6 +35,22 @@ def _env(servers: TestServers, broker: PgProxy, port: int) -> dict[str, str]:
         "CPTED_HEALTH_HOST": "127.0.0.1",
         "CPTED_HEARTBEAT_MAX_AGE_S": str(MAX_AGE_S),
     }
+
+
+async def _until(port: int, path: str, status: int, timeout_s: float) -> dict[str, Any]:
+    return await until(port, path, status, timeout_s, see=f"; see {LOGS}")
+
+
+async def _lose_and_regain(broker: PgProxy, port: int, proc: Process, service: str) -> None:
+    await broker.set_mode("down")
+    ready = await _until(port, "/readyz", 503, timeout_s=10)
+    assert ready["checks"]["broker"].startswith("unavailable"), ready
+    body = await _until(port, "/healthz", 503, timeout_s=30)
+    assert body["status"] == "stalled" and body["service"] == service
+    await broker.set_mode("up")
+    await _until(port, "/healthz", 200, timeout_s=60)
+    await _until(port, "/readyz", 200, timeout_s=10)
+    assert proc.popen is not None and proc.popen.poll() is None  # the same process, not restarted
 
 
 def _stop(proc: Process) -> None:
@@ -79,16 +71,7 @@ async def test_a_worker_that_loses_its_broker_turns_unhealthy_and_healthy_again(
         body = await _until(port, "/readyz", 200, timeout_s=30)
         assert body["checks"] == {"heartbeat": "ok", "database": "ok", "redis": "ok", "broker": "ok"}
 
-        await broker.set_mode("down")
-        body = await _until(port, "/healthz", 503, timeout_s=30)
-        assert body["status"] == "stalled" and body["service"] == "celery-worker"
-        ready = await _until(port, "/readyz", 503, timeout_s=10)
-        assert ready["checks"]["broker"].startswith("unavailable"), ready
-
-        await broker.set_mode("up")
-        await _until(port, "/healthz", 200, timeout_s=60)
-        await _until(port, "/readyz", 200, timeout_s=10)
-        assert worker.popen is not None and worker.popen.poll() is None  # the same process, not restarted
+        await _lose_and_regain(broker, port, worker, "celery-worker")
     finally:
         _stop(worker)
         await broker.close()
@@ -105,15 +88,7 @@ async def test_a_beat_that_loses_its_broker_turns_unhealthy_and_healthy_again(se
         await _until(port, "/healthz", 200, timeout_s=90)
         body = await _until(port, "/readyz", 200, timeout_s=30)
         assert body["checks"] == {"heartbeat": "ok", "broker": "ok"}
-        await broker.set_mode("down")  # the sweep, due every second, cannot be sent
-        ready = await _until(port, "/readyz", 503, timeout_s=10)
-        assert ready["checks"]["broker"].startswith("unavailable"), ready
-        body = await _until(port, "/healthz", 503, timeout_s=30)
-        assert body["status"] == "stalled" and body["service"] == "celery-beat"
-        await broker.set_mode("up")
-        await _until(port, "/healthz", 200, timeout_s=60)
-        await _until(port, "/readyz", 200, timeout_s=10)
-        assert beat.popen is not None and beat.popen.poll() is None  # the same process, not restarted
+        await _lose_and_regain(broker, port, beat, "celery-beat")  # the sweep, due every second, cannot be sent
     finally:
         _stop(beat)
         await broker.close()
