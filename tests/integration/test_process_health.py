@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,11 +16,12 @@ import pytest
 from celery import Celery, signals
 from celery.beat import Scheduler, Service
 
-from services.metrics.health import beat_health
+from services.metrics.health import beat_health, broker_check
 from shared.bus.health import Heartbeat, platform_checks, serve_health
 from shared.settings import Settings
 from tests.pgproxy import PgProxy
 from tests.probes import probe, until
+from tests.rabbitmq import rabbitmq_vhost
 from tests.servers import TestServers, free_port
 
 
@@ -91,3 +93,20 @@ async def test_beat_is_alive_while_it_ticks_and_stalled_once_it_stops(beat: int)
     assert (await probe(beat, "/readyz"))[0] == 503
     StallingScheduler.stalled.clear()
     await until(beat, "/healthz", 200)
+
+
+async def test_the_workers_readiness_reaches_a_rabbitmq_broker_and_names_it_when_it_is_gone() -> None:
+    with rabbitmq_vhost(f"health-{uuid.uuid4().hex[:8]}") as url:
+        broker = await PgProxy(url).start()
+        app = Celery("broker-health")
+        app.conf.broker_url = broker.url
+        port = free_port()
+        server = serve_health("127.0.0.1", port, Heartbeat(30), "celery-worker", {"broker": broker_check(app)})
+        try:
+            assert (await probe(port, "/readyz"))[0] == 200
+            await broker.set_mode("down")
+            status, body = await probe(port, "/readyz")
+            assert status == 503 and body["checks"]["broker"].startswith("unavailable"), body
+        finally:
+            server.shutdown()
+            await broker.close()
