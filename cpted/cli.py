@@ -131,12 +131,12 @@ def consume(ctx: typer.Context) -> None:
 
 
 def _serve_health(settings: Settings, name: str) -> Any:
-    """The worker's heartbeat, answered on ``CPTED_HEALTH_PORT`` when it is set."""
-    from shared.bus.health import Heartbeat, serve_health
+    """The worker's heartbeat and readiness (the database and Redis), answered on ``CPTED_HEALTH_PORT`` when set."""
+    from shared.bus.health import Heartbeat, platform_checks, serve_health
 
     heartbeat = Heartbeat(settings.heartbeat_max_age_s)
     if settings.health_port:
-        serve_health(settings.health_host, settings.health_port, heartbeat, name)
+        serve_health(settings.health_host, settings.health_port, heartbeat, name, platform_checks(settings))
     return heartbeat.beat
 
 

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import exc, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.metrics import retention
+from services.metrics import health, retention
 from services.metrics.attempts import Outcome
 from services.metrics.cswb.handlers import delivery, feeds
 from services.metrics.cswb.settings import CswbSettings, get_cswb_settings
@@ -146,6 +146,7 @@ def later(seconds: float) -> int:
 
 celery_app = Celery("metrics")
 celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings(), get_webhook_settings()))
+health.install(celery_app, get_settings)  # liveness and readiness of the worker and beat on CPTED_HEALTH_PORT
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:

@@ -1,19 +1,38 @@
-"""Liveness of the worker processes (relays, the metrics consumer): a heartbeat and a tiny HTTP server.
+"""Liveness and readiness of the processes that serve no API (relays, the metrics consumer, Celery worker and
+beat): a heartbeat and a tiny HTTP server.
 
-The worker's loop beats on every round, including rounds that only wait for
-Redis or the database (a restart would not bring them back). The server runs
-in its own thread, so a busy loop still answers; a loop that stopped turning
-stops beating and ``/healthz`` turns 503. ``/metrics`` serves the process's
-Prometheus metrics.
+- ``/healthz``, liveness: the process's own loop still turns. The loop beats on every round, including
+  rounds that only wait for Redis or the database (a restart would not bring them back); a loop that stopped
+  turning for longer than the heartbeat's maximum age answers 503 ``stalled``. Nothing outside the process is
+  asked, so an outage of PostgreSQL or Redis never restarts every relay or consumer at once (a process whose
+  waiting happens in a library's loop, as Celery's reconnection to its broker, stops beating while it waits).
+- ``/readyz``, readiness: alive, and every server the process works with (the database, Redis, the Celery
+  broker) answers within a few seconds; else 503 naming the check that failed.
+- ``/metrics``: the process's Prometheus metrics.
+
+The server runs in its own thread, so a busy loop still answers, and probes are plain HTTP GETs: no
+interpreter is started per probe.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import asyncpg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.bus.client import redis_client
+from shared.db.engine import plain_url
+from shared.settings import Settings
+
+Check = Callable[[], Awaitable[object]]
+"""Raises (or takes longer than ``CHECK_TIMEOUT_S``) when the server it checks cannot be used."""
+CHECK_TIMEOUT_S = 3.0
 
 
 class Heartbeat:
@@ -31,20 +50,62 @@ class Heartbeat:
         return self.age() < self.max_age_s
 
 
-def serve_health(host: str, port: int, heartbeat: Heartbeat, name: str) -> ThreadingHTTPServer:
-    """Start answering ``/healthz`` and ``/metrics`` on ``host:port`` in a daemon thread."""
+def platform_checks(settings: Settings) -> dict[str, Check]:
+    """The database and Redis of the platform, each reached with a connection of its own."""
+
+    async def database() -> None:
+        connection = await asyncpg.connect(plain_url(settings.resolved_database_url()), timeout=CHECK_TIMEOUT_S)
+        try:
+            await connection.fetchval("SELECT 1")
+        finally:
+            await connection.close()
+
+    async def redis() -> None:
+        client = redis_client(settings, socket_timeout=CHECK_TIMEOUT_S)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    return {"database": database, "redis": redis}
+
+
+async def _run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
+    async def one(check: Check) -> str:
+        try:
+            await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+            return "ok"
+        except Exception as exc:
+            return f"unavailable: {type(exc).__name__}"
+
+    results = await asyncio.gather(*(one(check) for check in checks.values()))
+    return dict(zip(checks, results, strict=True))
+
+
+def serve_health(
+    host: str, port: int, heartbeat: Heartbeat, name: str, checks: Mapping[str, Check] | None = None
+) -> ThreadingHTTPServer:
+    """Start answering ``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` in a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
-                alive = heartbeat.alive()
-                body = f'{{"status": "{"ok" if alive else "stalled"}", "service": "{name}", '
-                body += f'"last_beat_s": {heartbeat.age():.1f}}}'
-                self._answer(200 if alive else 503, body.encode(), "application/json")
+                alive, age = heartbeat.alive(), round(heartbeat.age(), 1)
+                self._json(200 if alive else 503, {"status": "ok" if alive else "stalled", "service": name,
+                                                   "last_beat_s": age})  # fmt: skip
+            elif self.path == "/readyz":
+                found = {"heartbeat": "ok" if heartbeat.alive() else "stalled"}
+                found |= asyncio.run(_run_checks(checks or {}))
+                ready = all(v == "ok" for v in found.values())
+                self._json(200 if ready else 503, {"status": "ready" if ready else "not-ready", "service": name,
+                                                   "checks": found})  # fmt: skip
             elif self.path == "/metrics":
                 self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
             else:
-                self._answer(404, b'{"status": "not found"}', "application/json")
+                self._json(404, {"status": "not found"})
+
+        def _json(self, status: int, body: dict[str, object]) -> None:
+            self._answer(status, json.dumps(body).encode(), "application/json")
 
         def _answer(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

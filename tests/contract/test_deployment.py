@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import typer
 import yaml
@@ -29,7 +30,7 @@ OTHER_ENV = {"MPLCONFIGDIR"}
 
 
 def _settings_classes() -> list[type[BaseSettings]]:
-    modules = ["shared.settings", "services.metrics.cswb.settings"]
+    modules = ["shared.settings", "services.metrics.cswb.settings", "services.audits.photos.settings"]
     modules += [f"services.{p.parent.name}.settings" for p in sorted((ROOT / "services").glob("*/settings.py"))]
     found = []
     for name in modules:
@@ -38,7 +39,9 @@ def _settings_classes() -> list[type[BaseSettings]]:
     return [cls for cls in found if cls is not BaseSettings]
 
 
-SETTINGS = {f"CPTED_{field.upper()}" for cls in _settings_classes() for field in cls.model_fields}
+SETTINGS = {
+    f"{cls.model_config['env_prefix']}{field.upper()}" for cls in _settings_classes() for field in cls.model_fields
+}
 
 
 def _docs() -> list[dict[str, Any]]:
@@ -59,6 +62,11 @@ DEPLOYMENTS, SERVICES, STATEFULSETS = _kind("Deployment"), _kind("Service"), _ki
 CONFIG = {"cpted-config": _kind("ConfigMap")["cpted-config"]}
 """The platform's settings (rabbitmq.yaml has a ConfigMap of RabbitMQ's own)."""
 WORKLOADS = {**DEPLOYMENTS, **_kind("Job")}
+POLICIES = _kind("NetworkPolicy")
+WORKERS = ("relay-audits", "relay-events", "consumer", "celery-worker", "celery-beat")
+"""The processes without an API: their probes are the heartbeat server's (shared/bus/health.py)."""
+DATA_STORES = {"postgresql": 5432, "redis": 6379, "rabbitmq": 5672}
+INGRESS_NAMESPACE = "ingress-nginx"
 
 
 def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,8 +99,9 @@ def test_every_manifest_parses_and_every_workload_names_a_real_process_with_reso
     for name, workload in WORKLOADS.items():
         for container in _containers(workload):
             _check_process(container["command"])
-            requests = container["resources"]["requests"]
-            assert requests.get("cpu") and requests.get("memory"), name
+            for bound in ("requests", "limits"):
+                resources = container["resources"][bound]
+                assert resources.get("cpu") and resources.get("memory"), (name, bound)
             assert container["image"] == "cpted-platform", name
 
 
@@ -227,18 +236,150 @@ def test_the_image_is_slim_runs_as_a_user_and_checks_its_health() -> None:
     assert "OPENBLAS_NUM_THREADS=1" in final, "the estimators run with one BLAS thread"
 
 
-def test_relays_and_consumers_have_a_liveness_probe_on_their_heartbeat_port() -> None:
-    for name in ("consumer", "relay-audits", "relay-events"):
+def test_every_manifest_is_valid_kubernetes_in_strict_mode() -> None:
+    """Unknown fields (a misspelt probe, say) are errors, not silently ignored as kubectl apply would."""
+    version = kubernetes_validate.latest_version()
+    for doc in DOCS:
+        if doc["kind"] != "Kustomization":
+            kubernetes_validate.validate(doc, version, strict=True)  # raises, naming the field
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    assert listed == {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}, "a manifest kustomize skips"
+
+
+def _probes(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {kind: container[f"{kind}Probe"] for kind in ("startup", "liveness", "readiness")}
+
+
+def test_every_deployment_has_startup_liveness_and_readiness_probes_that_hold_under_load() -> None:
+    for name, deployment in DEPLOYMENTS.items():
+        (container,) = _containers(deployment)
+        probes = _probes(container)
+        ports = {p["name"] for p in container["ports"]}
+        for kind, probe in probes.items():
+            assert probe["httpGet"]["port"] in ports, (name, kind)
+            assert probe["timeoutSeconds"] >= 5, (name, kind)  # the default 1 s fails a busy pod that is fine
+        assert probes["startup"]["httpGet"]["path"] == probes["liveness"]["httpGet"]["path"] == "/healthz", name
+        assert probes["readiness"]["httpGet"]["path"] == "/readyz", name
+        startup = probes["startup"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, name  # slow imports on a busy node
+        assert "initialDelaySeconds" not in probes["liveness"], name  # the startup probe holds it back
+
+
+def test_workers_answer_their_probes_on_the_heartbeat_port_in_kubernetes_and_compose() -> None:
+    compose = _compose()["services"]
+    compose_names = {"celery-worker": "worker", "celery-beat": "beat"}
+    for name in WORKERS:
         (container,) = _containers(DEPLOYMENTS[name])
         port = int(next(e["value"] for e in container["env"] if e["name"] == "CPTED_HEALTH_PORT"))
         assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"health": port}, name
-        probe = container["livenessProbe"]
-        assert probe["httpGet"] == {"path": "/healthz", "port": "health"}, name
-        assert probe["timeoutSeconds"] >= 2, name
-    compose = _compose()["services"]
-    for name in ("consumer", "relay-audits", "relay-events"):
-        port = compose[name]["environment"]["CPTED_HEALTH_PORT"]
-        assert f"127.0.0.1:{port}/healthz" in " ".join(compose[name]["healthcheck"]["test"]), name
+        assert {probe["httpGet"]["port"] for probe in _probes(container).values()} == {"health"}, name
+        service = compose[compose_names.get(name, name)]
+        assert service["environment"]["CPTED_HEALTH_PORT"] == str(port), name
+        assert f"127.0.0.1:{port}/healthz" in " ".join(service["healthcheck"]["test"]), name
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, and matchExpressions with In) picks pods with these labels."""
+    if not selector:
+        return True
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def _admitting(labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The policies that let something in to pods with these labels (a deny-all admits nothing)."""
+    admitting = [p["spec"] for p in POLICIES.values() if "Ingress" in p["spec"]["policyTypes"]]
+    return [spec for spec in admitting if spec.get("ingress") and _selects(spec["podSelector"], labels)]
+
+
+def _sources(policies: list[dict[str, Any]], port: int | str | None = None) -> list[dict[str, Any]]:
+    """Who may reach ``port`` (any port: None) of the pods these policies select."""
+    return [
+        peer for policy in policies for rule in policy["ingress"]
+        if port is None or any(p["port"] == port for p in rule.get("ports", [])) for peer in rule["from"]
+    ]  # fmt: skip
+
+
+def test_nothing_is_reachable_but_what_a_network_policy_lets_in() -> None:
+    deny = [p for p in POLICIES.values() if p["spec"]["podSelector"] == {} and "ingress" not in p["spec"]]
+    assert deny and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    for name, service in SERVICES.items():  # every Service is reached through a policy of its own pods
+        assert _admitting(service["spec"]["selector"]), f"no network policy lets anything in to Service {name}"
+    platform = {"app.kubernetes.io/part-of": "cpted"}
+    for api in APIS:
+        labels = DEPLOYMENTS[api]["spec"]["template"]["metadata"]["labels"]
+        peers = _sources(_admitting(labels), "http")
+        assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": INGRESS_NAMESPACE}}} in peers
+        assert {"podSelector": {"matchLabels": platform}} in peers
+    for name in WORKERS:  # the workers serve no one: only Prometheus reaches their health port
+        labels = DEPLOYMENTS[name]["spec"]["template"]["metadata"]["labels"]
+        peers = _sources(_admitting(labels))
+        assert peers == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], name
+
+
+def test_postgresql_redis_and_rabbitmq_are_reached_from_the_platforms_pods_only() -> None:
+    for store, port in DATA_STORES.items():
+        labels = {"app.kubernetes.io/name": store}
+        peers = _sources(_admitting(labels), port)
+        assert {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "cpted"}}} in peers, store
+        for peer in peers:  # pods of this namespace only: the platform's, or the store's own replicas
+            assert set(peer) == {"podSelector"}, (store, peer)
+            assert peer["podSelector"]["matchLabels"] in ({"app.kubernetes.io/part-of": "cpted"}, labels), store
+
+
+def _target(kind: str) -> dict[str, dict[str, Any]]:
+    return {d["spec"]["scaleTargetRef"]["name"]: d for d in _kind(kind).values() if "scaleTargetRef" in d["spec"]}
+
+
+def test_the_apis_and_the_consumer_autoscale_and_no_drain_takes_every_replica() -> None:
+    autoscalers = _target("HorizontalPodAutoscaler")
+    assert set(autoscalers) == {*APIS, "consumer"}
+    for name, hpa in autoscalers.items():
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert spec["minReplicas"] == DEPLOYMENTS[name]["spec"]["replicas"] < spec["maxReplicas"], name
+        (container,) = _containers(DEPLOYMENTS[name])
+        assert container["resources"]["requests"]["cpu"], "utilisation is measured against the request"
+    budgets = _kind("PodDisruptionBudget")
+    for name, deployment in DEPLOYMENTS.items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        covering = [b for b in budgets.values() if _selects(b["spec"]["selector"], labels)]
+        if deployment["spec"]["replicas"] > 1:
+            (budget,) = covering
+            allowed = budget["spec"].get(
+                "maxUnavailable", deployment["spec"]["replicas"] - budget["spec"].get("minAvailable", 0)
+            )
+            assert 0 < allowed < deployment["spec"]["replicas"], name
+        else:  # one replica: a budget would block every drain of its node
+            assert not covering, name
+
+
+def test_the_ingress_routes_one_host_to_each_api() -> None:
+    (ingress,) = _kind("Ingress").values()
+    backends = {rule["host"]: rule["http"]["paths"][0]["backend"]["service"] for rule in ingress["spec"]["rules"]}
+    assert sorted(b["name"] for b in backends.values()) == sorted(APIS)
+    for backend in backends.values():
+        assert backend["port"]["name"] in [p["name"] for p in SERVICES[backend["name"]]["spec"]["ports"]]
+    assert set(backends) == set(ingress["spec"]["tls"][0]["hosts"])
+
+
+def test_one_image_tag_everywhere_from_the_build_argument() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    final = dockerfile.rsplit("\nFROM ", 1)[1]
+    (default,) = re.findall(r"^ARG CPTED_VERSION=(\S+)$", final, re.M)
+    app = _compose()["x-app"]
+    assert app["image"] == f"cpted-platform:${{CPTED_VERSION:-{default}}}"
+    assert app["build"]["args"] == {"CPTED_VERSION": f"${{CPTED_VERSION:-{default}}}"}
+    (image,) = yaml.safe_load((K8S / "kustomization.yaml").read_text())["images"]
+    assert image == {"name": "cpted-platform", "newTag": default}
+    for name, workload in WORKLOADS.items():
+        assert {c["image"] for c in _containers(workload)} == {"cpted-platform"}, name  # the tag is kustomize's
 
 
 def _env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
