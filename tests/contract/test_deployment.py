@@ -408,9 +408,6 @@ def test_kubernetes_runs_celery_on_a_three_node_rabbitmq_with_a_volume_each() ->
     assert "rabbitmq.yaml" in kustomization["resources"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the metrics, consumer and Celery Deployments do not take CPTED_CELERY_BROKER_PASSWORD yet"
-)
 def test_every_process_that_sends_tasks_has_the_brokers_password() -> None:
     # the metrics API queues redeliveries, the consumer webhook deliveries, beat the schedule, workers retries
     for name in ("metrics", "consumer", "celery-worker", "celery-beat"):
@@ -431,3 +428,11 @@ def test_compose_runs_celery_on_rabbitmq_once_it_is_healthy() -> None:
     assert any(v.endswith(":/var/lib/rabbitmq") for v in rabbitmq["volumes"])
     for name in ("worker", "beat", "metrics", "consumer"):
         assert services[name]["depends_on"][host]["condition"] == "service_healthy", name
+
+
+def test_each_api_runs_as_many_processes_as_the_cores_it_may_use() -> None:
+    for name in APIS:
+        (container,) = _containers(DEPLOYMENTS[name])
+        command = container["command"]
+        workers = int(command[command.index("--workers") + 1])
+        assert workers == int(container["resources"]["limits"]["cpu"]), name
