@@ -74,6 +74,17 @@ def together(redis: Any) -> Pipeline | ClusterPipeline:
     return redis.pipeline(transaction=True)  # type: ignore[no-any-return]
 
 
+async def subscribed(redis: Any, channel: str) -> Any:
+    """A pub/sub connection listening on ``channel``. On a cluster (where a PUBLISH reaches every node) it
+    is to the node of the channel's slot, which the client must know first: the cluster's map is loaded
+    before subscribing."""
+    if is_cluster(redis):
+        await redis.initialize()
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(channel)
+    return pubsub
+
+
 async def server_runs(redis: Any) -> frozenset[str]:
     """The run ids of the servers holding the data: one for a single server, every master's for a cluster.
     A new one means a server restarted or a replica took over, either of which may have lost writes."""

@@ -23,6 +23,7 @@ from redis.asyncio.client import PubSub
 from sqlalchemy import MetaData, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
+from shared.bus.client import subscribed
 from shared.bus.outbox import outbox_table
 from shared.bus.partitions import partition_of
 from shared.bus.wake import wake_channel
@@ -99,8 +100,7 @@ class Relay:
         ``poll_s`` anyway, for a wake that was lost or a writer that sends none."""
         conn = await asyncpg.connect(self.database_url, timeout=10)
         woken = asyncio.Event()
-        wakes = self.redis.pubsub(ignore_subscribe_messages=True)
-        await wakes.subscribe(wake_channel(self.stream))
+        wakes = await subscribed(self.redis, wake_channel(self.stream))
         listening = asyncio.create_task(_listen(wakes, woken))
         try:
             while not stop.is_set():

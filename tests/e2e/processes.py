@@ -47,12 +47,14 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start_service(self, service: str) -> None:
-        port = self.ports.setdefault(service, free_port())
+    def start_service(self, service: str, name: str | None = None) -> None:
+        """A process of ``service``; ``name`` another replica of it, on a port of its own."""
+        name = name or service
+        port = self.ports.setdefault(name, free_port())
         args = [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:create_app",
                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                 "--timeout-keep-alive", str(KEEP_ALIVE_S)]  # fmt: skip
-        self.procs[service] = Process(service, args, self.env).start()
+        self.procs[name] = Process(name, args, self.env).start()
 
     def start_cli(self, name: str, *args: str, **env: str) -> Process:
         proc = Process(name, [sys.executable, "-m", "cpted", *args], self.env | env).start()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +22,17 @@ from cpted.embedded import EmbeddedRedis
 from shared.db.engine import plain_url
 from tests import factories
 from tests.e2e.conftest import start_platform
-from tests.e2e.processes import LOGS, Platform
-from tests.e2e.scenario import TIMEOUT_S, Ledger, clients, implement, wait_for, write_world
+from tests.e2e.processes import Platform
+from tests.e2e.scenario import (
+    TIMEOUT_S,
+    Ledger,
+    clients,
+    implement,
+    post_until_answered,
+    record,
+    wait_for,
+    write_world,
+)
 from tests.pgproxy import PgProxy
 from tests.servers import TestServers, free_port
 
@@ -154,7 +162,7 @@ async def test_redis_restarted_empty_under_writes_heals_by_itself(
             scraped = (await metrics.get(f"http://127.0.0.1:{health}/metrics")).text
             repaired = [line for line in scraped.splitlines() if line.startswith("cpted_metrics_events_repaired_total")]
             assert sum(float(line.split()[-1]) for line in repaired) >= 18, repaired
-            _record(
+            record(
                 f"redis restarted empty under writes, consumer {consumer}",
                 acknowledged=acknowledged,
                 events=outbox,
@@ -174,15 +182,6 @@ async def _keep_writing(api: httpx.AsyncClient, ledger: Ledger, writing: asyncio
     while writing.is_set():
         await write_world(api, ledger, audits=1, recs_per_audit=3)
     return len(ledger.audits) + len(ledger.recs) - before
-
-
-def _record(fault: str, **figures: float | str) -> None:
-    """Print the figures and keep them beside the process logs."""
-    line = f"{fault}: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
-    print(line)
-    LOGS.mkdir(parents=True, exist_ok=True)
-    with open(LOGS / "convergence.txt", "a") as out:
-        out.write(line + "\n")
 
 
 async def _settle(platform: Platform) -> None:
@@ -291,7 +290,7 @@ async def test_a_database_restart_under_writes_answers_503_only_and_every_write_
             assert await _sql(platform, "SELECT count(*) FROM audits.recommendation") == len(ledger.recs)
             outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
             assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
-            _record(
+            record(
                 "postgresql restarted under writes",
                 acknowledged=acknowledged,
                 events=outbox,
@@ -310,28 +309,12 @@ _TERMINATE_PROXIED = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activ
 async def _write_with_retries(
     api: httpx.AsyncClient, ledger: Ledger, audit_id: str, writing: asyncio.Event, answers: Counter[str]
 ) -> int:
-    """Recommendations one after another, each retried with its Idempotency-Key until it is answered, as a
-    careful client does; returns how many were accepted."""
+    """Recommendations one after another, each retried with its Idempotency-Key until it is answered;
+    returns how many were accepted."""
     accepted = 0
     while writing.is_set():
-        key, body = uuid.uuid4().hex, factories.recommendation()
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            try:
-                r = await api.post(
-                    f"/v1/audits/{audit_id}/recommendations", json=body, headers={"Idempotency-Key": key}
-                )
-            except httpx.TransportError as exc:
-                answers[type(exc).__name__] += 1
-                r = None
-            if r is not None:
-                answers[str(r.status_code)] += 1
-                if r.status_code in (200, 201):
-                    ledger.recs[r.json()["id"]] = r.json()
-                    accepted += 1
-                    break
-                if r.status_code == 503:
-                    assert int(r.headers["retry-after"]) > 0 and r.json()["detail"], r.text
-            assert time.monotonic() < deadline, f"Idempotency-Key {key} never got its answer: {r and r.text}"
-            await asyncio.sleep(0.2)
+        path = f"/v1/audits/{audit_id}/recommendations"
+        rec = await post_until_answered(api, path, factories.recommendation(), answers)
+        ledger.recs[rec["id"]] = rec
+        accepted += 1
     return accepted
