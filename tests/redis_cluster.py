@@ -178,14 +178,16 @@ class RedisCluster:
         began = time.monotonic()
 
         def served() -> bool:
+            """Every live node sees all slots served, none of them by the dead node."""
             for node in self.nodes:
                 if node is dead or not node.alive:
                     continue
                 try:
                     info = node.client().execute_command("CLUSTER", "INFO").decode()
+                    masters = {int(m[1]) for _, _, m, *_ in node.client().execute_command("CLUSTER", "SLOTS")}
                 except redis.RedisError:
                     return False
-                if "cluster_state:ok" not in info:
+                if "cluster_state:ok" not in info or dead.port in masters:
                     return False
             return True
 
