@@ -8,8 +8,10 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import asyncpg
 import httpx
 
+from shared.db.engine import plain_url
 from tests import factories
 from tests.e2e.processes import LOGS, Platform
 
@@ -111,6 +113,15 @@ def clients(platform: Platform) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
         httpx.AsyncClient(base_url=platform.url("audits"), headers=headers, timeout=30, limits=limits),
         httpx.AsyncClient(base_url=platform.url("metrics"), headers=headers, timeout=30),
     )
+
+
+async def sql_value(platform: Platform, query: str) -> int:
+    """One number from the platform's database."""
+    conn = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
+    try:
+        return int(await conn.fetchval(query))
+    finally:
+        await conn.close()
 
 
 def record(fault: str, **figures: float | str) -> None:
