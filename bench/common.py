@@ -89,15 +89,16 @@ def stopwatch() -> Iterator[list[float]]:
     box.append(time.perf_counter() - start)
 
 
-def audit_events(count: int, seed: int = 7) -> list[Envelope]:
-    """About ``count`` events as the audits service emits them: audits, recommendations, their steps."""
+def audit_events(count: int, seed: int = 7, partnerships: int = 4) -> list[Envelope]:
+    """About ``count`` events as the audits service emits them: audits, recommendations, their steps, in
+    ``partnerships`` partnerships."""
     rng = random.Random(seed)
-    partnerships = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(4)]
+    partnership_ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(partnerships)]
     neighbourhoods = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(8)]
     events: list[Envelope] = []
     while len(events) < count:
         audit_id, day = uuid.uuid4(), date(2024, 1, 1) + timedelta(days=rng.randrange(900))
-        p, n = rng.choice(partnerships), rng.choice(neighbourhoods)
+        p, n = rng.choice(partnership_ids), rng.choice(neighbourhoods)
         audit = {
             "id": audit_id,
             "partnership_id": p,

@@ -335,7 +335,7 @@ def _put_photos_in_place(staged: Path, root: Path) -> None:
 async def _forget_streams(settings: Settings) -> None:
     redis = redis_client(settings)
     try:
-        await redis.delete(*(settings.stream(source) for source in PRODUCERS))
+        await redis.delete(*settings.all_streams(PRODUCERS))
     finally:
         await redis.aclose()
 

@@ -110,6 +110,7 @@ def relay(ctx: typer.Context, source: Annotated[str, typer.Argument(help="audits
             batch=settings.relay_batch,
             poll_s=settings.relay_poll_s,
             heartbeat=heartbeat,
+            partitions=settings.streams(source),
         )
         try:
             await relay.run(stop)

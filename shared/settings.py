@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +45,13 @@ class Settings(BaseSettings):
 
     # Event bus
     consumer_group: str = "metrics"
+    # Partitions per producer's stream (shared/bus/partitions.py). With 1 each producer has the one stream
+    # `<prefix>:<source>` that every consumer reads; with more, each partition is its own key (and hash slot
+    # on a Redis Cluster) and the consumers divide the partitions among themselves.
+    stream_partitions: int = Field(default=1, ge=1, le=1024)
+    # How long a consumer's hold on a partition lasts unless renewed: a dead consumer's partitions are taken
+    # over this long after its last renewal.
+    partition_lease_ms: int = Field(default=10_000, ge=500)
     consumer_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     consumer_batch: int = 500
     consumer_block_ms: int = 500
@@ -136,7 +144,21 @@ class Settings(BaseSettings):
         return url
 
     def stream(self, source: str) -> str:
+        """A producer's stream; with partitions, the name its partitions are named after."""
         return f"{self.stream_prefix}:{source}"
+
+    def streams(self, source: str) -> list[str]:
+        """The keys a producer's events are published on: its stream, or each of its partitions.
+
+        A partition's key is its own hash tag (``{<prefix>:<source>:<n>}``, any tag in the prefix dropped),
+        so on a Redis Cluster each partition lives on its own slot, with the keys named after it."""
+        if self.stream_partitions == 1:
+            return [self.stream(source)]
+        base = self.stream(source).replace("{", "").replace("}", "")
+        return [f"{{{base}:{n}}}" for n in range(self.stream_partitions)]
+
+    def all_streams(self, sources: Iterable[str]) -> list[str]:
+        return [stream for source in sources for stream in self.streams(source)]
 
     @property
     def dead_letter_stream(self) -> str:

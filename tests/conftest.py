@@ -95,6 +95,7 @@ async def clean(engine: AsyncEngine, redis: Redis) -> None:
     async with engine.begin() as conn:
         tables = (await conn.execute(ALL_DATA_TABLES)).scalar_one()
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    keys = [k async for k in redis.scan_iter(f"{get_settings().stream_prefix}*")]
+    prefix = get_settings().stream_prefix
+    keys = [k for pattern in (f"{prefix}*", f"{{{prefix}*") async for k in redis.scan_iter(pattern)]
     if keys:
         await redis.delete(*keys)

@@ -93,8 +93,9 @@ class ScratchServers:
             for name in [*self.extra_databases, self.database]:
                 asyncio.run(_admin(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             client = redis.Redis.from_url(self.redis_url)
-            for key in client.scan_iter(f"{self.stream_prefix}*"):
-                client.delete(key)
+            for pattern in (f"{self.stream_prefix}*", f"{{{self.stream_prefix}*"):  # partitions begin with their tag
+                for key in client.scan_iter(pattern):
+                    client.delete(key)
             client.close()
         finally:
             for server in reversed(self.embedded):

@@ -40,10 +40,10 @@ from services.metrics.cswb.store import feeds as store
 from services.metrics.totals.handlers import consumer_lag
 from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import WebhookSettings, get_webhook_settings
-from shared.bus.client import redis_client
+from shared.bus.client import is_cluster_url, redis_client
 from shared.db.engine import async_url
 from shared.retention import report_line
-from shared.settings import Settings, get_settings
+from shared.settings import NotConfigured, Settings, get_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,7 +52,11 @@ TRANSIENT = (OSError, exc.OperationalError, exc.InterfaceError)
 
 
 def broker_url(redis_url: str) -> str:
-    """Celery's form of a Redis URL: a unix socket (the embedded Redis of ``make run``) is ``redis+socket://``."""
+    """Celery's form of a Redis URL: a unix socket (the embedded Redis of ``make run``) is ``redis+socket://``.
+
+    Celery cannot use a Redis Cluster as its broker: with one, ``CPTED_CELERY_BROKER_URL`` names the broker."""
+    if is_cluster_url(redis_url):
+        raise NotConfigured("CPTED_REDIS_URL names a Redis Cluster: set CPTED_CELERY_BROKER_URL to Celery's broker")
     if redis_url.startswith("unix://"):
         return "redis+socket://" + redis_url.removeprefix("unix://")
     return redis_url

@@ -6,6 +6,14 @@ that commit. A batch that fails is retried event by event so one bad event
 cannot hold the others back; an event that keeps failing goes to the
 dead-letter stream with its error after ``max_deliveries``. Entries left
 pending by a consumer that died are taken over with XAUTOCLAIM.
+
+Each stream a consumer reads has its own reading task, so one stream's batch never waits for another's
+(and on a Redis Cluster, where the streams live on different nodes, no read spans two). Unpartitioned,
+every consumer of the group reads every stream and Redis shares the entries out. Partitioned
+(``leases``), each partition is read by one consumer at a time, which keeps a partition's events in
+order: the live consumers divide the partitions among themselves, each holding a lease in Redis on the
+ones it reads, and a dead consumer's partitions are taken over, with its pending entries, once its
+leases run out (``shared.bus.leases``).
 """
 
 from __future__ import annotations
@@ -18,12 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shared.bus.client import is_cluster, together
+from shared.bus.leases import Leases
 from shared.clock import wait_for_any
 from shared.contracts.events import Envelope, parse_event
 from shared.errors import infrastructure_fault
@@ -57,7 +66,7 @@ def is_transient(exc: BaseException) -> bool:
 class StreamConsumer:
     def __init__(
         self,
-        redis: Redis,
+        redis: Any,
         streams: Sequence[str],
         group: str,
         name: str,
@@ -71,7 +80,9 @@ class StreamConsumer:
         claim_every_s: float = 5.0,
         on_bus_lost: BusLost | None = None,
         heartbeat: Callable[[], None] | None = None,
+        leases: Leases | None = None,
     ) -> None:
+        """``leases``: divide ``streams`` (partitions) among the group's live consumers; None: read them all."""
         self.redis = redis
         self.streams = list(streams)
         self.group = group
@@ -87,60 +98,152 @@ class StreamConsumer:
         self._last_claim = 0.0
         self.on_bus_lost = on_bus_lost
         self.heartbeat = heartbeat
+        self.leases = leases
+        self._readers: dict[str, _Reader] = {}
+
+    @property
+    def reading(self) -> list[str]:
+        """The streams this consumer reads now."""
+        return sorted(self._readers) if self.leases else self.streams
 
     async def ensure_groups(self) -> None:
         for stream in self.streams:
-            try:
-                await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-                continue
-            if self.on_bus_lost:  # a first start, or a Redis that lost the group with its data
-                self.on_bus_lost(stream, f"the consumer group of {stream} had to be created")
+            await self._ensure_group(stream)
+
+    async def _ensure_group(self, stream: str) -> None:
+        try:
+            await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+            return
+        if self.on_bus_lost:  # a first start, or a Redis that lost the group with its data
+            self.on_bus_lost(stream, f"the consumer group of {stream} had to be created")
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Read until ``stop`` is set: a reading task per stream read, and, partitioned, the leases kept."""
+        every_s = self.leases.renew_every_s if self.leases else 1.0
         backoff = 0.2
-        while not stop.is_set():
-            try:
-                await self.ensure_groups()
-                await self._drain_own_pending()
-                while not stop.is_set():
-                    await self.poll_once()
-                    self._beat()
+        try:
+            while not stop.is_set():
+                try:
+                    wanted = await self._assigned()
                     backoff = 0.2
+                except Exception as exc:  # Redis away: keep reading only what is surely still ours
+                    self._report(exc, self.streams, backoff)
+                    wanted = set(self.leases.valid()) if self.leases else set(self.streams)
+                    every_s = backoff
+                    backoff = min(backoff * 2, 5.0)
+                await self._steer(wanted, stop)
+                if not self._readers:
+                    self._beat()  # nothing to read is no reason to be restarted
+                await wait_for_any(every_s, stop)
+                every_s = self.leases.renew_every_s if self.leases else 1.0
+        finally:
+            for reader in self._readers.values():
+                reader.leave.set()
+            await asyncio.gather(*(r.task for r in self._readers.values()), return_exceptions=True)
+            self._readers.clear()
+            if self.leases:
+                await self.leases.release_all()
+
+    async def _assigned(self) -> set[str]:
+        if self.leases is None:
+            return set(self.streams)
+        return await self.leases.update()
+
+    async def _steer(self, wanted: set[str], stop: asyncio.Event) -> None:
+        """Start a reader for each stream newly wanted; let the others finish their batch and give them up."""
+        for stream, reader in list(self._readers.items()):
+            if stream not in wanted:
+                reader.leave.set()
+            if reader.task.done():
+                del self._readers[stream]
+                if not reader.task.cancelled() and reader.task.exception():
+                    log.error("consumer %s: reader of %s failed", self.name, stream, exc_info=reader.task.exception())
+                if self.leases and stream not in wanted:
+                    await self.leases.release(stream)
+        for stream in sorted(wanted - set(self._readers)):
+            leave = asyncio.Event()
+            task = asyncio.create_task(self._read_stream(stream, stop, leave), name=f"{self.name} {stream}")
+            self._readers[stream] = _Reader(task, leave)
+            log.info("consumer %s reads %s", self.name, stream)
+
+    async def _read_stream(self, stream: str, stop: asyncio.Event, leave: asyncio.Event) -> None:
+        backoff, started, last_claim = 0.2, False, time.monotonic()
+        while not (stop.is_set() or leave.is_set()):
+            try:
+                if not started:
+                    await self._ensure_group(stream)
+                    await self._take_over(stream)
+                    started, last_claim = True, time.monotonic()
+                if time.monotonic() - last_claim >= self.claim_every_s:
+                    await self.claim_abandoned([stream])
+                    last_claim = time.monotonic()
+                response: Any = await self.redis.xreadgroup(
+                    self.group, self.name, {stream: ">"}, count=self.batch, block=self.block_ms
+                )
+                for name, messages in response or []:
+                    await self.process(_entries(name, messages))
+                self._beat()
+                backoff = 0.2
             except Exception as exc:
+                started = False
                 self._beat()  # alive, waiting for Redis or the database: a restart would not help
-                if _is_nogroup(exc) and self.on_bus_lost:
-                    for stream in self.streams:
-                        self.on_bus_lost(stream, f"the consumer group of {stream} is gone (NOGROUP)")
-                if not is_transient(exc) and not _is_nogroup(exc):
-                    log.exception("consumer %s: unexpected failure", self.name)
-                else:
-                    log.warning("consumer %s: %s; retrying in %.1fs", self.name, exc, backoff)
-                await wait_for_any(backoff, stop)
+                self._report(exc, [stream], backoff)
+                await wait_for_any(backoff, stop, leave)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _take_over(self, stream: str) -> None:
+        """Before reading new entries: the ones delivered before and never acknowledged. Unpartitioned,
+        our own (after a restart under the same name); partitioned, every consumer's (the partition is
+        ours alone now: whoever held it before is gone or gave it up)."""
+        if self.leases is None:
+            await self._drain_own_pending([stream])
+        else:
+            await self._claim(stream, min_idle_ms=0)
+
+    def _report(self, exc: BaseException, streams: Sequence[str], backoff: float) -> None:
+        if _is_nogroup(exc) and self.on_bus_lost:
+            for stream in streams:
+                self.on_bus_lost(stream, f"the consumer group of {stream} is gone (NOGROUP)")
+        if not is_transient(exc) and not _is_nogroup(exc):
+            log.error("consumer %s: unexpected failure", self.name, exc_info=exc)
+        else:
+            log.warning("consumer %s: %s; retrying in %.1fs", self.name, exc, backoff)
 
     def _beat(self) -> None:
         if self.heartbeat:
             self.heartbeat()
 
     async def poll_once(self) -> int:
-        """Claim abandoned entries when due, then read and apply one batch of new ones."""
+        """Claim abandoned entries when due, then read and apply one batch of new ones from every stream
+        read (without waiting for one that has nothing)."""
         handled = 0
         if time.monotonic() - self._last_claim >= self.claim_every_s:
             handled += await self.claim_abandoned()
             self._last_claim = time.monotonic()
-        response: Any = await self.redis.xreadgroup(
-            self.group, self.name, {s: ">" for s in self.streams}, count=self.batch, block=self.block_ms
-        )
-        for stream, messages in response or []:
+        for stream, messages in await self._read_all(self.reading):
             handled += await self.process(_entries(stream, messages))
         return handled
 
-    async def _drain_own_pending(self) -> None:
+    async def _read_all(self, streams: Sequence[str]) -> list[Any]:
+        if not streams:
+            return []
+        if not is_cluster(self.redis):
+            response: Any = await self.redis.xreadgroup(
+                self.group, self.name, {s: ">" for s in streams}, count=self.batch, block=self.block_ms
+            )
+            return list(response or [])
+        reads = [
+            self.redis.xreadgroup(self.group, self.name, {s: ">"}, count=self.batch, block=self.block_ms)
+            for s in streams
+        ]  # one slot each: a read may not span two
+        return [item for response in await asyncio.gather(*reads) for item in response or []]
+
+    async def _drain_own_pending(self, streams: Sequence[str] | None = None) -> None:
         """After a restart under the same name, our own unacknowledged entries come first."""
-        for stream in self.streams:
+        for stream in self.reading if streams is None else streams:
             while True:
                 response: Any = await self.redis.xreadgroup(self.group, self.name, {stream: "0"}, count=self.batch)
                 messages = response[0][1] if response else []
@@ -149,20 +252,25 @@ class StreamConsumer:
                     break
                 await self.process(_entries(stream, messages))
 
-    async def claim_abandoned(self) -> int:
+    async def claim_abandoned(self, streams: Sequence[str] | None = None) -> int:
+        """Entries pending longer than ``claim_idle_ms`` (a dead consumer's, or ones that failed), taken and
+        applied."""
         handled = 0
-        for stream in self.streams:
-            start = "0-0"
-            while True:
-                result: Any = await self.redis.xautoclaim(
-                    stream, self.group, self.name, self.claim_idle_ms, start_id=start, count=self.batch
-                )
-                start, messages = _to_str(result[0]), [m for m in result[1] if m[1]]
-                if messages:
-                    handled += await self.process(_entries(stream, messages))
-                if start == "0-0":
-                    break
+        for stream in self.reading if streams is None else streams:
+            handled += await self._claim(stream, self.claim_idle_ms)
         return handled
+
+    async def _claim(self, stream: str, min_idle_ms: int) -> int:
+        handled, start = 0, "0-0"
+        while True:
+            result: Any = await self.redis.xautoclaim(
+                stream, self.group, self.name, min_idle_ms, start_id=start, count=self.batch
+            )
+            start, messages = _to_str(result[0]), [m for m in result[1] if m[1]]
+            if messages:
+                handled += await self.process(_entries(stream, messages))
+            if start == "0-0":
+                return handled
 
     async def process(self, entries: list[Entry]) -> int:
         if not entries:
@@ -214,7 +322,7 @@ class StreamConsumer:
 
     async def _dead_letter(self, entry: Entry, error: str, deliveries: int) -> None:
         log.error("event %s on %s goes to the dead letters: %s", entry.entry_id, entry.stream, error)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with together(self.redis) as pipe:  # on a cluster: a letter may be written twice, never lost
             pipe.xadd(
                 self.dead_letter_stream,
                 {
@@ -231,26 +339,34 @@ class StreamConsumer:
             await pipe.execute()
 
 
-async def lag(redis: Redis, streams: Sequence[str], group: str) -> int:
+async def lag(redis: Any, streams: Sequence[str], group: str) -> int:
     """Published entries the group has not applied yet: undelivered plus pending."""
-    total = 0
-    for stream in streams:
-        try:
-            groups = await redis.xinfo_groups(stream)
-        except ResponseError:
-            continue
-        info = next((g for g in groups if _to_str(g["name"]) == group), None)
-        if info is None:
-            total += await redis.xlen(stream)
-            continue
-        total += int(info["pending"])
-        if info.get("lag") is not None:
-            total += int(info["lag"])
-        else:  # Redis before 7 does not report the lag
-            last = _to_str(info["last-delivered-id"])
-            undelivered: Any = await redis.xrange(stream, min=f"({last}", count=1_000_000)
-            total += len(undelivered)
+    return sum(await asyncio.gather(*(_stream_lag(redis, stream, group) for stream in streams)))
+
+
+async def _stream_lag(redis: Any, stream: str, group: str) -> int:
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:
+        return 0
+    info = next((g for g in groups if _to_str(g["name"]) == group), None)
+    if info is None:
+        return int(await redis.xlen(stream))
+    total = int(info["pending"])
+    if info.get("lag") is not None:
+        total += int(info["lag"])
+    else:  # Redis before 7 does not report the lag
+        last = _to_str(info["last-delivered-id"])
+        undelivered: Any = await redis.xrange(stream, min=f"({last}", count=1_000_000)
+        total += len(undelivered)
     return total
+
+
+@dataclass
+class _Reader:
+    task: asyncio.Task[None]
+    leave: asyncio.Event
+    """Set: finish the batch in hand and stop reading the stream."""
 
 
 def _entries(stream: bytes | str, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Entry]:

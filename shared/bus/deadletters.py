@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from shared.auth.keys import CurrentKey
 from shared.bus.changes import any_event
+from shared.bus.client import together
 from shared.errors import NotFound
 from shared.web.pagination import Page
 
@@ -80,7 +81,7 @@ async def retry(redis: Redis, stream: str, letter_id: str) -> DeadLetter:
     if not entries:
         raise NotFound(f"dead letter {letter_id} not found")
     letter = _decode(*entries[0])
-    async with redis.pipeline(transaction=True) as pipe:
+    async with together(redis) as pipe:  # on a cluster: a crash between the two leaves the letter to retry again
         pipe.xadd(letter.stream, {"event": entries[0][1][b"event"]})
         pipe.xdel(stream, letter_id)
         await pipe.execute()

@@ -1,5 +1,9 @@
 """The outbox relay: publishes committed outbox rows to a Redis stream, in order.
 
+With partitions, each row goes to its partition's stream (``shared.bus.partitions``), in one pipeline:
+on a Redis Cluster the client sends each node its partitions' entries in the order they were added,
+so each partition keeps the outbox's order.
+
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays can run over
 one outbox; a row's mark as published is committed only after Redis accepted
 it, in the same transaction that claimed it. A crash between XADD and that commit makes
@@ -10,15 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
-from redis.asyncio import Redis
+import orjson
 from redis.asyncio.client import PubSub
 from sqlalchemy import MetaData, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
+from shared.bus.client import subscribed
 from shared.bus.outbox import outbox_table
+from shared.bus.partitions import partition_of
 from shared.bus.wake import wake_channel
 from shared.clock import wait_for_any
 from shared.db.engine import plain_url
@@ -30,17 +37,21 @@ class Relay:
     def __init__(
         self,
         database_url: str,
-        redis: Redis,
+        redis: Any,
         schema: str,
         stream: str,
         batch: int = 500,
         poll_s: float = 1.0,
         heartbeat: Callable[[], None] | None = None,
+        partitions: Sequence[str] | None = None,
     ) -> None:
+        """``stream``: the producer's stream (its wake channel is named after it); ``partitions``: the
+        keys of its partitions, in order, when it has more than one."""
         self.database_url = plain_url(database_url)
         self.redis = redis
         self.schema = schema
         self.stream = stream
+        self.partitions = list(partitions or [stream])
         self.batch = batch
         self.poll_s = poll_s
         self.published = 0
@@ -55,10 +66,15 @@ class Relay:
                 return 0
             async with self.redis.pipeline(transaction=False) as pipe:
                 for row in rows:
-                    pipe.xadd(self.stream, {"event": row["envelope"]})
+                    pipe.xadd(self._partition(row["envelope"]), {"event": row["envelope"]})
                 await pipe.execute()
         self.published += len(rows)
         return len(rows)
+
+    def _partition(self, envelope: str) -> str:
+        if len(self.partitions) == 1:
+            return self.partitions[0]
+        return self.partitions[partition_of(orjson.loads(envelope), len(self.partitions))]
 
     async def drain(self, conn: asyncpg.Connection) -> int:
         total = 0
@@ -84,8 +100,7 @@ class Relay:
         ``poll_s`` anyway, for a wake that was lost or a writer that sends none."""
         conn = await asyncpg.connect(self.database_url, timeout=10)
         woken = asyncio.Event()
-        wakes = self.redis.pubsub(ignore_subscribe_messages=True)
-        await wakes.subscribe(wake_channel(self.stream))
+        wakes = await subscribed(self.redis, wake_channel(self.stream))
         listening = asyncio.create_task(_listen(wakes, woken))
         try:
             while not stop.is_set():

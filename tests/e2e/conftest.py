@@ -34,20 +34,25 @@ def start_platform(
     consumers: int = 1,
     reach_database: Callable[[str], str] | None = None,
     ready_timeout_s: float = 120,  # three services importing at once on a busy machine take a while
+    replicas: int = 1,
     env: dict[str, str] | None = None,
 ) -> Platform:
     """The three services, `relays` relays per producer and `consumers` metrics consumers, on a fresh database
-    (which the processes reach at ``reach_database(url)`` when given: through a proxy, say); ``env``: more
-    settings of every process."""
+    (which the processes reach at ``reach_database(url)`` when given: through a proxy, say). ``replicas``
+    processes of each producer's API (the second named ``audits-2``); ``env``: more settings for all."""
     suffix = uuid.uuid4().hex[:6]
     database_url = fresh_database(servers, f"e2e{suffix}")
-    settings = dict(os.environ) | {
-        "CPTED_DATABASE_URL": reach_database(database_url) if reach_database else database_url,
-        "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-e2e{suffix}",
-    }
+    environment = (
+        dict(os.environ)
+        | (env or {})
+        | {
+            "CPTED_DATABASE_URL": reach_database(database_url) if reach_database else database_url,
+            "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-e2e{suffix}",
+        }
+    )
     if redis_url:
-        settings["CPTED_REDIS_URL"] = redis_url
-    platform = Platform(settings | (env or {}))
+        environment["CPTED_REDIS_URL"] = redis_url
+    platform = Platform(environment)
     platform.database_url = database_url  # type: ignore[attr-defined]
     platform.ports = {service: free_port() for service in ("audits", "events", "metrics")}
     # Known before the services start: the events service checks partnerships with the audits service.
@@ -59,6 +64,9 @@ def start_platform(
     }
     for service in ("audits", "events", "metrics"):
         platform.start_service(service)
+    for n in range(2, replicas + 1):
+        for service in ("audits", "events"):
+            platform.start_service(service, f"{service}-{n}")
     for n in range(1, relays + 1):
         for source in ("audits", "events"):
             platform.start_cli(f"relay-{source}-{n}", "relay", source)

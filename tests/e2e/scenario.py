@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from typing import Any
 
+import asyncpg
 import httpx
 
+from shared.db.engine import plain_url
 from tests import factories
-from tests.e2e.processes import Platform
+from tests.e2e.processes import LOGS, Platform
 
 TIMEOUT_S = 30
 
@@ -52,6 +55,30 @@ async def write_world(api: httpx.AsyncClient, ledger: Ledger, audits: int, recs_
     return {"partnership": p, "neighbourhood": n1}
 
 
+async def post_until_answered(
+    api: httpx.AsyncClient, path: str, body: dict[str, Any], answers: Counter[str]
+) -> dict[str, Any]:
+    """POST with an Idempotency-Key, repeated until it is accepted, as a careful client does through an
+    outage (503 with Retry-After, or a connection refused); ``answers`` counts every answer seen."""
+    key = uuid.uuid4().hex
+    deadline = time.monotonic() + TIMEOUT_S
+    r: httpx.Response | None = None
+    while True:
+        try:
+            r = await api.post(path, json=body, headers={"Idempotency-Key": key})
+        except httpx.TransportError as exc:
+            answers[type(exc).__name__] += 1
+            r = None
+        if r is not None:
+            answers[str(r.status_code)] += 1
+            if r.status_code in (200, 201):
+                return dict(r.json())
+            if r.status_code == 503:
+                assert int(r.headers["retry-after"]) > 0 and r.json()["detail"], r.text
+        assert time.monotonic() < deadline, f"Idempotency-Key {key} never got its answer: {r and r.text}"
+        await asyncio.sleep(0.2)
+
+
 async def implement(api: httpx.AsyncClient, ledger: Ledger, rec_id: str) -> None:
     for to, on in (("accepted", "2025-04-01"), ("in_progress", "2025-05-01"), ("implemented", "2025-06-01")):
         r = await api.post(f"/v1/recommendations/{rec_id}/transitions", json={"to": to, "on": on})
@@ -86,3 +113,21 @@ def clients(platform: Platform) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
         httpx.AsyncClient(base_url=platform.url("audits"), headers=headers, timeout=30, limits=limits),
         httpx.AsyncClient(base_url=platform.url("metrics"), headers=headers, timeout=30),
     )
+
+
+async def sql_value(platform: Platform, query: str) -> int:
+    """One number from the platform's database."""
+    conn = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
+    try:
+        return int(await conn.fetchval(query))
+    finally:
+        await conn.close()
+
+
+def record(fault: str, **figures: float | str) -> None:
+    """Print the figures and keep them beside the process logs."""
+    line = f"{fault}: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+    print(line)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / "convergence.txt", "a") as out:
+        out.write(line + "\n")

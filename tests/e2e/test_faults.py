@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +22,18 @@ from cpted.embedded import EmbeddedRedis
 from shared.db.engine import plain_url
 from tests import factories
 from tests.e2e.conftest import start_platform
-from tests.e2e.processes import LOGS, Platform
-from tests.e2e.scenario import TIMEOUT_S, Ledger, clients, implement, wait_for, write_world
+from tests.e2e.processes import Platform
+from tests.e2e.scenario import (
+    TIMEOUT_S,
+    Ledger,
+    clients,
+    implement,
+    post_until_answered,
+    record,
+    sql_value,
+    wait_for,
+    write_world,
+)
 from tests.pgproxy import PgProxy
 from tests.servers import TestServers, free_port
 
@@ -38,14 +47,6 @@ def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server.start()
     yield server
     server.stop()
-
-
-async def _sql(platform: Platform, query: str) -> int:
-    conn = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
-    try:
-        return int(await conn.fetchval(query))
-    finally:
-        await conn.close()
 
 
 def _stream_length(platform: Platform, source: str = "audits") -> int:
@@ -72,8 +73,8 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
         async with api, metrics:
             ledger = Ledger()
             world = await write_world(api, ledger, audits=2, recs_per_audit=10)
-            rows = await _sql(platform, "SELECT count(*) FROM audits.outbox")
-            assert await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
+            rows = await sql_value(platform, "SELECT count(*) FROM audits.outbox")
+            assert await sql_value(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
             # A deferred trigger makes the relay's COMMIT wait on a lock this test holds: the events
             # are in Redis, the marks not yet committed. Then the relay dies and its transaction with it.
             holder = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
@@ -91,12 +92,14 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
             )
             await holder.execute("DROP TRIGGER hold_commit ON audits.outbox; DROP FUNCTION hold_commit()")
             await holder.close()
-            assert await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
+            assert await sql_value(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
             platform.start_cli("relay-audits-2", "relay", "audits")
             await _settle(platform)
             await wait_for(metrics, ledger, world["partnership"]["id"])
             assert _stream_length(platform) == 2 * rows  # every event went out twice ...
-            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == rows  # ... and counted once
+            assert (
+                await sql_value(platform, "SELECT count(*) FROM metrics.processed_event") == rows
+            )  # ... and counted once
     finally:
         platform.stop()
 
@@ -145,16 +148,16 @@ async def test_redis_restarted_empty_under_writes_heals_by_itself(
             last_write = time.monotonic()
             await wait_for(metrics, ledger, None)
             converged = time.monotonic()
-            outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
-            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
-            assert await _sql(platform, "SELECT sum(repaired) FROM metrics.log_position") >= 18  # 6 recs x 3 steps
+            outbox = await sql_value(platform, "SELECT count(*) FROM audits.outbox")
+            assert await sql_value(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            assert await sql_value(platform, "SELECT sum(repaired) FROM metrics.log_position") >= 18  # 6 recs x 3 steps
             ready = (await metrics.get("/readyz")).json()
             assert ready["checks"]["event_log"] == "ok", ready
             assert (await metrics.get(f"http://127.0.0.1:{health}/healthz")).status_code == 200
             scraped = (await metrics.get(f"http://127.0.0.1:{health}/metrics")).text
             repaired = [line for line in scraped.splitlines() if line.startswith("cpted_metrics_events_repaired_total")]
             assert sum(float(line.split()[-1]) for line in repaired) >= 18, repaired
-            _record(
+            record(
                 f"redis restarted empty under writes, consumer {consumer}",
                 acknowledged=acknowledged,
                 events=outbox,
@@ -176,20 +179,11 @@ async def _keep_writing(api: httpx.AsyncClient, ledger: Ledger, writing: asyncio
     return len(ledger.audits) + len(ledger.recs) - before
 
 
-def _record(fault: str, **figures: float | str) -> None:
-    """Print the figures and keep them beside the process logs."""
-    line = f"{fault}: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
-    print(line)
-    LOGS.mkdir(parents=True, exist_ok=True)
-    with open(LOGS / "convergence.txt", "a") as out:
-        out.write(line + "\n")
-
-
 async def _settle(platform: Platform) -> None:
     """Wait until the relays have published everything they can."""
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
-        if await _sql(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == 0:
+        if await sql_value(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == 0:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the relays never caught up after Redis came back")
@@ -204,9 +198,9 @@ async def test_two_relays_and_three_consumers_apply_each_event_once(servers: Tes
             world = await write_world(api, ledger, audits=5, recs_per_audit=30)
             await asyncio.gather(*(implement(api, ledger, r) for r in list(ledger.recs)[:20]))
             await wait_for(metrics, ledger, world["partnership"]["id"])
-            outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
+            outbox = await sql_value(platform, "SELECT count(*) FROM audits.outbox")
             assert _stream_length(platform) == outbox  # SKIP LOCKED: no row published twice
-            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            assert await sql_value(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
             redis = Redis.from_url(platform.env["CPTED_REDIS_URL"])
             stream = f"{platform.env['CPTED_STREAM_PREFIX']}:audits"
             consumers = {c["name"]: c for c in redis.xinfo_consumers(stream, "metrics")}
@@ -272,7 +266,7 @@ async def test_a_database_restart_under_writes_answers_503_only_and_every_write_
             ]
             await asyncio.sleep(1)
             # The restart: the server ends every connection, says "starting up" a while, is gone, then back.
-            await _sql(platform, _TERMINATE_PROXIED.format(ports=",".join(map(str, proxy.upstream_ports)) or "0"))
+            await sql_value(platform, _TERMINATE_PROXIED.format(ports=",".join(map(str, proxy.upstream_ports)) or "0"))
             await proxy.set_mode("starting")
             await proxy.drop()
             await asyncio.sleep(2)
@@ -288,10 +282,10 @@ async def test_a_database_restart_under_writes_answers_503_only_and_every_write_
             converged = time.monotonic()
             assert set(answers) <= {"200", "201", "409", "503"}, answers  # no 500, no reset connection
             assert answers["503"] > 0  # the restart was seen
-            assert await _sql(platform, "SELECT count(*) FROM audits.recommendation") == len(ledger.recs)
-            outbox = await _sql(platform, "SELECT count(*) FROM audits.outbox")
-            assert await _sql(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
-            _record(
+            assert await sql_value(platform, "SELECT count(*) FROM audits.recommendation") == len(ledger.recs)
+            outbox = await sql_value(platform, "SELECT count(*) FROM audits.outbox")
+            assert await sql_value(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
+            record(
                 "postgresql restarted under writes",
                 acknowledged=acknowledged,
                 events=outbox,
@@ -310,28 +304,12 @@ _TERMINATE_PROXIED = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activ
 async def _write_with_retries(
     api: httpx.AsyncClient, ledger: Ledger, audit_id: str, writing: asyncio.Event, answers: Counter[str]
 ) -> int:
-    """Recommendations one after another, each retried with its Idempotency-Key until it is answered, as a
-    careful client does; returns how many were accepted."""
+    """Recommendations one after another, each retried with its Idempotency-Key until it is answered;
+    returns how many were accepted."""
     accepted = 0
     while writing.is_set():
-        key, body = uuid.uuid4().hex, factories.recommendation()
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            try:
-                r = await api.post(
-                    f"/v1/audits/{audit_id}/recommendations", json=body, headers={"Idempotency-Key": key}
-                )
-            except httpx.TransportError as exc:
-                answers[type(exc).__name__] += 1
-                r = None
-            if r is not None:
-                answers[str(r.status_code)] += 1
-                if r.status_code in (200, 201):
-                    ledger.recs[r.json()["id"]] = r.json()
-                    accepted += 1
-                    break
-                if r.status_code == 503:
-                    assert int(r.headers["retry-after"]) > 0 and r.json()["detail"], r.text
-            assert time.monotonic() < deadline, f"Idempotency-Key {key} never got its answer: {r and r.text}"
-            await asyncio.sleep(0.2)
+        path = f"/v1/audits/{audit_id}/recommendations"
+        rec = await post_until_answered(api, path, factories.recommendation(), answers)
+        ledger.recs[rec["id"]] = rec
+        accepted += 1
     return accepted

@@ -15,6 +15,7 @@ from services.metrics.projection.applying import apply_and_enqueue
 from services.metrics.projection.logwatch import LogWatch
 from shared.bus.client import redis_client
 from shared.bus.consumer import BusLost, StreamConsumer
+from shared.bus.leases import Leases
 from shared.contracts.events import Envelope
 from shared.contracts.events.envelope import PRODUCERS, Source
 from shared.db.engine import get_engine
@@ -37,9 +38,14 @@ def build_consumer(  # type: ignore[no-untyped-def]
     on_bus_lost: BusLost | None = None,
     heartbeat: Callable[[], None] | None = None,
 ) -> StreamConsumer:
+    streams = settings.all_streams(PRODUCERS)
+    leases = None
+    if settings.stream_partitions > 1:
+        members = f"{settings.stream_prefix}:{settings.consumer_group}:members"
+        leases = Leases(redis, streams, members, settings.consumer_name, settings.partition_lease_ms)
     return StreamConsumer(
         redis,
-        [settings.stream(p) for p in PRODUCERS],
+        streams,
         settings.consumer_group,
         settings.consumer_name,
         handler_for(engine, settings.local_timezone),
@@ -51,6 +57,7 @@ def build_consumer(  # type: ignore[no-untyped-def]
         claim_every_s=settings.claim_every_s,
         on_bus_lost=on_bus_lost,
         heartbeat=heartbeat,
+        leases=leases,
     )
 
 
@@ -59,7 +66,7 @@ def build_log_watch(settings: Settings, engine: AsyncEngine, redis, logs: dict[s
         engine,
         redis,
         logs,
-        {source: settings.stream(source) for source in PRODUCERS},
+        {source: settings.streams(source) for source in PRODUCERS},
         settings.consumer_group,
         zone=settings.local_timezone,
         every_s=settings.log_check_every_s,

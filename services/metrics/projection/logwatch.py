@@ -22,19 +22,19 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from prometheus_client import Counter, Gauge
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.replay import read_log, reconcile
 from services.metrics.totals.store import log_positions
+from shared.bus.client import server_runs
 from shared.bus.consumer import lag as bus_lag
 from shared.clock import wait_for_any
 
@@ -70,9 +70,9 @@ class LogWatch:
     def __init__(
         self,
         engine: AsyncEngine,
-        redis: Redis,
+        redis: Any,
         logs: Mapping[str, httpx.AsyncClient],
-        streams: Mapping[str, str],
+        streams: Mapping[str, Sequence[str]],
         group: str,
         *,
         zone: str,
@@ -92,15 +92,15 @@ class LogWatch:
         self._suspect: dict[str, str] = {}
         self._oldest_unapplied: dict[str, tuple[int, float]] = {}
         self._last_delivered: dict[str, tuple[int, int]] = {}
-        self._redis_run_id: str | None = None
+        self._redis_runs: frozenset[str] | None = None
         self._progress: dict[str, _Progress] = {}
         self._failures: dict[str, int] = {}
         self._wake = asyncio.Event()
 
     def bus_lost(self, stream: str, reason: str) -> None:
         """The consumer saw a sign of lost data on ``stream``: compare and repair at once."""
-        for source, name in self.streams.items():
-            if name == stream:
+        for source, names in self.streams.items():
+            if stream in names:
                 self._suspect.setdefault(source, reason)
         self._wake.set()
 
@@ -210,20 +210,23 @@ class LogWatch:
 
     async def _bus_has_more(self, source: str) -> bool:
         try:
-            return await bus_lag(self.redis, [self.streams[source]], self.group) > 0
+            return await bus_lag(self.redis, self.streams[source], self.group) > 0
         except RedisError:
             return False
 
     async def _watch_bus(self) -> None:
-        """Signs that Redis lost data: a new server run, a stream or group gone, a group gone backwards."""
+        """Signs that Redis lost data: a new server run (a restart, or a replica promoted in a cluster),
+        a stream or group gone, a group gone backwards."""
         try:
-            run_id = str((await self.redis.info("server")).get("run_id"))
-            if self._redis_run_id is not None and run_id != self._redis_run_id:
-                for stream in self.streams.values():
-                    self.bus_lost(stream, "Redis restarted")
-            self._redis_run_id = run_id
-            for stream in self.streams.values():
-                await self._watch_stream(stream)
+            runs = await server_runs(self.redis)
+            if self._redis_runs is not None and runs - self._redis_runs:
+                for streams in self.streams.values():
+                    for stream in streams:
+                        self.bus_lost(stream, "Redis restarted or failed over")
+            self._redis_runs = runs
+            for streams in self.streams.values():
+                for stream in streams:
+                    await self._watch_stream(stream)
         except RedisError:
             return  # Redis down: the overdue rule repairs from the logs meanwhile
 

@@ -22,7 +22,7 @@ async def consumer_lag(db: AsyncSession | AsyncConnection, redis: Redis, setting
     log watch last found) and what the bus still holds for the consumer group (0 while Redis is away)."""
     logged = sum(row[1] for row in await log_positions.positions(db))
     try:
-        on_bus = await bus_lag(redis, [settings.stream(p) for p in PRODUCERS], settings.consumer_group)
+        on_bus = await bus_lag(redis, settings.all_streams(PRODUCERS), settings.consumer_group)
     except RedisError:
         on_bus = 0
     return max(logged, on_bus)
