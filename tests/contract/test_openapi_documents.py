@@ -141,6 +141,12 @@ def test_a_generated_python_client_misses_nothing(service: str, tmp_path: Path) 
     output = run.stdout + run.stderr
     assert not re.search(r"WARNING|Unable|Unsupported|Cannot parse", output), output
     assert (tmp_path / "client" / "api").is_dir()
+    # and the code it wrote compiles without a warning (a SyntaxWarning today is a SyntaxError tomorrow)
+    python = CLIENT_GENERATOR.parent / "python"
+    compiled = subprocess.run(
+        [str(python), "-W", "error", "-m", "compileall", "-q", str(tmp_path / "client")], capture_output=True, text=True
+    )
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
 
 
 def test_the_totals_maps_are_keyed_by_the_vocabulary() -> None:

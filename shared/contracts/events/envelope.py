@@ -35,7 +35,9 @@ class Payload(BaseModel):
 
 
 class Envelope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # An answer always carries every field, defaults included: its schema says so (required), and generated
+    # clients read them as present.
+    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_serialization_defaults_required=True)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str
