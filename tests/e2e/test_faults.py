@@ -210,6 +210,37 @@ async def test_two_relays_and_three_consumers_apply_each_event_once(servers: Tes
         platform.stop()
 
 
+async def test_on_one_redis_server_consumers_divide_partitioned_streams_and_apply_each_event_once(
+    servers: TestServers,
+) -> None:
+    """What a deployment with CPTED_STREAM_PARTITIONS on a single Redis server (not a cluster) runs."""
+    partitions = 4
+    env = {"CPTED_STREAM_PARTITIONS": str(partitions), "CPTED_PARTITION_LEASE_MS": "2000"}
+    platform = await asyncio.to_thread(start_platform, servers, relays=2, consumers=3, env=env)
+    try:
+        api, metrics = clients(platform)
+        async with api, metrics:
+            ledgers = [Ledger() for _ in range(4)]  # four partnerships, each with its own ledger
+            worlds = [await write_world(api, ledger, audits=2, recs_per_audit=10) for ledger in ledgers]
+            await asyncio.gather(*(implement(api, ledger, r) for ledger in ledgers for r in list(ledger.recs)[:5]))
+            for world, ledger in zip(worlds, ledgers, strict=True):
+                await wait_for(metrics, ledger, world["partnership"]["id"])
+            outbox = await sql_value(platform, "SELECT count(*) FROM audits.outbox")
+            assert await sql_value(platform, "SELECT count(*) FROM metrics.processed_event") >= outbox
+            redis = Redis.from_url(platform.env["CPTED_REDIS_URL"])
+            try:
+                prefix = platform.env["CPTED_STREAM_PREFIX"]
+                keys = [f"{{{prefix}:audits:{n}}}" for n in range(partitions)]
+                assert sum(int(redis.xlen(key)) for key in keys) == outbox  # every event on one partition, once
+                assert sum(1 for key in keys if redis.xlen(key)) > 1  # four partnerships spread over partitions
+                holders = [redis.get(f"{key}:holder") for key in keys]
+                assert all(holders) and len(set(holders)) > 1, holders  # divided among the live consumers
+            finally:
+                redis.close()
+    finally:
+        platform.stop()
+
+
 async def test_database_outage_is_503_then_recovers_without_leaking_connections(tmp_path: Path) -> None:
     from cpted.embedded import EmbeddedPostgres
     from cpted.platform import migrate
