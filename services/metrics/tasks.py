@@ -40,6 +40,7 @@ from services.metrics.cswb.store import feeds as store
 from services.metrics.totals.handlers import consumer_lag
 from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import WebhookSettings, get_webhook_settings
+from shared import tracing
 from shared.bus.client import redis_client
 from shared.db.engine import async_url
 from shared.retention import report_line
@@ -146,6 +147,7 @@ def later(seconds: float) -> int:
 
 celery_app = Celery("metrics")
 celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings(), get_webhook_settings()))
+tracing.connect_celery()
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:

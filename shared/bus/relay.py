@@ -18,6 +18,7 @@ from redis.asyncio.client import PubSub
 from sqlalchemy import MetaData, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
+from shared import tracing
 from shared.bus.outbox import outbox_table
 from shared.bus.wake import wake_channel
 from shared.clock import wait_for_any
@@ -54,9 +55,10 @@ class Relay:
             if not rows:
                 return 0
             async with self.redis.pipeline(transaction=False) as pipe:
-                for row in rows:
-                    pipe.xadd(self.stream, {"event": row["envelope"]})
-                await pipe.execute()
+                with tracing.publishing(self.stream, rows) as envelopes:  # the rows' envelopes, traced when on
+                    for envelope in envelopes:
+                        pipe.xadd(self.stream, {"event": envelope})
+                    await pipe.execute()
         self.published += len(rows)
         return len(rows)
 

@@ -78,6 +78,10 @@ def get_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def open_engines() -> list[AsyncEngine]:
+    return list(_engines.values())
+
+
 async def dispose_engines() -> None:
     for engine in list(_engines.values()):
         await engine.dispose()
