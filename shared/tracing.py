@@ -24,7 +24,7 @@ adds FastAPI's. The context crosses the asynchronous hops inside the event envel
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -83,13 +83,12 @@ def enabled() -> bool:
     return _on is not None
 
 
-def install(service: str, settings: Settings | None = None, *, exporter: SpanExporter | None = None) -> bool:
+def install(service: str, settings: Settings, *, exporter: SpanExporter | None = None) -> bool:
     """Turn tracing on for this process when an endpoint is configured (or an ``exporter`` is given, which
     gets every span as it ends); returns whether it is on. Once per process: a second call keeps the first."""
     global _on
     if _on is not None:
         return True
-    settings = settings or get_settings()
     url = endpoint(settings)
     if exporter is None and url is None:
         return False
@@ -174,28 +173,25 @@ def instrument_app(app: FastAPI) -> None:
     )
 
 
-def connect_celery() -> None:
+def connect_celery(settings: Callable[[], Settings]) -> None:
     """Tracing for the Celery worker (in each pool process, after the fork) and for the beat."""
     from celery import signals
 
-    signals.worker_process_init.connect(_start_worker, weak=False)
-    signals.worker_init.connect(_start_unforked_worker, weak=False)
-    signals.beat_init.connect(_start_beat, weak=False)
+    def worker(**_: Any) -> None:
+        install("worker", settings())
 
+    def unforked_worker(sender: Any = None, **_: Any) -> None:
+        # A prefork pool's processes start theirs in worker_process_init: a provider made before the fork
+        # would lose its export thread in the children.
+        if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
+            install("worker", settings())
 
-def _start_worker(**_: Any) -> None:
-    install("worker")
+    def beat(**_: Any) -> None:
+        install("beat", settings())
 
-
-def _start_unforked_worker(sender: Any = None, **_: Any) -> None:
-    # A prefork pool's processes start theirs in worker_process_init: a provider made before the fork would
-    # lose its export thread in the children.
-    if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
-        install("worker")
-
-
-def _start_beat(**_: Any) -> None:
-    install("beat")
+    signals.worker_process_init.connect(worker, weak=False)
+    signals.worker_init.connect(unforked_worker, weak=False)
+    signals.beat_init.connect(beat, weak=False)
 
 
 def log_ids() -> tuple[str, str] | None:

@@ -147,7 +147,7 @@ def later(seconds: float) -> int:
 
 celery_app = Celery("metrics")
 celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings(), get_webhook_settings()))
-tracing.connect_celery()
+tracing.connect_celery(get_settings)
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:

@@ -32,7 +32,7 @@ from tests.integration.test_bus import _consume_all, _consumer, _relay_all
 def spans() -> Iterator[InMemorySpanExporter]:
     """Tracing on for the test, every finished span kept in memory."""
     exporter = InMemorySpanExporter()
-    assert tracing.install("tests", exporter=exporter)
+    assert tracing.install("tests", get_settings(), exporter=exporter)
     yield exporter
     tracing.uninstall()
 
@@ -174,7 +174,7 @@ from shared import tracing
 from shared.settings import get_settings
 
 app = create_app()
-assert not tracing.install("relay-audits", get_settings()) and not tracing.install("consumer")
+assert not tracing.install("relay-audits", get_settings()) and not tracing.install("consumer", get_settings())
 # (redis-py imports the SDK's metrics module when it is installed, and starts nothing with it)
 loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry.sdk.trace", "opentelemetry.instrumentation")))
 print(type(trace.get_tracer_provider()).__name__, hasattr(app, "_is_instrumented_by_opentelemetry"), loaded)
