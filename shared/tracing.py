@@ -2,14 +2,14 @@
 
 Off unless an OTLP endpoint is configured: ``CPTED_OTLP_ENDPOINT``, or the standard
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` (``OTEL_SDK_DISABLED=true`` wins over
-all). Off, nothing of the SDK or the instrumentations is imported or installed, and the hooks the write path
-calls (``outbox_span``, ``publishing``, ``applying``, ``log_ids``) return at once.
+all). Off, no tracer provider and no instrumentation is installed (nor the tracing SDK imported), and the
+hooks the write path calls (``outbox_span``, ``publishing``, ``applying``, ``log_ids``) return at once.
 
 On, ``install`` gives the process a tracer provider named after it (``service.name``: audits, events,
-metrics, relay-audits, relay-events, consumer, worker, beat), the instrumentations of SQLAlchemy, Redis,
-httpx (and Celery where tasks are sent or run), and an OTLP exporter over HTTP/protobuf; ``instrument_app``
-adds FastAPI's. The context crosses the asynchronous hops inside the event envelope, as its optional
-``traceparent`` and ``tracestate`` (W3C Trace Context):
+metrics, relay-audits, relay-events, consumer, worker, beat), the instrumentations of Redis, httpx (and
+Celery where tasks are sent or run), and an OTLP exporter over HTTP/protobuf; ``instrument_app`` adds
+FastAPI's, ``instrument_engine`` SQLAlchemy's to an engine. The context crosses the asynchronous hops inside
+the event envelope, as its optional ``traceparent`` and ``tracestate`` (W3C Trace Context):
 
 - the writer stamps its events with the context of a ``create <schema>.outbox`` span, in the write's
   transaction;
@@ -26,8 +26,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from weakref import WeakSet
 
 import orjson
 from opentelemetry import trace
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.trace.sampling import Sampler
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from shared.contracts.events import Envelope
 
@@ -62,6 +64,7 @@ class _Tracing:
     provider: TracerProvider
     tracer: trace.Tracer
     instrumentors: list[Any]
+    engines: WeakSet[AsyncEngine] = field(default_factory=WeakSet)
 
 
 _on: _Tracing | None = None
@@ -112,6 +115,10 @@ def install(service: str, settings: Settings, *, exporter: SpanExporter | None =
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         trace.set_tracer_provider(provider)  # for libraries that trace through the global provider
     _on = _Tracing(service, provider, provider.get_tracer("cpted"), _instrument(service, provider))
+    from shared.db.engine import open_engines
+
+    for engine in open_engines():
+        instrument_engine(engine)
     return True
 
 
@@ -127,18 +134,8 @@ def _otlp_exporter(settings: Settings) -> SpanExporter:
 def _instrument(service: str, provider: TracerProvider) -> list[Any]:
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-    from shared.db.engine import open_engines
 
     done: list[Any] = []
-    # The SQLAlchemy instrumentation declares SQLAlchemy < 2.1 and works with 2.1's events unchanged. Engines
-    # made from now on are instrumented as they are made; those already open are given here.
-    sqlalchemy = SQLAlchemyInstrumentor()
-    sqlalchemy.instrument(
-        tracer_provider=provider, engines=[e.sync_engine for e in open_engines()], skip_dep_check=True
-    )
-    done.append(sqlalchemy)
     for instrumentor in (RedisInstrumentor(), HTTPXClientInstrumentor()):
         instrumentor.instrument(tracer_provider=provider)
         done.append(instrumentor)
@@ -151,6 +148,26 @@ def _instrument(service: str, provider: TracerProvider) -> list[Any]:
     return done
 
 
+def instrument_engine(engine: AsyncEngine) -> None:
+    """A span per statement the engine runs, when tracing is on.
+
+    The engines are given one by one: SQLAlchemy's instrumentor only sees the engines made through the
+    ``create_engine`` it wraps, not those made by code that imported ``create_async_engine`` before it
+    (all of the platform's). Its engine tracer works with SQLAlchemy 2.1, whose events are unchanged,
+    although the package declares SQLAlchemy < 2.1."""
+    if _on is None or engine in _on.engines:
+        return
+    from opentelemetry import metrics
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    scope = "opentelemetry.instrumentation.sqlalchemy"
+    # The connection-pool gauge goes to the global meter provider, which the platform leaves unset (Prometheus
+    # serves its metrics): it records nothing.
+    usage = metrics.get_meter(scope).create_up_down_counter("db.client.connections.usage", unit="connections")
+    EngineTracer(_on.provider.get_tracer(scope), engine.sync_engine, usage)
+    _on.engines.add(engine)
+
+
 def uninstall() -> None:
     """Turn tracing off again: the instrumentations removed, the spans still queued exported."""
     global _on
@@ -158,6 +175,9 @@ def uninstall() -> None:
         return
     for instrumentor in _on.instrumentors:
         instrumentor.uninstrument()
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    EngineTracer.remove_all_event_listeners()
     _on.provider.shutdown()
     _on = None
 

@@ -155,6 +155,7 @@ def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
 
     async def main() -> T:
         engine = create_async_engine(async_url(settings.resolved_database_url()), poolclass=pool.NullPool)
+        tracing.instrument_engine(engine)
         try:
             return await work(engine)
         finally:
