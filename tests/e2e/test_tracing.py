@@ -58,7 +58,7 @@ def _table(spans: list[ReceivedSpan]) -> str:
     names = {s.span_id: f"{s.name} ({s.service})" for s in spans}
     rows = []
     for s in sorted(spans, key=lambda s: s.start_ns):
-        statement = str(s.attributes.get("db.statement") or "").split("\n")[0][:50]
+        statement = " ".join(str(s.attributes.get("db.statement") or "").split())[:50]
         name = f"{s.name}: {statement}" if statement and statement != s.name else s.name
         rows.append(f"{name:<58} {s.service:<13} {names.get(s.parent_id, '-')}")
     return "\n".join(rows)

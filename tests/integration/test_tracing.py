@@ -75,7 +75,7 @@ def _printable(trace_spans: Sequence[ReadableSpan]) -> str:
     lines = []
     for s in sorted(trace_spans, key=lambda s: s.start_time or 0):
         parent = names.get(s.parent.span_id, "?") if s.parent else "-"
-        label = _statement(s).split("\n")[0][:60] or s.name
+        label = " ".join(_statement(s).split())[:60] or s.name
         lines.append(f"{label:<62} {s.resource.attributes['service.name']:<8} parent: {parent}")
     return "\n".join(lines)
 
