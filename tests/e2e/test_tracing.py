@@ -1,11 +1,14 @@
 """One write traced across the real processes: the audits service, its relay, the metrics consumer and a Celery
-worker each export their spans over OTLP/HTTP, under their own service name, to one collector, and the spans
-form one trace from the HTTP request to the webhook delivery the write caused (docs/tracing.md)."""
+worker (on either broker) each export their spans over OTLP/HTTP, under their own service name, to one
+collector, and the spans form one trace from the HTTP request to the webhook delivery the write caused
+(docs/tracing.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -14,7 +17,7 @@ import pytest
 from tests import factories
 from tests.cswb_receiver import Receiver
 from tests.e2e.conftest import start_platform
-from tests.e2e.cswb_processes import CeleryWorld, until
+from tests.e2e.cswb_processes import BROKERS, CeleryWorld, on_broker, until
 from tests.e2e.processes import Platform
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.servers import TestServers
@@ -22,21 +25,26 @@ from tests.servers import TestServers
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def traced(servers: TestServers) -> Iterator[tuple[Platform, CeleryWorld, OtlpReceiver]]:
+@pytest.fixture(scope="module", params=BROKERS)
+def traced(
+    servers: TestServers, request: pytest.FixtureRequest
+) -> Iterator[tuple[Platform, CeleryWorld, OtlpReceiver]]:
     collector = OtlpReceiver().start()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CPTED_OTLP_ENDPOINT", collector.endpoint)
-        env.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # export every 0.1 s, not every 5 s
-        platform = start_platform(servers)
-    celery = CeleryWorld(platform.env, platform.database_url, Receiver("", prefix="X-CPTED", key="id"))  # type: ignore[attr-defined]
-    celery.worker("traced")
-    try:
-        yield platform, celery, collector
-    finally:
-        celery.stop()
-        platform.stop()
-        collector.stop()
+    env = {
+        "CPTED_STREAM_PREFIX": f"{servers.stream_prefix}-traced{uuid.uuid4().hex[:6]}",
+        "CPTED_OTLP_ENDPOINT": collector.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # export every 0.1 s, not every 5 s
+    }
+    with ExitStack() as resources:  # the RabbitMQ virtual host, dropped last
+        platform = start_platform(servers, env=on_broker(env, request.param, resources))
+        celery = CeleryWorld(platform.env, platform.database_url, Receiver("", prefix="X-CPTED", key="id"))  # type: ignore[attr-defined]
+        celery.worker("traced")
+        try:
+            yield platform, celery, collector
+        finally:
+            celery.stop()
+            platform.stop()
+            collector.stop()
 
 
 def _created(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
