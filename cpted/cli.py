@@ -20,7 +20,7 @@ from rich.progress import Progress
 from cpted.command import CommandLine, Debug, DebugAll, Json, Run, err, out, settings_of, show
 from cpted.cswb import cswb_app
 from cpted.reporting import export_command, report_command
-from shared import logs
+from shared import logs, tracing
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def relay(ctx: typer.Context, source: Annotated[str, typer.Argument(help="audits
         raise typer.BadParameter("source must be audits or events")
     logs.configure()
     settings = settings_of(ctx)
-
+    tracing.install(f"relay-{source}", settings)
     heartbeat = _serve_health(settings, f"relay-{source}")
 
     async def main(stop: asyncio.Event) -> None:
@@ -127,6 +127,7 @@ def consume(ctx: typer.Context) -> None:
 
     logs.configure()
     settings = settings_of(ctx)
+    tracing.install("consumer", settings)
     heartbeat = _serve_health(settings, "consumer")
     asyncio.run(_until_signalled(lambda stop: consumer.run(stop, settings, heartbeat)))
 

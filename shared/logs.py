@@ -1,4 +1,4 @@
-"""Structured JSON logs with the request id on every line."""
+"""Structured JSON logs with the request id on every line, and the trace and span ids while tracing is on."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from shared import tracing
 from shared.context import request_id
 
 
@@ -22,6 +23,8 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
+        if ids := tracing.log_ids():
+            entry["trace_id"], entry["span_id"] = ids
         for key in ("method", "path", "status", "duration_ms", "dry_run", "removed"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)

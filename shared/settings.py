@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     health_port: int | None = None
     health_host: str = "0.0.0.0"
     heartbeat_max_age_s: float = 30.0
+    # Tracing (docs/tracing.md): the base URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318; unset,
+    # the standard OTEL_EXPORTER_OTLP_ENDPOINT is used, and without either tracing is off.
+    otlp_endpoint: str | None = None
 
     # Processes of each API under `cpted dev` (`make run`); production sets it per container (docs/scaling.md).
     api_workers: int = Field(default=1, ge=1, le=64)

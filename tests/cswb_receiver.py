@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import orjson
 
 from shared.outbound.signing import verify
+from tests.http_receiver import serve_posts, stop
 
 MAX_SKEW_S = 300
 
@@ -79,37 +80,21 @@ class Receiver:
         return status, seen == 0 and day in self.hold_first
 
     def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, hold = receiver._answer(self.headers, body)
-                if hold:
-                    receiver._released.wait(60)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                except OSError:
-                    pass  # the sender is gone: its worker was killed while this answer was held
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_posts(self._respond)
         return self
+
+    def _respond(self, _path: str, headers: Any, body: bytes) -> tuple[int, str, bytes]:
+        status, hold = self._answer(headers, body)
+        if hold:
+            self._released.wait(60)
+        return status, "application/json", b"{}"
 
     def release(self) -> None:
         self._released.set()
 
     def stop(self) -> None:
         self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     def accepted(self) -> Counter[str]:
         """Deliveries answered 200, by feed date."""

@@ -40,6 +40,7 @@ from services.metrics.cswb.store import feeds as store
 from services.metrics.totals.handlers import consumer_lag
 from services.metrics.webhooks import handlers as webhooks
 from services.metrics.webhooks.settings import WebhookSettings, get_webhook_settings
+from shared import tracing
 from shared.bus.client import is_cluster_url, redis_client
 from shared.db.engine import async_url
 from shared.retention import report_line
@@ -151,6 +152,7 @@ def later(seconds: float) -> int:
 celery_app = Celery("metrics")
 celery_app.add_defaults(lambda: config(get_settings(), get_cswb_settings(), get_webhook_settings()))
 health.install(celery_app, get_settings)  # liveness and readiness of the worker and beat on CPTED_HEALTH_PORT
+tracing.connect_celery(get_settings)
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
@@ -158,6 +160,7 @@ def _run(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
 
     async def main() -> T:
         engine = create_async_engine(async_url(settings.resolved_database_url()), poolclass=pool.NullPool)
+        tracing.instrument_engine(engine)
         try:
             return await work(engine)
         finally:

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
+from shared import tracing
 from shared.contracts.events import Envelope
 
 
@@ -55,7 +56,7 @@ async def write(session: AsyncSession, table: Table, events: Sequence[Envelope],
     produced them: one round trip, and the rows land together or not at all."""
     if not events:
         return
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": e.id,
             "type": e.type,
@@ -65,11 +66,13 @@ async def write(session: AsyncSession, table: Table, events: Sequence[Envelope],
         }
         for e in events
     ]
-    # One row's statement is compiled once and cached; a many-row VALUES is compiled each time.
-    statement = insert(table).values(rows[0] if len(rows) == 1 else rows)
-    if changes:
-        statement = statement.add_cte(*(change.cte(f"change_{i}") for i, change in enumerate(changes)))
-    await session.execute(statement)
+    # While tracing is on, the envelopes carry the context of the insert's span to the relay and the consumer.
+    with tracing.outbox_span(table.schema or table.name, [row["envelope"] for row in rows]):
+        # One row's statement is compiled once and cached; a many-row VALUES is compiled each time.
+        statement = insert(table).values(rows[0] if len(rows) == 1 else rows)
+        if changes:
+            statement = statement.add_cte(*(change.cte(f"change_{i}") for i, change in enumerate(changes)))
+        await session.execute(statement)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from redis.asyncio.client import PubSub
 from sqlalchemy import MetaData, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
+from shared import tracing
 from shared.bus.client import subscribed
 from shared.bus.outbox import outbox_table
 from shared.bus.partitions import partition_of
@@ -65,9 +66,10 @@ class Relay:
             if not rows:
                 return 0
             async with self.redis.pipeline(transaction=False) as pipe:
-                for row in rows:
-                    pipe.xadd(self._partition(row["envelope"]), {"event": row["envelope"]})
-                await pipe.execute()
+                with tracing.publishing(self.stream, rows) as envelopes:  # the rows' envelopes, traced when on
+                    for row, envelope in zip(rows, envelopes, strict=True):
+                        pipe.xadd(self._partition(row["envelope"]), {"event": envelope})
+                    await pipe.execute()
         self.published += len(rows)
         return len(rows)
 

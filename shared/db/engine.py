@@ -12,6 +12,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import Field
 
+from shared import tracing
 from shared.clock import utc_now
 from shared.errors import NotFound
 from shared.settings import Settings
@@ -74,8 +75,13 @@ def get_engine(settings: Settings) -> AsyncEngine:
             connect_args={"timeout": settings.db_timeout_s, "command_timeout": 60},
         )
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+        tracing.instrument_engine(engine)
         _engines[url] = engine
     return engine
+
+
+def open_engines() -> list[AsyncEngine]:
+    return list(_engines.values())
 
 
 async def dispose_engines() -> None:

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
 
+from shared import tracing
 from shared.auth.keys import KeyVerifier
 from shared.auth.oidc import TokenVerifier
 from shared.bus.client import redis_client
@@ -166,6 +167,8 @@ def create_service_app(
         idempotent_posts=idempotency is not None,
     )
     install_docs(app)
+    if tracing.install(name, settings):
+        tracing.instrument_app(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process runs (answered before any middleware)")
     async def healthz() -> Liveness:  # documents what EdgeMiddleware answers

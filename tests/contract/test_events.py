@@ -215,3 +215,12 @@ def test_an_audit_request_event_carries_no_personal_data() -> None:
     assert {"requester", "name", "email", "phone", "first_name", "last_name"}.isdisjoint(raw["payload"])
     raw["payload"]["email"] = "dana@example.org"  # even if a producer slipped it in, the contract drops it
     assert "email" not in parse_event(raw).payload.model_dump()
+
+
+def test_the_trace_context_is_optional_absent_while_tracing_is_off_and_kept_when_present() -> None:
+    raw = orjson.loads(an_event("audit.created").to_json())
+    assert {"traceparent", "tracestate"}.isdisjoint(raw)  # the documented envelope, byte for byte, when off
+    traced = raw | {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "k=v"}
+    parsed = parse_event(orjson.dumps(traced))
+    assert (parsed.traceparent, parsed.tracestate) == (traced["traceparent"], "k=v")
+    assert orjson.loads(parsed.to_json()) == traced

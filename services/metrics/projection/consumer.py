@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.applying import apply_and_enqueue
 from services.metrics.projection.logwatch import LogWatch
+from shared import tracing
 from shared.bus.client import redis_client
 from shared.bus.consumer import BusLost, StreamConsumer
 from shared.bus.leases import Leases
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 def handler_for(engine: AsyncEngine, zone: str):  # type: ignore[no-untyped-def]
     async def handle(events: Sequence[Envelope]) -> None:
-        await apply_and_enqueue(engine, events, zone=zone)
+        with tracing.applying(events):  # a span of the writes' traces, when tracing is on
+            await apply_and_enqueue(engine, events, zone=zone)
 
     return handle
 

@@ -52,6 +52,9 @@ class Envelope(BaseModel):
     request_id: str | None = None
     actor: str | None = None
     payload: Any
+    # The trace context of the write (W3C Trace Context), present only while tracing is on (docs/tracing.md).
+    traceparent: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    tracestate: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json", by_alias=True))
