@@ -108,7 +108,8 @@ async def rebuild(
                 staged += len(page.items)
                 if progress:
                     progress(source, len(page.items))
-        return await projections.build_from_staged(conn, kinds_of_types(), zone)
+        await projections.build_from_staged(conn, kinds_of_types(), zone)
+        return await projections.swap_in(conn)
 
 
 @dataclass

@@ -94,9 +94,9 @@ async def copy_staged(conn: AsyncConnection, records: Iterable[tuple[Any, ...]])
     )
 
 
-async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], zone: str) -> int:
-    """Every projection computed from the staged log into a table of its own, then swapped in for the
-    current one in this transaction; returns how many events the new projections hold."""
+async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], zone: str) -> None:
+    """Every projection computed from the staged log into a table of its own (``<table>_next``), while
+    the current ones are still read."""
     for table in PROJECTION_TABLES:
         await conn.execute(text(f"DROP TABLE IF EXISTS metrics.{table}_next"))
         await conn.execute(text(f"CREATE TABLE metrics.{table}_next (LIKE metrics.{table} INCLUDING ALL)"))
@@ -109,6 +109,11 @@ async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], 
     }
     for statement in counting.REBUILD:
         await conn.execute(statement, {name: params[name] for name in statement.compile().params})
+
+
+async def swap_in(conn: AsyncConnection) -> int:
+    """The projections ``build_from_staged`` computed replace the current ones when this transaction commits
+    (readers wait for that moment only); returns how many events they hold."""
     for table in PROJECTION_TABLES:
         await _swap(conn, table)
     return int((await conn.execute(text("SELECT count(*) FROM metrics.processed_event"))).scalar_one())
