@@ -103,13 +103,33 @@ async def rebuild(
         await projections.stage(conn)
         staged = 0
         for source, client in logs.items():
-            async for page in read_log(client, page_size):
+            async for page in _read_ahead(read_log(client, page_size)):
                 await projections.copy_staged(conn, page.staged(staged))
                 staged += len(page.items)
                 if progress:
                     progress(source, len(page.items))
         await projections.build_from_staged(conn, kinds_of_types(), zone)
         return await projections.swap_in(conn)
+
+
+async def _read_ahead(pages: AsyncIterator[LogPage]) -> AsyncIterator[LogPage]:
+    """The pages, the next one read while the caller handles this one."""
+    queue: asyncio.Queue[LogPage | None] = asyncio.Queue(maxsize=1)
+
+    async def read() -> None:
+        try:
+            async for page in pages:
+                await queue.put(page)
+        finally:
+            await queue.put(None)  # the end, or a failure that awaiting the reader raises
+
+    reader = asyncio.create_task(read())
+    try:
+        while (page := await queue.get()) is not None:
+            yield page
+        await reader  # its failure, if it failed
+    finally:
+        reader.cancel()
 
 
 @dataclass

@@ -14,7 +14,7 @@ once deleted or never seen), ``parent`` a recommendation's audit's live state,
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 ALL_SQL = "'00000000-0000-0000-0000-000000000000'::uuid"
 """``contributions.ALL`` and ``contributions.NOWHERE``."""
@@ -228,27 +228,33 @@ REBUILD = (
         WHERE {IN_PROGRESS} ORDER BY id, (state->>'on')::date
         """
     ),
-    text(
-        f"""
-        INSERT INTO metrics.counter_daily_next (partnership_id, neighbourhood_id, metric, day, value)
-        SELECT k.partnership_id, k.neighbourhood_id, k.metric, k.day, sum(k.value)
-        FROM (
-            SELECT s.kind, CASE WHEN NOT s.deleted THEN s.state END AS state,
-                   CASE WHEN NOT pa.deleted THEN pa.state END AS parent, 1 AS sign
-            FROM metrics.subject_next AS s
-            LEFT JOIN metrics.subject_next AS pa ON s.kind = 'recommendation' AND pa.kind = 'audit'
-                AND pa.id = s.parent_id
-        ) AS c {CONTRIBUTION}
-        GROUP BY 1, 2, 3, 4 HAVING sum(k.value) <> 0 ORDER BY 1, 2, 3, 4
-        """
-    ),
-    text(
-        """
-        INSERT INTO metrics.counter_total_next (partnership_id, neighbourhood_id, metric, value)
-        SELECT partnership_id, neighbourhood_id, metric, sum(value) FROM metrics.counter_daily_next
-        GROUP BY 1, 2, 3 HAVING sum(value) <> 0
-        """
-    ),
 )
-"""The projections computed from the staged log, one aggregate each, into the ``<table>_next`` tables: the
-latest state of each record (of two alike, the first logged), the counters those states add up to."""
+"""The latest state of each record (of two alike, the first logged) and the first day each recommendation went
+in progress, computed from the staged log into the ``<table>_next`` tables, one aggregate each."""
+
+
+def counting_from(subjects: str, daily: str, totals: str) -> tuple[TextClause, TextClause]:
+    """The counters the latest states in table ``subjects`` add up to, into the empty tables ``daily`` and
+    ``totals``: one aggregate each."""
+    return (
+        text(
+            f"""
+            INSERT INTO {daily} (partnership_id, neighbourhood_id, metric, day, value)
+            SELECT k.partnership_id, k.neighbourhood_id, k.metric, k.day, sum(k.value)
+            FROM (
+                SELECT s.kind, CASE WHEN NOT s.deleted THEN s.state END AS state,
+                       CASE WHEN NOT pa.deleted THEN pa.state END AS parent, 1 AS sign
+                FROM {subjects} AS s
+                LEFT JOIN {subjects} AS pa ON s.kind = 'recommendation' AND pa.kind = 'audit' AND pa.id = s.parent_id
+            ) AS c {CONTRIBUTION}
+            GROUP BY 1, 2, 3, 4 HAVING sum(k.value) <> 0 ORDER BY 1, 2, 3, 4
+            """
+        ),
+        text(
+            f"""
+            INSERT INTO {totals} (partnership_id, neighbourhood_id, metric, value)
+            SELECT partnership_id, neighbourhood_id, metric, sum(value) FROM {daily}
+            GROUP BY 1, 2, 3 HAVING sum(value) <> 0
+            """
+        ),
+    )

@@ -97,6 +97,7 @@ async def copy_staged(conn: AsyncConnection, records: Iterable[tuple[Any, ...]])
 async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], zone: str) -> None:
     """Every projection computed from the staged log into a table of its own (``<table>_next``), while
     the current ones are still read."""
+    await conn.execute(text("SET LOCAL work_mem = '256MB'"))  # the sorts of the latest states, in memory
     for table in PROJECTION_TABLES:
         await conn.execute(text(f"DROP TABLE IF EXISTS metrics.{table}_next"))
         await conn.execute(text(f"CREATE TABLE metrics.{table}_next (LIKE metrics.{table} INCLUDING ALL)"))
@@ -107,7 +108,10 @@ async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], 
         "kind_deletes": [k.deletes for k in kinds],
         "zone": zone,
     }
-    for statement in counting.REBUILD:
+    counters = counting.counting_from(
+        "metrics.subject_next", "metrics.counter_daily_next", "metrics.counter_total_next"
+    )
+    for statement in (*counting.REBUILD, *counters):
         await conn.execute(statement, {name: params[name] for name in statement.compile().params})
 
 
