@@ -277,3 +277,30 @@ async def index_names(engine: AsyncEngine) -> set[tuple[str, str]]:
     async with engine.connect() as conn:
         rows = await conn.execute(text("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'metrics'"))
         return {(table, index) for table, index in rows}
+
+
+async def test_a_consumer_waiting_for_a_rebuild_applies_on_the_new_projections(
+    engine: AsyncEngine, clean: None
+) -> None:
+    events = audit_history(random.Random(3))
+    logged, later = events[: len(events) // 2], events[len(events) // 2 :]
+    async with engine.begin() as conn:  # the consumer's statements prepared on the current tables
+        await apply_events(conn, logged[:5], zone=ZONE)
+
+    async def consume() -> int:
+        async with engine.begin() as conn:
+            return await apply_events(conn, later, zone=ZONE)
+
+    log = [{"position": i + 1, "event": e.model_dump(mode="json", by_alias=True)} for i, e in enumerate(logged)]
+    async with engine.begin() as conn:
+        await projections.hold_writers(conn)
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.3)
+        assert not consumer.done()  # it waits for the rebuild
+        await projections.stage(conn)
+        await projections.copy_staged(conn, LogPage(log, len(log)).staged(0))
+        await projections.build_from_staged(conn, kinds_of_types(), ZONE)
+        await projections.swap_in(conn)
+    assert await consumer == len(later)
+    by_day, _, progress = await stored_totals(engine)
+    assert (by_day, progress) == documented_totals(events)
