@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.common import Figure
 from bench.servers import serving
 from services.metrics.totals.store.counting import counting_from
-from services.metrics.totals.store.projections import PROJECTION_TABLES
+from services.metrics.totals.store.projections import PROJECTION_TABLES, run_long
 from shared.settings import Settings
 
 READS = 300
@@ -78,11 +78,9 @@ async def write_applied(engine: AsyncEngine, events: int, zone: str) -> float:
         await conn.execute(text("SET LOCAL work_mem = '256MB'"))
         counters = counting_from("metrics.subject", "metrics.counter_daily", "metrics.counter_total")
         for statement in (*(text(sql) for sql in GENERATE), *counters):
-            await conn.execute(statement, {name: params[name] for name in statement.compile().params})
-    async with engine.connect() as conn:  # as autovacuum would, in a platform that got there over months
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in PROJECTION_TABLES:
-            await conn.execute(text(f"VACUUM ANALYZE metrics.{table}"))
+            await run_long(conn, statement, params)
+        for table in PROJECTION_TABLES:  # as autovacuum would, on a platform that got there over months
+            await run_long(conn, text(f"ANALYZE metrics.{table}"), {})
     return time.perf_counter() - start
 
 

@@ -12,12 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metrics.totals.store import counting
 
 PROJECTION_TABLES = ("processed_event", "subject", "recommendation_progress", "counter_total", "counter_daily")
+LONG_S = 6 * 3600.0
+"""How long one statement over a whole log may run (the engine's command timeout is for requests)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,16 @@ async def stage(conn: AsyncConnection) -> None:
 async def copy_staged(conn: AsyncConnection, records: Iterable[tuple[Any, ...]]) -> None:
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        counting.STAGING, records=records, columns=counting.STAGED_COLUMNS
+        counting.STAGING, records=records, columns=counting.STAGED_COLUMNS, timeout=LONG_S
     )
+
+
+async def run_long(conn: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> None:
+    """Run a statement that may take longer than the engine's command timeout: an aggregate over a whole log."""
+    compiled = statement.compile(dialect=conn.dialect)
+    raw = await conn.get_raw_connection()
+    args = [params[name] for name in compiled.positiontup or ()]
+    await raw.driver_connection.execute(str(compiled), *args, timeout=LONG_S)  # type: ignore[union-attr]
 
 
 async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], zone: str) -> None:
@@ -112,7 +122,7 @@ async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], 
         "metrics.subject_next", "metrics.counter_daily_next", "metrics.counter_total_next"
     )
     for statement in (*counting.REBUILD, *counters):
-        await conn.execute(statement, {name: params[name] for name in statement.compile().params})
+        await run_long(conn, statement, params)
 
 
 async def swap_in(conn: AsyncConnection) -> int:
