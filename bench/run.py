@@ -25,7 +25,7 @@ from typing import Any
 from bench.common import Figure
 from tests.servers import ScratchServers
 
-GROUPS = ("bus", "api", "platform", "replay", "import")
+GROUPS = ("bus", "api", "platform", "replay", "scale", "import")
 """The parts of a run, in the order they run."""
 ROOT = Path(__file__).parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -87,8 +87,8 @@ def print_table(figures: list[Figure], previous: dict[str, tuple[float | None, s
             print(f"{'':<4}{line}")
 
 
-async def measure(scale: float, only: set[str]) -> list[Figure]:
-    from bench import api, bus, replay, whole_platform
+async def measure(factor: float, only: set[str]) -> list[Figure]:
+    from bench import api, bus, replay, scale, whole_platform
     from cpted.platform import migrate
     from shared.bus.client import redis_client
     from shared.db.engine import dispose_engines, get_engine
@@ -101,13 +101,14 @@ async def measure(scale: float, only: set[str]) -> list[Figure]:
     try:
         key = await admin_key(engine)
         groups: dict[str, Callable[[], Awaitable[list[Figure]]]] = {
-            "bus": lambda: bus.figures(settings, engine, redis, int(50_000 * scale)),
+            "bus": lambda: bus.figures(settings, engine, redis, int(50_000 * factor)),
             "api": lambda: api.write_figures(key, ["uvicorn", "granian"]),
             # Before the replay, whose large log the platform's relay would otherwise publish.
-            "platform": lambda: whole_platform.figures(settings, engine, key, seconds=max(2.0, 5 * scale)),
-            "replay": lambda: replay.replay_figures(settings, engine, key, int(1_000_000 * scale)),
+            "platform": lambda: whole_platform.figures(settings, engine, key, seconds=max(2.0, 5 * factor)),
+            "replay": lambda: replay.replay_figures(settings, engine, key, int(1_000_000 * factor)),
+            "scale": lambda: scale.figures(settings, engine, key, int(10_000_000 * factor)),
             # Last: it works in a scratch database of its own, named through the environment.
-            "import": lambda: import_figures_of(int(1_000_000 * scale)),
+            "import": lambda: import_figures_of(int(1_000_000 * factor)),
         }
         for name in GROUPS:
             if only and name not in only:

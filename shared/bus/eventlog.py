@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
 
@@ -57,6 +58,7 @@ def event_log_router(table: Table, source: Source) -> APIRouter:
         gap_timeout = request.app.state.settings.log_gap_timeout_s
         page = await read_log(session, table, after, limit, gap_timeout)
         # The log is served as stored, unvalidated: it must show an event no reader can parse too.
-        return JSONResponse({"items": page.items, "next_after": page.next_after, "waiting": page.waiting})
+        body = {"items": page.items, "next_after": page.next_after, "waiting": page.waiting}
+        return Response(orjson.dumps(body), media_type="application/json")
 
     return router

@@ -1,8 +1,10 @@
 """Replaying the producers' event logs (``GET /v1/outbox``) into the projections.
 
-``rebuild`` starts from empty projections, in one transaction: readers see
-the old totals until the new ones are complete, and a consumer running
-meanwhile waits, then finds its events already applied.
+``rebuild`` COPYs every logged event into a staging table, computes each
+projection from it with one aggregate into a table of its own, and swaps
+those in for the current ones, all in one transaction: readers see the old
+totals until the new ones are complete, and a consumer running meanwhile
+waits, then finds its events already applied.
 
 ``reconcile`` applies every logged event the projections have not seen
 (events lost with a Redis failure, say), one page per transaction, and
@@ -21,11 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.applying import apply_and_enqueue
-from services.metrics.projection.projector import apply_events, clear_projections
+from services.metrics.projection.projector import kinds_of_types
+from services.metrics.totals.store import projections
 from shared.contracts.events import Envelope, parse_event
+from shared.contracts.events.envelope import UnknownEvent, registry
 
 Progress = Callable[[str, int], None]
 Logs = Mapping[str, httpx.AsyncClient]
@@ -50,6 +55,19 @@ class LogPage:
     def events(self) -> list[Envelope]:
         return [parse_event(item["event"]) for item in self.items]
 
+    def staged(self, first: int) -> list[tuple[object, ...]]:
+        """The events as rows of a rebuild's staging table, numbered on from ``first``; their payloads are
+        counted as logged (the producer validated them), an event of a type or version unknown here stops it."""
+        rows = []
+        for seq, item in enumerate(self.items, start=first):
+            event = item["event"]
+            if registry.get(event["type"], event.get("version", 1)) is None:
+                raise UnknownEvent(f"unknown event type {event['type']!r} version {event.get('version')!r}")
+            subject = uuid.UUID(event["subject_id"]), event["subject_version"]
+            payload = orjson.dumps(event["payload"]).decode()
+            rows.append((seq, uuid.UUID(event["id"]), event["type"], event.get("version", 1), *subject, payload))
+        return rows
+
 
 async def read_log(
     client: httpx.AsyncClient, page_size: int, *, after: int = 0, stop_when_waiting: bool = False
@@ -62,7 +80,7 @@ async def read_log(
     while True:
         response = await client.get("/v1/outbox", params={"limit": page_size, "after": after})
         response.raise_for_status()
-        body = response.json()
+        body = orjson.loads(response.content)
         items = body["items"]
         yield LogPage(items, int(items[-1]["position"]) if items else after)
         if body["waiting"]:  # an earlier event may still be committing: read on from where this page stopped
@@ -79,17 +97,39 @@ async def read_log(
 async def rebuild(
     engine: AsyncEngine, logs: Logs, *, zone: str, page_size: int = 2000, progress: Progress | None = None
 ) -> int:
-    """Replay every producer's log into empty projections; returns how many events were applied."""
-    applied = 0
+    """Replay every producer's log into new projections; returns how many events they hold."""
     async with engine.begin() as conn:
-        await clear_projections(conn)
+        await projections.hold_writers(conn)
+        await projections.stage(conn)
+        staged = 0
         for source, client in logs.items():
-            async for page in read_log(client, page_size):
-                events = page.events()
-                applied += await apply_events(conn, events, zone=zone, exclusive=True)
+            async for page in _read_ahead(read_log(client, page_size)):
+                await projections.copy_staged(conn, page.staged(staged))
+                staged += len(page.items)
                 if progress:
-                    progress(source, len(events))
-    return applied
+                    progress(source, len(page.items))
+        await projections.build_from_staged(conn, kinds_of_types(), zone)
+        return await projections.swap_in(conn)
+
+
+async def _read_ahead(pages: AsyncIterator[LogPage]) -> AsyncIterator[LogPage]:
+    """The pages, the next one read while the caller handles this one."""
+    queue: asyncio.Queue[LogPage | None] = asyncio.Queue(maxsize=1)
+
+    async def read() -> None:
+        try:
+            async for page in pages:
+                await queue.put(page)
+        finally:
+            await queue.put(None)  # the end, or a failure that awaiting the reader raises
+
+    reader = asyncio.create_task(read())
+    try:
+        while (page := await queue.get()) is not None:
+            yield page
+        await reader  # its failure, if it failed
+    finally:
+        reader.cancel()
 
 
 @dataclass

@@ -7,6 +7,11 @@ Each thing counted gets one key per partnership taking part and one key under
 counts once in the overall totals and once for each partnership.
 Totals are therefore a pure function of the latest state of every record,
 whatever order or how many times the events arrive.
+
+These functions state the rules; PostgreSQL carries them out, a batch or a
+whole log at a time (``totals/store/counting.py``), and
+``tests/integration/test_counting_sql.py`` checks the two agree. A change of
+rule is made in both, and that test says whether they still agree.
 """
 
 from __future__ import annotations

@@ -1,146 +1,159 @@
-"""The writes and reads of the projections, one set-based statement each (arrays via ``unnest``).
+"""The writes of the projections: a batch of events in two statements, a rebuild from a staged log.
 
-A batch of hundreds of events costs a handful of round trips whatever its size.
-Rows are written in key order so that concurrent consumers never deadlock.
+The counting itself is SQL (``counting.py``); this module hands it its inputs
+as arrays (via ``unnest``), and swaps a rebuild's tables in. Rows are written
+in key order so that concurrent consumers never deadlock.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.metrics.totals.domain.contributions import Key
+from services.metrics.totals.store import counting
 
-RECORD_PROCESSED = text(
-    """
-    INSERT INTO metrics.processed_event (id, type)
-    SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[]))
-    ON CONFLICT DO NOTHING RETURNING id
-    """
-)
-LOAD_STATES = text(
-    """
-    SELECT kind, id, version, parent_id, deleted, state FROM metrics.subject
-    WHERE (kind, id) IN (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:ids AS uuid[])))
-       OR (kind = 'recommendation' AND parent_id = ANY(CAST(:parents AS uuid[])))
-    """
-)
-WRITE_STATES = text(
-    """
-    INSERT INTO metrics.subject (kind, id, version, parent_id, deleted, state)
-    SELECT k, i, v, p, d, CAST(s AS jsonb) FROM unnest(
-        CAST(:kinds AS text[]), CAST(:ids AS uuid[]), CAST(:versions AS int[]),
-        CAST(:parents AS uuid[]), CAST(:deleted AS bool[]), CAST(:states AS text[])) AS u(k, i, v, p, d, s)
-    ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, parent_id = excluded.parent_id,
-        deleted = excluded.deleted, state = excluded.state
-    """
-)
-RECORD_PROGRESS = text(
-    """
-    INSERT INTO metrics.recommendation_progress (recommendation_id, audit_id, in_progress_on)
-    SELECT * FROM unnest(CAST(:recs AS uuid[]), CAST(:audits AS uuid[]), CAST(:days AS date[]))
-    ON CONFLICT (recommendation_id) DO UPDATE
-    SET in_progress_on = LEAST(recommendation_progress.in_progress_on, excluded.in_progress_on)
-    """
-)
-ADD_TOTALS = text(
-    """
-    INSERT INTO metrics.counter_total (partnership_id, neighbourhood_id, metric, value)
-    SELECT * FROM unnest(CAST(:ps AS uuid[]), CAST(:ns AS uuid[]), CAST(:ms AS text[]), CAST(:vs AS bigint[]))
-    ON CONFLICT (partnership_id, neighbourhood_id, metric) DO UPDATE SET value = counter_total.value + excluded.value
-    """
-)
-ADD_DAILY = text(
-    """
-    INSERT INTO metrics.counter_daily (partnership_id, neighbourhood_id, metric, day, value)
-    SELECT * FROM unnest(CAST(:ps AS uuid[]), CAST(:ns AS uuid[]), CAST(:ms AS text[]),
-                         CAST(:ds AS date[]), CAST(:vs AS bigint[]))
-    ON CONFLICT (partnership_id, neighbourhood_id, metric, day)
-    DO UPDATE SET value = counter_daily.value + excluded.value
-    """
-)
 PROJECTION_TABLES = ("processed_event", "subject", "recommendation_progress", "counter_total", "counter_daily")
+LONG_S = 6 * 3600.0
+"""How long one statement over a whole log may run (the engine's command timeout is for requests)."""
 
 
-async def record_processed(conn: AsyncConnection, ids_and_types: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
-    """Record event ids as applied; returns those not recorded before."""
-    ordered = sorted(ids_and_types)
-    result = await conn.execute(RECORD_PROCESSED, {"ids": [i for i, _ in ordered], "types": [t for _, t in ordered]})
-    return set(result.scalars().all())
+@dataclass(frozen=True)
+class Change:
+    """A new event about a record the projections follow."""
+
+    type: str
+    kind: str
+    subject_id: uuid.UUID
+    version: int
+    deleted: bool
+    state: str
+    """The record's state after the event (the payload), as JSON."""
 
 
-async def load_states(
-    conn: AsyncConnection, wanted: Iterable[tuple[str, uuid.UUID]], parents: Iterable[uuid.UUID]
-) -> Sequence[Any]:
-    """The stored states asked for, and every recommendation of the given audits."""
-    keys = sorted(wanted, key=str)
-    params = {"kinds": [k for k, _ in keys], "ids": [i for _, i in keys], "parents": list(parents)}
-    return (await conn.execute(LOAD_STATES, params)).all()
+async def record_processed(
+    conn: AsyncConnection, events: Sequence[tuple[uuid.UUID, str]], lock_keys: dict[uuid.UUID, str] | None
+) -> set[uuid.UUID]:
+    """Record ``(id, type)`` of events as applied; returns those not recorded before. With ``lock_keys``
+    (event id -> key), takes the transaction's advisory lock of each new event's key, in one order."""
+    ids = sorted({i: t for i, t in events}.items())
+    keys = lock_keys or {}
+    params = {
+        "ids": [i for i, _ in ids],
+        "types": [t for _, t in ids],
+        "lock": lock_keys is not None,
+        "lock_ids": list(keys),
+        "lock_keys": list(keys.values()),
+    }
+    return {row[0] for row in await conn.execute(counting.RECORD_AND_LOCK, params)}
 
 
-async def write_states(
-    conn: AsyncConnection, rows: Sequence[tuple[str, uuid.UUID, int, uuid.UUID | None, bool, str]]
-) -> None:
-    """Upsert ``(kind, id, version, parent_id, deleted, state_json)`` rows."""
-    if not rows:
-        return
-    ordered = sorted(rows, key=lambda r: (r[0], r[1]))
-    columns = list(zip(*ordered, strict=True))
-    names = ("kinds", "ids", "versions", "parents", "deleted", "states")
-    await conn.execute(WRITE_STATES, {name: list(values) for name, values in zip(names, columns, strict=True)})
+async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], zone: str) -> list[uuid.UUID]:
+    """Apply new events, in the order given; returns the neighbourhoods whose state changed."""
+    if not changes:
+        return []
+    params: dict[str, Any] = {
+        "types": [c.type for c in changes],
+        "kinds": [c.kind for c in changes],
+        "subjects": [c.subject_id for c in changes],
+        "versions": [c.version for c in changes],
+        "deleted": [c.deleted for c in changes],
+        "states": [c.state for c in changes],
+        "zone": zone,
+    }
+    return [row[0] for row in await conn.execute(counting.APPLY, params)]
 
 
-async def record_progress(conn: AsyncConnection, rows: Sequence[tuple[uuid.UUID, uuid.UUID, date]]) -> None:
-    """(recommendation, audit, day it went in progress): the earliest day of each recommendation is kept."""
-    earliest: dict[uuid.UUID, tuple[uuid.UUID, date]] = {}
-    for rec, audit, day in rows:
-        if rec not in earliest or day < earliest[rec][1]:
-            earliest[rec] = (audit, day)
-    if earliest:
-        recs = sorted(earliest)
-        await conn.execute(
-            RECORD_PROGRESS,
-            {"recs": recs, "audits": [earliest[r][0] for r in recs], "days": [earliest[r][1] for r in recs]},
-        )
+@dataclass(frozen=True)
+class KindOfType:
+    """What events of a ``(type, version)`` describe: a record of ``kind``, deleted by it or not."""
+
+    type: str
+    version: int
+    kind: str
+    deletes: bool
 
 
-async def add_to_counters(conn: AsyncConnection, deltas: Counter[Key]) -> None:
-    """Add the changes to the per-day counters and to the running totals."""
-    daily = sorted((k, v) for k, v in deltas.items() if v)
-    if not daily:
-        return
-    totals: Counter[tuple[uuid.UUID, uuid.UUID, str]] = Counter()
-    for key, count in daily:
-        totals[(key.partnership_id, key.neighbourhood_id, key.metric)] += count
-    total_rows = sorted((k, v) for k, v in totals.items() if v)
-    if total_rows:
-        await conn.execute(
-            ADD_TOTALS,
-            {
-                "ps": [k[0] for k, _ in total_rows],
-                "ns": [k[1] for k, _ in total_rows],
-                "ms": [k[2] for k, _ in total_rows],
-                "vs": [v for _, v in total_rows],
-            },
-        )
-    await conn.execute(
-        ADD_DAILY,
-        {
-            "ps": [k.partnership_id for k, _ in daily],
-            "ns": [k.neighbourhood_id for k, _ in daily],
-            "ms": [k.metric for k, _ in daily],
-            "ds": [k.day for k, _ in daily],
-            "vs": [v for _, v in daily],
-        },
+async def hold_writers(conn: AsyncConnection) -> None:
+    """Until this transaction ends, no one else writes the projections; everyone still reads them."""
+    tables = ", ".join(f"metrics.{t}" for t in PROJECTION_TABLES)
+    await conn.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
+
+
+async def stage(conn: AsyncConnection) -> None:
+    """The table a rebuild's logged events are COPYed into (``counting.STAGED_COLUMNS``), gone at commit."""
+    await conn.execute(counting.STAGE)
+
+
+async def copy_staged(conn: AsyncConnection, records: Iterable[tuple[Any, ...]]) -> None:
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        counting.STAGING, records=records, columns=counting.STAGED_COLUMNS, timeout=LONG_S
     )
 
 
-async def clear(conn: AsyncConnection) -> None:
-    """Empty every projection, for a rebuild from the producers' logs."""
-    await conn.execute(text(f"TRUNCATE {', '.join(f'metrics.{t}' for t in PROJECTION_TABLES)}"))
+async def run_long(conn: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> None:
+    """Run a statement that may take longer than the engine's command timeout: an aggregate over a whole log."""
+    compiled = statement.compile(dialect=conn.dialect)
+    raw = await conn.get_raw_connection()
+    args = [params[name] for name in compiled.positiontup or ()]
+    await raw.driver_connection.execute(str(compiled), *args, timeout=LONG_S)  # type: ignore[union-attr]
+
+
+async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], zone: str) -> None:
+    """Every projection computed from the staged log into a table of its own (``<table>_next``), while
+    the current ones are still read."""
+    await conn.execute(text("SET LOCAL work_mem = '256MB'"))  # the sorts of the latest states, in memory
+    for table in PROJECTION_TABLES:
+        await conn.execute(text(f"DROP TABLE IF EXISTS metrics.{table}_next"))
+        await conn.execute(text(f"CREATE TABLE metrics.{table}_next (LIKE metrics.{table} INCLUDING ALL)"))
+    params: dict[str, Any] = {
+        "kind_types": [k.type for k in kinds],
+        "kind_versions": [k.version for k in kinds],
+        "kind_names": [k.kind for k in kinds],
+        "kind_deletes": [k.deletes for k in kinds],
+        "zone": zone,
+    }
+    counters = counting.counting_from(
+        "metrics.subject_next", "metrics.counter_daily_next", "metrics.counter_total_next"
+    )
+    for statement in (*counting.REBUILD, *counters):
+        await run_long(conn, statement, params)
+
+
+async def swap_in(conn: AsyncConnection) -> int:
+    """The projections ``build_from_staged`` computed replace the current ones when this transaction commits
+    (readers wait for that moment only); returns how many events they hold."""
+    for table in PROJECTION_TABLES:
+        await _swap(conn, table)
+    return int((await conn.execute(text("SELECT count(*) FROM metrics.processed_event"))).scalar_one())
+
+
+async def _swap(conn: AsyncConnection, table: str) -> None:
+    """``<table>_next`` becomes ``<table>``, its indexes and constraints under the names the old one's had."""
+    indexes = text(
+        """
+        SELECT c.relname, pg_get_indexdef(i.indexrelid, k, true) AS col, k
+        FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+        CROSS JOIN LATERAL generate_series(1, i.indnkeyatts) AS k
+        WHERE i.indrelid = CAST(:table AS regclass) ORDER BY c.relname, k
+        """
+    )
+
+    async def shapes(name: str) -> dict[tuple[str, ...], str]:
+        by_index: dict[str, list[str]] = {}
+        for index, column, _ in await conn.execute(indexes, {"table": f"metrics.{name}"}):
+            by_index.setdefault(index, []).append(column)
+        return {tuple(columns): index for index, columns in by_index.items()}
+
+    old, new = await shapes(table), await shapes(f"{table}_next")
+    await conn.execute(text(f"DROP TABLE metrics.{table}"))
+    await conn.execute(text(f"ALTER TABLE metrics.{table}_next RENAME TO {table}"))
+    for columns, index in new.items():
+        if columns in old:  # renaming the index of a primary key renames the constraint too
+            await conn.execute(text(f'ALTER INDEX metrics."{index}" RENAME TO "{old[columns]}"'))
+    await conn.execute(text(f"ANALYZE metrics.{table}"))
