@@ -29,10 +29,12 @@ from tests.integration.test_bus import _consume_all, _consumer, _relay_all
 
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """Tracing on for the test, every finished span kept in memory."""
+def spans(engine: AsyncEngine) -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the test, every finished span kept in memory; the test's engine traced too, wherever an
+    earlier test left it."""
     exporter = InMemorySpanExporter()
     assert tracing.install("tests", get_settings(), exporter=exporter)
+    tracing.instrument_engine(engine)
     yield exporter
     tracing.uninstall()
 
