@@ -57,7 +57,7 @@ async def write_figures(key: str, servers: list[str], database_url: str) -> list
             )
             ours = await closed_loop(write, CONNECTIONS, SECONDS)
         if server == servers[0]:
-            limit = database_limit.transactions_per_s(database_url, audit_id, CONNECTIONS, SECONDS)
+            limit = await database_limit.transactions_per_s(database_url, audit_id, CONNECTIONS, SECONDS)
             figures.append(
                 Figure(
                     f"API write rps ({server}) vs the database's limit",

@@ -40,15 +40,16 @@ async def _last_write(url: str, audit_id: str) -> tuple[str, str, str]:
     return row["priority"], row["status"], row["envelope"]
 
 
-def transactions_per_s(url: str, audit_id: str, connections: int, seconds: int) -> float:
+async def transactions_per_s(url: str, audit_id: str, connections: int, seconds: int) -> float:
     """Committed write transactions per second pgbench reaches (prepared statements, no vacuum)."""
-    priority, status, envelope = asyncio.run(_last_write(url, audit_id))
-    pgbench = tool("pgbench", asyncio.run(server_major(url)))
+    priority, status, envelope = await _last_write(url, audit_id)
+    pgbench = tool("pgbench", await server_major(url))
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "write.sql"
         body = SCRIPT.format(audit_id=audit_id, priority=priority, status=status, envelope=envelope.replace("'", "''"))
         script.write_text(body)
-        run = subprocess.run(
+        run = await asyncio.to_thread(
+            subprocess.run,
             [str(pgbench), "-n", "-M", "prepared", "-c", str(connections), "-j", "2", "-T", str(seconds),
              "-f", str(script), plain_url(url)],
             capture_output=True, text=True, timeout=seconds + 60,
