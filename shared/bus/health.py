@@ -70,13 +70,18 @@ def platform_checks(settings: Settings) -> dict[str, Check]:
     return {"database": database, "redis": redis}
 
 
+def unavailable(exc: BaseException) -> str:
+    """How a failed readiness check reads, for every process: the kind of failure, never its message."""
+    return f"unavailable: {type(exc).__name__}"
+
+
 async def _run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
     async def one(check: Check) -> str:
         try:
             await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
             return "ok"
         except Exception as exc:
-            return f"unavailable: {type(exc).__name__}"
+            return unavailable(exc)
 
     results = await asyncio.gather(*(one(check) for check in checks.values()))
     return dict(zip(checks, results, strict=True))

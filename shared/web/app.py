@@ -19,6 +19,7 @@ from shared import tracing
 from shared.auth.keys import KeyVerifier
 from shared.auth.oidc import TokenVerifier
 from shared.bus.client import redis_client
+from shared.bus.health import unavailable
 from shared.bus.wake import Waker, wake_channel
 from shared.db.engine import get_engine, ping
 from shared.settings import get_settings
@@ -187,17 +188,17 @@ def create_service_app(
             await ping(request.app.state.engine)
             checks["database"] = "ok"
         except Exception as exc:
-            checks["database"] = f"unavailable: {type(exc).__name__}"
+            checks["database"] = unavailable(exc)
         try:
             await request.app.state.redis.ping()
             checks["redis"] = "ok"
         except Exception as exc:
-            checks["redis"] = f"unavailable: {type(exc).__name__}"
+            checks["redis"] = unavailable(exc)
         for check in readiness:
             try:
                 checks.update(await check(request.app))
             except Exception as exc:
-                checks[getattr(check, "__name__", "check")] = f"unavailable: {type(exc).__name__}"
+                checks[getattr(check, "__name__", "check")] = unavailable(exc)
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not-ready", "service": name, "checks": checks},
