@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +86,17 @@ class Leases:
         began = time.monotonic()
         try:
             self._members_seen = await self._members()
-        except RedisError as exc:
+        except (RedisError, RedisClusterException, OSError, AttributeError, TypeError) as exc:
+            # AttributeError, TypeError: redis-py 8.1 writing on a connection the peer reset (redis-py #4287)
             log.warning("consumer %s: the member set cannot be read (%s); dividing among the last seen", self.name, exc)
         mine = share(self.partitions, self._members_seen, self.name)
         wanted = sorted(set(self._held) | mine)  # held but no longer ours: kept until released
         results = await asyncio.gather(*(self._hold(p) for p in wanted), return_exceptions=True)
         for partition, held in zip(wanted, results, strict=True):
             if isinstance(held, BaseException):
-                if not isinstance(held, RedisError):
+                if not isinstance(held, Exception):
                     raise held
+                log.warning("consumer %s: the lease of %s not renewed (%r)", self.name, partition, held)
             elif held:
                 self._held[partition] = began + self.lease_ms / 1000
             else:

@@ -3,6 +3,7 @@ logs, reports them as lag, and re-applies them: no command to run."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.consumer import build_consumer, build_log_watch
-from services.metrics.projection.logwatch import LogWatch
+from services.metrics.projection.logwatch import STALLED_GRACES, LogWatch
 from shared.bus.consumer import StreamConsumer
 from shared.bus.relay import Relay
 from shared.db.engine import plain_url
@@ -115,6 +116,34 @@ async def test_events_that_never_reach_the_bus_are_applied_from_the_log_after_th
     assert await _relay_all(redis) == 4  # published late after all ...
     await _consume_all(consumer)
     assert (await _totals(metrics_api))["recommendations"] == 4  # ... and counted once
+
+
+async def test_events_the_bus_holds_but_no_consumer_applies_are_applied_from_the_log_once_stalled(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    grace_s = 0.2
+    consumer = build_consumer(get_settings(), engine, redis)
+    await _relay_all(redis)
+    await _consume_all(consumer)  # the world applied
+    await _recommend(audits_api, world, 3)
+    assert await _relay_all(redis) == 3  # on the bus, and no consumer reads it: a wedged consumer
+    watch = _watch(engine, redis, audits_api, grace_s=grace_s)
+    await watch.check_once()  # first seen unapplied
+    await asyncio.sleep(grace_s * 1.5)
+    await watch.check_once()  # past the grace, but the bus holds them: the consumers may be slow
+    assert (await _totals(metrics_api))["lag_events"] == 3
+    assert await _repaired(engine) == 0
+    await asyncio.sleep(grace_s * STALLED_GRACES)
+    await watch.check_once()  # still unapplied many graces later: the consumers are stalled
+    assert (await _totals(metrics_api))["recommendations"] == 3
+    assert await _repaired(engine) == 3
+    await _consume_all(consumer)  # the consumer comes back and delivers them ...
+    healed = await _totals(metrics_api)
+    assert (healed["recommendations"], healed["lag_events"]) == (3, 0)  # ... counted once
 
 
 async def test_an_event_that_cannot_be_applied_leaves_honest_lag_and_a_ready_service(

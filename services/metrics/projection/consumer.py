@@ -22,6 +22,10 @@ from shared.contracts.events.envelope import PRODUCERS, Source
 from shared.db.engine import get_engine
 from shared.settings import Settings, get_settings
 
+REDIS_TIMEOUT_S = 10.0
+"""No Redis answer within this (reads block 0.5 s at most) is a fault: the command fails and is retried, and a
+connection that will never answer cannot hold a reader, the leases or the log watch forever."""
+
 log = logging.getLogger(__name__)
 
 
@@ -86,7 +90,7 @@ async def run(
 ) -> None:
     settings = settings or get_settings()
     engine = get_engine(settings)
-    redis = redis_client(settings)
+    redis = redis_client(settings, socket_timeout=REDIS_TIMEOUT_S)
     async with AsyncExitStack() as stack:
         watch: LogWatch | None = None
         if settings.service_api_key:

@@ -12,8 +12,10 @@ position, at once when the bus shows it lost data (a stream or consumer group
 gone, the group's last delivered entry going backwards, a restarted Redis),
 or when an event has stayed unapplied for ``grace_s`` while the group has
 nothing left to deliver (an append-only-file that lost its last second, a
-relay that cannot publish). Applying is idempotent by event id, so an event
-the bus was only slow to deliver is never counted twice.
+relay that cannot publish), or for ``STALLED_GRACES`` times ``grace_s`` although
+the bus still holds it (consumers that stopped applying: a wedged connection, a
+bug). Applying is idempotent by event id, so an event the bus was only slow to
+deliver is never counted twice.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ REPAIRING = Gauge(
 MAX_PENDING = 100_000
 """Unapplied events remembered per producer; beyond, the log is read on in later rounds."""
 MAX_RETRY_S = 300.0
+STALLED_GRACES = 6
+"""An event still unapplied after this many graces is applied from the log even though the bus holds it."""
 
 
 @dataclass
@@ -169,7 +173,12 @@ class LogWatch:
         if seen is None or seen[0] != position:
             self._oldest_unapplied[source] = (position, now)
             return None
-        if now - seen[1] < self.grace_s or await self._bus_has_more(source):
+        waited = now - seen[1]
+        if waited < self.grace_s:
+            return None
+        if waited >= self.grace_s * STALLED_GRACES:  # the bus holds it, but nothing applies it
+            return f"log position {position} unapplied for {waited:.0f}s though the bus holds it: consumers stalled"
+        if await self._bus_has_more(source):
             return None
         return f"log position {position} unapplied for {self.grace_s:g}s with nothing left on the bus for it"
 
