@@ -4,14 +4,44 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from shared.auth.keys import Scope, issue_key
 from shared.db.engine import dispose_engines, get_engine, session_factory
 from shared.settings import Settings
-from tests.e2e.processes import Platform
+from tests.e2e.processes import LOGS, Platform
 from tests.servers import TestServers, free_port, fresh_database
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Where each process log stood when the test began, so a failure can show what the processes said."""
+    item.stash[_LOG_SIZES] = {path: path.stat().st_size for path in LOGS.glob("*.log")}
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed end-to-end test shows the warnings and errors its processes logged while it ran."""
+    report: pytest.TestReport = yield
+    if call.when == "call" and report.failed:
+        sizes = item.stash.get(_LOG_SIZES, {})
+        for path in sorted(LOGS.glob("*.log")):
+            with path.open("rb") as log:
+                log.seek(sizes.get(path, 0))
+                lines = [line for line in log.read().decode(errors="replace").splitlines() if _worth_showing(line)]
+            if lines:
+                report.sections.append((f"{path.name} (warnings and errors)", "\n".join(lines[-40:])))
+    return report
+
+
+def _worth_showing(line: str) -> bool:
+    return any(word in line for word in ('"level":"warning"', '"level":"error"', "Traceback", "ERROR", "WARNING"))
+
+
+_LOG_SIZES = pytest.StashKey[dict[Path, int]]()
 
 
 def _issue_key(database_url: str, scope: Scope) -> str:
