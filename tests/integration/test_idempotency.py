@@ -130,3 +130,47 @@ async def test_metrics_replays_a_batch_of_incidents(metrics_api: httpx.AsyncClie
     assert await _count(engine, "SELECT count(*) FROM metrics.crime_incident") == 3
     fewer = await metrics_api.post("/v1/crime-incidents", json=incidents[:1], headers={"Idempotency-Key": "batch"})
     assert fewer.status_code == 422
+
+
+async def test_metrics_racing_batches_of_incidents_with_one_key_all_get_the_first_answer(
+    metrics_api: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    incidents = [
+        {"source": "police", "external_id": f"r-{i}", "category": "theft", "occurred_at": "2026-03-01T12:00:00Z",
+         "location": {"type": "Point", "coordinates": [-83.0, 42.3]}}
+        for i in range(3)
+    ]  # fmt: skip
+    answers = await asyncio.gather(
+        *(
+            metrics_api.post("/v1/crime-incidents", json=incidents, headers={"Idempotency-Key": "race"})
+            for _ in range(6)
+        )
+    )
+    # One stores the batch; every racer gets its answer ("3 stored"), none a "nothing new" of its own.
+    assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
+    assert len({a.content for a in answers}) == 1
+    assert await _count(engine, "SELECT count(*) FROM metrics.crime_incident") == 3
+
+
+async def test_metrics_racing_category_map_versions_with_one_key_store_one(
+    metrics_api: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    current = (await metrics_api.get("/v1/evaluations/category-map")).json()
+    before = await _count(engine, "SELECT count(*) FROM metrics.category_map")
+    new_map = {
+        "replaces_version": current["version"],
+        "effective_from": "2026-01-01",
+        "note": "one change, sent by a client that retries",
+        "families": current["families"],
+        "categories": current["categories"],
+    }
+    answers = await asyncio.gather(
+        *(
+            metrics_api.post("/v1/evaluations/category-maps", json=new_map, headers={"Idempotency-Key": "map"})
+            for _ in range(4)
+        )
+    )
+    # Without the claim, the racers lost to the first with a 409 on replaces_version.
+    assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
+    assert {a.json()["version"] for a in answers} == {current["version"] + 1}
+    assert await _count(engine, "SELECT count(*) FROM metrics.category_map") == before + 1

@@ -190,6 +190,7 @@ async def redeliver(engine: AsyncEngine, principal: Principal, id_: uuid.UUID, d
         if not sub.enabled:
             raise InvalidField("the webhook is disabled: PATCH it with enabled: true first", field="path.webhook_id")
         row = await store.reopen(conn, delivery_id)
+        await take_claim(conn)
     await dispatch([Ticket(row.id, row.attempts)])
     return row
 

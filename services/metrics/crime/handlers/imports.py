@@ -23,6 +23,7 @@ from services.metrics.crime.domain.incidents import Row, RowError
 from services.metrics.crime.domain.placement import Locator
 from services.metrics.crime.handlers.ingest import FLUSH_ROWS, ImportReport, Ingest, OnError, Prepared
 from services.metrics.crime.store import incidents as store
+from shared.db.claims import take_claim
 
 __all__ = ["CsvOptions", "ImportReport", "OnError", "import_csv", "import_rows"]
 
@@ -111,6 +112,7 @@ async def _transaction(
         if report.on_error is OnError.reject and report.rejected:
             return
         await ingest.flush()
+        await take_claim(conn)  # an Idempotency-Key's claim commits with the incidents, or neither does
         await conn.commit()
         report.committed = True
         report.duplicates = report.rows - report.rejected - report.stored

@@ -24,6 +24,7 @@ from services.metrics.cswb.store import feeds as store
 from services.metrics.cswb.store import queries
 from services.metrics.evaluation.handlers import summary
 from shared.auth.keys import Principal, Scope
+from shared.db.claims import take_claim
 from shared.errors import NotFound
 
 EVALUATOR = Principal(uuid.UUID(int=0), "CSWB feed", Scope.reader)
@@ -127,4 +128,5 @@ async def redeliver(engine: AsyncEngine, cswb: CswbSettings, day: date) -> list[
         if found.body_removed_at is not None:
             raise NotFound(f"{removed(day, found.body_removed_at)}; build it again with `cpted cswb build`")
         await store.reset_deliveries(conn, day, found.revision, cswb.cswb_destinations, all_again=True)
+        await take_claim(conn)  # a repeat with the same Idempotency-Key does not deliver it a third time
     return await due(engine, cswb, day)

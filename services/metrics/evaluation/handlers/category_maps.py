@@ -11,6 +11,7 @@ from services.metrics.crime.domain.incidents import normalize_category
 from services.metrics.evaluation.domain.estimators.outcome_families import ALL, CategoryMap
 from services.metrics.evaluation.store import category_maps
 from shared.auth.keys import Principal
+from shared.db.claims import take_claim
 from shared.db.engine import once_per_session
 from shared.errors import Conflict, InvalidField, NotFound
 
@@ -79,6 +80,9 @@ async def create(
         )
     chosen = _categories(categories, families)
     await category_maps.lock(session)
+    # Before the version check: a repeat of this request (same Idempotency-Key) waits for the first one's answer
+    # instead of finding the version it made. The caller commits the claim with the version.
+    await take_claim(session)
     current = await category_maps.current(session)
     if replaces_version != current.version:
         raise Conflict(
