@@ -2,7 +2,8 @@
 
 ``up``: bytes flow both ways. ``starting``: new connections are told, in the
 server's own protocol, "the database system is starting up" (SQLSTATE 57P03),
-as a restarting PostgreSQL answers. ``down``: connections are refused.
+as a restarting PostgreSQL answers. ``down``: connections are refused. ``silent``: connections, open
+and new, stay open and nothing comes back, as from a server that hung.
 ``drop()`` closes every open connection, like a server going away.
 """
 
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tests.servers import free_port
 
-Mode = Literal["up", "starting", "down"]
+Mode = Literal["up", "starting", "down", "silent"]
 
 SSL_REQUEST = 80877103
 
@@ -75,7 +76,7 @@ class PgProxy:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
             self.upstream_ports.add(up_writer.get_extra_info("sockname")[1])
             self._writers.add(up_writer)
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
         except OSError:
             pass
         finally:
@@ -92,11 +93,12 @@ class PgProxy:
             await writer.drain()
             return
 
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        writer.close()
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if self.mode == "silent":
+                    continue  # swallowed: the other side waits for an answer that never comes
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()

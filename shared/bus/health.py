@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
 
 import asyncpg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -32,6 +33,7 @@ from shared.settings import Settings
 
 Check = Callable[[], Awaitable[object]]
 """Raises (or takes longer than ``CHECK_TIMEOUT_S``) when the server it checks cannot be used."""
+T = TypeVar("T")
 CHECK_TIMEOUT_S = 3.0
 
 
@@ -75,16 +77,41 @@ def unavailable(exc: BaseException) -> str:
     return f"unavailable: {type(exc).__name__}"
 
 
-async def _run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
+async def run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
+    """Every check at once, each given ``CHECK_TIMEOUT_S``: a hung dependency reads as unavailable, in time."""
+
     async def one(check: Check) -> str:
         try:
-            await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+            await within(check(), CHECK_TIMEOUT_S)
             return "ok"
         except Exception as exc:
             return unavailable(exc)
 
     results = await asyncio.gather(*(one(check) for check in checks.values()))
     return dict(zip(checks, results, strict=True))
+
+
+_abandoned: set[asyncio.Future[Any]] = set()
+
+
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``awaitable``'s result, or TimeoutError after ``seconds``, on time even when the awaitable does not stop
+    at once when cancelled (a driver whose server hung may spend its own long timeout closing the connection):
+    it is cancelled and left to end by itself."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        _abandoned.add(task)
+        task.add_done_callback(_forget)
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    return task.result()
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: the failure was reported as the timeout
 
 
 def serve_health(
@@ -100,7 +127,7 @@ def serve_health(
                                                    "last_beat_s": age})  # fmt: skip
             elif self.path == "/readyz":
                 found = {"heartbeat": "ok" if heartbeat.alive() else "stalled"}
-                found |= asyncio.run(_run_checks(checks or {}))
+                found |= asyncio.run(run_checks(checks or {}))
                 ready = all(v == "ok" for v in found.values())
                 self._json(200 if ready else 503, {"status": "ready" if ready else "not-ready", "service": name,
                                                    "checks": found})  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from shared import tracing
 from shared.auth.keys import KeyVerifier
 from shared.auth.oidc import TokenVerifier
 from shared.bus.client import redis_client
-from shared.bus.health import unavailable
+from shared.bus.health import CHECK_TIMEOUT_S, run_checks, unavailable, within
 from shared.bus.wake import Waker, wake_channel
 from shared.db.engine import get_engine, ping
 from shared.settings import get_settings
@@ -183,22 +184,23 @@ def create_service_app(
         responses={503: {"model": ReadyState, "description": "Not ready: see the checks; Retry-After says when"}},
     )
     async def readyz(request: Request) -> Response:
-        checks: dict[str, Any] = {}
-        try:
-            await ping(request.app.state.engine)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = unavailable(exc)
-        try:
-            await request.app.state.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = unavailable(exc)
-        for check in readiness:
+        state = request.app.state
+
+        async def database() -> None:
+            await ping(state.engine)
+
+        async def redis() -> None:
+            await state.redis.ping()
+
+        async def own(check: Any) -> dict[str, str]:
             try:
-                checks.update(await check(request.app))
+                return dict(await within(check(request.app), CHECK_TIMEOUT_S))
             except Exception as exc:
-                checks[getattr(check, "__name__", "check")] = unavailable(exc)
+                return {getattr(check, "__name__", "check"): unavailable(exc)}
+
+        checks: dict[str, Any] = await run_checks({"database": database, "redis": redis})
+        for found in await asyncio.gather(*(own(check) for check in readiness)):
+            checks.update(found)
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not-ready", "service": name, "checks": checks},

@@ -137,6 +137,21 @@ async def test_with_redis_down_the_bus_routes_are_503_and_totals_still_answer(
         assert ready.json()["checks"]["redis"].startswith("unavailable")
 
 
+async def test_a_database_that_hangs_makes_readyz_answer_not_ready_in_time(
+    engine: AsyncEngine, clean: None, proxy: PgProxy
+) -> None:
+    from services.audits.app import create_app
+
+    async for api in client_for(create_app(), await new_key(engine, Scope.admin)):
+        assert (await api.get("/readyz")).status_code == 200
+        await proxy.set_mode("silent")
+        # Each check has a few seconds; before, a hung database held the probe for the driver's 60 s timeout.
+        ready = await asyncio.wait_for(api.get("/readyz"), 30)
+        assert ready.status_code == 503 and ready.headers["retry-after"]
+        assert ready.json()["checks"] == {"database": "unavailable: TimeoutError", "redis": "ok"}
+        await proxy.set_mode("up")
+
+
 async def test_a_503_from_the_audits_service_reaches_the_events_client_with_retry_after(
     engine: AsyncEngine, clean: None, settings: Settings
 ) -> None:
