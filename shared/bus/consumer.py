@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,8 +81,11 @@ class StreamConsumer:
         on_bus_lost: BusLost | None = None,
         heartbeat: Callable[[], None] | None = None,
         leases: Leases | None = None,
+        stuck_after_s: float = 120.0,
     ) -> None:
-        """``leases``: divide ``streams`` (partitions) among the group's live consumers; None: read them all."""
+        """``leases``: divide ``streams`` (partitions) among the group's live consumers; None: read them all.
+        ``stuck_after_s``: a reader that has not come round for this long (every step of a round is bounded by a
+        timeout far shorter) is stuck, and the consumer stops saying it is alive, to be restarted."""
         self.redis = redis
         self.streams = list(streams)
         self.group = group
@@ -100,6 +103,7 @@ class StreamConsumer:
         self.heartbeat = heartbeat
         self.leases = leases
         self._readers: dict[str, _Reader] = {}
+        self.stuck_after_s = stuck_after_s
 
     @property
     def reading(self) -> list[str]:
@@ -135,8 +139,11 @@ class StreamConsumer:
                     every_s = backoff
                     backoff = min(backoff * 2, 5.0)
                 await self._steer(wanted, stop)
-                if not self._readers:
-                    self._beat()  # nothing to read is no reason to be restarted
+                stuck = self.stuck()
+                if stuck:
+                    log.error("consumer %s: no round for %gs on %s; not alive", self.name, self.stuck_after_s, stuck)
+                else:
+                    self._beat()  # reading, or nothing to read, which is no reason to be restarted either
                 await wait_for_any(every_s, stop)
                 every_s = self.leases.renew_every_s if self.leases else 1.0
         finally:
@@ -146,6 +153,11 @@ class StreamConsumer:
             self._readers.clear()
             if self.leases:
                 await self.leases.release_all()
+
+    def stuck(self) -> list[str]:
+        """The streams whose reader has not come round for ``stuck_after_s``."""
+        now = time.monotonic()
+        return sorted(s for s, r in self._readers.items() if now - r.came_round > self.stuck_after_s)
 
     async def _assigned(self) -> set[str]:
         if self.leases is None:
@@ -165,13 +177,15 @@ class StreamConsumer:
                     await self.leases.release(stream)
         for stream in sorted(wanted - set(self._readers)):
             leave = asyncio.Event()
-            task = asyncio.create_task(self._read_stream(stream, stop, leave), name=f"{self.name} {stream}")
-            self._readers[stream] = _Reader(task, leave)
+            reader = _Reader(leave)
+            reader.task = asyncio.create_task(self._read_stream(stream, stop, reader), name=f"{self.name} {stream}")
+            self._readers[stream] = reader
             log.info("consumer %s reads %s", self.name, stream)
 
-    async def _read_stream(self, stream: str, stop: asyncio.Event, leave: asyncio.Event) -> None:
-        backoff, started, last_claim = 0.2, False, time.monotonic()
+    async def _read_stream(self, stream: str, stop: asyncio.Event, reader: _Reader) -> None:
+        backoff, started, last_claim, leave = 0.2, False, time.monotonic(), reader.leave
         while not (stop.is_set() or leave.is_set()):
+            reader.came_round = time.monotonic()
             try:
                 if not started:
                     await self._ensure_group(stream)
@@ -185,11 +199,9 @@ class StreamConsumer:
                 )
                 for name, messages in response or []:
                     await self.process(_entries(name, messages))
-                self._beat()
                 backoff = 0.2
-            except Exception as exc:
+            except Exception as exc:  # waiting for Redis or the database comes round too: a restart would not help
                 started = False
-                self._beat()  # alive, waiting for Redis or the database: a restart would not help
                 self._report(exc, [stream], backoff)
                 await wait_for_any(backoff, stop, leave)
                 backoff = min(backoff * 2, 5.0)
@@ -364,9 +376,11 @@ async def _stream_lag(redis: Any, stream: str, group: str) -> int:
 
 @dataclass
 class _Reader:
-    task: asyncio.Task[None]
     leave: asyncio.Event
     """Set: finish the batch in hand and stop reading the stream."""
+    task: asyncio.Task[None] = field(init=False)
+    came_round: float = field(default_factory=time.monotonic)
+    """When the reader last began a round (read, apply, acknowledge)."""
 
 
 def _entries(stream: bytes | str, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Entry]:

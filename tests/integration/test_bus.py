@@ -314,3 +314,35 @@ async def test_a_burst_of_commits_wakes_the_relays_with_a_few_messages_and_the_l
     waker.wake()  # ...when another commit lands: it may be invisible to a relay woken by the first
     assert await received() == 2
     await listener.aclose()
+
+
+async def test_a_reader_stuck_in_its_round_stops_the_consumer_saying_it_is_alive(redis: Redis) -> None:
+    settings = get_settings()
+    stuck_stream, flowing_stream = settings.stream("audits"), settings.stream("events")
+    hanging = uuid.uuid4()
+    await redis.xadd(stuck_stream, {"event": factories_event(hanging).to_json()})
+    await redis.xadd(flowing_stream, {"event": factories_event(uuid.uuid4()).to_json()})
+    hang, beats = asyncio.Event(), []
+
+    async def handler(events: Sequence[Envelope]) -> None:
+        if any(e.id == hanging for e in events):
+            await hang.wait()  # an apply that never returns
+
+    consumer = StreamConsumer(
+        redis, [stuck_stream, flowing_stream], "metrics", "stuck", handler, settings.dead_letter_stream,
+        heartbeat=lambda: beats.append(1), stuck_after_s=1.0, block_ms=50,
+    )  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.sleep(0.5)
+        assert beats  # alive while the round is young
+        await asyncio.sleep(2.0)
+        assert consumer.stuck() == [stuck_stream]  # the other stream's reader goes round and round
+        before = len(beats)
+        await asyncio.sleep(1.5)
+        assert len(beats) == before  # no beat while one reader is stuck: the probe fails, the process restarts
+    finally:
+        hang.set()
+        stop.set()
+        await asyncio.wait_for(running, 10)
