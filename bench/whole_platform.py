@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.api import _setup
@@ -87,6 +88,36 @@ def running(settings: Settings, service_key: str) -> Iterator[Platform]:
             platform.stop()
 
 
+def cpu_seconds(platform: Platform) -> dict[str, float]:
+    """CPU seconds used so far by each platform process (with its worker processes), PostgreSQL and Redis (every
+    process of the servers on this machine) and this load generator."""
+    used: Counter[str] = Counter()
+
+    def add(name: str, process: psutil.Process) -> None:
+        with suppress(psutil.Error):
+            times = process.cpu_times()
+            used[name] += times.user + times.system
+
+    for child in platform.procs:
+        if child.process is not None and child.alive():
+            with suppress(psutil.Error):
+                root = psutil.Process(child.process.pid)
+                for process in [root, *root.children(recursive=True)]:
+                    add(child.name, process)
+    for process in psutil.process_iter(["name"]):
+        name = process.info["name"] or ""
+        if name.startswith(("postgres", "redis-server")):
+            add(name.split()[0].split(":")[0], process)
+    add("load generator", psutil.Process())
+    return dict(used)
+
+
+def cpu_shares(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """Each process's CPU over ``seconds``, in % of one core, busiest first."""
+    shares = {name: (after[name] - before.get(name, 0.0)) / seconds * 100 for name in after}
+    return ", ".join(f"{name} {share:.0f}%" for name, share in sorted(shares.items(), key=lambda kv: -kv[1]))
+
+
 def _dead(platform: Platform) -> list[str]:
     return [child.name for child in platform.procs if not child.alive()]
 
@@ -135,14 +166,18 @@ async def step(platform: Platform, totals: Totals, traffic: Traffic, rate: float
                 all_seen.set()
 
     watcher = asyncio.ensure_future(watch())
+    cpu_before, began = cpu_seconds(platform), time.perf_counter()
     ran.append(run := await open_loop(traffic.pick, rate, seconds))
+    cpu = cpu_shares(cpu_before, cpu_seconds(platform), time.perf_counter() - began)
     with suppress(TimeoutError):
         await asyncio.wait_for(all_seen.wait(), SEEN_WITHIN_S)
     all_seen.set()
     await watcher
-    return _step_figure(
+    figure = _step_figure(
         traffic, rate, run, before, seen, totals.failures + Counter(f"{name} died" for name in _dead(platform))
     )
+    figure.note += f"; CPU (% of one core, of 2): {cpu}"
+    return figure
 
 
 def _all_seen(run: Run, traffic: Traffic, before: dict[str, Any], seen: list[tuple[float, dict[str, Any]]]) -> bool:
