@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shared.auth.keys import CurrentKey, Scope, api_key, hold_key, issue_key, revoke_key
 from shared.contracts.fields import Input, Moment, Name, Output
+from shared.db.claims import take_claim
 from shared.errors import InvalidField, NotFound
 from shared.web.http import SessionDep
 from shared.web.pagination import CursorDep, Page, paginate
@@ -51,6 +52,7 @@ async def create_key(body: KeyCreate, session: SessionDep, principal: CurrentKey
     issued = await issue_key(
         session, name=body.name, scope=body.scope, partnership_ids=body.partnership_ids, expires_at=body.expires_at
     )
+    await take_claim(session)  # an Idempotency-Key's repeats cannot make a second key
     await session.commit()
     row = (await session.execute(select(api_key).where(api_key.c.id == issued.id))).one()
     response.headers["Location"] = f"/v1/keys/{issued.id}"

@@ -15,6 +15,10 @@ must take the claim again, which fails and rolls it back. What it can do is
 replay: a create whose record exists answers with that record, so when the
 body named no ``id`` the re-run names the record the claimed change was
 about (stored on the claim in the same transaction).
+
+An answer marked ``Cache-Control: no-store`` (a new API key's plaintext, shown
+once) is never kept: repeats get a 409 saying the change was made, with its
+``Location``, and the secret is nowhere but in the first answer.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db.claims import Claim, current_claim
-from shared.errors import infrastructure_fault
+from shared.errors import PROBLEM_BASE, PROBLEM_JSON, infrastructure_fault
 from shared.web.middleware import send_problem
 
 log = logging.getLogger(__name__)
@@ -168,6 +172,7 @@ class _Captured:
         self.messages: list[Message] = []
         self.status = 500
         self.headers: dict[str, str] = {}
+        self.no_store = False
         self.body = b""
         self.replayed = False
 
@@ -175,6 +180,9 @@ class _Captured:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.headers = {k.decode(): v.decode() for k, v in message.get("headers", []) if k.lower() in KEPT_HEADERS}
+            self.no_store = any(
+                k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in message.get("headers", [])
+            )
         elif message["type"] == "http.response.body":
             self.body += message.get("body", b"")
         self.messages.append(message)
@@ -214,8 +222,24 @@ async def _store_answer(engine: AsyncEngine, claim: Claim, answer: _Captured) ->
         log.warning("the answer of an Idempotency-Key was not stored (%s); a repeat will recover it", exc)
 
 
+def _kept(answer: _Captured) -> dict[str, Any]:
+    """What repeats get: the answer, or for one that must not be stored, a 409 pointing at what was made."""
+    if not answer.no_store:
+        return {"status": answer.status, "headers": answer.headers, "body": answer.body}
+    location = answer.headers.get("location")
+    problem = {
+        "type": f"{PROBLEM_BASE}idempotency-answer-not-kept",
+        "title": "Answer not kept",
+        "status": 409,
+        "detail": "the request with this Idempotency-Key was applied; its answer held a secret that is shown once "
+        "only and was not kept" + (f": read {location} for the record" if location else ""),
+    }
+    headers = {"content-type": PROBLEM_JSON} | ({"location": location} if location else {})
+    return {"status": 409, "headers": headers, "body": orjson.dumps(problem)}
+
+
 async def _store(engine: AsyncEngine, claim: Claim, answer: _Captured) -> None:
-    values = {"status": answer.status, "headers": answer.headers, "body": answer.body}
+    values = _kept(answer)
     async with AsyncSession(engine) as session:
         if claim.taken or claim.recovering:
             table = claim.table

@@ -174,3 +174,25 @@ async def test_metrics_racing_category_map_versions_with_one_key_store_one(
     assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
     assert {a.json()["version"] for a in answers} == {current["version"] + 1}
     assert await _count(engine, "SELECT count(*) FROM metrics.category_map") == before + 1
+
+
+async def test_a_new_keys_plaintext_is_never_kept_for_repeats_and_repeats_make_no_second_key(
+    audits_api: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    body = {"name": "retried by a script", "scope": "reader"}
+    answers = await asyncio.gather(
+        *(audits_api.post("/v1/keys", json=body, headers={"Idempotency-Key": "new-key"}) for _ in range(4))
+    )
+    made = [a for a in answers if a.status_code == 201]
+    assert len(made) == 1, [a.text for a in answers]  # one key, its plaintext shown once
+    plaintext, location = made[0].json()["key"], made[0].headers["location"]
+    for repeat in [a for a in answers if a.status_code != 201] + [
+        await audits_api.post("/v1/keys", json=body, headers={"Idempotency-Key": "new-key"})
+    ]:
+        assert repeat.status_code == 409 and repeat.headers["content-type"] == "application/problem+json"
+        assert repeat.json()["type"].endswith("/idempotency-answer-not-kept")
+        assert repeat.headers["location"] == location and plaintext not in repeat.text
+    assert await _count(engine, "SELECT count(*) FROM auth.api_key WHERE name = 'retried by a script'") == 1
+    stored = "SELECT count(*) FROM audits.idempotency_key WHERE position('{}' in convert_from(body, 'UTF8')) > 0"
+    kept = await _count(engine, stored.format(plaintext))
+    assert kept == 0  # the secret is nowhere in the database but as its hash
