@@ -9,11 +9,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.consumer import build_consumer
 from shared.bus.consumer import StreamConsumer, lag
+from shared.bus.partitions import partition_of
 from shared.bus.relay import Relay
 from shared.bus.wake import Waker, wake_channel
 from shared.contracts.events import Envelope
@@ -314,3 +316,25 @@ async def test_a_burst_of_commits_wakes_the_relays_with_a_few_messages_and_the_l
     waker.wake()  # ...when another commit lands: it may be invisible to a relay woken by the first
     assert await received() == 2
     await listener.aclose()
+
+
+async def test_with_partitions_each_event_goes_to_its_partition_in_the_outbox_order(
+    audits_api: httpx.AsyncClient, world: dict[str, Any], redis: Redis
+) -> None:
+    await _scenario(audits_api, world)
+    settings = get_settings()
+    partitions = settings.model_copy(update={"stream_partitions": 4}).streams("audits")
+    relay = Relay(settings.resolved_database_url(), redis, "audits", settings.stream("audits"), batch=3,
+                  partitions=partitions)  # fmt: skip
+    conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
+    try:
+        assert await relay.drain(conn) == 14  # in 5 batches
+        rows = await conn.fetch("SELECT envelope::text AS e FROM audits.outbox ORDER BY position")
+        assert await conn.fetchval("SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == 0
+    finally:
+        await conn.close()
+    outbox = [orjson.loads(row["e"]) for row in rows]
+    for n, stream in enumerate(partitions):
+        published = [orjson.loads(fields[b"event"]) for _, fields in await redis.xrange(stream)]
+        assert [e["id"] for e in published] == [e["id"] for e in outbox if partition_of(e, 4) == n]
+    assert len({partition_of(e, 4) for e in outbox}) > 1  # the scenario spans partitions
