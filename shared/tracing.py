@@ -244,22 +244,26 @@ def _creating(tracer: trace.Tracer, schema: str, envelopes: Sequence[dict[str, A
         yield span
 
 
-def publishing(stream: str, rows: Sequence[Mapping[str, Any]]) -> AbstractContextManager[list[Any]]:
-    """Around the XADD of a batch of outbox rows: gives the envelopes to publish, each row's own when off.
+def publishing(
+    stream: str, texts: Sequence[str], parsed: Sequence[dict[str, Any]] | None = None
+) -> AbstractContextManager[list[Any]]:
+    """Around the XADD of a batch of outbox rows' envelopes (``texts``, as stored; ``parsed``, the same
+    envelopes parsed, when the caller has them): gives the envelopes to publish, the texts when off.
 
     On: a ``publish`` span per write (per trace context the rows carry), a child of the write's context, and
     each envelope stamped with its publish span's context, so that the consumer's span follows the relay's."""
     if _on is None:
-        return nullcontext([row["envelope"] for row in rows])
-    return _publishing(_on.tracer, stream, rows)
+        return nullcontext(list(texts))
+    return _publishing(_on.tracer, stream, texts, parsed)
 
 
 @contextmanager
-def _publishing(tracer: trace.Tracer, stream: str, rows: Sequence[Mapping[str, Any]]) -> Iterator[list[Any]]:
-    envelopes: list[Any] = [row["envelope"] for row in rows]
+def _publishing(
+    tracer: trace.Tracer, stream: str, texts: Sequence[str], parsed: Sequence[dict[str, Any]] | None
+) -> Iterator[list[Any]]:
+    envelopes: list[Any] = list(texts)
     writes: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
-    for i, text in enumerate(envelopes):
-        envelope = orjson.loads(text)
+    for i, envelope in enumerate(parsed if parsed is not None else map(orjson.loads, texts)):
         if envelope.get("traceparent"):
             writes.setdefault(_key(envelope), []).append((i, envelope))
     spans = []
@@ -269,8 +273,7 @@ def _publishing(tracer: trace.Tracer, stream: str, rows: Sequence[Mapping[str, A
         span = tracer.start_span(f"publish {stream}", parent, kind=SpanKind.PRODUCER, attributes=attributes)
         carrier = _carrier(span)
         for i, envelope in stamped:
-            envelope.update(carrier)
-            envelopes[i] = orjson.dumps(envelope)
+            envelopes[i] = orjson.dumps(envelope | carrier)
         spans.append(span)
     with _ending(spans):
         yield envelopes

@@ -1,8 +1,10 @@
 """The outbox relay: publishes committed outbox rows to a Redis stream, in order.
 
-With partitions, each row goes to its partition's stream (``shared.bus.partitions``), in one pipeline:
-on a Redis Cluster the client sends each node its partitions' entries in the order they were added,
-so each partition keeps the outbox's order.
+A batch goes out as one command per stream (``XADDS``, a script that adds the stream's entries in the
+order given), all in one pipeline: a command of 500 entries costs the client a fraction of what 500
+XADDs cost it. With partitions, each row goes to its partition's stream (``shared.bus.partitions``); a
+partition is one key, so on a Redis Cluster each command touches one hash slot, and each partition keeps
+the outbox's order. An envelope is parsed only when its partition or tracing needs it, and then once.
 
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays can run over
 one outbox; a row's mark as published is committed only after Redis accepted
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -32,6 +35,14 @@ from shared.clock import wait_for_any
 from shared.db.engine import plain_url
 
 log = logging.getLogger(__name__)
+
+XADDS = """
+for i = 1, #ARGV do
+    redis.call('XADD', KEYS[1], '*', 'event', ARGV[i])
+end
+return #ARGV
+"""
+"""Add each argument, in order, to the stream KEYS[1] as an entry whose field ``event`` is the envelope."""
 
 
 class Relay:
@@ -62,21 +73,31 @@ class Relay:
     async def publish_once(self, conn: asyncpg.Connection) -> int:
         """Publish one batch; returns how many rows went out."""
         async with conn.transaction():
-            rows = sorted(await conn.fetch(self._claim_sql, self.batch), key=lambda row: row["position"])
+            await conn.execute(CLAIM_SETTINGS)
+            rows = await conn.fetch(self._claim_sql, self.batch)
             if not rows:
                 return 0
-            async with self.redis.pipeline(transaction=False) as pipe:
-                with tracing.publishing(self.stream, rows) as envelopes:  # the rows' envelopes, traced when on
-                    for row, envelope in zip(rows, envelopes, strict=True):
-                        pipe.xadd(self._partition(row["envelope"]), {"event": envelope})
+            rows.sort(key=_POSITION)
+            texts: list[str] = [row[1] for row in rows]
+            count = len(self.partitions)
+            parsed = [orjson.loads(text) for text in texts] if count > 1 or tracing.enabled() else None
+            keys = [partition_of(envelope, count) for envelope in parsed] if parsed and count > 1 else None
+            with tracing.publishing(self.stream, texts, parsed) as envelopes:  # traced copies when on
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for stream, entries in self._by_stream(envelopes, keys).items():
+                        pipe.eval(XADDS, 1, stream, *entries)
                     await pipe.execute()
         self.published += len(rows)
         return len(rows)
 
-    def _partition(self, envelope: str) -> str:
-        if len(self.partitions) == 1:
-            return self.partitions[0]
-        return self.partitions[partition_of(orjson.loads(envelope), len(self.partitions))]
+    def _by_stream(self, envelopes: Sequence[Any], partitions: Sequence[int] | None) -> dict[str, list[Any]]:
+        """Each stream's envelopes, in the batch's order."""
+        if partitions is None:
+            return {self.partitions[0]: list(envelopes)}
+        streams: dict[str, list[Any]] = {}
+        for partition, envelope in zip(partitions, envelopes, strict=True):
+            streams.setdefault(self.partitions[partition], []).append(envelope)
+        return streams
 
     async def drain(self, conn: asyncpg.Connection) -> int:
         total = 0
@@ -117,6 +138,18 @@ class Relay:
             listening.cancel()
             await wakes.aclose()
             await conn.close(timeout=5)
+
+
+_POSITION = itemgetter(0)
+
+CLAIM_SETTINGS = "SET LOCAL enable_bitmapscan = off; SET LOCAL synchronous_commit = off"
+"""For the claim's transaction, in one round trip:
+
+- the pending rows are read in order from the partial index, no more than a batch. Without statistics for a
+  backlog (an outbox filled since its last ANALYZE, as after an outage), the planner takes it for a few rows
+  and reads and sorts all of them, for every batch: a bitmap scan;
+- the commit does not wait for its WAL to reach the disk: a database crash can only lose marks, whose rows
+  then go out again, as after a relay crash between XADD and commit."""
 
 
 def _claim_statement(schema: str) -> str:

@@ -9,11 +9,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.consumer import build_consumer
 from shared.bus.consumer import StreamConsumer, lag
+from shared.bus.partitions import partition_of
 from shared.bus.relay import Relay
 from shared.bus.wake import Waker, wake_channel
 from shared.contracts.events import Envelope
@@ -346,3 +348,27 @@ async def test_a_reader_stuck_in_its_round_stops_the_consumer_saying_it_is_alive
         hang.set()
         stop.set()
         await asyncio.wait_for(running, 10)
+
+
+async def test_with_partitions_each_event_goes_to_its_partition_in_the_outbox_order(
+    audits_api: httpx.AsyncClient, world: dict[str, Any], redis: Redis
+) -> None:
+    await _scenario(audits_api, world)
+    for _ in range(6):  # each placed by its own id: the events span partitions
+        assert (await audits_api.post("/v1/neighbourhoods", json=factories.neighbourhood())).status_code == 201
+    settings = get_settings()
+    partitions = settings.model_copy(update={"stream_partitions": 4}).streams("audits")
+    relay = Relay(settings.resolved_database_url(), redis, "audits", settings.stream("audits"), batch=3,
+                  partitions=partitions)  # fmt: skip
+    conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
+    try:
+        assert await relay.drain(conn) == 20  # in 7 batches
+        rows = await conn.fetch("SELECT envelope::text AS e FROM audits.outbox ORDER BY position")
+        assert await conn.fetchval("SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == 0
+    finally:
+        await conn.close()
+    outbox = [orjson.loads(row["e"]) for row in rows]
+    for n, stream in enumerate(partitions):
+        published = [orjson.loads(fields[b"event"]) for _, fields in await redis.xrange(stream)]
+        assert [e["id"] for e in published] == [e["id"] for e in outbox if partition_of(e, 4) == n]
+    assert len({partition_of(e, 4) for e in outbox}) > 1
