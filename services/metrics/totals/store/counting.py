@@ -187,16 +187,25 @@ of each record moves forward, and the counters change by what the records count 
 before. Returns the neighbourhoods whose state changed."""
 
 STAGING = "rebuild_log"
+_EVENT = "line->'event'"
 STAGE = text(
     f"""
     CREATE TEMP TABLE {STAGING} (
-        seq bigint NOT NULL, id uuid NOT NULL, type text NOT NULL, version int NOT NULL,
-        subject_id uuid NOT NULL, subject_version int NOT NULL, payload jsonb NOT NULL
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        line jsonb NOT NULL,
+        id uuid NOT NULL GENERATED ALWAYS AS (({_EVENT}->>'id')::uuid) STORED,
+        type text NOT NULL GENERATED ALWAYS AS ({_EVENT}->>'type') STORED,
+        version int NOT NULL GENERATED ALWAYS AS (coalesce(({_EVENT}->>'version')::int, 1)) STORED,
+        subject_id uuid NOT NULL GENERATED ALWAYS AS (({_EVENT}->>'subject_id')::uuid) STORED,
+        subject_version int NOT NULL GENERATED ALWAYS AS (({_EVENT}->>'subject_version')::int) STORED
     ) ON COMMIT DROP
     """
 )
-"""The logged events of a rebuild, in log order (``seq``), COPYed in page by page."""
-STAGED_COLUMNS = ("seq", "id", "type", "version", "subject_id", "subject_version", "payload")
+"""The logged events of a rebuild: each line of the event log (``{"position": ..., "event": ...}``) COPYed in
+as it was read, numbered in log order (``seq``); the fields the aggregates read are taken out once, on the way in."""
+STAGED_COLUMNS = ("line",)
+PAYLOAD = f"{_EVENT}->'payload'"
+STAGED_TYPES = text(f"SELECT DISTINCT type, version FROM {STAGING}")
 
 _KINDS = (
     "unnest(CAST(:kind_types AS text[]), CAST(:kind_versions AS int[]), CAST(:kind_names AS text[]), "
@@ -214,7 +223,7 @@ REBUILD = (
         INSERT INTO metrics.subject_next (kind, id, version, parent_id, deleted, state)
         SELECT kind, id, version, {PARENT}, deleted, state FROM (
             SELECT DISTINCT ON (k.kind, l.subject_id) k.kind, l.subject_id AS id, l.subject_version AS version,
-                   k.deletes AS deleted, l.payload AS state
+                   k.deletes AS deleted, l.{PAYLOAD} AS state
             FROM {STAGING} AS l JOIN {_KINDS} ON k.type = l.type AND k.version = l.version
             ORDER BY k.kind, l.subject_id, l.subject_version DESC, l.seq
         ) AS latest ORDER BY kind, id
@@ -224,7 +233,7 @@ REBUILD = (
         f"""
         INSERT INTO metrics.recommendation_progress_next (recommendation_id, audit_id, in_progress_on)
         SELECT DISTINCT ON (id) id, (state->>'audit_id')::uuid, (state->>'on')::date
-        FROM (SELECT type, subject_id AS id, payload AS state FROM {STAGING}) AS l
+        FROM (SELECT type, subject_id AS id, {PAYLOAD} AS state FROM {STAGING}) AS l
         WHERE {IN_PROGRESS} ORDER BY id, (state->>'on')::date
         """
     ),

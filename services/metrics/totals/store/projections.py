@@ -8,7 +8,7 @@ in key order so that concurrent consumers never deadlock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metrics.totals.store import counting
+from shared.bus.outbox import AS_IS
 
 PROJECTION_TABLES = ("processed_event", "subject", "recommendation_progress", "counter_total", "counter_daily")
 LONG_S = 6 * 3600.0
@@ -90,10 +91,24 @@ async def stage(conn: AsyncConnection) -> None:
 
 
 async def copy_staged(conn: AsyncConnection, records: Iterable[tuple[Any, ...]]) -> None:
+    """Stage log lines given as rows (``counting.STAGED_COLUMNS``)."""
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         counting.STAGING, records=records, columns=counting.STAGED_COLUMNS, timeout=LONG_S
     )
+
+
+async def copy_staged_lines(conn: AsyncConnection, ndjson: AsyncIterable[bytes]) -> None:
+    """Stage an event log read as NDJSON, its bytes handed to COPY as they arrive."""
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_to_table(  # type: ignore[union-attr]
+        counting.STAGING, source=ndjson, columns=counting.STAGED_COLUMNS, timeout=LONG_S, **AS_IS
+    )
+
+
+async def staged_types(conn: AsyncConnection) -> set[tuple[str, int]]:
+    """The ``(type, version)`` of the staged events."""
+    return {(t, v) for t, v in await conn.execute(counting.STAGED_TYPES)}
 
 
 async def run_long(conn: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> None:
