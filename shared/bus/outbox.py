@@ -164,9 +164,12 @@ async def stream_log(engine: AsyncEngine, table: Table, bounds: LogBounds) -> As
     async with engine.connect() as conn:
         raw: Any = (await conn.get_raw_connection()).driver_connection
 
+        async def put(chunk: bytes | bytearray | memoryview) -> None:
+            await chunks.put(bytes(chunk))
+
         async def copy() -> None:
             try:
-                await raw.copy_from_query(query, output=chunks.put, timeout=STREAM_S, **AS_IS)
+                await raw.copy_from_query(query, output=put, timeout=STREAM_S, **AS_IS)
             except asyncio.CancelledError:
                 raise
             except BaseException:
