@@ -221,12 +221,14 @@ REBUILD = (
     text(
         f"""
         INSERT INTO metrics.subject_next (kind, id, version, parent_id, deleted, state)
-        SELECT kind, id, version, {PARENT}, deleted, state FROM (
-            SELECT DISTINCT ON (k.kind, l.subject_id) k.kind, l.subject_id AS id, l.subject_version AS version,
-                   k.deletes AS deleted, l.{PAYLOAD} AS state
+        SELECT k.kind, l.subject_id, l.subject_version, {PARENT}, k.deletes, state
+        FROM {STAGING} AS l JOIN {_KINDS} ON k.type = l.type AND k.version = l.version
+        CROSS JOIN LATERAL (SELECT l.{PAYLOAD} AS state) AS s
+        WHERE l.seq IN (  -- each record's latest event, found by sorting the events without their payloads
+            SELECT DISTINCT ON (l.subject_id, k.kind) l.seq
             FROM {STAGING} AS l JOIN {_KINDS} ON k.type = l.type AND k.version = l.version
-            ORDER BY k.kind, l.subject_id, l.subject_version DESC, l.seq
-        ) AS latest ORDER BY kind, id
+            ORDER BY l.subject_id, k.kind, l.subject_version DESC, l.seq
+        )
         """
     ),
     text(

@@ -126,6 +126,7 @@ async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], 
     await conn.execute(text("SET LOCAL work_mem = '256MB'"))  # the sorts of the latest states, in memory
     # Tables without statistics make for estimates in the billions, which JIT compilation would cost seconds.
     await conn.execute(text("SET LOCAL jit = off"))
+    await run_long(conn, text(f"ANALYZE {counting.STAGING}"), {})  # the joins' plans need its size
     for table in PROJECTION_TABLES:
         await conn.execute(text(f"DROP TABLE IF EXISTS metrics.{table}_next"))
         await conn.execute(
