@@ -47,7 +47,7 @@ async def replay_figures(settings: Settings, engine: AsyncEngine, key: str, tota
         await write_log(settings, total)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{audits_port}", headers=headers, timeout=120) as log:
             start = time.perf_counter()
-            applied = await rebuild(engine, {"audits": log}, page_size=5000)
+            applied = await rebuild(engine, {"audits": log})
             seconds = time.perf_counter() - start
     rate = applied / seconds
     return [

@@ -6,7 +6,8 @@ as the producer's event log, in position order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from shared import tracing
@@ -83,33 +84,105 @@ class LogPage:
     """True when the page stopped before a position that may still commit: read again shortly."""
 
 
-async def read_log(session: AsyncSession, table: Table, after: int, limit: int, gap_timeout_s: float) -> LogPage:
-    """Events in position order, never skipping one that commits later.
+@dataclass(frozen=True)
+class LogBounds:
+    """Where a page of the log ends: it holds the events after ``after`` up to ``through``."""
+
+    after: int
+    through: int
+    """The last position of the page (``after`` when it is empty)."""
+    next_after: int | None
+    waiting: bool
+
+
+_BOUNDS = """
+    WITH page AS (
+        SELECT position, settled, lag(position, 1, CAST(:after AS bigint)) OVER (ORDER BY position) AS prev
+        FROM (
+            SELECT position, created_at < clock_timestamp() - make_interval(secs => :timeout) AS settled
+            FROM {table} WHERE position > :after ORDER BY position LIMIT :limit
+        ) AS p
+    ),
+    stop AS (SELECT min(position) AS at FROM page WHERE position <> prev + 1 AND NOT settled)
+    SELECT count(*) AS n, max(position) AS last, (SELECT at FROM stop) IS NOT NULL AS waiting
+    FROM page WHERE position < coalesce((SELECT at FROM stop), 9223372036854775807)
+"""
+
+
+async def log_bounds(session: AsyncSession, table: Table, after: int, limit: int, gap_timeout_s: float) -> LogBounds:
+    """Where the page of at most ``limit`` events after ``after`` ends, never skipping one that commits later.
 
     Positions come from one sequence and are taken just before commit, so a
     missing position is a transaction still committing or one rolled back. The
     page stops before it, unless the row after it was inserted more than
     ``gap_timeout_s`` ago: then it was rolled back and is passed over.
     """
-    rows = (
-        await session.execute(
+    statement = text(_BOUNDS.format(table=f"{table.schema}.{table.name}"))
+    row = (await session.execute(statement, {"after": after, "limit": limit, "timeout": gap_timeout_s})).one()
+    through = row.last if row.n else after
+    if row.waiting:
+        return LogBounds(after, through, through, waiting=True)
+    return LogBounds(after, through, through if row.n == limit else None, waiting=False)
+
+
+async def read_log(session: AsyncSession, table: Table, after: int, limit: int, gap_timeout_s: float) -> LogPage:
+    """Events in position order, never skipping one that commits later (``log_bounds``)."""
+    bounds = await log_bounds(session, table, after, limit, gap_timeout_s)
+    items: list[dict[str, Any]] = []
+    if bounds.through > after:
+        rows = await session.execute(
             text(
                 f"""
-                SELECT position, envelope::text AS envelope,
-                       created_at < clock_timestamp() - make_interval(secs => :timeout) AS settled
-                FROM {table.schema}.{table.name}
-                WHERE position > :after ORDER BY position LIMIT :limit
+                SELECT position, envelope::text AS envelope FROM {table.schema}.{table.name}
+                WHERE position > :after AND position <= :through ORDER BY position
                 """
             ),
-            {"after": after, "limit": limit, "timeout": gap_timeout_s},
+            {"after": after, "through": bounds.through},
         )
-    ).all()
-    items: list[dict[str, Any]] = []
-    expected = after + 1
-    for row in rows:
-        if row.position != expected and not row.settled:
-            return LogPage(items, items[-1]["position"] if items else after, waiting=True)
-        items.append({"position": row.position, "event": orjson.loads(row.envelope)})
-        expected = row.position + 1
-    next_after = items[-1]["position"] if len(items) == limit else None
-    return LogPage(items, next_after, waiting=False)
+        items = [{"position": row.position, "event": orjson.loads(row.envelope)} for row in rows]
+    return LogPage(items, bounds.next_after, bounds.waiting)
+
+
+AS_IS = {"format": "csv", "delimiter": "\x02", "quote": "\x01"}
+"""COPY options under which a column of JSON text is written and read byte for byte: CSV whose delimiter and
+quote are control characters JSON never holds unescaped, so no field is quoted or escaped."""
+STREAM_S = 6 * 3600.0
+"""How long one COPY of a page of the log may run."""
+
+
+async def stream_log(engine: AsyncEngine, table: Table, bounds: LogBounds) -> AsyncIterator[bytes]:
+    """The page ``bounds`` describes as NDJSON, one ``{"position": ..., "event": ...}`` a line, streamed by
+    PostgreSQL's COPY: no row passes through Python."""
+    line = """'{"position": ' || position || ', "event": ' || envelope::text || '}'"""
+    query = (
+        f"SELECT {line} FROM {table.schema}.{table.name} "
+        f"WHERE position > {int(bounds.after)} AND position <= {int(bounds.through)} ORDER BY position"
+    )
+    if bounds.through <= bounds.after:
+        return
+    chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+    async with engine.connect() as conn:
+        raw: Any = (await conn.get_raw_connection()).driver_connection
+
+        async def put(chunk: bytes | bytearray | memoryview) -> None:
+            await chunks.put(bytes(chunk))
+
+        async def copy() -> None:
+            try:
+                await raw.copy_from_query(query, output=put, timeout=STREAM_S, **AS_IS)
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                await chunks.put(None)  # the reader is still reading: awaiting the copy raises its failure
+                raise
+            await chunks.put(None)
+
+        copying = asyncio.create_task(copy())
+        try:
+            while (chunk := await chunks.get()) is not None:
+                yield chunk
+            await copying
+        finally:
+            if not copying.done():  # the client went away: the connection is mid-COPY, no use to anyone
+                copying.cancel()
+                await conn.invalidate()

@@ -40,6 +40,7 @@ CORS_REQUEST_HEADERS = [
 ]  # fmt: skip
 CORS_EXPOSED_HEADERS = [
     "ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed", "Content-Language", "Content-Disposition",
+    "Log-Next-After", "Log-Waiting",
 ]  # fmt: skip
 
 Hook = Callable[[FastAPI], Awaitable[None]]

@@ -162,6 +162,16 @@ async def test_the_event_logs_and_dead_letters_need_a_service_or_admin_key(
                 assert r.status_code == status, f"{path} {status}: {r.text[:200]}"
                 if status == 403:
                     assert two["b"]["audit"]["site_name"] not in r.text
+                if path == "/v1/outbox":  # the NDJSON form, by either way of asking for it, by the same rule
+                    for ask in ({"params": {"format": "ndjson"}}, {"headers": {"Accept": "application/x-ndjson"}}):
+                        r = await client.get(path, **ask)  # type: ignore[arg-type]
+                        assert r.status_code == status, f"{path} {ask} {status}: {r.text[:200]}"
+                        if status == 403:
+                            assert r.headers["content-type"] == "application/problem+json"
+                            assert two["b"]["audit"]["site_name"] not in r.text
+                        else:
+                            assert r.headers["content-type"] == "application/x-ndjson"
+                            assert make is None or two["b"]["audit"]["site_name"] in r.text
     async for client in _open(_audits(), service):
         log = (await client.get("/v1/outbox")).json()["items"]
         assert two["b"]["audit"]["id"] in {item["event"]["subject_id"] for item in log}

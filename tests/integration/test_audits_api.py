@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -223,6 +224,44 @@ async def test_event_log_pages_through_every_event_once(audits_api: httpx.AsyncC
     assert len(ids) == len(set(ids)) == 9
     bad = await audits_api.get("/v1/outbox", params={"after": "x-y"})
     assert bad.status_code == 422
+
+
+async def test_the_ndjson_form_streams_exactly_the_events_of_the_json_pages(
+    audits_api: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    audit_id = world["audit"]["id"]
+    for _ in range(6):
+        await audits_api.post(f"/v1/audits/{audit_id}/recommendations", json=factories.recommendation())
+    pages: list[dict[str, Any]] = []
+    after: int | None = 0
+    while after is not None:
+        page = (await audits_api.get("/v1/outbox", params={"limit": 4, "after": after})).json()
+        pages += page["items"]
+        after = page["next_after"]
+    streamed: list[dict[str, Any]] = []
+    after, asked = 0, 0
+    while after is not None:  # by Accept and by format=ndjson, turn about
+        params: dict[str, Any] = {"limit": 3, "after": after} | ({} if asked % 2 else {"format": "ndjson"})
+        headers = {"Accept": "application/x-ndjson"} if asked % 2 else {}
+        r = await audits_api.get("/v1/outbox", params=params, headers=headers)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson", r.text
+        assert r.headers["Log-Waiting"] == "false"
+        lines = r.content.splitlines()
+        assert r.content.endswith(b"\n") and len(lines) <= 3
+        streamed += [orjson.loads(line) for line in lines]
+        after = int(r.headers["Log-Next-After"]) if "Log-Next-After" in r.headers else None
+        asked += 1
+    assert len(pages) == 10 and streamed == pages  # same events, same order, same positions
+    assert [item["position"] for item in streamed] == sorted({item["position"] for item in streamed})
+
+    whole = await audits_api.get("/v1/outbox", params={"limit": 100_000}, headers={"Accept": "application/x-ndjson"})
+    assert [orjson.loads(line) for line in whole.content.splitlines()] == pages
+    assert "Log-Next-After" not in whole.headers
+    too_large = await audits_api.get("/v1/outbox", params={"limit": 100_000})  # a JSON page stays at 5,000
+    assert too_large.status_code == 422 and too_large.headers["content-type"] == "application/problem+json"
+    assert too_large.json()["errors"][0]["field"] == "query.limit"
+    json_still = await audits_api.get("/v1/outbox", params={"limit": 2}, headers={"Accept": "text/html"})
+    assert json_still.json()["items"] == pages[:2]
 
 
 async def test_server_owned_fields_cannot_be_set(audits_api: httpx.AsyncClient, world: dict[str, Any]) -> None:

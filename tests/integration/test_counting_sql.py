@@ -262,7 +262,7 @@ async def test_a_rebuild_counts_what_the_consumer_counted_and_readers_see_the_ol
     async with engine.begin() as conn:
         await projections.hold_writers(conn)
         await projections.stage(conn)
-        await projections.copy_staged(conn, page.staged(0))
+        await projections.copy_staged(conn, page.staged())
         await projections.build_from_staged(conn, kinds_of_types(), ZONE)
         assert await asyncio.wait_for(stored_totals(engine), 5) == wrong  # read while the rebuild is not done
         rebuilt = await projections.swap_in(conn)
@@ -298,7 +298,7 @@ async def test_a_consumer_waiting_for_a_rebuild_applies_on_the_new_projections(
         await asyncio.sleep(0.3)
         assert not consumer.done()  # it waits for the rebuild
         await projections.stage(conn)
-        await projections.copy_staged(conn, LogPage(log, len(log)).staged(0))
+        await projections.copy_staged(conn, LogPage(log, len(log)).staged())
         await projections.build_from_staged(conn, kinds_of_types(), ZONE)
         await projections.swap_in(conn)
     assert await consumer == len(later)

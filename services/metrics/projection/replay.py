@@ -1,13 +1,14 @@
 """Replaying the producers' event logs (``GET /v1/outbox``) into the projections.
 
-``rebuild`` COPYs every logged event into a staging table, computes each
+``rebuild`` streams each log in its NDJSON form straight into COPY (no
+event passes through Python on either side), computes each
 projection from it with one aggregate into a table of its own, and swaps
 those in for the current ones, all in one transaction: readers see the old
 totals until the new ones are complete, and a consumer running meanwhile
 waits, then finds its events already applied.
 
 ``reconcile`` applies every logged event the projections have not seen
-(events lost with a Redis failure, say), one page per transaction, and
+(events lost with a Redis failure, say), one JSON page per transaction, and
 reports how many were missing and how far it read. Events already applied
 are recognised by id and change nothing. It runs from the command line and,
 from a known position onwards, whenever the metrics consumer finds the
@@ -35,6 +36,8 @@ from shared.contracts.events.envelope import UnknownEvent, registry
 Progress = Callable[[str, int], None]
 Logs = Mapping[str, httpx.AsyncClient]
 """A client per producer's event log, by producer."""
+STREAM_PAGE = 100_000
+"""Events per request of a rebuild's streamed read (the most the NDJSON form serves)."""
 
 
 @dataclass
@@ -55,18 +58,9 @@ class LogPage:
     def events(self) -> list[Envelope]:
         return [parse_event(item["event"]) for item in self.items]
 
-    def staged(self, first: int) -> list[tuple[object, ...]]:
-        """The events as rows of a rebuild's staging table, numbered on from ``first``; their payloads are
-        counted as logged (the producer validated them), an event of a type or version unknown here stops it."""
-        rows = []
-        for seq, item in enumerate(self.items, start=first):
-            event = item["event"]
-            if registry.get(event["type"], event.get("version", 1)) is None:
-                raise UnknownEvent(f"unknown event type {event['type']!r} version {event.get('version')!r}")
-            subject = uuid.UUID(event["subject_id"]), event["subject_version"]
-            payload = orjson.dumps(event["payload"]).decode()
-            rows.append((seq, uuid.UUID(event["id"]), event["type"], event.get("version", 1), *subject, payload))
-        return rows
+    def staged(self) -> list[tuple[object, ...]]:
+        """The events as rows of a rebuild's staging table (``counting.STAGED_COLUMNS``), as the log's lines."""
+        return [(orjson.dumps(item).decode(),) for item in self.items]
 
 
 async def read_log(
@@ -94,42 +88,45 @@ async def read_log(
         after = body["next_after"]
 
 
+async def stream_log(client: httpx.AsyncClient, page_size: int, *, after: int = 0) -> AsyncIterator[bytes]:
+    """The producer's log from ``after`` on, to its end, as the bytes of its NDJSON form, page after page."""
+    while True:
+        params = {"limit": page_size, "after": after, "format": "ndjson"}
+        async with client.stream("GET", "/v1/outbox", params=params) as response:
+            if response.is_error:
+                await response.aread()
+                response.raise_for_status()
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        next_after = response.headers.get("Log-Next-After")
+        if next_after is None:
+            return
+        after = int(next_after)
+        if response.headers.get("Log-Waiting") == "true":  # an earlier event may still be committing
+            await asyncio.sleep(0.2)
+
+
+async def _counted(lines: AsyncIterator[bytes], source: str, progress: Progress | None) -> AsyncIterator[bytes]:
+    async for chunk in lines:
+        if progress:
+            progress(source, chunk.count(b"\n"))
+        yield chunk
+
+
 async def rebuild(
-    engine: AsyncEngine, logs: Logs, *, zone: str, page_size: int = 2000, progress: Progress | None = None
+    engine: AsyncEngine, logs: Logs, *, zone: str, page_size: int = STREAM_PAGE, progress: Progress | None = None
 ) -> int:
     """Replay every producer's log into new projections; returns how many events they hold."""
     async with engine.begin() as conn:
         await projections.hold_writers(conn)
         await projections.stage(conn)
-        staged = 0
         for source, client in logs.items():
-            async for page in _read_ahead(read_log(client, page_size)):
-                await projections.copy_staged(conn, page.staged(staged))
-                staged += len(page.items)
-                if progress:
-                    progress(source, len(page.items))
+            await projections.copy_staged_lines(conn, _counted(stream_log(client, page_size), source, progress))
+        for type_, version in sorted(await projections.staged_types(conn)):
+            if registry.get(type_, version) is None:
+                raise UnknownEvent(f"unknown event type {type_!r} version {version!r}")
         await projections.build_from_staged(conn, kinds_of_types(), zone)
         return await projections.swap_in(conn)
-
-
-async def _read_ahead(pages: AsyncIterator[LogPage]) -> AsyncIterator[LogPage]:
-    """The pages, the next one read while the caller handles this one."""
-    queue: asyncio.Queue[LogPage | None] = asyncio.Queue(maxsize=1)
-
-    async def read() -> None:
-        try:
-            async for page in pages:
-                await queue.put(page)
-        finally:
-            await queue.put(None)  # the end, or a failure that awaiting the reader raises
-
-    reader = asyncio.create_task(read())
-    try:
-        while (page := await queue.get()) is not None:
-            yield page
-        await reader  # its failure, if it failed
-    finally:
-        reader.cancel()
 
 
 @dataclass

@@ -190,13 +190,22 @@ STAGING = "rebuild_log"
 STAGE = text(
     f"""
     CREATE TEMP TABLE {STAGING} (
-        seq bigint NOT NULL, id uuid NOT NULL, type text NOT NULL, version int NOT NULL,
-        subject_id uuid NOT NULL, subject_version int NOT NULL, payload jsonb NOT NULL
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        line jsonb NOT NULL,
+        id uuid NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,id}}')::uuid) STORED,
+        type text NOT NULL GENERATED ALWAYS AS (line #>> '{{event,type}}') STORED,
+        version int NOT NULL GENERATED ALWAYS AS (coalesce((line #>> '{{event,version}}')::int, 1)) STORED,
+        subject_id uuid NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,subject_id}}')::uuid) STORED,
+        subject_version int NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,subject_version}}')::int) STORED
     ) ON COMMIT DROP
     """
 )
-"""The logged events of a rebuild, in log order (``seq``), COPYed in page by page."""
-STAGED_COLUMNS = ("seq", "id", "type", "version", "subject_id", "subject_version", "payload")
+"""The logged events of a rebuild: each line of the event log (``{"position": ..., "event": ...}``) COPYed in
+as it was read, numbered in log order (``seq``); the fields the aggregates read are taken out once, on the way in
+(``#>>`` reads a nested field without copying the objects around it)."""
+STAGED_COLUMNS = ("line",)
+PAYLOAD = "line #> '{event,payload}'"
+STAGED_TYPES = text(f"SELECT DISTINCT type, version FROM {STAGING}")
 
 _KINDS = (
     "unnest(CAST(:kind_types AS text[]), CAST(:kind_versions AS int[]), CAST(:kind_names AS text[]), "
@@ -212,19 +221,21 @@ REBUILD = (
     text(
         f"""
         INSERT INTO metrics.subject_next (kind, id, version, parent_id, deleted, state)
-        SELECT kind, id, version, {PARENT}, deleted, state FROM (
-            SELECT DISTINCT ON (k.kind, l.subject_id) k.kind, l.subject_id AS id, l.subject_version AS version,
-                   k.deletes AS deleted, l.payload AS state
+        SELECT k.kind, l.subject_id, l.subject_version, {PARENT}, k.deletes, state
+        FROM {STAGING} AS l JOIN {_KINDS} ON k.type = l.type AND k.version = l.version
+        CROSS JOIN LATERAL (SELECT l.{PAYLOAD} AS state) AS s
+        WHERE l.seq IN (  -- each record's latest event, found by sorting the events without their payloads
+            SELECT DISTINCT ON (l.subject_id, k.kind) l.seq
             FROM {STAGING} AS l JOIN {_KINDS} ON k.type = l.type AND k.version = l.version
-            ORDER BY k.kind, l.subject_id, l.subject_version DESC, l.seq
-        ) AS latest ORDER BY kind, id
+            ORDER BY l.subject_id, k.kind, l.subject_version DESC, l.seq
+        )
         """
     ),
     text(
         f"""
         INSERT INTO metrics.recommendation_progress_next (recommendation_id, audit_id, in_progress_on)
         SELECT DISTINCT ON (id) id, (state->>'audit_id')::uuid, (state->>'on')::date
-        FROM (SELECT type, subject_id AS id, payload AS state FROM {STAGING}) AS l
+        FROM (SELECT type, subject_id AS id, {PAYLOAD} AS state FROM {STAGING}) AS l
         WHERE {IN_PROGRESS} ORDER BY id, (state->>'on')::date
         """
     ),
@@ -247,7 +258,7 @@ def counting_from(subjects: str, daily: str, totals: str) -> tuple[TextClause, T
                 FROM {subjects} AS s
                 LEFT JOIN {subjects} AS pa ON s.kind = 'recommendation' AND pa.kind = 'audit' AND pa.id = s.parent_id
             ) AS c {CONTRIBUTION}
-            GROUP BY 1, 2, 3, 4 HAVING sum(k.value) <> 0 ORDER BY 1, 2, 3, 4
+            GROUP BY 1, 2, 3, 4 HAVING sum(k.value) <> 0
             """
         ),
         text(

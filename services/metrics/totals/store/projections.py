@@ -7,8 +7,9 @@ in key order so that concurrent consumers never deadlock.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metrics.totals.store import counting
+from shared.bus.outbox import AS_IS
 
 PROJECTION_TABLES = ("processed_event", "subject", "recommendation_progress", "counter_total", "counter_daily")
 LONG_S = 6 * 3600.0
@@ -90,10 +92,24 @@ async def stage(conn: AsyncConnection) -> None:
 
 
 async def copy_staged(conn: AsyncConnection, records: Iterable[tuple[Any, ...]]) -> None:
+    """Stage log lines given as rows (``counting.STAGED_COLUMNS``)."""
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         counting.STAGING, records=records, columns=counting.STAGED_COLUMNS, timeout=LONG_S
     )
+
+
+async def copy_staged_lines(conn: AsyncConnection, ndjson: AsyncIterable[bytes]) -> None:
+    """Stage an event log read as NDJSON, its bytes handed to COPY as they arrive."""
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_to_table(  # type: ignore[union-attr]
+        counting.STAGING, source=ndjson, columns=counting.STAGED_COLUMNS, timeout=LONG_S, **AS_IS
+    )
+
+
+async def staged_types(conn: AsyncConnection) -> set[tuple[str, int]]:
+    """The ``(type, version)`` of the staged events."""
+    return {(t, v) for t, v in await conn.execute(counting.STAGED_TYPES)}
 
 
 async def run_long(conn: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> None:
@@ -106,11 +122,16 @@ async def run_long(conn: AsyncConnection, statement: TextClause, params: dict[st
 
 async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], zone: str) -> None:
     """Every projection computed from the staged log into a table of its own (``<table>_next``), while
-    the current ones are still read."""
+    the current ones are still read; each table's indexes are built once it is filled, in one sort each."""
     await conn.execute(text("SET LOCAL work_mem = '256MB'"))  # the sorts of the latest states, in memory
+    # Tables without statistics make for estimates in the billions, which JIT compilation would cost seconds.
+    await conn.execute(text("SET LOCAL jit = off"))
+    await run_long(conn, text(f"ANALYZE {counting.STAGING}"), {})  # the joins' plans need its size
     for table in PROJECTION_TABLES:
         await conn.execute(text(f"DROP TABLE IF EXISTS metrics.{table}_next"))
-        await conn.execute(text(f"CREATE TABLE metrics.{table}_next (LIKE metrics.{table} INCLUDING ALL)"))
+        await conn.execute(
+            text(f"CREATE TABLE metrics.{table}_next (LIKE metrics.{table} INCLUDING ALL EXCLUDING INDEXES)")
+        )
     params: dict[str, Any] = {
         "kind_types": [k.type for k in kinds],
         "kind_versions": [k.version for k in kinds],
@@ -123,6 +144,34 @@ async def build_from_staged(conn: AsyncConnection, kinds: Sequence[KindOfType], 
     )
     for statement in (*counting.REBUILD, *counters):
         await run_long(conn, statement, params)
+    for table in PROJECTION_TABLES:
+        await _index_like(conn, table)
+
+
+_INDEX = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (?:ONLY )?\S+ (USING .*)$", re.DOTALL)
+
+
+async def _index_like(conn: AsyncConnection, table: str) -> None:
+    """``<table>_next`` gets the indexes and the primary key and unique constraints of ``<table>``."""
+    indexes = text(
+        """
+        SELECT pg_get_indexdef(i.indexrelid) AS definition, c.contype
+        FROM pg_index AS i LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.contype IN ('p', 'u')
+        WHERE i.indrelid = CAST(:table AS regclass) ORDER BY i.indexrelid
+        """
+    )
+    for n, (definition, constraint) in enumerate((await conn.execute(indexes, {"table": f"metrics.{table}"})).all()):
+        shape = _INDEX.match(definition)
+        if shape is None:
+            raise RuntimeError(f"an index of metrics.{table} this rebuild cannot copy: {definition}")
+        name = f"{table}_next_{n}"
+        unique, rest = shape.group(1) or "", shape.group(2)
+        await run_long(conn, text(f'CREATE {unique}INDEX "{name}" ON metrics.{table}_next {rest}'), {})
+        if constraint:
+            kind = "PRIMARY KEY" if constraint == "p" else "UNIQUE"
+            await conn.execute(
+                text(f'ALTER TABLE metrics.{table}_next ADD CONSTRAINT "{name}" {kind} USING INDEX "{name}"')
+            )
 
 
 async def swap_in(conn: AsyncConnection) -> int:
