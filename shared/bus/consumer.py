@@ -19,6 +19,7 @@ leases run out (``shared.bus.leases``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,6 +39,11 @@ from shared.contracts.events import Envelope, parse_event
 from shared.errors import infrastructure_fault
 
 log = logging.getLogger(__name__)
+
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between two collections of the youngest generation while a consumer runs (Python's default:
+700). A batch makes tens of objects per event that die with it; collected every 700 they survive into the
+older generations, whose collections walk the whole heap: with the default, over a quarter of a consumer's time."""
 
 Handler = Callable[[Sequence[Envelope]], Awaitable[None]]
 BusLost = Callable[[str, str], None]
@@ -128,6 +134,7 @@ class StreamConsumer:
         """Read until ``stop`` is set: a reading task per stream read, and, partitioned, the leases kept."""
         every_s = self.leases.renew_every_s if self.leases else 1.0
         backoff = 0.2
+        collect_less_often()
         try:
             while not stop.is_set():
                 try:
@@ -183,28 +190,58 @@ class StreamConsumer:
             log.info("consumer %s reads %s", self.name, stream)
 
     async def _read_stream(self, stream: str, stop: asyncio.Event, reader: _Reader) -> None:
+        """Read and apply ``stream`` batch by batch, the next batch read (and parsed) while the one in hand
+        is applied: an entry is still acknowledged only after its batch's commit, and batches are applied in
+        the order read. Entries read ahead of a failure stay pending and are taken over, in order, when
+        reading resumes."""
         backoff, started, last_claim, leave = 0.2, False, time.monotonic(), reader.leave
-        while not (stop.is_set() or leave.is_set()):
-            reader.came_round = time.monotonic()
-            try:
-                if not started:
-                    await self._ensure_group(stream)
-                    await self._take_over(stream)
-                    started, last_claim = True, time.monotonic()
-                if time.monotonic() - last_claim >= self.claim_every_s:
-                    await self.claim_abandoned([stream])
-                    last_claim = time.monotonic()
-                response: Any = await self.redis.xreadgroup(
-                    self.group, self.name, {stream: ">"}, count=self.batch, block=self.block_ms
-                )
-                for name, messages in response or []:
-                    await self.process(_entries(name, messages))
-                backoff = 0.2
-            except Exception as exc:  # waiting for Redis or the database comes round too: a restart would not help
-                started = False
-                self._report(exc, [stream], backoff)
-                await wait_for_any(backoff, stop, leave)
-                backoff = min(backoff * 2, 5.0)
+        ahead: asyncio.Task[_Batch | None] | None = None
+        try:
+            while not (stop.is_set() or leave.is_set()):
+                reader.came_round = time.monotonic()
+                try:
+                    if not started:
+                        await self._settle(ahead, stream, apply=False)
+                        ahead = None
+                        await self._ensure_group(stream)
+                        await self._take_over(stream)
+                        started, last_claim = True, time.monotonic()
+                    if time.monotonic() - last_claim >= self.claim_every_s:
+                        await self.claim_abandoned([stream])
+                        last_claim = time.monotonic()
+                    batch = await (ahead or self._read_new(stream))
+                    ahead = None
+                    if batch is not None:
+                        ahead = asyncio.create_task(self._read_new(stream))
+                        await self._apply(batch)
+                    backoff = 0.2
+                except Exception as exc:  # waiting for Redis or the database comes round too: a restart would not help
+                    started = False
+                    self._report(exc, [stream], backoff)
+                    await wait_for_any(backoff, stop, leave)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            await self._settle(ahead, stream, apply=started and not leave.is_set())
+
+    async def _settle(self, ahead: asyncio.Task[_Batch | None] | None, stream: str, *, apply: bool) -> None:
+        """The batch read ahead, when reading cannot go on with it. Applied on a stop (the partitions are
+        still ours until ``run`` releases them); otherwise (a failure, the stream given up) left pending, for
+        whoever reads the stream next (this loop, after a failure) to take over in order with the rest."""
+        if ahead is None:
+            return
+        try:
+            if (batch := await ahead) is not None and apply:
+                await self._apply(batch)
+        except Exception as exc:
+            if apply:  # a failure before it was reported already
+                self._report(exc, [stream], 0.0)
+
+    async def _read_new(self, stream: str) -> _Batch | None:
+        response: Any = await self.redis.xreadgroup(
+            self.group, self.name, {stream: ">"}, count=self.batch, block=self.block_ms
+        )
+        entries = [entry for name, messages in response or [] for entry in _entries(name, messages)]
+        return _parse(entries) if entries else None
 
     async def _take_over(self, stream: str) -> None:
         """Before reading new entries: the ones delivered before and never acknowledged. Unpartitioned,
@@ -285,17 +322,15 @@ class StreamConsumer:
                 return handled
 
     async def process(self, entries: list[Entry]) -> int:
-        if not entries:
-            return 0
-        stream = entries[0].stream
-        parsed: list[tuple[Entry, Envelope]] = []
-        for entry in entries:
-            try:
-                parsed.append((entry, parse_event(entry.raw)))
-            except Exception as exc:
-                await self._dead_letter(entry, f"unreadable event: {exc}", deliveries=1)
+        return await self._apply(_parse(entries))
+
+    async def _apply(self, batch: _Batch) -> int:
+        for entry, error in batch.unreadable:
+            await self._dead_letter(entry, f"unreadable event: {error}", deliveries=1)
+        parsed = batch.parsed
         if not parsed:
             return 0
+        stream = parsed[0][0].stream
         try:
             await self.handler([event for _, event in parsed])
         except Exception as exc:
@@ -375,12 +410,37 @@ async def _stream_lag(redis: Any, stream: str, group: str) -> int:
 
 
 @dataclass
+class _Batch:
+    """Entries read, parsed: the events, and the entries that are no event (with why)."""
+
+    parsed: list[tuple[Entry, Envelope]]
+    unreadable: list[tuple[Entry, str]]
+
+
+def _parse(entries: list[Entry]) -> _Batch:
+    batch = _Batch([], [])
+    for entry in entries:
+        try:
+            batch.parsed.append((entry, parse_event(entry.raw)))
+        except Exception as exc:
+            batch.unreadable.append((entry, str(exc)))
+    return batch
+
+
+@dataclass
 class _Reader:
     leave: asyncio.Event
     """Set: finish the batch in hand and stop reading the stream."""
     task: asyncio.Task[None] = field(init=False)
     came_round: float = field(default_factory=time.monotonic)
     """When the reader last began a round (read, apply, acknowledge)."""
+
+
+def collect_less_often() -> None:
+    """The collector's setting for a process that consumes (``GC_YOUNG_THRESHOLD``); ``run`` applies it."""
+    young, *older = gc.get_threshold()
+    if 0 < young < GC_YOUNG_THRESHOLD:
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
 
 
 def _entries(stream: bytes | str, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Entry]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -209,6 +209,83 @@ async def test_poison_event_goes_to_dead_letters_and_others_flow(
     assert errors[1].startswith("unreadable event")
     pending = await redis.xpending(stream, "test-group")
     assert pending["pending"] == 0
+
+
+async def test_a_reading_consumer_reads_the_next_batch_ahead_but_acknowledges_only_what_it_applied(
+    redis: Redis, clean: None
+) -> None:
+    settings = get_settings()
+    stream = settings.stream("audits")
+    ids = [uuid.uuid4() for _ in range(6)]
+    for id_ in ids:
+        await redis.xadd(stream, {"event": factories_event(id_).to_json()})
+    applied: list[uuid.UUID] = []
+    first_batch_in_hand, release = asyncio.Event(), asyncio.Event()
+
+    async def handler(events: Sequence[Envelope]) -> None:
+        first_batch_in_hand.set()
+        await release.wait()
+        applied.extend(e.id for e in events)
+
+    stop = asyncio.Event()
+    consumer = StreamConsumer(
+        redis, [stream], "test-group", "c", handler, settings.dead_letter_stream, batch=2, block_ms=10
+    )  # fmt: skip
+    await consumer.ensure_groups()
+    running = asyncio.create_task(consumer.run(stop))
+    await asyncio.wait_for(first_batch_in_hand.wait(), 10)
+    for _ in range(100):  # the next batch is read while the first is being applied
+        if (await redis.xpending(stream, "test-group"))["pending"] == 4:
+            break
+        await asyncio.sleep(0.01)
+    assert (await redis.xpending(stream, "test-group"))["pending"] == 4  # read, none acknowledged
+    assert applied == []
+    release.set()
+    await _until(lambda: consumer.applied == len(ids))
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert applied == ids  # in the order published
+    assert (await redis.xpending(stream, "test-group"))["pending"] == 0
+
+
+async def test_a_batch_read_ahead_of_a_failure_is_applied_after_the_failed_one_in_order(
+    redis: Redis, clean: None
+) -> None:
+    settings = get_settings()
+    stream = settings.stream("audits")
+    ids = [uuid.uuid4() for _ in range(6)]
+    for id_ in ids:
+        await redis.xadd(stream, {"event": factories_event(id_).to_json()})
+    applied: list[uuid.UUID] = []
+    down = {"once": True}
+
+    async def handler(events: Sequence[Envelope]) -> None:
+        await asyncio.sleep(0.05)  # long enough for the next batch to be read meanwhile
+        if down["once"]:
+            down["once"] = False
+            raise OSError("database restarting")
+        applied.extend(e.id for e in events)
+
+    stop = asyncio.Event()
+    consumer = StreamConsumer(
+        redis, [stream], "test-group", "c", handler, settings.dead_letter_stream, batch=2, block_ms=10
+    )  # fmt: skip
+    await consumer.ensure_groups()
+    running = asyncio.create_task(consumer.run(stop))
+    await _until(lambda: len(applied) == len(ids))
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert applied == ids  # each once, in the order published
+    assert (await redis.xpending(stream, "test-group"))["pending"] == 0
+    assert await redis.xlen(settings.dead_letter_stream) == 0
+
+
+async def _until(done: Callable[[], bool], seconds: float = 20.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached in time")
 
 
 def factories_event(id_: uuid.UUID) -> Envelope:
