@@ -88,10 +88,23 @@ async def dispose_engines() -> None:
     for engine in list(_engines.values()):
         await engine.dispose()
     _engines.clear()
+    _factories.clear()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+_factories: dict[tuple[int, bool], async_sessionmaker[AsyncSession]] = {}
+
+
+def session_factory(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions of ``engine`` (made once for the process's engines, those of ``get_engine``). ``autocommit``: each
+    statement commits on its own, with no BEGIN or COMMIT round trips, for work whose only change is one statement."""
+    key = (id(engine), autocommit)
+    factory = _factories.get(key)
+    if factory is None:
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        factory = async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+        if any(kept is engine for kept in _engines.values()):
+            _factories[key] = factory
+    return factory
 
 
 async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
