@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import DateTime, MetaData, event, func, select, text
+from sqlalchemy import DateTime, MetaData, bindparam, event, func, select, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import Field
@@ -132,12 +132,18 @@ def timestamp_field() -> Any:
     )
 
 
+_by_id: dict[tuple[Any, bool], Any] = {}
+
+
 async def get_row(session: AsyncSession, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
     """The row of ``model`` with this id, locked for update if asked, or None."""
-    stmt = select(model).where(model.id == id_)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
+    stmt = _by_id.get((model, for_update))
+    if stmt is None:  # built once per model: building a statement costs about as much as running it
+        stmt = select(model).where(model.id == bindparam("id"))
+        if for_update:
+            stmt = stmt.with_for_update()
+        _by_id[(model, for_update)] = stmt
+    return (await session.execute(stmt, {"id": id_})).scalars().first()
 
 
 async def get_or_404(session: AsyncSession, model: Any, id_: uuid.UUID, what: str, *, for_update: bool = False) -> Any:

@@ -18,9 +18,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import Table, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.sql.dml import Insert
 
 from shared.bus import outbox
 from shared.context import request_id
@@ -118,7 +117,7 @@ class UnitOfWork:
         if wrote:
             assert self._outbox_table is not None
             # New rows alone (a create) go in the outbox's statement; other changes are flushed by the commit.
-            await outbox.write(self.session, self._outbox_table, self._events, *map(_insert, rows))
+            await outbox.write(self.session, self._outbox_table, self._events, [_values(row) for row in rows])
             for row in rows:
                 self.session.expunge(row)
         await self.session.commit()
@@ -139,13 +138,13 @@ def _new_rows(session: AsyncSession) -> list[Any]:
     return rows
 
 
-def _insert(row: Any) -> Insert:
-    """The INSERT the ORM would flush for a new row: the attributes set, None left out unless the column stores it
-    (JSON's null)."""
+def _values(row: Any) -> tuple[Table, dict[str, Any]]:
+    """What the ORM would INSERT for a new row, by column: the attributes set, None left out unless the column
+    stores it (JSON's null)."""
     state = inspect(row)
     values = {}
     for prop in state.mapper.column_attrs:
         column = prop.columns[0]
         if prop.key in state.dict and (state.dict[prop.key] is not None or column.type.should_evaluate_none):
             values[column.key] = state.dict[prop.key]
-    return insert(state.mapper.local_table).values(values)
+    return state.mapper.local_table, values
