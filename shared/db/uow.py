@@ -6,8 +6,8 @@ without committing rolls everything back, events included.
 
 A create whose reads need no lock opens it with ``async with uow.one_statement():``:
 its reads run outside a transaction and its commit is one statement (the new
-rows, their events and the idempotency claim), atomic on its own, so the
-BEGIN and COMMIT round trips are saved. Under READ COMMITTED a read inside a
+rows and their events), atomic on its own, so the BEGIN and COMMIT round
+trips are saved. Under READ COMMITTED a read inside a
 transaction without a lock sees nothing more stable than one outside it.
 """
 
@@ -53,8 +53,8 @@ class UnitOfWork:
     def one_statement(self) -> UnitOfWork:
         """For ``async with``: reads without a transaction, then a commit of new rows only, in one statement.
 
-        A request holding an ``Idempotency-Key`` keeps the transaction: its claim is taken by a statement of its
-        own, which may refuse the change after the rows are written."""
+        A request holding an ``Idempotency-Key`` keeps the transaction: its claim is a statement of its own, which
+        must commit with the change or refuse it."""
         if self._depth == 0:
             self._one_statement = current_claim.get() is None
         return self
