@@ -36,8 +36,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     stream_prefix: str = "cpted"
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    # The pool keeps every connection it opens: one opened beyond it (an overflow) is closed on its return, and
+    # under a load that needs it each request would pay a new connection's handshake (measured: a fifth of the
+    # API's write rate at 16 concurrent requests). The same ceiling as 10 + 10, kept open.
+    db_pool_size: int = 20
+    db_max_overflow: int = 0
     db_timeout_s: float = 5.0
     # The bin directory of pg_dump/pg_restore of the server's major version, when neither the embedded
     # server's wheel, the PATH nor /usr/lib/postgresql/<major>/bin has them (`cpted backup`, `cpted restore`).

@@ -7,7 +7,7 @@ as the producer's event log, in position order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     insert,
     text,
 )
@@ -52,9 +53,38 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
-async def write(session: AsyncSession, table: Table, events: Sequence[Envelope], *changes: Insert) -> None:
-    """Add the events to the current transaction, in one statement with the ``changes`` (INSERTs) that
-    produced them: one round trip, and the rows land together or not at all."""
+_EVENT_COLUMNS = ("id", "type", "version", "subject_id", "envelope")
+_statements: dict[tuple[Any, ...], Insert] = {}
+
+
+def _statement(table: Table, events: int, changes: Sequence[tuple[Table, tuple[str, ...]]]) -> Insert:
+    """The INSERT of ``events`` rows with the ``changes`` as CTEs, built once per shape: building a statement
+    costs as much as running it. Values are bound by name: ``e<n>_<column>`` and ``c<n>_<column>``."""
+    key = (table, events, tuple(changes))
+    statement = _statements.get(key)
+    if statement is None:
+        rows = [{c: bindparam(f"e{n}_{c}", type_=table.c[c].type) for c in _EVENT_COLUMNS} for n in range(events)]
+        statement = insert(table).values(rows[0] if events == 1 else rows)
+        ctes = [
+            insert(changed)
+            .values({c: bindparam(f"c{n}_{c}", type_=changed.c[c].type) for c in columns})
+            .cte(f"change_{n}")
+            for n, (changed, columns) in enumerate(changes)
+        ]
+        if ctes:
+            statement = statement.add_cte(*ctes)
+        statement = _statements.setdefault(key, statement)
+    return statement
+
+
+async def write(
+    session: AsyncSession,
+    table: Table,
+    events: Sequence[Envelope],
+    changes: Sequence[tuple[Table, Mapping[str, Any]]] = (),
+) -> None:
+    """Add the events to the current transaction, in one statement with the ``changes`` (new rows: their table and
+    their values by column) that produced them: one round trip, and the rows land together or not at all."""
     if not events:
         return
     rows: list[dict[str, Any]] = [
@@ -69,11 +99,11 @@ async def write(session: AsyncSession, table: Table, events: Sequence[Envelope],
     ]
     # While tracing is on, the envelopes carry the context of the insert's span to the relay and the consumer.
     with tracing.outbox_span(table.schema or table.name, [row["envelope"] for row in rows]):
-        # One row's statement is compiled once and cached; a many-row VALUES is compiled each time.
-        statement = insert(table).values(rows[0] if len(rows) == 1 else rows)
-        if changes:
-            statement = statement.add_cte(*(change.cte(f"change_{i}") for i, change in enumerate(changes)))
-        await session.execute(statement)
+        values = {f"e{n}_{c}": v for n, row in enumerate(rows) for c, v in row.items()}
+        for n, (_, changed) in enumerate(changes):
+            values.update({f"c{n}_{c}": v for c, v in changed.items()})
+        shape = [(changed_table, tuple(changed)) for changed_table, changed in changes]
+        await session.execute(_statement(table, len(rows), shape), values)
 
 
 @dataclass(frozen=True)

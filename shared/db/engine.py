@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import DateTime, MetaData, event, func, select, text
+from sqlalchemy import DateTime, MetaData, bindparam, event, func, select, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import Field
@@ -88,10 +88,23 @@ async def dispose_engines() -> None:
     for engine in list(_engines.values()):
         await engine.dispose()
     _engines.clear()
+    _factories.clear()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+_factories: dict[tuple[int, bool], async_sessionmaker[AsyncSession]] = {}
+
+
+def session_factory(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions of ``engine`` (made once for the process's engines, those of ``get_engine``). ``autocommit``: each
+    statement commits on its own, with no BEGIN or COMMIT round trips, for work whose only change is one statement."""
+    key = (id(engine), autocommit)
+    factory = _factories.get(key)
+    if factory is None:
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        factory = async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+        if any(kept is engine for kept in _engines.values()):
+            _factories[key] = factory
+    return factory
 
 
 async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
@@ -119,12 +132,18 @@ def timestamp_field() -> Any:
     )
 
 
+_by_id: dict[tuple[Any, bool], Any] = {}
+
+
 async def get_row(session: AsyncSession, model: Any, id_: uuid.UUID, *, for_update: bool = False) -> Any:
     """The row of ``model`` with this id, locked for update if asked, or None."""
-    stmt = select(model).where(model.id == id_)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
+    stmt = _by_id.get((model, for_update))
+    if stmt is None:  # built once per model: building a statement costs about as much as running it
+        stmt = select(model).where(model.id == bindparam("id"))
+        if for_update:
+            stmt = stmt.with_for_update()
+        _by_id[(model, for_update)] = stmt
+    return (await session.execute(stmt, {"id": id_})).scalars().first()
 
 
 async def get_or_404(session: AsyncSession, model: Any, id_: uuid.UUID, what: str, *, for_update: bool = False) -> Any:

@@ -63,7 +63,10 @@ def _path_limit(path: str, default: int, overrides: Mapping[str, int]) -> int:
 
 
 class TimeoutMiddleware:
-    """503 when a request has not started answering within the time limit."""
+    """503 when a request has not started answering within the time limit.
+
+    The route runs in the request's own task under a deadline that is lifted once the answer starts (no second
+    task and no waiter per request)."""
 
     def __init__(self, app: ASGIApp, seconds: float, overrides: Mapping[str, float]) -> None:
         self.app = app
@@ -75,25 +78,28 @@ class TimeoutMiddleware:
             await self.app(scope, receive, send)
             return
         seconds = _path_limit(scope["path"], self.seconds, self.overrides)  # type: ignore[arg-type]
-        started = asyncio.Event()
+        deadline = asyncio.timeout(seconds)
+        started = False
 
         async def tracking_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.set()
+            nonlocal started
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                deadline.reschedule(None)  # answering: the body takes as long as it takes
             await send(message)
 
-        task = asyncio.ensure_future(self.app(scope, receive, tracking_send))
-        waiter = asyncio.ensure_future(started.wait())
-        done, _ = await asyncio.wait({task, waiter}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if not done:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await send_problem(
-                send, 503, "timeout", "Request timed out", f"no answer within {seconds:g} s", {"Retry-After": "5"}
-            )
-            return
-        await task
+        try:
+            async with deadline:
+                await self.app(scope, receive, tracking_send)
+        except Exception:  # a cancellation from outside is a BaseException and passes
+            if started or not deadline.expired():
+                raise
+        else:
+            if started or not deadline.expired():
+                return
+        await send_problem(
+            send, 503, "timeout", "Request timed out", f"no answer within {seconds:g} s", {"Retry-After": "5"}
+        )
 
 
 class EdgeMiddleware:

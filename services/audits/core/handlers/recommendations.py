@@ -86,9 +86,10 @@ async def _visible(
 async def create(
     uow: UnitOfWork, principal: Principal, audit_id: uuid.UUID, body: RecommendationCreate
 ) -> tuple[RecommendationView, bool]:
-    async with uow:
-        # No lock on the audit: the foreign key already keeps a concurrent delete from orphaning the row,
-        # and recommendations of one audit are added in parallel.
+    # No lock on the audit: the foreign key already keeps a concurrent delete from orphaning the row,
+    # and recommendations of one audit are added in parallel. So no transaction either: the row and its
+    # event are one statement.
+    async with uow.one_statement():
         audit = await audits.visible(uow, principal, audit_id)
         principal.require_write(audit.partnership_id)
         sent = {"audit_id": audit.id, **body.model_dump(exclude={"id"})}
