@@ -34,6 +34,14 @@ async def _relay_all(redis: Redis, source: str = "audits") -> int:
         await conn.close()
 
 
+async def _published(redis: Redis, stream: str, count: int) -> list[uuid.UUID]:
+    """``count`` events put on ``stream``; their ids, in order."""
+    ids = [uuid.uuid4() for _ in range(count)]
+    for id_ in ids:
+        await redis.xadd(stream, {"event": factories_event(id_).to_json()})
+    return ids
+
+
 async def _consume_all(consumer: StreamConsumer) -> None:
     await consumer.ensure_groups()
     while await consumer.poll_once():
@@ -216,9 +224,7 @@ async def test_a_reading_consumer_reads_the_next_batch_ahead_but_acknowledges_on
 ) -> None:
     settings = get_settings()
     stream = settings.stream("audits")
-    ids = [uuid.uuid4() for _ in range(6)]
-    for id_ in ids:
-        await redis.xadd(stream, {"event": factories_event(id_).to_json()})
+    ids = await _published(redis, stream, 6)
     applied: list[uuid.UUID] = []
     first_batch_in_hand, release = asyncio.Event(), asyncio.Event()
 
@@ -253,9 +259,7 @@ async def test_a_batch_read_ahead_of_a_failure_is_applied_after_the_failed_one_i
 ) -> None:
     settings = get_settings()
     stream = settings.stream("audits")
-    ids = [uuid.uuid4() for _ in range(6)]
-    for id_ in ids:
-        await redis.xadd(stream, {"event": factories_event(id_).to_json()})
+    ids = await _published(redis, stream, 6)
     applied: list[uuid.UUID] = []
     down = {"once": True}
 

@@ -4,6 +4,7 @@ logs, reports them as lag, and re-applies them: no command to run."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.consumer import build_consumer, build_log_watch
 from services.metrics.projection.logwatch import STALLED_GRACES, LogWatch
+from services.metrics.totals.store import log_positions
 from shared.bus.consumer import StreamConsumer
 from shared.bus.relay import Relay
 from shared.db.engine import plain_url
@@ -182,3 +184,15 @@ async def test_an_event_that_cannot_be_applied_leaves_honest_lag_and_a_ready_ser
     async with engine.connect() as conn:
         loss = (await conn.execute(text("SELECT last_loss FROM metrics.log_position WHERE source = 'audits'"))).scalar()
     assert loss and loss.startswith("re-applying failed"), loss
+
+
+async def test_a_watch_far_behind_checks_tens_of_thousands_of_events_at_once(
+    audits_api: httpx.AsyncClient, world: dict[str, Any], engine: AsyncEngine, redis: Redis
+) -> None:
+    consumer = build_consumer(get_settings(), engine, redis)
+    await _relay_all(redis)
+    await _consume_all(consumer)
+    async with engine.connect() as conn:
+        applied = set((await conn.execute(text("SELECT id FROM metrics.processed_event"))).scalars())
+        unknown = [uuid.uuid4() for _ in range(40_000)]  # more than a statement may bind one by one
+        assert await log_positions.processed_among(conn, [*unknown, *applied]) == applied

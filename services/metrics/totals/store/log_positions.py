@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.metrics.totals.store.tables import log_position, processed_event
@@ -22,7 +22,10 @@ async def processed_among(conn: AsyncConnection, ids: Iterable[uuid.UUID]) -> se
     wanted = list(ids)
     if not wanted:
         return set()
-    rows = await conn.execute(select(processed_event.c.id).where(processed_event.c.id.in_(wanted)))
+    # One array parameter, whatever the count: an IN list binds one parameter per id, and the driver refuses
+    # more than 32,767, which a log watch far behind reaches.
+    stmt = select(processed_event.c.id).where(processed_event.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+    rows = await conn.execute(stmt, {"ids": wanted})
     return set(rows.scalars().all())
 
 
