@@ -7,16 +7,16 @@ import asyncio
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.projector import apply_events, kinds_of_types
-from services.metrics.projection.replay import LogPage
 from services.metrics.totals.domain import contributions as c
 from services.metrics.totals.domain.contributions import Key
 from services.metrics.totals.store import projections
@@ -257,12 +257,10 @@ async def test_a_rebuild_counts_what_the_consumer_counted_and_readers_see_the_ol
         await conn.execute(text("UPDATE metrics.counter_total SET value = value + 1000"))
     wrong = await stored_totals(engine)
     names = await index_names(engine)
-    logged = [{"position": i + 1, "event": e.model_dump(mode="json", by_alias=True)} for i, e in enumerate(events)]
-    page = LogPage(logged, len(logged))
     async with engine.begin() as conn:
         await projections.hold_writers(conn)
         await projections.stage(conn)
-        await projections.copy_staged(conn, page.staged())
+        await projections.copy_staged_lines(conn, ndjson_log(events))
         await projections.build_from_staged(conn, kinds_of_types(), ZONE)
         assert await asyncio.wait_for(stored_totals(engine), 5) == wrong  # read while the rebuild is not done
         rebuilt = await projections.swap_in(conn)
@@ -271,6 +269,12 @@ async def test_a_rebuild_counts_what_the_consumer_counted_and_readers_see_the_ol
     assert await index_names(engine) == names  # what later migrations name
     async with engine.begin() as conn:  # and the consumer applies on the new tables
         assert await apply_events(conn, events[:3], zone=ZONE) == 0
+
+
+async def ndjson_log(events: list[Envelope]) -> AsyncIterator[bytes]:
+    """The events as a producer's log serves them in its NDJSON form."""
+    for position, event in enumerate(events, start=1):
+        yield orjson.dumps({"position": position, "event": event.model_dump(mode="json", by_alias=True)}) + b"\n"
 
 
 async def index_names(engine: AsyncEngine) -> set[tuple[str, str]]:
@@ -291,14 +295,13 @@ async def test_a_consumer_waiting_for_a_rebuild_applies_on_the_new_projections(
         async with engine.begin() as conn:
             return await apply_events(conn, later, zone=ZONE)
 
-    log = [{"position": i + 1, "event": e.model_dump(mode="json", by_alias=True)} for i, e in enumerate(logged)]
     async with engine.begin() as conn:
         await projections.hold_writers(conn)
         consumer = asyncio.create_task(consume())
         await asyncio.sleep(0.3)
         assert not consumer.done()  # it waits for the rebuild
         await projections.stage(conn)
-        await projections.copy_staged(conn, LogPage(log, len(log)).staged())
+        await projections.copy_staged_lines(conn, ndjson_log(logged))
         await projections.build_from_staged(conn, kinds_of_types(), ZONE)
         await projections.swap_in(conn)
     assert await consumer == len(later)

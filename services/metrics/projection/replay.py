@@ -58,10 +58,6 @@ class LogPage:
     def events(self) -> list[Envelope]:
         return [parse_event(item["event"]) for item in self.items]
 
-    def staged(self) -> list[tuple[object, ...]]:
-        """The events as rows of a rebuild's staging table (``counting.STAGED_COLUMNS``), as the log's lines."""
-        return [(orjson.dumps(item).decode(),) for item in self.items]
-
 
 async def read_log(
     client: httpx.AsyncClient, page_size: int, *, after: int = 0, stop_when_waiting: bool = False

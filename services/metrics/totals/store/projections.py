@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,14 +89,6 @@ async def hold_writers(conn: AsyncConnection) -> None:
 async def stage(conn: AsyncConnection) -> None:
     """The table a rebuild's logged events are COPYed into (``counting.STAGED_COLUMNS``), gone at commit."""
     await conn.execute(counting.STAGE)
-
-
-async def copy_staged(conn: AsyncConnection, records: Iterable[tuple[Any, ...]]) -> None:
-    """Stage log lines given as rows (``counting.STAGED_COLUMNS``)."""
-    raw = await conn.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        counting.STAGING, records=records, columns=counting.STAGED_COLUMNS, timeout=LONG_S
-    )
 
 
 async def copy_staged_lines(conn: AsyncConnection, ndjson: AsyncIterable[bytes]) -> None:
