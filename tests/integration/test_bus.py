@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.consumer import build_consumer
-from shared.bus.consumer import StreamConsumer, lag
+from shared.bus.consumer import Handler, StreamConsumer, lag
 from shared.bus.partitions import partition_of
 from shared.bus.relay import Relay
 from shared.bus.wake import Waker, wake_channel
@@ -233,23 +234,16 @@ async def test_a_reading_consumer_reads_the_next_batch_ahead_but_acknowledges_on
         await release.wait()
         applied.extend(e.id for e in events)
 
-    stop = asyncio.Event()
-    consumer = StreamConsumer(
-        redis, [stream], "test-group", "c", handler, settings.dead_letter_stream, batch=2, block_ms=10
-    )  # fmt: skip
-    await consumer.ensure_groups()
-    running = asyncio.create_task(consumer.run(stop))
-    await asyncio.wait_for(first_batch_in_hand.wait(), 10)
-    for _ in range(100):  # the next batch is read while the first is being applied
-        if (await redis.xpending(stream, "test-group"))["pending"] == 4:
-            break
-        await asyncio.sleep(0.01)
-    assert (await redis.xpending(stream, "test-group"))["pending"] == 4  # read, none acknowledged
-    assert applied == []
-    release.set()
-    await _until(lambda: consumer.applied == len(ids))
-    stop.set()
-    await asyncio.wait_for(running, 10)
+    async with _reading(redis, stream, handler) as consumer:
+        await asyncio.wait_for(first_batch_in_hand.wait(), 10)
+        for _ in range(100):  # the next batch is read while the first is being applied
+            if (await redis.xpending(stream, "test-group"))["pending"] == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert (await redis.xpending(stream, "test-group"))["pending"] == 4  # read, none acknowledged
+        assert applied == []
+        release.set()
+        await _until(lambda: consumer.applied == len(ids))
     assert applied == ids  # in the order published
     assert (await redis.xpending(stream, "test-group"))["pending"] == 0
 
@@ -270,18 +264,27 @@ async def test_a_batch_read_ahead_of_a_failure_is_applied_after_the_failed_one_i
             raise OSError("database restarting")
         applied.extend(e.id for e in events)
 
-    stop = asyncio.Event()
-    consumer = StreamConsumer(
-        redis, [stream], "test-group", "c", handler, settings.dead_letter_stream, batch=2, block_ms=10
-    )  # fmt: skip
-    await consumer.ensure_groups()
-    running = asyncio.create_task(consumer.run(stop))
-    await _until(lambda: len(applied) == len(ids))
-    stop.set()
-    await asyncio.wait_for(running, 10)
+    async with _reading(redis, stream, handler):
+        await _until(lambda: len(applied) == len(ids))
     assert applied == ids  # each once, in the order published
     assert (await redis.xpending(stream, "test-group"))["pending"] == 0
     assert await redis.xlen(settings.dead_letter_stream) == 0
+
+
+@asynccontextmanager
+async def _reading(redis: Redis, stream: str, handler: Handler) -> AsyncIterator[StreamConsumer]:
+    """A consumer of ``stream`` in batches of 2, running its own reading loop until the block ends."""
+    consumer = StreamConsumer(
+        redis, [stream], "test-group", "c", handler, get_settings().dead_letter_stream, batch=2, block_ms=10
+    )  # fmt: skip
+    await consumer.ensure_groups()
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
 
 
 async def _until(done: Callable[[], bool], seconds: float = 20.0) -> None:
