@@ -104,7 +104,7 @@ async def measure(factor: float, only: set[str]) -> list[Figure]:
             "bus": lambda: bus.figures(settings, engine, redis, int(50_000 * factor)),
             "api": lambda: api.write_figures(key, ["uvicorn", "granian"], settings.resolved_database_url()),
             # Before the replay, whose large log the platform's relay would otherwise publish.
-            "platform": lambda: whole_platform.figures(settings, engine, key, seconds=max(2.0, 5 * factor)),
+            "platform": lambda: whole_platform.figures(settings, engine, key, seconds=max(2.0, 10 * factor)),
             "replay": lambda: replay.replay_figures(settings, engine, key, int(1_000_000 * factor)),
             "scale": lambda: scale.figures(settings, engine, key, int(10_000_000 * factor)),
             # Last: it works in a scratch database of its own, named through the environment.

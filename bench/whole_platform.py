@@ -7,8 +7,15 @@ previous writes are all applied, while a reader polls ``/v1/totals``. A write
 is visible when the totals count it; its latency runs from when it was due to
 be sent to the answer of the first poll that counts it. The figure is the
 highest offered rate of a step with p99 under 50 ms, every request answered
-2xx, every write seen and the offered rate achieved; the steps double from 10/s
-and stop at the first that fails.
+2xx, every write seen and the offered rate achieved. The steps double from 10/s
+up to the first that fails, then halve the interval between the highest rate that
+passed and the lowest that failed (``REFINE`` times), so the figure is not just
+the power of two below the limit.
+
+The reader polls the totals no more often than every ``POLL_S``: polling back to
+back would make the bench's own reads a large part of what the two cores do. A
+write's latency is taken to the answer of the first poll that counts it, so the
+interval can only make a figure worse, never better.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ from tests.servers import free_port, wait_answering
 
 TARGET_MS = 50.0
 FIRST_RATE, LAST_RATE = 10.0, 2560.0
+REFINE = 2
+"""Halvings of the interval between the highest rate passed and the lowest failed."""
+POLL_S = 0.005
 SETTLE_S = 120.0
 SEEN_WITHIN_S = 5.0
 AUDITS = 4
@@ -159,11 +169,13 @@ async def step(platform: Platform, totals: Totals, traffic: Traffic, rate: float
 
     async def watch() -> None:
         while not all_seen.is_set():
+            sent = time.perf_counter()
             answered, now = await totals.read()
             if now is not None:
                 seen.append((answered, now))
             if ran and _all_seen(ran[0], traffic, before, seen):
                 all_seen.set()
+            await asyncio.sleep(max(0.0, sent + POLL_S - time.perf_counter()))
 
     watcher = asyncio.ensure_future(watch())
     cpu_before, began = cpu_seconds(platform), time.perf_counter()
@@ -195,7 +207,7 @@ def _step_figure(
     failures.update(run.failures())
     failures["unseen"] += sum(1 for d in writes if math.isinf(d))
     p99 = percentile(writes, 99)
-    note = f"write -> totals p50 {percentile(writes, 50):.1f} ms"
+    note = f"write -> totals p50 {percentile(writes, 50):.1f} ms (totals polled every {POLL_S * 1000:g} ms at most)"
     if reads:
         note += f"; reads p50 {percentile(reads, 50):.1f} ms, p99 {percentile(reads, 99):.1f} ms"
     note += f"; sends late p99 {percentile(run.late, 99) * 1000:.1f} ms"
@@ -211,16 +223,20 @@ def passes(step: Figure) -> bool:
 
 
 async def stepped(platform: Platform, totals: Totals, traffic: Traffic, seconds: float) -> list[Figure]:
-    """One figure per step, up to the first that fails, and the highest rate that passed."""
+    """One figure per step, and the highest rate that passed below every rate that failed."""
     steps: list[Figure] = []
-    rate = FIRST_RATE
-    while rate <= LAST_RATE and (not steps or passes(steps[-1])):
+
+    def results() -> list[tuple[float, bool]]:
+        return [(s.offered or 0.0, passes(s)) for s in steps]
+
+    for rate in rates_to_try(results):
         steps.append(await step(platform, totals, traffic, rate, seconds))
-        rate *= 2
-    best = next((s for s in reversed(steps) if passes(s)), None)
+    highest = highest_passed(results())
+    best = next((s for s in steps if s.offered == highest and passes(s)), None)
     rate = (best.offered or 0.0) if best else 0.0
     note = f"at {rate:g}/s: {best.note}" if best else "no step passed"
-    if not passes(failed := steps[-1]):
+    failed = min((s for s in steps if not passes(s)), key=lambda s: s.offered or 0.0, default=None)
+    if failed is not None:
         why = [] if failed.target_met else [f"p99 not under {TARGET_MS:g} ms"]
         why += failed.flaws() + [f"{n} {cause}" for cause, n in sorted(failed.failures.items())]
         note += f"; at {failed.offered:g}/s: {', '.join(why)}"
@@ -230,7 +246,33 @@ async def stepped(platform: Platform, totals: Totals, traffic: Traffic, seconds:
         samples=best.samples if best else 0, failures=best.failures if best else {},
         offered=best.offered if best else None, achieved=best.achieved if best else None,
     )  # fmt: skip
-    return [*steps, summary]
+    return [*sorted(steps, key=lambda s: s.offered or 0.0), summary]
+
+
+def highest_passed(results: list[tuple[float, bool]]) -> float | None:
+    """The highest rate that passed below every rate that failed: a pass above a failure is luck."""
+    failed_at = min((rate for rate, ok in results if not ok), default=math.inf)
+    return max((rate for rate, ok in results if ok and rate < failed_at), default=None)
+
+
+def rates_to_try(results: Callable[[], list[tuple[float, bool]]]) -> Iterator[float]:
+    """The offered rates, each chosen after the results so far (``(rate, passed)``): doubling from ``FIRST_RATE``
+    until a step fails, then ``REFINE`` midpoints between the highest rate passed and the lowest failed."""
+    rate = FIRST_RATE
+    while rate <= LAST_RATE:
+        yield rate
+        if not all(ok for _, ok in results()):
+            break
+        rate *= 2
+    for _ in range(REFINE):
+        done = results()
+        failed, passed = min((r for r, ok in done if not ok), default=None), highest_passed(done)
+        if failed is None or passed is None:
+            return
+        middle = round((passed + failed) / 20) * 10
+        if middle in (passed, failed):
+            return
+        yield middle
 
 
 def traffics(ports: Ports, key: str) -> list[Traffic]:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.common import Figure, percentile
 from bench.load import OK, Answer, Run, failure
-from bench.whole_platform import visibility
+from bench.whole_platform import highest_passed, rates_to_try, visibility
 
 
 def figure(**given: object) -> Figure:
@@ -97,3 +97,26 @@ def test_a_write_is_visible_at_the_first_poll_counting_it() -> None:
 def test_a_write_never_counted_is_never_visible_and_a_dip_in_the_counts_is_ignored() -> None:
     seen = [(2.0, 1), (3.0, 0)]
     assert visibility([1.0, 1.5], seen) == [pytest.approx(1000.0), math.inf]
+
+
+def _stepped(limit: float, flaky: frozenset[float] = frozenset()) -> list[tuple[float, bool]]:
+    """The steps a platform run takes against a platform that passes every rate up to ``limit`` but those in
+    ``flaky``."""
+    done: list[tuple[float, bool]] = []
+    for rate in rates_to_try(lambda: list(done)):
+        done.append((rate, rate <= limit and rate not in flaky))
+    return done
+
+
+def test_the_steps_double_to_the_first_failure_then_narrow_the_interval_below_it() -> None:
+    assert _stepped(250) == [(10, True), (20, True), (40, True), (80, True), (160, True), (320, False),
+                             (240, True), (280, False)]  # fmt: skip
+    assert _stepped(5) == [(10, False)]
+
+
+def test_a_rate_that_failed_caps_the_figure_even_when_a_higher_one_passed() -> None:
+    steps = _stepped(1000, flaky=frozenset({320}))
+    assert steps[-3:] == [(320, False), (240, True), (280, True)]
+    assert highest_passed(steps) == 280
+    assert highest_passed([(10, True), (20, False), (40, True)]) == 10
+    assert highest_passed([(10, False)]) is None
