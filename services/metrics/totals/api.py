@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from services.metrics.deps import ConsumerLag
 from services.metrics.totals import handlers
@@ -28,9 +28,9 @@ def _check_period(start: date | None, end: date | None) -> None:
 
 @router.get("", response_model=Totals, summary="Running totals of the programme")
 async def totals(
+    request: Request,
     session: SessionDep,
     principal: ReaderKey,
-    lag: ConsumerLag,
     partnership_id: PartnershipQ = None,
     neighbourhood_id: NeighbourhoodQ = None,
     start: FromQ = None,
@@ -44,7 +44,8 @@ async def totals(
         neighbourhood_id=neighbourhood_id,
         start=start,
         end=end,
-        lag_events=lag,
+        redis=request.app.state.redis,
+        settings=request.app.state.settings,
     )
 
 
