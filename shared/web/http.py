@@ -25,6 +25,17 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(read_session)]
 
 
+async def statement_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with session_factory(request.app.state.engine, autocommit=True)() as session:
+        yield session
+
+
+StatementSessionDep = Annotated[AsyncSession, Depends(statement_session)]
+"""For reads only: each statement runs on its own, with no BEGIN and ROLLBACK round trips around it. A read
+in a transaction at PostgreSQL's READ COMMITTED sees a new snapshot with each statement anyway; a read that
+needs one snapshot for several statements, a lock or a cursor takes ``SessionDep``."""
+
+
 def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock  # set once by the app factory
     return clock
