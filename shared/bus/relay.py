@@ -199,13 +199,14 @@ def _statements(schema: str) -> tuple[str, str, str, str]:
         FROM {outbox_name} o WHERE o.position > (SELECT through FROM mark) ORDER BY o.position LIMIT $1
     """
     # A transaction that writes the outbox holds this lock from its insert (which takes its position) until
-    # it ends. The relay holds none: it reads the outbox and writes only the mark. A session of another
-    # role shows no start time unless the relay's role may read all statistics: it counts as a writer.
+    # it ends. The relay holds none: it reads the outbox and writes only the mark. A holder whose start is
+    # not shown (a session of another role, unless the relay's may read all statistics; a prepared
+    # transaction) counts as a writer.
     writers = f"""
         SELECT EXISTS (
-            SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            SELECT FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'relation' AND l.relation = '{outbox_name}'::regclass
-              AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()
+              AND l.mode = 'RowExclusiveLock' AND l.pid IS DISTINCT FROM pg_backend_pid()
               AND (a.xact_start <= $1 OR a.xact_start IS NULL)
         )
     """
