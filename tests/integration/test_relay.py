@@ -1,5 +1,6 @@
 """The relay's order over one outbox: a position still committing holds back the rows after it, one rolled back
-does not, and several relays publish each row once, in the outbox's order."""
+does not, and several relays publish each row once, in the outbox's order; the expand step that brought the
+relay's mark starts it where the release before stopped."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import orjson
 import pytest
+from alembic import command
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus.outbox import publication_sql
 from shared.bus.relay import Relay
 from shared.db.engine import plain_url
 from shared.settings import get_settings
 from tests.integration.test_bus import factories_event
+from tests.integration.test_rolling_deploy import _audits_migrations
 
 INSERT = "INSERT INTO audits.outbox (id, type, version, subject_id, envelope) VALUES ($1, $2, 1, $3, $4::jsonb)"
 
@@ -108,3 +112,19 @@ async def test_several_relays_publish_each_row_once_in_the_outbox_order(connect:
     await asyncio.gather(*(drain_until_empty(r, c) for r, c in zip(relays, connections, strict=True)))
     assert await _stream_ids(redis, get_settings().stream("audits")) == ids
     assert sum(r.published for r in relays) == 40
+
+
+async def test_the_expand_step_starts_the_mark_below_the_first_row_the_release_before_left_unmarked(
+    engine: AsyncEngine, connect: Connect, redis: Redis
+) -> None:
+    migrations = _audits_migrations(engine.url.render_as_string(hide_password=False))
+    await asyncio.to_thread(command.downgrade, migrations, "audits0503")  # the release before: no mark
+    try:
+        writer = await connect()
+        ids = [await _write(writer) for _ in range(5)]
+        marked = [ids[0], ids[1], ids[3]]  # as that release's relays left them: one row in between still pending
+        await writer.execute("UPDATE audits.outbox SET published_at = now() WHERE id = ANY($1::uuid[])", marked)
+    finally:
+        await asyncio.to_thread(command.upgrade, migrations, "heads")
+    assert await _relay(redis).drain(await connect()) == 3  # the fourth goes out again: a duplicate, absorbed
+    assert await _stream_ids(redis, get_settings().stream("audits")) == ids[2:]
