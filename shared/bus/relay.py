@@ -16,7 +16,7 @@ for the next wake.
 
 A missing position is a transaction still committing or one rolled back (positions come from one sequence,
 taken by the insert). A batch stops before it while a transaction that could hold it is open, so a lower
-position that commits late is published before anything after it (``_gaps_settled``).
+position that commits late is published before anything after it (``_gap_settled``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -85,10 +84,9 @@ class Relay:
                 return 0  # nothing pending, or another relay holds the mark
             through = rows[0][_THROUGH]
             ready = _in_order(rows, through, settled_below=through)
-            if ready < len(rows) and await self._gaps_settled(conn, rows[0][_READ_AT]):
-                last_read = rows[-1][_POSITION]
+            if ready < len(rows) and await self._gap_settled(conn, after_gap := rows[ready][_POSITION]):
                 rows = await conn.fetch(self._claim_sql, self.batch)
-                ready = _in_order(rows, through, settled_below=last_read)
+                ready = _in_order(rows, through, settled_below=after_gap)
             if not ready:
                 return 0  # the next position is still committing: its commit wakes the relay
             texts: list[str] = [row[_ENVELOPE] for row in rows[:ready]]
@@ -104,13 +102,14 @@ class Relay:
         self.published += ready
         return ready
 
-    async def _gaps_settled(self, conn: asyncpg.Connection, read_at: datetime) -> bool:
-        """Whether every missing position below the last row read at ``read_at`` is settled for good.
+    async def _gap_settled(self, conn: asyncpg.Connection, after_gap: int) -> bool:
+        """Whether every position missing below the committed row ``after_gap`` is settled for good.
 
-        Such a position was taken before that read, by a transaction that had begun before it and has held
-        a lock on the outbox since its insert. With none of those left, a read after this check sees every
-        one of them that committed: what it still lacks below that row was rolled back."""
-        return not await conn.fetchval(self._writers_sql, read_at)
+        Such a position was taken before that row's, so by a transaction that began before the row was
+        inserted and has held a lock on the outbox since. With none of those left, a read after this check
+        sees every one of them that committed: what it still lacks below ``after_gap`` was rolled back. A
+        writer that began later holds nothing below it, so a steady flow of writes does not hold it back."""
+        return not await conn.fetchval(self._writers_sql, after_gap)
 
     def _by_stream(self, envelopes: Sequence[Any], partitions: Sequence[int] | None) -> dict[str, list[Any]]:
         """Each stream's envelopes, in the batch's order."""
@@ -162,7 +161,7 @@ class Relay:
             await conn.close(timeout=5)
 
 
-_THROUGH, _READ_AT, _POSITION, _ENVELOPE = range(4)
+_THROUGH, _POSITION, _ENVELOPE = range(3)
 
 
 def _in_order(rows: Sequence[asyncpg.Record], through: int, settled_below: int) -> int:
@@ -189,25 +188,23 @@ def _statements(schema: str) -> tuple[str, str, str, str]:
     outbox, published = outbox_table(metadata), outbox_published_table(metadata)
     outbox_name, published_name = f"{schema}.{outbox.name}", f"{schema}.{published.name}"
     begin = f"{CLAIM_SETTINGS}; INSERT INTO {published_name} (id, through) VALUES (1, 0) ON CONFLICT DO NOTHING"
-    # The mark's row, locked for the transaction, then the rows after it in order. read_at is taken after
-    # the statement's snapshot: any transaction whose position that snapshot lacks began before it.
+    # The mark's row, locked for the transaction, then the rows after it in order.
     claim = f"""
-        WITH mark AS MATERIALIZED (
-            SELECT through, clock_timestamp() AS read_at FROM {published_name} FOR UPDATE SKIP LOCKED
-        )
-        SELECT (SELECT through FROM mark), (SELECT read_at FROM mark), o.position, o.{outbox.c.envelope.name}::text
+        WITH mark AS MATERIALIZED (SELECT through FROM {published_name} FOR UPDATE SKIP LOCKED)
+        SELECT (SELECT through FROM mark), o.position, o.{outbox.c.envelope.name}::text
         FROM {outbox_name} o WHERE o.position > (SELECT through FROM mark) ORDER BY o.position LIMIT $1
     """
-    # A transaction that writes the outbox holds this lock from its insert (which takes its position) until
-    # it ends. The relay holds none: it reads the outbox and writes only the mark. A holder whose start is
-    # not shown (a session of another role, unless the relay's may read all statistics; a prepared
-    # transaction) counts as a writer.
+    # A transaction that writes the outbox holds this lock from its insert (which takes its position, then
+    # stamps created_at) until it ends. The relay holds none: it reads the outbox and writes only the mark.
+    # A holder whose start is not shown (a session of another role, unless the relay's may read all
+    # statistics; a prepared transaction) counts as a writer.
     writers = f"""
         SELECT EXISTS (
             SELECT FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'relation' AND l.relation = '{outbox_name}'::regclass
               AND l.mode = 'RowExclusiveLock' AND l.pid IS DISTINCT FROM pg_backend_pid()
-              AND (a.xact_start <= $1 OR a.xact_start IS NULL)
+              AND (a.xact_start IS NULL OR a.xact_start <= coalesce(
+                  (SELECT created_at FROM {outbox_name} WHERE position = $1), 'infinity'::timestamptz))
         )
     """
     mark = f"UPDATE {published_name} SET through = $1 WHERE id = 1"

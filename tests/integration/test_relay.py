@@ -77,7 +77,7 @@ async def test_a_lower_position_committing_late_goes_out_before_the_rows_after_i
 
 
 async def test_a_rolled_back_position_is_passed_over_once_its_transaction_ended(connect: Connect, redis: Redis) -> None:
-    relay_conn, rolled_back, committed, elsewhere = await connect(), await connect(), await connect(), await connect()
+    relay_conn, rolled_back, committed, later, elsewhere = [await connect() for _ in range(5)]
     relay = _relay(redis)
     doomed = rolled_back.transaction()
     await doomed.start()
@@ -85,13 +85,18 @@ async def test_a_rolled_back_position_is_passed_over_once_its_transaction_ended(
     kept = await _write(committed)
     assert await relay.drain(relay_conn) == 0  # while it runs, its position may yet commit
     await doomed.rollback()
-    other = elsewhere.transaction()  # a transaction open on another outbox holds nothing of this one
-    await other.start()
+    # Open beside the relay: a writer that began after the row past the hole, and one on another outbox.
+    # Neither can hold the hole's position.
+    opened = [later.transaction(), elsewhere.transaction()]
+    for transaction in opened:
+        await transaction.start()
+    await _write(later)
     await elsewhere.execute("INSERT INTO events.outbox SELECT * FROM audits.outbox LIMIT 0")
     try:
         assert await relay.drain(relay_conn) == 1
     finally:
-        await other.rollback()
+        for transaction in opened:
+            await transaction.rollback()
     assert await _stream_ids(redis, get_settings().stream("audits")) == [kept]
     assert (await relay_conn.fetchrow(publication_sql("audits")))["unpublished"] == 0
 
