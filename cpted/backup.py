@@ -10,9 +10,10 @@ log positions, taken in the dump's own snapshot, and the sha256 of every file.
 Restore checks everything before it changes anything (manifest, versions, checksums, an empty target unless
 forced), restores into a fresh database beside the target, migrates it forward, brings the projections up
 to the restored outboxes (reconcile: every outbox event the projections lack is applied, recognised by id, as
-``cpted reconcile`` does), and only then swaps it in under the target's name. The outboxes keep their
-``published_at`` marks, so relays publish only what was never published; the bus streams are deleted, since
-their entries are either applied already or belong to writes after the backup, which the restore undoes.
+``cpted reconcile`` does), and only then swaps it in under the target's name. The outboxes keep the mark of
+what was published (``outbox_published``), so relays publish only what was never published; the bus streams
+are deleted, since their entries are either applied already or belong to writes after the backup, which the
+restore undoes.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from services.audits.photos.settings import PhotoSettings
 from services.metrics.projection.projector import apply_events
 from services.metrics.totals.store import log_positions
 from shared.bus.client import redis_client
-from shared.bus.outbox import outbox_table, read_log
+from shared.bus.outbox import outbox_table, publication_sql, read_log
 from shared.contracts.events import parse_event
 from shared.contracts.events.envelope import PRODUCERS
 from shared.db.engine import async_url, plain_url, session_factory
@@ -92,11 +93,7 @@ async def _snapshot_facts(conn: asyncpg.Connection) -> dict[str, Any]:
     }
     outboxes = {}
     for source in PRODUCERS:
-        row = await conn.fetchrow(
-            f"SELECT coalesce(max(position), 0) AS last, "
-            f"coalesce(max(position) FILTER (WHERE published_at IS NOT NULL), 0) AS published, "
-            f"count(*) FILTER (WHERE published_at IS NULL) AS unpublished FROM {source}.outbox"
-        )
+        row = await conn.fetchrow(publication_sql(source))
         outboxes[source] = {
             "last_position": row["last"],
             "published_position": row["published"],

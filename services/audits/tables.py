@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.bus.outbox import outbox_table
+from shared.bus.outbox import outbox_published_table, outbox_table
 from shared.db.claims import idempotency_table
 from shared.db.engine import new_metadata, timestamp_field
 
@@ -158,4 +158,5 @@ class Photo(AuditsTable, table=True):
 
 
 outbox = outbox_table(metadata)
+outbox_published = outbox_published_table(metadata)
 idempotency = idempotency_table(metadata)

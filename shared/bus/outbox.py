@@ -14,12 +14,14 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Identity,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Uuid,
@@ -47,10 +49,34 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("envelope", JSONB, nullable=False),
         # The time of the insert itself (not of the transaction's start): the event log's gap rule needs it.
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
+        # Set by the relays of releases before the outbox_published mark; dropped in the release after it.
         Column("published_at", DateTime(timezone=True), nullable=True),
         Index(None, "position", postgresql_where=text("published_at IS NULL")),
         Index(None, "subject_id", "position"),
     )
+
+
+def outbox_published_table(metadata: MetaData) -> Table:
+    """One row: the outbox is published through the position ``through``, every row up to it having gone out
+    in order (``shared.bus.relay``). No row reads as 0."""
+    return Table(
+        "outbox_published",
+        metadata,
+        Column("id", SmallInteger, CheckConstraint("id = 1", name="one_row"), primary_key=True,
+               server_default=text("1")),
+        Column("through", BigInteger, nullable=False),
+    )  # fmt: skip
+
+
+def publication_sql(schema: str) -> str:
+    """One row on an outbox's publication: its ``last`` position, the position it is ``published`` through
+    (``outbox_published``) and how many rows are ``unpublished`` (after that position)."""
+    return f"""
+        SELECT coalesce(max(o.position), 0) AS last, m.through AS published,
+               count(*) FILTER (WHERE o.position > m.through) AS unpublished
+        FROM (SELECT coalesce(max(through), 0) AS through FROM {schema}.outbox_published) AS m
+        LEFT JOIN {schema}.outbox o ON true GROUP BY m.through
+    """
 
 
 _EVENT_COLUMNS = ("id", "type", "version", "subject_id", "envelope")

@@ -6,10 +6,17 @@ XADDs cost it. With partitions, each row goes to its partition's stream (``share
 partition is one key, so on a Redis Cluster each command touches one hash slot, and each partition keeps
 the outbox's order. An envelope is parsed only when its partition or tracing needs it, and then once.
 
-Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays can run over
-one outbox; a row's mark as published is committed only after Redis accepted
-it, in the same transaction that claimed it. A crash between XADD and that commit makes
-the row go out again: consumers absorb the duplicate by event id.
+What is published is one position per outbox, ``outbox_published.through``: every row up to it went out,
+in position order. A batch is the rows after it, up to the first position that may still commit; the
+relay moves the mark to the batch's last row in the transaction that read the batch, and commits only after
+Redis accepted it. Publishing writes one row per batch, not one per event. A crash between XADD and that
+commit makes the rows go out again: consumers absorb the duplicate by event id. Several relays can run over
+one outbox: the one holding the mark's row lock publishes, the others skip it (``SKIP LOCKED``) and wait
+for the next wake.
+
+A missing position is a transaction still committing or one rolled back (positions come from one sequence,
+taken by the insert). A batch stops before it while a transaction that could hold it is open, so a lower
+position that commits late is published before anything after it (``_gap_settled``).
 """
 
 from __future__ import annotations
@@ -17,18 +24,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from operator import itemgetter
 from typing import Any
 
 import asyncpg
 import orjson
 from redis.asyncio.client import PubSub
-from sqlalchemy import MetaData, Text, bindparam, cast, func, select, update
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy import MetaData
 
 from shared import tracing
 from shared.bus.client import subscribed
-from shared.bus.outbox import outbox_table
+from shared.bus.outbox import outbox_published_table, outbox_table
 from shared.bus.partitions import partition_of
 from shared.bus.wake import wake_channel
 from shared.clock import wait_for_any
@@ -68,17 +73,23 @@ class Relay:
         self.poll_s = poll_s
         self.published = 0
         self.heartbeat = heartbeat or (lambda: None)
-        self._claim_sql = _claim_statement(schema)
+        self._begin_sql, self._claim_sql, self._writers_sql, self._mark_sql = _statements(schema)
 
     async def publish_once(self, conn: asyncpg.Connection) -> int:
         """Publish one batch; returns how many rows went out."""
         async with conn.transaction():
-            await conn.execute(CLAIM_SETTINGS)
+            await conn.execute(self._begin_sql)
             rows = await conn.fetch(self._claim_sql, self.batch)
             if not rows:
-                return 0
-            rows.sort(key=_POSITION)
-            texts: list[str] = [row[1] for row in rows]
+                return 0  # nothing pending, or another relay holds the mark
+            through = rows[0][_THROUGH]
+            ready = _in_order(rows, through, settled_below=through)
+            if ready < len(rows) and await self._gap_settled(conn, after_gap := rows[ready][_POSITION]):
+                rows = await conn.fetch(self._claim_sql, self.batch)
+                ready = _in_order(rows, through, settled_below=after_gap)
+            if not ready:
+                return 0  # the next position is still committing: its commit wakes the relay
+            texts: list[str] = [row[_ENVELOPE] for row in rows[:ready]]
             count = len(self.partitions)
             parsed = [orjson.loads(text) for text in texts] if count > 1 or tracing.enabled() else None
             keys = [partition_of(envelope, count) for envelope in parsed] if parsed and count > 1 else None
@@ -87,8 +98,18 @@ class Relay:
                     for stream, entries in self._by_stream(envelopes, keys).items():
                         pipe.eval(XADDS, 1, stream, *entries)
                     await pipe.execute()
-        self.published += len(rows)
-        return len(rows)
+            await conn.execute(self._mark_sql, rows[ready - 1][_POSITION])
+        self.published += ready
+        return ready
+
+    async def _gap_settled(self, conn: asyncpg.Connection, after_gap: int) -> bool:
+        """Whether every position missing below the committed row ``after_gap`` is settled for good.
+
+        Such a position was taken before that row's, so by a transaction that began before the row was
+        inserted and has held a lock on the outbox since. With none of those left, a read after this check
+        sees every one of them that committed: what it still lacks below ``after_gap`` was rolled back. A
+        writer that began later holds nothing below it, so a steady flow of writes does not hold it back."""
+        return not await conn.fetchval(self._writers_sql, after_gap)
 
     def _by_stream(self, envelopes: Sequence[Any], partitions: Sequence[int] | None) -> dict[str, list[Any]]:
         """Each stream's envelopes, in the batch's order."""
@@ -140,39 +161,54 @@ class Relay:
             await conn.close(timeout=5)
 
 
-_POSITION = itemgetter(0)
-
-CLAIM_SETTINGS = "SET LOCAL enable_bitmapscan = off; SET LOCAL synchronous_commit = off"
-"""For the claim's transaction, in one round trip:
-
-- the pending rows are read in order from the partial index, no more than a batch. Without statistics for a
-  backlog (an outbox filled since its last ANALYZE, as after an outage), the planner takes it for a few rows
-  and reads and sorts all of them, for every batch: a bitmap scan;
-- the commit does not wait for its WAL to reach the disk: a database crash can only lose marks, whose rows
-  then go out again, as after a relay crash between XADD and commit."""
+_THROUGH, _POSITION, _ENVELOPE = range(3)
 
 
-def _claim_statement(schema: str) -> str:
-    """Claim and mark a batch in one statement, on the writers' own outbox definition.
+def _in_order(rows: Sequence[asyncpg.Record], through: int, settled_below: int) -> int:
+    """How many of ``rows`` (in position order, after ``through``) can go out: up to the first missing
+    position, unless it lies below ``settled_below``."""
+    expected = through + 1
+    for n, row in enumerate(rows):
+        position = row[_POSITION]
+        if position != expected and position > settled_below:
+            return n
+        expected = position + 1
+    return len(rows)
 
-    The mark only sticks if the transaction commits after XADD. The statement is
-    compiled once, for asyncpg, which the relay uses directly for its long-lived connection.
+
+CLAIM_SETTINGS = "SET LOCAL synchronous_commit = off"
+"""For the claim's transaction: the commit does not wait for its WAL to reach the disk. A database crash can
+only lose a move of the mark, whose rows then go out again, as after a relay crash between XADD and commit."""
+
+
+def _statements(schema: str) -> tuple[str, str, str, str]:
+    """The relay's statements on the writers' own outbox definition: before the claim (settings, and the mark's
+    row if it has none), the claim, the writers' check and the move of the mark."""
+    metadata = MetaData(schema=schema)
+    outbox, published = outbox_table(metadata), outbox_published_table(metadata)
+    outbox_name, published_name = f"{schema}.{outbox.name}", f"{schema}.{published.name}"
+    begin = f"{CLAIM_SETTINGS}; INSERT INTO {published_name} (id, through) VALUES (1, 0) ON CONFLICT DO NOTHING"
+    # The mark's row, locked for the transaction, then the rows after it in order.
+    claim = f"""
+        WITH mark AS MATERIALIZED (SELECT through FROM {published_name} FOR UPDATE SKIP LOCKED)
+        SELECT (SELECT through FROM mark), o.position, o.{outbox.c.envelope.name}::text
+        FROM {outbox_name} o WHERE o.position > (SELECT through FROM mark) ORDER BY o.position LIMIT $1
     """
-    table = outbox_table(MetaData(schema=schema))
-    pending = (
-        select(table.c.position)
-        .where(table.c.published_at.is_(None))
-        .order_by(table.c.position)
-        .limit(bindparam("batch"))
-        .with_for_update(skip_locked=True)
-    )
-    claim = (
-        update(table)
-        .values(published_at=func.now())
-        .where(table.c.position.in_(pending.scalar_subquery()))
-        .returning(table.c.position, cast(table.c.envelope, Text).label("envelope"))
-    )
-    return str(claim.compile(dialect=asyncpg_dialect()))
+    # A transaction that writes the outbox holds this lock from its insert (which takes its position, then
+    # stamps created_at) until it ends. The relay holds none: it reads the outbox and writes only the mark.
+    # A holder whose start is not shown (a session of another role, unless the relay's may read all
+    # statistics; a prepared transaction) counts as a writer.
+    writers = f"""
+        SELECT EXISTS (
+            SELECT FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'relation' AND l.relation = '{outbox_name}'::regclass
+              AND l.mode = 'RowExclusiveLock' AND l.pid IS DISTINCT FROM pg_backend_pid()
+              AND (a.xact_start IS NULL OR a.xact_start <= coalesce(
+                  (SELECT created_at FROM {outbox_name} WHERE position = $1), 'infinity'::timestamptz))
+        )
+    """
+    mark = f"UPDATE {published_name} SET through = $1 WHERE id = 1"
+    return begin, claim, writers, mark
 
 
 async def _listen(wakes: PubSub, woken: asyncio.Event) -> None:

@@ -19,6 +19,7 @@ import pytest
 from redis import Redis
 
 from cpted.embedded import EmbeddedRedis
+from shared.bus.outbox import publication_sql
 from shared.db.engine import plain_url
 from tests import factories
 from tests.e2e.conftest import start_platform
@@ -60,7 +61,7 @@ def _stream_length(platform: Platform, source: str = "audits") -> int:
 HOLD_COMMITS = """
 CREATE FUNCTION hold_commit() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN PERFORM pg_advisory_xact_lock(424242); RETURN NULL; END $$;
-CREATE CONSTRAINT TRIGGER hold_commit AFTER UPDATE ON audits.outbox
+CREATE CONSTRAINT TRIGGER hold_commit AFTER UPDATE ON audits.outbox_published
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hold_commit();
 """
 
@@ -74,7 +75,7 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
             ledger = Ledger()
             world = await write_world(api, ledger, audits=2, recs_per_audit=10)
             rows = await sql_value(platform, "SELECT count(*) FROM audits.outbox")
-            assert await sql_value(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
+            assert await _unpublished(platform) == rows
             # A deferred trigger makes the relay's COMMIT wait on a lock this test holds: the events
             # are in Redis, the marks not yet committed. Then the relay dies and its transaction with it.
             holder = await asyncpg.connect(plain_url(platform.database_url))  # type: ignore[attr-defined]
@@ -90,9 +91,9 @@ async def test_relay_killed_after_publishing_but_before_marking(servers: TestSer
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
             )
-            await holder.execute("DROP TRIGGER hold_commit ON audits.outbox; DROP FUNCTION hold_commit()")
+            await holder.execute("DROP TRIGGER hold_commit ON audits.outbox_published; DROP FUNCTION hold_commit()")
             await holder.close()
-            assert await sql_value(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == rows
+            assert await _unpublished(platform) == rows
             platform.start_cli("relay-audits-2", "relay", "audits")
             await _settle(platform)
             await wait_for(metrics, ledger, world["partnership"]["id"])
@@ -179,11 +180,15 @@ async def _keep_writing(api: httpx.AsyncClient, ledger: Ledger, writing: asyncio
     return len(ledger.audits) + len(ledger.recs) - before
 
 
+async def _unpublished(platform: Platform) -> int:
+    return await sql_value(platform, f"SELECT unpublished FROM ({publication_sql('audits')}) AS p")
+
+
 async def _settle(platform: Platform) -> None:
     """Wait until the relays have published everything they can."""
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
-        if await sql_value(platform, "SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == 0:
+        if await _unpublished(platform) == 0:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the relays never caught up after Redis came back")
@@ -199,7 +204,7 @@ async def test_two_relays_and_three_consumers_apply_each_event_once(servers: Tes
             await asyncio.gather(*(implement(api, ledger, r) for r in list(ledger.recs)[:20]))
             await wait_for(metrics, ledger, world["partnership"]["id"])
             outbox = await sql_value(platform, "SELECT count(*) FROM audits.outbox")
-            assert _stream_length(platform) == outbox  # SKIP LOCKED: no row published twice
+            assert _stream_length(platform) == outbox  # one relay at a time holds the mark: no row published twice
             assert await sql_value(platform, "SELECT count(*) FROM metrics.processed_event") == outbox
             redis = Redis.from_url(platform.env["CPTED_REDIS_URL"])
             stream = f"{platform.env['CPTED_STREAM_PREFIX']}:audits"

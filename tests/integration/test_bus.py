@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.consumer import build_consumer
 from shared.bus.consumer import Handler, StreamConsumer, lag
+from shared.bus.outbox import publication_sql
 from shared.bus.partitions import partition_of
 from shared.bus.relay import Relay
 from shared.bus.wake import Waker, wake_channel
@@ -124,7 +125,7 @@ async def test_redelivered_events_are_applied_once(
     # A relay that crashed after XADD but before marking rows published sends everything again.
     settings = get_settings()
     conn = await asyncpg.connect(plain_url(settings.resolved_database_url()))
-    await conn.execute("UPDATE audits.outbox SET published_at = NULL")
+    await conn.execute("UPDATE audits.outbox_published SET through = 0")
     await conn.close()
     assert await _relay_all(redis) == 14
     assert await redis.xlen(settings.stream("audits")) == 28
@@ -448,7 +449,7 @@ async def test_with_partitions_each_event_goes_to_its_partition_in_the_outbox_or
     try:
         assert await relay.drain(conn) == 20  # in 7 batches
         rows = await conn.fetch("SELECT envelope::text AS e FROM audits.outbox ORDER BY position")
-        assert await conn.fetchval("SELECT count(*) FROM audits.outbox WHERE published_at IS NULL") == 0
+        assert (await conn.fetchrow(publication_sql("audits")))["unpublished"] == 0
     finally:
         await conn.close()
     outbox = [orjson.loads(row["e"]) for row in rows]

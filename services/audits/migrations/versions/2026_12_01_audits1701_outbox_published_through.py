@@ -1,0 +1,45 @@
+"""where the relays are in the outbox: one position, so a publish no longer rewrites every outbox row
+
+Revision ID: audits1701
+Revises: audits0503
+Create Date: 2026-12-01 06:00:00
+
+Expand step. The relays of this release keep the highest position published in order in
+``outbox_published`` and no longer set ``outbox.published_at``; it starts just below the first row
+the previous release had not marked (rows after it that were marked go out once more, and consumers
+absorb them by event id). While both releases run, each release's relays publish what the other's
+published: duplicates only. The next release drops ``published_at`` and its partial index (contract).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "audits1701"
+down_revision: str | None = "audits0503"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "outbox_published",
+        sa.Column("id", sa.SmallInteger(), server_default=sa.text("1"), nullable=False),
+        sa.Column("through", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("id = 1", name=op.f("ck_outbox_published_one_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_published")),
+        schema="audits",
+    )
+    op.execute(
+        """
+        INSERT INTO audits.outbox_published (through)
+        SELECT coalesce((SELECT min(position) - 1 FROM audits.outbox WHERE published_at IS NULL),
+                        (SELECT max(position) FROM audits.outbox), 0)
+        """
+    )
+
+
+def downgrade() -> None:
+    # The rows the relays of this release published carry no mark: the previous release publishes them again.
+    op.drop_table("outbox_published", schema="audits")
