@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     partition_lease_ms: int = Field(default=10_000, ge=500)
     consumer_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     consumer_batch: int = 500
+    # Keep what a process holds once started out of the collector's full passes (shared/heap.py).
+    heap_freeze: bool = True
     consumer_block_ms: int = 500
     claim_idle_ms: int = 30_000
     claim_every_s: float = 5.0

@@ -39,6 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
         CPTED_CLAIM_EVERY_S="0.5",
         CPTED_CONSUMER_BLOCK_MS="100",
         CPTED_RELAY_POLL_S="0.2",
+        # Apps start hundreds of times in one test process: no full collection of its heap at each start.
+        CPTED_HEAP_FREEZE="0",
         # Photos of the run go to a scratch directory, never to ./var of a developer's platform.
         CPTED_PHOTO_DIR=str(PHOTO_DIR),
     )

@@ -23,6 +23,7 @@ from shared.bus.client import redis_client
 from shared.bus.health import CHECK_TIMEOUT_S, run_checks, unavailable, within
 from shared.bus.wake import Waker, wake_channel
 from shared.db.engine import get_engine, ping
+from shared.heap import startup_heap_frozen
 from shared.settings import get_settings
 from shared.web import problems
 from shared.web.conditional import ConditionalGetMiddleware
@@ -111,7 +112,8 @@ def create_service_app(
         for hook in on_startup:
             await hook(app)
         try:
-            yield
+            with startup_heap_frozen(settings.heap_freeze):
+                yield
         finally:
             for hook in on_shutdown:
                 await hook(app)

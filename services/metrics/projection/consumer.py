@@ -20,6 +20,7 @@ from shared.bus.leases import Leases
 from shared.contracts.events import Envelope
 from shared.contracts.events.envelope import PRODUCERS, Source
 from shared.db.engine import get_engine
+from shared.heap import startup_heap_frozen
 from shared.settings import Settings, get_settings
 
 REDIS_TIMEOUT_S = 10.0
@@ -108,7 +109,8 @@ async def run(
         consumer = build_consumer(settings, engine, redis, watch.bus_lost if watch else None, heartbeat)
         log.info("metrics consumer %s reading %s", settings.consumer_name, consumer.streams)
         try:
-            await asyncio.gather(consumer.run(stop), *([watch.run(stop)] if watch else []))
+            with startup_heap_frozen(settings.heap_freeze):
+                await asyncio.gather(consumer.run(stop), *([watch.run(stop)] if watch else []))
         finally:
             await redis.aclose()
             await engine.dispose()
