@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -53,9 +53,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db.engine import new_metadata
+from shared.db.prepared import Prepared, as_record
 from shared.errors import Forbidden, NotFound, Unauthorized
 
 KEY_PREFIX = "cpted_"
@@ -227,14 +228,22 @@ def _live() -> Any:
 
 
 # Built once: every request runs it, and building a statement costs as much as running it.
-_BY_DIGEST = select(api_key).where(api_key.c.hash == bindparam("digest"), *_live())
+_BY_DIGEST = Prepared(
+    select(api_key.c.id, api_key.c.name, api_key.c.scope, api_key.c.partnership_ids).where(
+        api_key.c.hash == bindparam("digest"), *_live()
+    )
+)
 
 
-async def _lookup(db: AsyncSession | AsyncConnection, digest: str) -> Principal | None:
-    row = (await db.execute(_BY_DIGEST, {"digest": digest})).first()
+def _principal(row: Mapping[str, Any] | None) -> Principal | None:
     if row is None:
         return None
-    return Principal(row.id, row.name, Scope(row.scope), frozenset(row.partnership_ids))
+    return Principal(row["id"], row["name"], Scope(row["scope"]), frozenset(row["partnership_ids"]))
+
+
+async def _lookup(session: AsyncSession, digest: str) -> Principal | None:
+    found = (await session.execute(_BY_DIGEST.statement, {"digest": digest})).first()
+    return _principal(None if found is None else as_record(found._mapping))
 
 
 async def hold_key(session: AsyncSession, principal: Principal) -> None:
@@ -257,15 +266,14 @@ class KeyVerifier:
     No answer is kept between requests: a revocation or an expiry committed in
     PostgreSQL holds for every process from the next request on. The lookup is one
     unique-index probe in SQLAlchemy Core, outside any transaction (no BEGIN or
-    ROLLBACK round trips), on a pooled connection."""
+    ROLLBACK round trips), on a pooled connection, as a prepared statement of its own (``shared.db.prepared``)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     async def verify(self, plaintext: str) -> Principal:
         async with self.engine.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            principal = await _lookup(connection, hash_key(plaintext))
+            principal = _principal(await _BY_DIGEST.fetchrow(connection, {"digest": hash_key(plaintext)}))
         if principal is None:
             raise Unauthorized("the API key is unknown, revoked or expired")
         return principal

@@ -8,10 +8,10 @@ from datetime import date
 from typing import Any
 
 from services.audits.core.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
-from services.audits.core.handlers import audits
 from services.audits.core.handlers.records import load
 from services.audits.core.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
 from services.audits.core.store import repository
+from services.audits.core.store.repository import ParentAudit
 from services.audits.tables import Audit, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
@@ -19,7 +19,7 @@ from shared.contracts.events.audits import RecommendationCreated, Recommendation
 from shared.contracts.vocabulary import RecommendationStatus
 from shared.db.records import state
 from shared.db.uow import UnitOfWork
-from shared.errors import IllegalTransition, InvalidField
+from shared.errors import IllegalTransition, InvalidField, NotFound
 from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
 
@@ -29,11 +29,11 @@ class RecommendationView:
     """A recommendation with what a reader needs beside it."""
 
     recommendation: Recommendation
-    audit: Audit
+    audit: Audit | ParentAudit
     history: list[RecommendationTransition]
 
 
-def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit, **extra: object) -> None:
+def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit | ParentAudit, **extra: object) -> None:
     uow.emit(
         event,
         subject_id=row.id,
@@ -44,14 +44,14 @@ def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit, **ext
     )
 
 
-def _check_expected_on(expected_on: date | None, audit: Audit) -> None:
+def _check_expected_on(expected_on: date | None, audit: Audit | ParentAudit) -> None:
     if expected_on is not None and expected_on < audit.conducted_on:
         raise InvalidField(
             f"expected_on {expected_on} is before the audit ({audit.conducted_on})", field="body.expected_on"
         )
 
 
-async def _view(uow: UnitOfWork, row: Recommendation, audit: Audit) -> RecommendationView:
+async def _view(uow: UnitOfWork, row: Recommendation, audit: Audit | ParentAudit) -> RecommendationView:
     history = await repository.history(uow.session, [row.id])
     return RecommendationView(row, audit, history.get(row.id, []))
 
@@ -90,7 +90,10 @@ async def create(
     # and recommendations of one audit are added in parallel. So no transaction either: the row and its
     # event are one statement.
     async with uow.one_statement():
-        audit = await audits.visible(uow, principal, audit_id)
+        audit = await repository.parent_audit(uow, audit_id)
+        if audit is None:
+            raise NotFound(f"audit {audit_id} not found")
+        principal.ensure_visible([audit.partnership_id], f"audit {audit_id}")
         principal.require_write(audit.partnership_id)
         sent = {"audit_id": audit.id, **body.model_dump(exclude={"id"})}
 
@@ -110,7 +113,7 @@ async def create(
             status=RecommendationStatus.proposed,
             **body.model_dump(exclude={"id"}),
         )
-        uow.session.add(row)
+        uow.add(row)
         _emit(uow, RecommendationCreated, row, audit)
         await uow.commit()
         return RecommendationView(row, audit, []), True
