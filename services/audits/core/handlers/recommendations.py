@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from services.audits.core.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
 from services.audits.core.handlers.records import load
@@ -84,13 +85,21 @@ async def _visible(
 
 
 async def create(
-    uow: UnitOfWork, principal: Principal, audit_id: uuid.UUID, body: RecommendationCreate
+    uow: UnitOfWork,
+    principal: Principal,
+    audit_id: uuid.UUID,
+    body: RecommendationCreate,
+    read: Mapping[str, Any] | Literal["unread"] | None = "unread",
 ) -> tuple[RecommendationView, bool]:
+    """``read``: the audit's row as the request read it with its key (``repository.PARENT_AUDIT``), if it did."""
     # No lock on the audit: the foreign key already keeps a concurrent delete from orphaning the row,
     # and recommendations of one audit are added in parallel. So no transaction either: the row and its
     # event are one statement.
     async with uow.one_statement():
-        audit = await repository.parent_audit(uow, audit_id)
+        if read == "unread":
+            audit = await repository.parent_audit(uow, audit_id)
+        else:
+            audit = None if read is None else ParentAudit(**read)
         if audit is None:
             raise NotFound(f"audit {audit_id} not found")
         principal.ensure_visible([audit.partnership_id], f"audit {audit_id}")

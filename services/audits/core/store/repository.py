@@ -23,9 +23,9 @@ from services.audits.tables import (
     Recommendation,
     RecommendationTransition,
 )
+from shared.auth.keys import KeyedRead
 from shared.db.engine import existing_ids as existing_ids
 from shared.db.engine import get_row
-from shared.db.prepared import Prepared
 from shared.db.uow import UnitOfWork
 from shared.web.pagination import PageParams, paginate
 
@@ -43,15 +43,18 @@ class ParentAudit:
     conducted_on: date
 
 
-_PARENT_AUDIT = Prepared(
+PARENT_AUDIT = KeyedRead(
     select(Audit.id, Audit.partnership_id, Audit.neighbourhood_id, Audit.conducted_on).where(
-        Audit.id == bindparam("id")  # type: ignore[arg-type]
-    )
+        Audit.id == bindparam("audit_id")  # type: ignore[arg-type]
+    ),
+    "audit_id",
+    uuid.UUID,
 )
+"""Read with the caller's key by the routes under ``/v1/audits/{audit_id}`` that mark themselves with it."""
 
 
 async def parent_audit(uow: UnitOfWork, audit_id: uuid.UUID) -> ParentAudit | None:
-    row = await uow.fetchrow(_PARENT_AUDIT, {"id": audit_id})
+    row = await uow.fetchrow(PARENT_AUDIT.alone, {"audit_id": audit_id})
     return None if row is None else ParentAudit(**row)
 
 
