@@ -16,6 +16,7 @@ from services.audits.core.store.repository import ParentAudit
 from services.audits.tables import Audit, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
+from shared.clock import utc_now
 from shared.contracts.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
 from shared.contracts.vocabulary import RecommendationStatus
 from shared.db.records import state
@@ -111,15 +112,20 @@ async def create(
             parent: Audit = await load(uow, Audit, row.audit_id)
             return [parent.partnership_id]
 
-        if existing := await replayed(
-            uow.session, principal, Recommendation, body.id, sent, what="recommendation", owners=owners
+        if body.id is not None and (
+            existing := await replayed(
+                uow.session, principal, Recommendation, body.id, sent, what="recommendation", owners=owners
+            )
         ):
             return await _view(uow, existing, audit), False
         _check_expected_on(body.expected_on, audit)
+        now = utc_now()  # given, not left to the fields' factories, which pydantic inspects on every construction
         row = Recommendation(
             id=body.id or uuid.uuid4(),
             audit_id=audit.id,
             status=RecommendationStatus.proposed,
+            created_at=now,
+            updated_at=now,
             **body.model_dump(exclude={"id"}),
         )
         uow.add(row)
