@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.totals.domain.contributions import ALL
@@ -20,13 +21,9 @@ from services.metrics.totals.store.tables import (
 )
 
 
-def _counter_query(
-    group_by: str | None,
-    partnership_id: uuid.UUID | None,
-    neighbourhood_id: uuid.UUID | None,
-    start: date | None,
-    end: date | None,
-) -> Select:  # type: ignore[type-arg]
+def _counter_query(group_by: str | None, partnership: bool, neighbourhood: bool, start: bool, end: bool) -> Select:  # type: ignore[type-arg]
+    """The sums of one shape of request, values bound by name (``partnership_id``, ``neighbourhood_id``, ``start``,
+    ``end``)."""
     table = counter_daily if (start or end) else counter_total
     columns = [table.c.metric, func.sum(table.c.value).label("value")]
     if group_by:
@@ -35,15 +32,19 @@ def _counter_query(
     if group_by == "partnership_id":
         stmt = stmt.where(table.c.partnership_id != ALL)
     else:
-        stmt = stmt.where(table.c.partnership_id == (partnership_id or ALL))
-    if neighbourhood_id:
-        stmt = stmt.where(table.c.neighbourhood_id == neighbourhood_id)
+        stmt = stmt.where(table.c.partnership_id == bindparam("partnership_id", type_=table.c.partnership_id.type))
+    if neighbourhood:
+        stmt = stmt.where(table.c.neighbourhood_id == bindparam("neighbourhood_id"))
     if start:
-        stmt = stmt.where(table.c.day >= start)
+        stmt = stmt.where(table.c.day >= bindparam("start"))
     if end:
-        stmt = stmt.where(table.c.day <= end)
+        stmt = stmt.where(table.c.day <= bindparam("end"))
     group = [table.c.metric] + ([table.c[group_by]] if group_by else [])
     return stmt.group_by(*group)
+
+
+# Built once per shape: the totals are polled, and building a statement costs about as much as running it.
+_counter_queries: dict[tuple[Any, ...], Select] = {}  # type: ignore[type-arg]
 
 
 async def counter_sums(
@@ -55,22 +56,35 @@ async def counter_sums(
     start: date | None = None,
     end: date | None = None,
 ) -> Sequence[tuple]:  # type: ignore[type-arg]
-    stmt = _counter_query(group_by, partnership_id, neighbourhood_id, start, end)
-    return (await session.execute(stmt)).all()
+    shape = (group_by, partnership_id is not None, neighbourhood_id is not None, start is not None, end is not None)
+    stmt = _counter_queries.get(shape)
+    if stmt is None:
+        stmt = _counter_queries.setdefault(shape, _counter_query(*shape))
+    values = {"partnership_id": partnership_id or ALL, "neighbourhood_id": neighbourhood_id, "start": start, "end": end}
+    return (await session.execute(stmt, values)).all()
+
+
+def _partnerships_query(partnership: bool, neighbourhood: bool) -> Select:  # type: ignore[type-arg]
+    stmt = select(subject.c.id, subject.c.state["neighbourhood_ids"]).where(
+        subject.c.kind == "partnership", subject.c.deleted.is_(False)
+    )
+    if partnership:
+        stmt = stmt.where(subject.c.id == bindparam("partnership_id"))
+    if neighbourhood:
+        stmt = stmt.where(subject.c.state["neighbourhood_ids"].contains(bindparam("neighbourhood_ids", type_=JSONB)))
+    return stmt
+
+
+_partnerships_queries = {(p, n): _partnerships_query(p, n) for p in (False, True) for n in (False, True)}
 
 
 async def partnerships(
     session: AsyncSession, partnership_id: uuid.UUID | None, neighbourhood_id: uuid.UUID | None
 ) -> list[tuple[uuid.UUID, list[str]]]:
     """Known partnerships with the neighbourhoods each works in."""
-    stmt = select(subject.c.id, subject.c.state["neighbourhood_ids"]).where(
-        subject.c.kind == "partnership", subject.c.deleted.is_(False)
-    )
-    if partnership_id:
-        stmt = stmt.where(subject.c.id == partnership_id)
-    if neighbourhood_id:
-        stmt = stmt.where(subject.c.state["neighbourhood_ids"].contains([str(neighbourhood_id)]))
-    return [(row[0], list(row[1] or [])) for row in (await session.execute(stmt)).all()]
+    stmt = _partnerships_queries[(partnership_id is not None, neighbourhood_id is not None)]
+    values = {"partnership_id": partnership_id, "neighbourhood_ids": [str(neighbourhood_id)]}
+    return [(row[0], list(row[1] or [])) for row in (await session.execute(stmt, values)).all()]
 
 
 async def live_states(session: AsyncSession, kind: str, ids: Sequence[uuid.UUID] | None = None) -> list[dict[str, Any]]:
@@ -95,9 +109,11 @@ async def first_in_progress(session: AsyncSession, audit_ids: Sequence[uuid.UUID
     return {row[0]: row[1] for row in (await session.execute(stmt)).all()}
 
 
+_LAST_APPLIED = select(processed_event.c.processed_at).order_by(processed_event.c.processed_at.desc()).limit(1)
+
+
 async def last_applied_at(session: AsyncSession) -> datetime | None:
-    stmt = select(processed_event.c.processed_at).order_by(processed_event.c.processed_at.desc()).limit(1)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(_LAST_APPLIED)).scalar_one_or_none()
 
 
 async def neighbourhood_ids(session: AsyncSession) -> list[uuid.UUID]:
