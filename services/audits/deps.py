@@ -7,11 +7,12 @@ Settings and the photo storage are made once with the app
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from services.audits.core.store.repository import PARENT_AUDIT
 from services.audits.photos.settings import PhotoSettings
 from services.audits.photos.store.files import PhotoFiles
 from services.audits.settings import AuditsSettings
@@ -22,6 +23,8 @@ from shared.web.http import unit_of_work
 
 get_uow = unit_of_work(outbox, "audits")
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+ParentAuditRow = Annotated[Mapping[str, Any] | None, Depends(PARENT_AUDIT.row)]
+"""The audit of the path, read with the caller's key where the route is marked ``PARENT_AUDIT.with_key``."""
 
 
 async def get_reading_uow(request: Request) -> UnitOfWork:

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.metrics.totals.handlers import consumer_lag
-from shared.web.http import StatementSessionDep
+from shared.web.http import ReadingSessionDep
 
 
-async def _consumer_lag(request: Request, session: StatementSessionDep) -> int:
+async def _consumer_lag(request: Request, session: ReadingSessionDep) -> int:
     return await consumer_lag(session, request.app.state.redis, request.app.state.settings)
 
 

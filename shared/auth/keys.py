@@ -31,17 +31,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from sqlalchemy import (
     Column,
     DateTime,
+    Select,
     String,
     Table,
     Uuid,
@@ -50,15 +51,18 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db.engine import new_metadata
+from shared.db.prepared import Prepared, as_record
 from shared.errors import Forbidden, NotFound, Unauthorized
 
 KEY_PREFIX = "cpted_"
+E = TypeVar("E", bound=Callable[..., Any])
 
 metadata = new_metadata("auth")
 
@@ -227,14 +231,75 @@ def _live() -> Any:
 
 
 # Built once: every request runs it, and building a statement costs as much as running it.
-_BY_DIGEST = select(api_key).where(api_key.c.hash == bindparam("digest"), *_live())
+_BY_DIGEST = Prepared(
+    select(api_key.c.id, api_key.c.name, api_key.c.scope, api_key.c.partnership_ids).where(
+        api_key.c.hash == bindparam("digest"), *_live()
+    )
+)
 
 
-async def _lookup(db: AsyncSession | AsyncConnection, digest: str) -> Principal | None:
-    row = (await db.execute(_BY_DIGEST, {"digest": digest})).first()
+def _principal(row: Mapping[str, Any] | None, prefix: str = "") -> Principal | None:
     if row is None:
         return None
-    return Principal(row.id, row.name, Scope(row.scope), frozenset(row.partnership_ids))
+    p = prefix
+    return Principal(row[f"{p}id"], row[f"{p}name"], Scope(row[f"{p}scope"]), frozenset(row[f"{p}partnership_ids"]))
+
+
+_KEY_COLUMNS = (
+    api_key.c.id.label("key_id"),
+    api_key.c.name.label("key_name"),
+    api_key.c.scope.label("key_scope"),
+    api_key.c.partnership_ids.label("key_partnership_ids"),
+)
+_READ_WITH_KEY = "cpted.read_with_key"
+
+
+class KeyedRead:
+    """A record a route reads by one of its path parameters, read in the statement that looks the caller's API key up.
+
+    Every request looks its key up; a route that then loads the record its path names saves a round trip and a
+    pooled connection by reading both at once. The route's endpoint is marked with ``with_key`` and takes the
+    record (a row by column name, or None) from the ``row`` dependency. The key is still checked first (401); the
+    record's absence is the handler's to answer, after the body's validation as on any other route.
+
+    ``record`` selects the record's columns, its key first, bound to the path parameter by the parameter's name.
+    """
+
+    def __init__(self, record: Select[Any], parameter: str, parse: Callable[[str], Any]) -> None:
+        self.parameter, self.parse = parameter, parse
+        self.alone = Prepared(record)
+        found = record.subquery("record")
+        key = select(*_KEY_COLUMNS).where(api_key.c.hash == bindparam("digest"), *_live()).subquery("key")
+        self.with_key_statement = Prepared(select(key, found).select_from(key.outerjoin(found, true())))
+        self.columns = [column.name for column in found.c]
+
+    def with_key(self, endpoint: E) -> E:
+        """Marks a route's endpoint: the key's lookup reads this record too."""
+        endpoint.keyed_read = self  # type: ignore[attr-defined]
+        return endpoint
+
+    def value(self, request: Request) -> Any | None:
+        """The path parameter, parsed; None when it does not parse (the route's validation answers that)."""
+        try:
+            return self.parse(request.path_params[self.parameter])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    async def row(self, request: Request, principal: CurrentKey) -> Mapping[str, Any] | None:
+        """The dependency: the record read with the key, else (an OIDC token, say) read now."""
+        read = request.scope.get(_READ_WITH_KEY)
+        if read is not None and read[0] is self:
+            found: Mapping[str, Any] | None = read[1]
+            return found
+        if (value := self.value(request)) is None:
+            return None
+        async with request.app.state.engine.connect() as connection:
+            return await self.alone.fetchrow(connection, {self.parameter: value})
+
+
+async def _lookup(session: AsyncSession, digest: str) -> Principal | None:
+    found = (await session.execute(_BY_DIGEST.statement, {"digest": digest})).first()
+    return _principal(None if found is None else as_record(found._mapping))
 
 
 async def hold_key(session: AsyncSession, principal: Principal) -> None:
@@ -257,18 +322,30 @@ class KeyVerifier:
     No answer is kept between requests: a revocation or an expiry committed in
     PostgreSQL holds for every process from the next request on. The lookup is one
     unique-index probe in SQLAlchemy Core, outside any transaction (no BEGIN or
-    ROLLBACK round trips), on a pooled connection."""
+    ROLLBACK round trips), on a pooled connection, as a prepared statement of its own (``shared.db.prepared``)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     async def verify(self, plaintext: str) -> Principal:
         async with self.engine.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            principal = await _lookup(connection, hash_key(plaintext))
+            principal = _principal(await _BY_DIGEST.fetchrow(connection, {"digest": hash_key(plaintext)}))
         if principal is None:
             raise Unauthorized("the API key is unknown, revoked or expired")
         return principal
+
+    async def verify_reading(self, plaintext: str, read: KeyedRead, value: Any) -> tuple[Principal, Any]:
+        """The key's principal, and the record ``read`` finds for ``value`` (None when there is none)."""
+        values = {"digest": hash_key(plaintext), read.parameter: value}
+        async with self.engine.connect() as connection:
+            row = await read.with_key_statement.fetchrow(connection, values)
+        if row is None:
+            raise Unauthorized("the API key is unknown, revoked or expired")
+        principal = Principal(
+            row["key_id"], row["key_name"], Scope(row["key_scope"]), frozenset(row["key_partnership_ids"])
+        )
+        record = None if row[read.columns[0]] is None else {name: row[name] for name in read.columns}
+        return principal, record
 
 
 # Declared for the OpenAPI document (the Authorize button, generated clients); the key itself is read by
@@ -308,6 +385,11 @@ async def current_principal(request: Request, _declared: Credentials = None) -> 
     if tokens is not None and tokens.accepts(token):
         return await tokens.verify(token)
     verifier: KeyVerifier = request.app.state.key_verifier
+    read: KeyedRead | None = getattr(getattr(request.scope.get("route"), "endpoint", None), "keyed_read", None)
+    if read is not None and (value := read.value(request)) is not None:
+        principal, record = await verifier.verify_reading(token, read, value)
+        request.scope[_READ_WITH_KEY] = (read, record)
+        return principal
     return await verifier.verify(token)
 
 

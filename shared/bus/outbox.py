@@ -30,11 +30,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from shared import tracing
 from shared.contracts.events import Envelope
+from shared.db.prepared import Prepared
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -81,6 +82,7 @@ def publication_sql(schema: str) -> str:
 
 _EVENT_COLUMNS = ("id", "type", "version", "subject_id", "envelope")
 _statements: dict[tuple[Any, ...], Insert] = {}
+_prepared: dict[tuple[Any, ...], Prepared] = {}
 
 
 def _statement(table: Table, events: int, changes: Sequence[tuple[Table, tuple[str, ...]]]) -> Insert:
@@ -103,14 +105,25 @@ def _statement(table: Table, events: int, changes: Sequence[tuple[Table, tuple[s
     return statement
 
 
+def _prepared_statement(table: Table, events: int, changes: Sequence[tuple[Table, tuple[str, ...]]]) -> Prepared:
+    key = (table, events, tuple(changes))
+    found = _prepared.get(key)
+    if found is None:
+        found = _prepared.setdefault(key, Prepared(_statement(table, events, changes)))
+    return found
+
+
 async def write(
-    session: AsyncSession,
+    db: AsyncSession | AsyncConnection,
     table: Table,
     events: Sequence[Envelope],
     changes: Sequence[tuple[Table, Mapping[str, Any]]] = (),
 ) -> None:
     """Add the events to the current transaction, in one statement with the ``changes`` (new rows: their table and
-    their values by column) that produced them: one round trip, and the rows land together or not at all."""
+    their values by column) that produced them: one round trip, and the rows land together or not at all.
+
+    On a connection outside a transaction (a unit of work's one-statement mode), the statement is prepared and
+    commits on its own."""
     if not events:
         return
     rows: list[dict[str, Any]] = [
@@ -129,7 +142,10 @@ async def write(
         for n, (_, changed) in enumerate(changes):
             values.update({f"c{n}_{c}": v for c, v in changed.items()})
         shape = [(changed_table, tuple(changed)) for changed_table, changed in changes]
-        await session.execute(_statement(table, len(rows), shape), values)
+        if isinstance(db, AsyncConnection):
+            await _prepared_statement(table, len(rows), shape).execute(db, values)
+        else:
+            await db.execute(_statement(table, len(rows), shape), values)
 
 
 @dataclass(frozen=True)

@@ -89,9 +89,22 @@ async def dispose_engines() -> None:
         await engine.dispose()
     _engines.clear()
     _factories.clear()
+    _autocommitting.clear()
 
 
 _factories: dict[tuple[int, bool], async_sessionmaker[AsyncSession]] = {}
+_autocommitting: dict[int, AsyncEngine] = {}
+
+
+def autocommitting(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` whose connections commit each statement on their own (no BEGIN or COMMIT round trips); made once
+    for the process's engines."""
+    found = _autocommitting.get(id(engine))
+    if found is None:
+        found = engine.execution_options(isolation_level="AUTOCOMMIT")
+        if any(kept is engine for kept in _engines.values()):
+            _autocommitting[id(engine)] = found
+    return found
 
 
 def session_factory(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
@@ -100,7 +113,7 @@ def session_factory(engine: AsyncEngine, *, autocommit: bool = False) -> async_s
     key = (id(engine), autocommit)
     factory = _factories.get(key)
     if factory is None:
-        bind = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        bind = autocommitting(engine) if autocommit else engine
         factory = async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, autoflush=False)
         if any(kept is engine for kept in _engines.values()):
             _factories[key] = factory

@@ -29,10 +29,9 @@ from shared.web import problems
 from shared.web.conditional import ConditionalGetMiddleware
 from shared.web.docs import install_docs
 from shared.web.idempotency import IdempotencyMiddleware
-from shared.web.inputs import plain_text_parameters, strict_json_body
+from shared.web.inputs import checked_input
 from shared.web.middleware import EdgeMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from shared.web.openapi import document_problems
-from shared.web.query import refuse_unknown_query
 
 log = logging.getLogger("cpted.http")
 
@@ -130,11 +129,10 @@ def create_service_app(
         # Operation ids are the handlers' names (``create_recommendation``), unique per service, so generated
         # clients get readable method names.
         generate_unique_id_function=lambda route: route.name,
-        dependencies=[
-            Depends(refuse_unknown_query),
-            Depends(plain_text_parameters),
-            Depends(strict_json_body),
-        ],
+        dependencies=[Depends(checked_input)],
+        # Requests are traced by the platform's own instrumentation, when tracing is on (shared.tracing); FastAPI's
+        # native telemetry would otherwise look its providers up again on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # Added innermost first: headers and CORS wrap everything, the timeout sits closest to the routes.
     app.add_middleware(ConditionalGetMiddleware)

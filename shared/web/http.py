@@ -25,15 +25,15 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(read_session)]
 
 
-async def statement_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def reading_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with session_factory(request.app.state.engine, autocommit=True)() as session:
         yield session
 
 
-StatementSessionDep = Annotated[AsyncSession, Depends(statement_session)]
-"""For reads only: each statement runs on its own, with no BEGIN and ROLLBACK round trips around it. A read
-in a transaction at PostgreSQL's READ COMMITTED sees a new snapshot with each statement anyway; a read that
-needs one snapshot for several statements, a lock or a cursor takes ``SessionDep``."""
+ReadingSessionDep = Annotated[AsyncSession, Depends(reading_session)]
+"""For routes that only read: each statement runs on its own, with no BEGIN or ROLLBACK round trips. Under READ
+COMMITTED each statement of a transaction sees a snapshot of its own anyway, so the answers are the same. A read
+that needs one snapshot for several statements, a lock or a cursor takes ``SessionDep``."""
 
 
 def get_clock(request: Request) -> Clock:

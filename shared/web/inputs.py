@@ -28,6 +28,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
+from shared.web.query import refuse_unknown_query
+
 
 def _adapter(route: Any) -> TypeAdapter[Any] | None:
     """The route's body type, built once per route (and kept on it)."""
@@ -82,3 +84,12 @@ async def strict_json_body(request: Request) -> None:
         if any(e["type"] == "json_invalid" for e in errors):
             return  # not JSON at all: the route answers that itself, as for any other body
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors], body=body) from None
+
+
+async def checked_input(request: Request) -> None:
+    """The app-wide dependency: no unknown query parameter, no NUL in text, a body strict JSON validation takes.
+
+    One dependency for the three: FastAPI solves each dependency anew on every request."""
+    await refuse_unknown_query(request)
+    await plain_text_parameters(request)
+    await strict_json_body(request)

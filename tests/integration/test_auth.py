@@ -117,3 +117,35 @@ async def test_health_needs_no_key(world: dict[str, Any]) -> None:
     async for anonymous in _client(None):
         assert (await anonymous.get("/healthz")).status_code == 200
         assert (await anonymous.get("/readyz")).json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_a_create_that_reads_its_audit_with_the_key_answers_in_the_usual_order(
+    engine: AsyncEngine, world: dict[str, Any]
+) -> None:
+    """The recommendation's create reads its audit in the key's own statement, and answers as every route does:
+    a body refused for any caller (422, ``shared.web.inputs``), then the key (401, also a revoked one), then the
+    audit (404), then the key's right to write (403)."""
+    audit_id, missing = world["audit"]["id"], "00000000-0000-4000-8000-000000000000"
+    good, bad = factories.recommendation(), {**factories.recommendation(), "category": "nope"}
+    key = await new_key(engine, Scope.admin)
+    async for client in _client(key):
+        assert (await client.post(f"/v1/audits/{missing}/recommendations", json=good)).status_code == 404
+        assert (await client.post(f"/v1/audits/{missing}/recommendations", json=bad)).status_code == 422
+        assert (await client.post("/v1/audits/not-an-id/recommendations", json=good)).status_code == 422
+        assert (await client.post(f"/v1/audits/{audit_id}/recommendations", json=good)).status_code == 201
+        async with session_factory(engine)() as session:
+            from sqlalchemy import select
+
+            from shared.auth.keys import api_key, hash_key
+
+            key_id = (await session.execute(select(api_key.c.id).where(api_key.c.hash == hash_key(key)))).scalar_one()
+            assert await revoke_key(session, key_id)
+            await session.commit()
+        for audit in (audit_id, missing):
+            r = await client.post(f"/v1/audits/{audit}/recommendations", json=good)
+            assert r.status_code == 401
+            assert r.headers["www-authenticate"] == "Bearer"
+        assert (await client.post(f"/v1/audits/{audit_id}/recommendations", json=bad)).status_code == 422
+    for scope, status in ((Scope.reader, 403), (Scope.feed, 403)):
+        async for client in _client(await new_key(engine, scope)):
+            assert (await client.post(f"/v1/audits/{audit_id}/recommendations", json=good)).status_code == status

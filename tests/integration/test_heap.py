@@ -27,4 +27,3 @@ async def test_an_api_freezes_its_startup_heap_while_it_runs(heap_freeze: None) 
         # Its routes, schemas and pools are frozen: a full collection no longer walks them.
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
-

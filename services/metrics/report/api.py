@@ -14,7 +14,7 @@ from services.metrics.report.domain import parse_period
 from shared.auth.keys import Principal, ReaderKey
 from shared.clock import Clock
 from shared.errors import InvalidField
-from shared.web.http import ClockDep, SessionDep
+from shared.web.http import ClockDep, ReadingSessionDep
 from shared.web.media import HTML, NOT_ACCEPTABLE, PDF, binary, preferred
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -45,7 +45,7 @@ AsOfDep = Annotated[AsOf, Depends(_as_of)]
 
 
 async def _report(
-    session: SessionDep, principal: Principal, partnership_id: uuid.UUID, period: str | None, as_of: AsOf
+    session: ReadingSessionDep, principal: Principal, partnership_id: uuid.UUID, period: str | None, as_of: AsOf
 ) -> reports.PartnershipReport:
     clock = as_of.clock
     try:
@@ -78,7 +78,7 @@ async def _pdf(report: reports.PartnershipReport) -> Response:
     summary="A partnership's report for a year or quarter as a PDF",
 )
 async def partnership_report_pdf(
-    partnership_id: uuid.UUID, session: SessionDep, principal: ReaderKey, as_of: AsOfDep, period: PeriodQ = None
+    partnership_id: uuid.UUID, session: ReadingSessionDep, principal: ReaderKey, as_of: AsOfDep, period: PeriodQ = None
 ) -> Response:
     """The report of `GET /v1/reports/partnerships/{partnership_id}` as a PDF, with the same figures."""
     return await _pdf(await _report(session, principal, partnership_id, period, as_of))
@@ -99,7 +99,7 @@ async def partnership_report_pdf(
 )
 async def partnership_report(
     partnership_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadingSessionDep,
     principal: ReaderKey,
     as_of: AsOfDep,
     period: PeriodQ = None,

@@ -11,7 +11,7 @@ from services.metrics.totals import handlers
 from services.metrics.totals.domain.totals import GroupTotals, Totals
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
-from shared.web.http import StatementSessionDep
+from shared.web.http import ReadingSessionDep
 
 router = APIRouter(prefix="/v1/totals", tags=["totals"])
 
@@ -29,7 +29,7 @@ def _check_period(start: date | None, end: date | None) -> None:
 @router.get("", response_model=Totals, summary="Running totals of the programme")
 async def totals(
     request: Request,
-    session: StatementSessionDep,
+    session: ReadingSessionDep,
     principal: ReaderKey,
     partnership_id: PartnershipQ = None,
     neighbourhood_id: NeighbourhoodQ = None,
@@ -51,7 +51,7 @@ async def totals(
 
 @router.get("/by-partnership", response_model=list[GroupTotals], summary="Totals, one row per partnership")
 async def totals_by_partnership(
-    session: StatementSessionDep, principal: ReaderKey, lag: ConsumerLag, start: FromQ = None, end: ToQ = None
+    session: ReadingSessionDep, principal: ReaderKey, lag: ConsumerLag, start: FromQ = None, end: ToQ = None
 ) -> list[dict[str, object]]:
     """One row per partnership whose figures the key sees."""
     _check_period(start, end)
@@ -60,7 +60,7 @@ async def totals_by_partnership(
 
 @router.get("/by-neighbourhood", response_model=list[GroupTotals], summary="Totals, one row per neighbourhood")
 async def totals_by_neighbourhood(
-    session: StatementSessionDep, principal: ReaderKey, lag: ConsumerLag, start: FromQ = None, end: ToQ = None
+    session: ReadingSessionDep, principal: ReaderKey, lag: ConsumerLag, start: FromQ = None, end: ToQ = None
 ) -> list[dict[str, object]]:
     _check_period(start, end)
     return await handlers.by_neighbourhood(session, start=start, end=end, lag_events=lag)

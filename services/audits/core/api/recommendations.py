@@ -15,7 +15,8 @@ from services.audits.core.schemas import (
     TransitionCreate,
     TransitionRead,
 )
-from services.audits.deps import UowDep
+from services.audits.core.store.repository import PARENT_AUDIT
+from services.audits.deps import ParentAuditRow, UowDep
 from shared.auth.keys import ReaderKey
 from shared.web.http import ClockDep, IfMatch, created
 from shared.web.pagination import Page, PageDep
@@ -45,10 +46,16 @@ def _read(view: RecommendationView) -> RecommendationRead:
 
 
 @router.post("/v1/audits/{audit_id}/recommendations", status_code=201, response_model=RecommendationRead)
+@PARENT_AUDIT.with_key
 async def create_recommendation(
-    audit_id: uuid.UUID, body: RecommendationCreate, uow: UowDep, principal: ReaderKey, response: Response
+    audit_id: uuid.UUID,
+    body: RecommendationCreate,
+    uow: UowDep,
+    principal: ReaderKey,
+    response: Response,
+    audit: ParentAuditRow,
 ) -> RecommendationRead:
-    view, was_created = await recommendations.create(uow, principal, audit_id, body)
+    view, was_created = await recommendations.create(uow, principal, audit_id, body, audit)
     row = view.recommendation
     created(response, f"/v1/recommendations/{row.id}", row.version, was_created)
     return _read(view)

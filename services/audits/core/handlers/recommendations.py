@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from services.audits.core.domain.lifecycle import TransitionRefused, check_transition, implemented_on_after
-from services.audits.core.handlers import audits
 from services.audits.core.handlers.records import load
 from services.audits.core.schemas import RecommendationCreate, RecommendationUpdate, TransitionCreate
 from services.audits.core.store import repository
+from services.audits.core.store.repository import ParentAudit
 from services.audits.tables import Audit, Recommendation, RecommendationTransition
 from shared.auth.keys import Principal
 from shared.auth.replay import replayed
+from shared.clock import utc_now
 from shared.contracts.events.audits import RecommendationCreated, RecommendationStatusChanged, RecommendationUpdated
 from shared.contracts.vocabulary import RecommendationStatus
 from shared.db.records import state
 from shared.db.uow import UnitOfWork
-from shared.errors import IllegalTransition, InvalidField
+from shared.errors import IllegalTransition, InvalidField, NotFound
 from shared.web.pagination import PageParams
 from shared.web.versioning import apply_changes, check_if_match
 
@@ -29,11 +31,11 @@ class RecommendationView:
     """A recommendation with what a reader needs beside it."""
 
     recommendation: Recommendation
-    audit: Audit
+    audit: Audit | ParentAudit
     history: list[RecommendationTransition]
 
 
-def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit, **extra: object) -> None:
+def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit | ParentAudit, **extra: object) -> None:
     uow.emit(
         event,
         subject_id=row.id,
@@ -44,14 +46,14 @@ def _emit(uow: UnitOfWork, event: type, row: Recommendation, audit: Audit, **ext
     )
 
 
-def _check_expected_on(expected_on: date | None, audit: Audit) -> None:
+def _check_expected_on(expected_on: date | None, audit: Audit | ParentAudit) -> None:
     if expected_on is not None and expected_on < audit.conducted_on:
         raise InvalidField(
             f"expected_on {expected_on} is before the audit ({audit.conducted_on})", field="body.expected_on"
         )
 
 
-async def _view(uow: UnitOfWork, row: Recommendation, audit: Audit) -> RecommendationView:
+async def _view(uow: UnitOfWork, row: Recommendation, audit: Audit | ParentAudit) -> RecommendationView:
     history = await repository.history(uow.session, [row.id])
     return RecommendationView(row, audit, history.get(row.id, []))
 
@@ -84,13 +86,24 @@ async def _visible(
 
 
 async def create(
-    uow: UnitOfWork, principal: Principal, audit_id: uuid.UUID, body: RecommendationCreate
+    uow: UnitOfWork,
+    principal: Principal,
+    audit_id: uuid.UUID,
+    body: RecommendationCreate,
+    read: Mapping[str, Any] | Literal["unread"] | None = "unread",
 ) -> tuple[RecommendationView, bool]:
+    """``read``: the audit's row as the request read it with its key (``repository.PARENT_AUDIT``), if it did."""
     # No lock on the audit: the foreign key already keeps a concurrent delete from orphaning the row,
     # and recommendations of one audit are added in parallel. So no transaction either: the row and its
     # event are one statement.
     async with uow.one_statement():
-        audit = await audits.visible(uow, principal, audit_id)
+        if read == "unread":
+            audit = await repository.parent_audit(uow, audit_id)
+        else:
+            audit = None if read is None else ParentAudit(**read)
+        if audit is None:
+            raise NotFound(f"audit {audit_id} not found")
+        principal.ensure_visible([audit.partnership_id], f"audit {audit_id}")
         principal.require_write(audit.partnership_id)
         sent = {"audit_id": audit.id, **body.model_dump(exclude={"id"})}
 
@@ -99,18 +112,23 @@ async def create(
             parent: Audit = await load(uow, Audit, row.audit_id)
             return [parent.partnership_id]
 
-        if existing := await replayed(
-            uow.session, principal, Recommendation, body.id, sent, what="recommendation", owners=owners
+        if body.id is not None and (
+            existing := await replayed(
+                uow.session, principal, Recommendation, body.id, sent, what="recommendation", owners=owners
+            )
         ):
             return await _view(uow, existing, audit), False
         _check_expected_on(body.expected_on, audit)
+        now = utc_now()  # given, not left to the fields' factories, which pydantic inspects on every construction
         row = Recommendation(
             id=body.id or uuid.uuid4(),
             audit_id=audit.id,
             status=RecommendationStatus.proposed,
+            created_at=now,
+            updated_at=now,
             **body.model_dump(exclude={"id"}),
         )
-        uow.session.add(row)
+        uow.add(row)
         _emit(uow, RecommendationCreated, row, audit)
         await uow.commit()
         return RecommendationView(row, audit, []), True

@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audits.tables import (
@@ -22,12 +23,39 @@ from services.audits.tables import (
     Recommendation,
     RecommendationTransition,
 )
+from shared.auth.keys import KeyedRead
 from shared.db.engine import existing_ids as existing_ids
 from shared.db.engine import get_row
+from shared.db.uow import UnitOfWork
 from shared.web.pagination import PageParams, paginate
 
 # The row-by-id lookups every service shares, under this repository's names.
 get = get_row
+
+
+@dataclass(frozen=True)
+class ParentAudit:
+    """What a recommendation's create needs of its audit: whose it is, where, and when it was conducted."""
+
+    id: uuid.UUID
+    partnership_id: uuid.UUID
+    neighbourhood_id: uuid.UUID
+    conducted_on: date
+
+
+PARENT_AUDIT = KeyedRead(
+    select(Audit.id, Audit.partnership_id, Audit.neighbourhood_id, Audit.conducted_on).where(
+        Audit.id == bindparam("audit_id")  # type: ignore[arg-type]
+    ),
+    "audit_id",
+    uuid.UUID,
+)
+"""Read with the caller's key by the routes under ``/v1/audits/{audit_id}`` that mark themselves with it."""
+
+
+async def parent_audit(uow: UnitOfWork, audit_id: uuid.UUID) -> ParentAudit | None:
+    row = await uow.fetchrow(PARENT_AUDIT.alone, {"audit_id": audit_id})
+    return None if row is None else ParentAudit(**row)
 
 
 async def name_taken(session: AsyncSession, name: str, except_id: uuid.UUID | None = None) -> bool:

@@ -64,18 +64,19 @@ async def record(
     await conn.execute(log_position.update().where(log_position.c.source == source).values(values))
 
 
+_POSITIONS = select(
+    log_position.c.source,
+    log_position.c.behind,
+    log_position.c.repaired,
+    log_position.c.repairing,
+    log_position.c.last_loss_at,
+    log_position.c.last_loss,
+).order_by(log_position.c.source)
+
+
 async def positions(
     db: AsyncSession | AsyncConnection,
 ) -> Sequence[tuple[str, int, int, bool, datetime | None, str | None]]:
     """Per producer: events behind, events repaired, repairing now, the last loss found and when."""
-    rows = await db.execute(
-        select(
-            log_position.c.source,
-            log_position.c.behind,
-            log_position.c.repaired,
-            log_position.c.repairing,
-            log_position.c.last_loss_at,
-            log_position.c.last_loss,
-        ).order_by(log_position.c.source)
-    )
+    rows = await db.execute(_POSITIONS)
     return [tuple(row) for row in rows.all()]  # type: ignore[misc]

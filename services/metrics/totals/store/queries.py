@@ -9,7 +9,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, Select, String, Uuid, bindparam, cast, func, literal, select
+from sqlalchemy import Select, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +24,10 @@ from services.metrics.totals.store.tables import (
 )
 
 
-def _counter_query(group_by: str | None, partnership_id: Any, neighbourhood_id: Any, start: Any, end: Any) -> Select:  # type: ignore[type-arg]
-    """The sums of the counters; the filters are values, or parameters bound by name (``None``: no filter)."""
-    table = counter_daily if (start is not None or end is not None) else counter_total
+def _counter_query(group_by: str | None, partnership: bool, neighbourhood: bool, start: bool, end: bool) -> Select:  # type: ignore[type-arg]
+    """The sums of one shape of request, values bound by name (``partnership_id``, ``neighbourhood_id``, ``start``,
+    ``end``)."""
+    table = counter_daily if (start or end) else counter_total
     columns = [table.c.metric, func.sum(table.c.value).label("value")]
     if group_by:
         columns.insert(0, table.c[group_by].label("group_id"))
@@ -34,15 +35,19 @@ def _counter_query(group_by: str | None, partnership_id: Any, neighbourhood_id: 
     if group_by == "partnership_id":
         stmt = stmt.where(table.c.partnership_id != ALL)
     else:
-        stmt = stmt.where(table.c.partnership_id == (ALL if partnership_id is None else partnership_id))
-    if neighbourhood_id is not None:
-        stmt = stmt.where(table.c.neighbourhood_id == neighbourhood_id)
-    if start is not None:
-        stmt = stmt.where(table.c.day >= start)
-    if end is not None:
-        stmt = stmt.where(table.c.day <= end)
+        stmt = stmt.where(table.c.partnership_id == bindparam("partnership_id", type_=table.c.partnership_id.type))
+    if neighbourhood:
+        stmt = stmt.where(table.c.neighbourhood_id == bindparam("neighbourhood_id"))
+    if start:
+        stmt = stmt.where(table.c.day >= bindparam("start"))
+    if end:
+        stmt = stmt.where(table.c.day <= bindparam("end"))
     group = [table.c.metric] + ([table.c[group_by]] if group_by else [])
     return stmt.group_by(*group)
+
+
+# Built once per shape: the totals are polled, and building a statement costs about as much as running it.
+_counter_queries: dict[tuple[Any, ...], Select] = {}  # type: ignore[type-arg]
 
 
 async def counter_sums(
@@ -54,8 +59,47 @@ async def counter_sums(
     start: date | None = None,
     end: date | None = None,
 ) -> Sequence[tuple]:  # type: ignore[type-arg]
-    stmt = _counter_query(group_by, partnership_id, neighbourhood_id, start, end)
-    return (await session.execute(stmt)).all()
+    shape = (group_by, partnership_id is not None, neighbourhood_id is not None, start is not None, end is not None)
+    stmt = _counter_queries.get(shape)
+    if stmt is None:
+        stmt = _counter_queries.setdefault(shape, _counter_query(*shape))
+    return (await session.execute(stmt, _values(partnership_id, neighbourhood_id, start, end))).all()
+
+
+def _values(
+    partnership_id: uuid.UUID | None, neighbourhood_id: uuid.UUID | None, start: date | None, end: date | None
+) -> dict[str, Any]:
+    """The values of the parameters the sums' and the partnerships' statements bind."""
+    return {
+        "partnership_id": partnership_id or ALL,
+        "neighbourhood_id": neighbourhood_id,
+        "neighbourhood_ids": [str(neighbourhood_id)],
+        "start": start,
+        "end": end,
+    }
+
+
+def _partnerships_query(partnership: bool, neighbourhood: bool) -> Select:  # type: ignore[type-arg]
+    stmt = select(subject.c.id, subject.c.state["neighbourhood_ids"]).where(
+        subject.c.kind == "partnership", subject.c.deleted.is_(False)
+    )
+    if partnership:
+        stmt = stmt.where(subject.c.id == bindparam("partnership_id"))
+    if neighbourhood:
+        stmt = stmt.where(subject.c.state["neighbourhood_ids"].contains(bindparam("neighbourhood_ids", type_=JSONB)))
+    return stmt
+
+
+_partnerships_queries = {(p, n): _partnerships_query(p, n) for p in (False, True) for n in (False, True)}
+
+
+async def partnerships(
+    session: AsyncSession, partnership_id: uuid.UUID | None, neighbourhood_id: uuid.UUID | None
+) -> list[tuple[uuid.UUID, list[str]]]:
+    """Known partnerships with the neighbourhoods each works in."""
+    stmt = _partnerships_queries[(partnership_id is not None, neighbourhood_id is not None)]
+    values = _values(partnership_id, neighbourhood_id, None, None)
+    return [(row[0], list(row[1] or [])) for row in (await session.execute(stmt, values)).all()]
 
 
 @dataclass(frozen=True)
@@ -77,11 +121,10 @@ async def snapshot(
     start: date | None,
     end: date | None,
 ) -> Snapshot:
-    """The totals' sums, the number of partnerships, the last applied event's time and the logged lag, in one
-    round trip: the totals are read often (dashboards poll them), and each statement costs a round trip."""
+    """The sums, the number of partnerships, the last applied event's time and the logged lag, in one round trip:
+    the totals are polled (dashboards), and each statement costs a round trip."""
     shape = (partnership_id is not None, neighbourhood_id is not None, start is not None, end is not None)
-    values = {"partnership_id": partnership_id, "neighbourhood_id": neighbourhood_id, "start": start, "end": end}
-    row = (await session.execute(_snapshot_statement(*shape), {k: v for k, v in values.items() if v})).one()
+    row = (await session.execute(_snapshot(*shape), _values(partnership_id, neighbourhood_id, start, end))).one()
     return Snapshot(
         sums=[(metric, int(value)) for metric, value in row.sums],
         partnerships=row.partnerships,
@@ -91,47 +134,17 @@ async def snapshot(
 
 
 @cache
-def _snapshot_statement(partnership: bool, neighbourhood: bool, start: bool, end: bool) -> Select:  # type: ignore[type-arg]
-    """Built once per shape of the query (which filters it has); values are bound by name."""
-    partnership_id = bindparam("partnership_id", type_=Uuid) if partnership else None
-    neighbourhood_id = bindparam("neighbourhood_id", type_=Uuid) if neighbourhood else None
-    sums = _counter_query(
-        None,
-        partnership_id,
-        neighbourhood_id,
-        bindparam("start", type_=Date()) if start else None,
-        bindparam("end", type_=Date()) if end else None,
-    ).subquery()
+def _snapshot(partnership: bool, neighbourhood: bool, start: bool, end: bool) -> Select:  # type: ignore[type-arg]
+    """Built once per shape, of the sums' and the partnerships' statements of that shape."""
+    sums = _counter_query(None, partnership, neighbourhood, start, end).subquery()
+    listed = _partnerships_query(partnership, neighbourhood).subquery()
     as_json = func.coalesce(func.jsonb_agg(func.jsonb_build_array(sums.c.metric, sums.c.value)), literal([], JSONB))
     return select(
         select(as_json).select_from(sums).scalar_subquery().label("sums"),
-        select(func.count())
-        .select_from(_partnerships_query(partnership_id, neighbourhood_id).subquery())
-        .scalar_subquery()
-        .label("partnerships"),
-        _last_applied.scalar_subquery().label("as_of"),
+        select(func.count()).select_from(listed).scalar_subquery().label("partnerships"),
+        _LAST_APPLIED.scalar_subquery().label("as_of"),
         select(func.coalesce(func.sum(log_position.c.behind), 0)).scalar_subquery().label("logged_behind"),
     )
-
-
-def _partnerships_query(partnership_id: Any, neighbourhood_id: Any) -> Select:  # type: ignore[type-arg]
-    stmt = select(subject.c.id, subject.c.state["neighbourhood_ids"]).where(
-        subject.c.kind == "partnership", subject.c.deleted.is_(False)
-    )
-    if partnership_id is not None:
-        stmt = stmt.where(subject.c.id == partnership_id)
-    if neighbourhood_id is not None:
-        listed = func.jsonb_build_array(cast(neighbourhood_id, String))
-        stmt = stmt.where(subject.c.state["neighbourhood_ids"].contains(listed))
-    return stmt
-
-
-async def partnerships(
-    session: AsyncSession, partnership_id: uuid.UUID | None, neighbourhood_id: uuid.UUID | None
-) -> list[tuple[uuid.UUID, list[str]]]:
-    """Known partnerships with the neighbourhoods each works in."""
-    stmt = _partnerships_query(partnership_id, neighbourhood_id)
-    return [(row[0], list(row[1] or [])) for row in (await session.execute(stmt)).all()]
 
 
 async def live_states(session: AsyncSession, kind: str, ids: Sequence[uuid.UUID] | None = None) -> list[dict[str, Any]]:
@@ -156,11 +169,11 @@ async def first_in_progress(session: AsyncSession, audit_ids: Sequence[uuid.UUID
     return {row[0]: row[1] for row in (await session.execute(stmt)).all()}
 
 
-_last_applied = select(processed_event.c.processed_at).order_by(processed_event.c.processed_at.desc()).limit(1)
+_LAST_APPLIED = select(processed_event.c.processed_at).order_by(processed_event.c.processed_at.desc()).limit(1)
 
 
 async def last_applied_at(session: AsyncSession) -> datetime | None:
-    return (await session.execute(_last_applied)).scalar_one_or_none()
+    return (await session.execute(_LAST_APPLIED)).scalar_one_or_none()
 
 
 async def neighbourhood_ids(session: AsyncSession) -> list[uuid.UUID]:
