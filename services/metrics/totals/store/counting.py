@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
+from shared.bus.outbox import LOG_COLUMNS
+
 ALL_SQL = "'00000000-0000-0000-0000-000000000000'::uuid"
 """``contributions.ALL`` and ``contributions.NOWHERE``."""
 
@@ -191,20 +193,20 @@ STAGE = text(
     f"""
     CREATE TEMP TABLE {STAGING} (
         seq bigint GENERATED ALWAYS AS IDENTITY,
-        line jsonb NOT NULL,
-        id uuid NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,id}}')::uuid) STORED,
-        type text NOT NULL GENERATED ALWAYS AS (line #>> '{{event,type}}') STORED,
-        version int NOT NULL GENERATED ALWAYS AS (coalesce((line #>> '{{event,version}}')::int, 1)) STORED,
-        subject_id uuid NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,subject_id}}')::uuid) STORED,
-        subject_version int NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,subject_version}}')::int) STORED
+        position bigint NOT NULL,
+        id uuid NOT NULL,
+        type text NOT NULL,
+        version int NOT NULL,
+        subject_id uuid NOT NULL,
+        subject_version int NOT NULL,
+        payload jsonb NOT NULL
     ) ON COMMIT DROP
     """
 )
-"""The logged events of a rebuild: each line of the event log (``{"position": ..., "event": ...}``) COPYed in
-as it was read, numbered in log order (``seq``); the fields the aggregates read are taken out once, on the way in
-(``#>>`` reads a nested field without copying the objects around it)."""
-STAGED_COLUMNS = ("line",)
-PAYLOAD = "line #> '{event,payload}'"
+"""The logged events of a rebuild: each row of the event log's CSV form (``outbox.LOG_COLUMNS``) COPYed in as
+it was read, numbered in log order (``seq``)."""
+STAGED_COLUMNS = LOG_COLUMNS
+PAYLOAD = "payload"
 STAGED_TYPES = text(f"SELECT DISTINCT type, version FROM {STAGING}")
 
 _KINDS = (
