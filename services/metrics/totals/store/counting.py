@@ -38,13 +38,16 @@ CROSS JOIN LATERAL (
         FROM (VALUES ('audits', true), ('audits_completed', c.state->>'status' = 'completed')) AS m(metric, counts)
         WHERE c.kind = 'audit' AND c.state IS NOT NULL AND m.counts
       UNION ALL
-        SELECT jsonb_build_array(c.parent->'partnership_id'), c.parent->>'neighbourhood_id', m.metric,
-               coalesce(m.day, (c.parent->>'conducted_on')::date), 1
-        FROM (VALUES ('recommendations', NULL::date, true),
-                     ('recommendations_by_status.' || (c.state->>'status'), NULL, true),
-                     ('recommendations_by_category.' || (c.state->>'category'), NULL, true),
-                     ('recommendations_implemented', (c.state->>'implemented_on')::date,
-                      c.state->>'status' = 'implemented' AND c.state->>'implemented_on' IS NOT NULL))
+        SELECT a.ps, a.n, m.metric, coalesce(m.day, a.day), 1
+        FROM (  -- what the audit gives its recommendation, read once a record, not once a metric (OFFSET 0)
+            SELECT jsonb_build_array(c.parent->'partnership_id') AS ps, c.parent->>'neighbourhood_id' AS n,
+                   (c.parent->>'conducted_on')::date AS day OFFSET 0
+        ) AS a
+        CROSS JOIN (VALUES ('recommendations', NULL::date, true),
+                           ('recommendations_by_status.' || (c.state->>'status'), NULL, true),
+                           ('recommendations_by_category.' || (c.state->>'category'), NULL, true),
+                           ('recommendations_implemented', (c.state->>'implemented_on')::date,
+                            c.state->>'status' = 'implemented' AND c.state->>'implemented_on' IS NOT NULL))
              AS m(metric, day, counts)
         WHERE c.kind = 'recommendation' AND c.state IS NOT NULL AND c.parent IS NOT NULL AND m.counts
       UNION ALL
