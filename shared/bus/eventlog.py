@@ -13,7 +13,7 @@ from sqlalchemy import Table
 
 from shared.auth.keys import CurrentKey
 from shared.bus.changes import change_model
-from shared.bus.outbox import log_bounds, read_log, stream_log
+from shared.bus.outbox import LOG_COLUMNS, LogForm, log_bounds, read_log, stream_log
 from shared.contracts.events.envelope import Source
 from shared.contracts.fields import LogPosition
 from shared.errors import InvalidField
@@ -38,10 +38,11 @@ def log_page_model(source: Source) -> type[BaseModel]:
 
 
 NDJSON = "application/x-ndjson"
+CSV = "text/csv"
 JSON_LIMIT = 5000
 NDJSON_LIMIT = 100_000
-"""The largest page of the NDJSON form, streamed as it is read; a JSON page holds at most 5,000 events."""
-Format = Literal["json", "ndjson"]
+"""The largest page of the NDJSON and CSV forms, streamed as they are read; a JSON page holds at most 5,000 events."""
+Format = Literal["json", "ndjson", "csv"]
 
 
 def _wants_ndjson(format: Format | None, accept: str | None) -> bool:
@@ -67,9 +68,12 @@ def event_log_router(table: Table, source: Source) -> APIRouter:
         "platform reads `GET /v1/changes` instead.\n\n"
         f"With `Accept: {NDJSON}` or `format=ndjson`, the same page is streamed as NDJSON, one item "
         '(`{"position": ..., "event": ...}`) a line, with `limit` up to 100,000; `next_after` and `waiting` '
-        "are then the headers `Log-Next-After` (absent at the end of the log) and `Log-Waiting` (`true`/`false`).",
+        "are then the headers `Log-Next-After` (absent at the end of the log) and `Log-Waiting` (`true`/`false`).\n\n"
+        f"With `format=csv`, the same page is streamed as CSV ({CSV}, the same limit and headers): a header line "
+        f"`{','.join(LOG_COLUMNS)}`, then one event a row, `payload` its payload as JSON. It holds what a "
+        "projection is rebuilt from, not the rest of each event.",
         response_model=log_page_model(source),
-        responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}}},
+        responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}, CSV: {"schema": {"type": "string"}}}}},
     )
     async def outbox_log(
         request: Request,
@@ -77,21 +81,24 @@ def event_log_router(table: Table, source: Source) -> APIRouter:
         principal: CurrentKey,
         after: Annotated[LogPosition, Query(description="position of the last event read")] = 0,
         limit: Annotated[
-            int, Query(ge=1, le=NDJSON_LIMIT, description="at most 5,000 for a JSON page, 100,000 for NDJSON")
+            int, Query(ge=1, le=NDJSON_LIMIT, description="at most 5,000 for a JSON page, 100,000 for NDJSON or CSV")
         ] = 500,
-        format: Annotated[Format | None, Query(description="`ndjson`: the NDJSON form, whatever `Accept` says")] = None,
+        format: Annotated[
+            Format | None, Query(description="`ndjson`: the NDJSON form, `csv`: the CSV form, whatever `Accept` says")
+        ] = None,
         accept: Annotated[str | None, Header(max_length=1000, include_in_schema=False)] = None,
     ) -> Any:
         principal.require_service()
         gap_timeout = request.app.state.settings.log_gap_timeout_s
-        if _wants_ndjson(format, accept):
+        streamed: LogForm | None = "csv" if format == "csv" else "ndjson" if _wants_ndjson(format, accept) else None
+        if streamed is not None:
             bounds = await log_bounds(session, table, after, limit, gap_timeout)
             await session.close()  # the page is streamed from a connection of its own
             headers = {"Log-Waiting": "true" if bounds.waiting else "false", "Vary": "Accept"}
             if bounds.next_after is not None:
                 headers["Log-Next-After"] = str(bounds.next_after)
-            lines = stream_log(request.app.state.engine, table, bounds)
-            return StreamingResponse(lines, media_type=NDJSON, headers=headers)
+            lines = stream_log(request.app.state.engine, table, bounds, streamed)
+            return StreamingResponse(lines, media_type=CSV if streamed == "csv" else NDJSON, headers=headers)
         if limit > JSON_LIMIT:
             raise InvalidField(
                 f"Input should be less than or equal to {JSON_LIMIT} (or ask for NDJSON)", field="query.limit"

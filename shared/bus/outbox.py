@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
@@ -222,15 +222,34 @@ STREAM_S = 6 * 3600.0
 """How long one COPY of a page of the log may run."""
 
 
-async def stream_log(engine: AsyncEngine, table: Table, bounds: LogBounds) -> AsyncIterator[bytes]:
-    """The page ``bounds`` describes as NDJSON, one ``{"position": ..., "event": ...}`` a line, streamed by
-    PostgreSQL's COPY: no row passes through Python."""
-    line = """'{"position": ' || position || ', "event": ' || envelope::text || '}'"""
+LOG_COLUMNS = ("position", "id", "type", "version", "subject_id", "subject_version", "payload")
+"""The columns of the log's CSV form, one event a row: what a projection is rebuilt from, without the rest of
+the envelope (``payload`` is the event's payload as JSON)."""
+_FORMS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ndjson": ("""'{"position": ' || position || ', "event": ' || envelope::text || '}'""", AS_IS),
+    "csv": (
+        "position, id, type, version, subject_id, envelope->>'subject_version' AS subject_version, "
+        "envelope->'payload' AS payload",
+        {"format": "csv", "header": True},
+    ),
+}
+LogForm = Literal["ndjson", "csv"]
+
+
+async def stream_log(
+    engine: AsyncEngine, table: Table, bounds: LogBounds, form: LogForm = "ndjson"
+) -> AsyncIterator[bytes]:
+    """The page ``bounds`` describes, streamed by PostgreSQL's COPY (no row passes through Python): as NDJSON,
+    one ``{"position": ..., "event": ...}`` a line, or as CSV with a header line, the ``LOG_COLUMNS`` of one
+    event a row."""
+    columns, options = _FORMS[form]
     query = (
-        f"SELECT {line} FROM {table.schema}.{table.name} "
+        f"SELECT {columns} FROM {table.schema}.{table.name} "
         f"WHERE position > {int(bounds.after)} AND position <= {int(bounds.through)} ORDER BY position"
     )
     if bounds.through <= bounds.after:
+        if form == "csv":
+            yield (",".join(LOG_COLUMNS) + "\n").encode()
         return
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
     async with engine.connect() as conn:
@@ -241,7 +260,7 @@ async def stream_log(engine: AsyncEngine, table: Table, bounds: LogBounds) -> As
 
         async def copy() -> None:
             try:
-                await raw.copy_from_query(query, output=put, timeout=STREAM_S, **AS_IS)
+                await raw.copy_from_query(query, output=put, timeout=STREAM_S, **options)
             except asyncio.CancelledError:
                 raise
             except BaseException:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import httpx
@@ -262,6 +264,41 @@ async def test_the_ndjson_form_streams_exactly_the_events_of_the_json_pages(
     assert too_large.json()["errors"][0]["field"] == "query.limit"
     json_still = await audits_api.get("/v1/outbox", params={"limit": 2}, headers={"Accept": "text/html"})
     assert json_still.json()["items"] == pages[:2]
+
+
+async def test_the_csv_form_streams_the_rebuilds_fields_of_the_events_of_the_json_pages(
+    audits_api: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    audit_id = world["audit"]["id"]
+    for _ in range(4):
+        await audits_api.post(f"/v1/audits/{audit_id}/recommendations", json=factories.recommendation())
+    items: list[dict[str, Any]] = []
+    after: int | None = 0
+    while after is not None:
+        page = (await audits_api.get("/v1/outbox", params={"limit": 100, "after": after})).json()
+        items += page["items"]
+        after = page["next_after"]
+    wanted = [
+        [str(i["position"]), e["id"], e["type"], str(e["version"]), e["subject_id"], str(e["subject_version"]),
+         e["payload"]]
+        for i in items
+        for e in [i["event"]]
+    ]  # fmt: skip
+    rows: list[list[Any]] = []
+    after, pages = 0, 0
+    while after is not None:
+        r = await audits_api.get("/v1/outbox", params={"limit": 3, "after": after, "format": "csv"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
+        assert r.headers["Log-Waiting"] == "false"
+        header, *page_rows = csv.reader(io.StringIO(r.text))
+        assert header == ["position", "id", "type", "version", "subject_id", "subject_version", "payload"]
+        assert len(page_rows) <= 3
+        rows += [[*row[:6], orjson.loads(row[6])] for row in page_rows]
+        after = int(r.headers["Log-Next-After"]) if "Log-Next-After" in r.headers else None
+        pages += 1
+    assert len(items) >= 8 and rows == wanted and pages > 1  # the same events, in the same order
+    end = await audits_api.get("/v1/outbox", params={"after": items[-1]["position"], "format": "csv"})
+    assert end.text.splitlines() == [",".join(header)] and "Log-Next-After" not in end.headers
 
 
 async def test_server_owned_fields_cannot_be_set(audits_api: httpx.AsyncClient, world: dict[str, Any]) -> None:

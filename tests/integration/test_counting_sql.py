@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.projector import apply_events, kinds_of_types
@@ -21,6 +20,7 @@ from services.metrics.totals.domain import contributions as c
 from services.metrics.totals.domain.contributions import Key
 from services.metrics.totals.store import projections
 from services.metrics.totals.store.counting import CONTRIBUTION
+from shared.bus import outbox
 from shared.contracts.events import Envelope
 from shared.contracts.events.audits import (
     AuditCreated,
@@ -34,6 +34,7 @@ from shared.contracts.events.audits import (
 )
 from shared.contracts.events.envelope import Payload
 from shared.contracts.events.events import DistributionState, EventState, MaterialState, StakeholderState, TrainingState
+from shared.db.engine import session_factory
 
 ZONE = "America/Toronto"
 PARTNERSHIPS = [uuid.UUID(int=i) for i in range(1, 4)]
@@ -260,7 +261,7 @@ async def test_a_rebuild_counts_what_the_consumer_counted_and_readers_see_the_ol
     async with engine.begin() as conn:
         await projections.hold_writers(conn)
         await projections.stage(conn)
-        await projections.copy_staged_lines(conn, ndjson_log(events))
+        await projections.copy_staged(conn, csv_log(engine, events))
         await projections.build_from_staged(conn, kinds_of_types(), ZONE)
         assert await asyncio.wait_for(stored_totals(engine), 5) == wrong  # read while the rebuild is not done
         rebuilt = await projections.swap_in(conn)
@@ -271,10 +272,17 @@ async def test_a_rebuild_counts_what_the_consumer_counted_and_readers_see_the_ol
         assert await apply_events(conn, events[:3], zone=ZONE) == 0
 
 
-async def ndjson_log(events: list[Envelope]) -> AsyncIterator[bytes]:
-    """The events as a producer's log serves them in its NDJSON form."""
-    for position, event in enumerate(events, start=1):
-        yield orjson.dumps({"position": position, "event": event.model_dump(mode="json", by_alias=True)}) + b"\n"
+async def csv_log(engine: AsyncEngine, events: list[Envelope]) -> AsyncIterator[bytes]:
+    """The events as a producer's log serves them in its CSV form: logged in the audits outbox, then read by the
+    producer's own COPY, as one page."""
+    table = outbox.outbox_table(MetaData(schema="audits"))
+    async with session_factory(engine)() as session:
+        await outbox.write(session, table, events)
+        await session.commit()
+        bounds = await outbox.log_bounds(session, table, 0, len(events) + 1, 0)
+    assert bounds.through - bounds.after == len(events) and bounds.next_after is None
+    async for chunk in outbox.stream_log(engine, table, bounds, "csv"):
+        yield chunk
 
 
 async def index_names(engine: AsyncEngine) -> set[tuple[str, str]]:
@@ -301,7 +309,7 @@ async def test_a_consumer_waiting_for_a_rebuild_applies_on_the_new_projections(
         await asyncio.sleep(0.3)
         assert not consumer.done()  # it waits for the rebuild
         await projections.stage(conn)
-        await projections.copy_staged_lines(conn, ndjson_log(logged))
+        await projections.copy_staged(conn, csv_log(engine, logged))
         await projections.build_from_staged(conn, kinds_of_types(), ZONE)
         await projections.swap_in(conn)
     assert await consumer == len(later)

@@ -37,7 +37,7 @@ Progress = Callable[[str, int], None]
 Logs = Mapping[str, httpx.AsyncClient]
 """A client per producer's event log, by producer."""
 STREAM_PAGE = 100_000
-"""Events per request of a rebuild's streamed read (the most the NDJSON form serves)."""
+"""Events per request of a rebuild's streamed read (the most the CSV form serves)."""
 
 
 @dataclass
@@ -84,16 +84,18 @@ async def read_log(
         after = body["next_after"]
 
 
-async def stream_log(client: httpx.AsyncClient, page_size: int, *, after: int = 0) -> AsyncIterator[bytes]:
-    """The producer's log from ``after`` on, to its end, as the bytes of its NDJSON form, page after page."""
+async def log_pages(
+    client: httpx.AsyncClient, page_size: int, *, after: int = 0, source: str = "", progress: Progress | None = None
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """The producer's log from ``after`` on, to its end, in its CSV form: page after page, the bytes of each as
+    they arrive (read each page to its end before asking for the next)."""
     while True:
-        params = {"limit": page_size, "after": after, "format": "ndjson"}
+        params = {"limit": page_size, "after": after, "format": "csv"}
         async with client.stream("GET", "/v1/outbox", params=params) as response:
             if response.is_error:
                 await response.aread()
                 response.raise_for_status()
-            async for chunk in response.aiter_bytes():
-                yield chunk
+            yield _counted(response.aiter_bytes(), source, progress)
         next_after = response.headers.get("Log-Next-After")
         if next_after is None:
             return
@@ -102,10 +104,13 @@ async def stream_log(client: httpx.AsyncClient, page_size: int, *, after: int = 
             await asyncio.sleep(0.2)
 
 
-async def _counted(lines: AsyncIterator[bytes], source: str, progress: Progress | None) -> AsyncIterator[bytes]:
-    async for chunk in lines:
+async def _counted(chunks: AsyncIterator[bytes], source: str, progress: Progress | None) -> AsyncIterator[bytes]:
+    """The chunks of a CSV page; ``progress`` hears of its rows (the header line aside)."""
+    header = True
+    async for chunk in chunks:
         if progress:
-            progress(source, chunk.count(b"\n"))
+            progress(source, chunk.count(b"\n") - header)
+            header = False
         yield chunk
 
 
@@ -117,7 +122,8 @@ async def rebuild(
         await projections.hold_writers(conn)
         await projections.stage(conn)
         for source, client in logs.items():
-            await projections.copy_staged_lines(conn, _counted(stream_log(client, page_size), source, progress))
+            async for page in log_pages(client, page_size, source=source, progress=progress):
+                await projections.copy_staged(conn, page)
         for type_, version in sorted(await projections.staged_types(conn)):
             if registry.get(type_, version) is None:
                 raise UnknownEvent(f"unknown event type {type_!r} version {version!r}")

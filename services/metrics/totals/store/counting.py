@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
+from shared.bus.outbox import LOG_COLUMNS
+
 ALL_SQL = "'00000000-0000-0000-0000-000000000000'::uuid"
 """``contributions.ALL`` and ``contributions.NOWHERE``."""
 
@@ -36,13 +38,16 @@ CROSS JOIN LATERAL (
         FROM (VALUES ('audits', true), ('audits_completed', c.state->>'status' = 'completed')) AS m(metric, counts)
         WHERE c.kind = 'audit' AND c.state IS NOT NULL AND m.counts
       UNION ALL
-        SELECT jsonb_build_array(c.parent->'partnership_id'), c.parent->>'neighbourhood_id', m.metric,
-               coalesce(m.day, (c.parent->>'conducted_on')::date), 1
-        FROM (VALUES ('recommendations', NULL::date, true),
-                     ('recommendations_by_status.' || (c.state->>'status'), NULL, true),
-                     ('recommendations_by_category.' || (c.state->>'category'), NULL, true),
-                     ('recommendations_implemented', (c.state->>'implemented_on')::date,
-                      c.state->>'status' = 'implemented' AND c.state->>'implemented_on' IS NOT NULL))
+        SELECT a.ps, a.n, m.metric, coalesce(m.day, a.day), 1
+        FROM (  -- what the audit gives its recommendation, read once a record, not once a metric (OFFSET 0)
+            SELECT jsonb_build_array(c.parent->'partnership_id') AS ps, c.parent->>'neighbourhood_id' AS n,
+                   (c.parent->>'conducted_on')::date AS day OFFSET 0
+        ) AS a
+        CROSS JOIN (VALUES ('recommendations', NULL::date, true),
+                           ('recommendations_by_status.' || (c.state->>'status'), NULL, true),
+                           ('recommendations_by_category.' || (c.state->>'category'), NULL, true),
+                           ('recommendations_implemented', (c.state->>'implemented_on')::date,
+                            c.state->>'status' = 'implemented' AND c.state->>'implemented_on' IS NOT NULL))
              AS m(metric, day, counts)
         WHERE c.kind = 'recommendation' AND c.state IS NOT NULL AND c.parent IS NOT NULL AND m.counts
       UNION ALL
@@ -191,20 +196,20 @@ STAGE = text(
     f"""
     CREATE TEMP TABLE {STAGING} (
         seq bigint GENERATED ALWAYS AS IDENTITY,
-        line jsonb NOT NULL,
-        id uuid NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,id}}')::uuid) STORED,
-        type text NOT NULL GENERATED ALWAYS AS (line #>> '{{event,type}}') STORED,
-        version int NOT NULL GENERATED ALWAYS AS (coalesce((line #>> '{{event,version}}')::int, 1)) STORED,
-        subject_id uuid NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,subject_id}}')::uuid) STORED,
-        subject_version int NOT NULL GENERATED ALWAYS AS ((line #>> '{{event,subject_version}}')::int) STORED
+        position bigint NOT NULL,
+        id uuid NOT NULL,
+        type text NOT NULL,
+        version int NOT NULL,
+        subject_id uuid NOT NULL,
+        subject_version int NOT NULL,
+        payload jsonb NOT NULL
     ) ON COMMIT DROP
     """
 )
-"""The logged events of a rebuild: each line of the event log (``{"position": ..., "event": ...}``) COPYed in
-as it was read, numbered in log order (``seq``); the fields the aggregates read are taken out once, on the way in
-(``#>>`` reads a nested field without copying the objects around it)."""
-STAGED_COLUMNS = ("line",)
-PAYLOAD = "line #> '{event,payload}'"
+"""The logged events of a rebuild: each row of the event log's CSV form (``outbox.LOG_COLUMNS``) COPYed in as
+it was read, numbered in log order (``seq``)."""
+STAGED_COLUMNS = LOG_COLUMNS
+PAYLOAD = "payload"
 STAGED_TYPES = text(f"SELECT DISTINCT type, version FROM {STAGING}")
 
 _KINDS = (

@@ -17,7 +17,6 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metrics.totals.store import counting
-from shared.bus.outbox import AS_IS
 
 PROJECTION_TABLES = ("processed_event", "subject", "recommendation_progress", "counter_total", "counter_daily")
 LONG_S = 6 * 3600.0
@@ -91,11 +90,12 @@ async def stage(conn: AsyncConnection) -> None:
     await conn.execute(counting.STAGE)
 
 
-async def copy_staged_lines(conn: AsyncConnection, ndjson: AsyncIterable[bytes]) -> None:
-    """Stage an event log read as NDJSON, its bytes handed to COPY as they arrive."""
+async def copy_staged(conn: AsyncConnection, page: AsyncIterable[bytes]) -> None:
+    """Stage a page of an event log read in its CSV form, its bytes handed to COPY as they arrive; the page's
+    header line must name the staged columns, in their order."""
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_to_table(  # type: ignore[union-attr]
-        counting.STAGING, source=ndjson, columns=counting.STAGED_COLUMNS, timeout=LONG_S, **AS_IS
+        counting.STAGING, source=page, columns=counting.STAGED_COLUMNS, timeout=LONG_S, format="csv", header="match"
     )
 
 
