@@ -7,8 +7,10 @@ as processed and change nothing. The counting is done by PostgreSQL
 size: record the event ids (duplicates drop out here) and take advisory locks
 on the affected audits so concurrent consumers never interleave on one audit;
 then move each record's latest state forward and change every counter by what
-the records count after less what they counted before. Statements touch rows
-in key order so consumers cannot deadlock.
+the records count after less what they counted before. Each statement takes the
+batch as one JSON parameter, made in one pass of pydantic's serializer: the
+Python work per event is what bounds a consumer beside PostgreSQL's. Statements
+touch rows in key order so consumers cannot deadlock.
 """
 
 from __future__ import annotations

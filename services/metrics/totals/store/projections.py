@@ -1,8 +1,9 @@
 """The writes of the projections: a batch of events in two statements, a rebuild from a staged log.
 
-The counting itself is SQL (``counting.py``); this module hands it its inputs
-as arrays (via ``unnest``), and swaps a rebuild's tables in. Rows are written
-in key order so that concurrent consumers never deadlock.
+The counting itself is SQL (``counting.py``); this module hands it its inputs (a
+batch as one JSON array per statement, a rebuild's kinds as arrays), and swaps a
+rebuild's tables in. Rows are written in key order so that concurrent consumers
+never deadlock.
 """
 
 from __future__ import annotations
