@@ -200,9 +200,8 @@ APPLY = text(
     """
 )
 """Apply the new events of a batch (a JSON array of ``[type, kind, subject id, subject version, deleted, payload]``,
-in order): the latest state
-of each record moves forward, and the counters change by what the records count after less what they counted
-before. Returns the neighbourhoods whose state changed."""
+in order): the latest state of each record moves forward, and the counters change by what the records count
+after less what they counted before. Returns the neighbourhoods whose state changed."""
 
 STAGING = "rebuild_log"
 STAGE = text(
