@@ -315,3 +315,42 @@ async def test_a_consumer_waiting_for_a_rebuild_applies_on_the_new_projections(
     assert await consumer == len(later)
     by_day, _, progress = await stored_totals(engine)
     assert (by_day, progress) == documented_totals(events)
+
+
+async def test_two_consumers_take_turns_on_one_audit_and_count_it_once(engine: AsyncEngine, clean: None) -> None:
+    """A batch about an audit (here: its recommendation) waits for the lock of a batch about the same audit that
+    has not committed yet, then counts against the state that one wrote (without the wait, it would find no
+    audit and count the recommendation nowhere); each statement of a batch is planned
+    for that batch, not from a plan cached on the connection."""
+    rng = random.Random(5)
+    audit_id, rec_id = uuid.uuid4(), uuid.uuid4()
+    created = AuditCreated(source="audits", subject_id=audit_id, subject_version=1, payload=an_audit(rng, audit_id))
+    rec = RecommendationCreated(source="audits", subject_id=rec_id, subject_version=1,
+                                payload=a_recommendation(rng, audit_id, rec_id))  # fmt: skip
+    async with engine.connect() as first:
+        await first.begin()
+        assert await apply_events(first, [created], zone=ZONE) == 1
+        plans = (await first.execute(text("SELECT current_setting('plan_cache_mode')"))).scalar_one()
+        assert plans == "force_custom_plan"
+
+        async def second() -> int:
+            async with engine.begin() as conn:
+                return await apply_events(conn, [rec], zone=ZONE)
+
+        waiting = asyncio.create_task(second())
+        for _ in range(500):  # until the second batch waits on the first one's lock
+            async with engine.connect() as conn:
+                blocked = await conn.execute(
+                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                )
+                if blocked.scalar_one():
+                    break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the second batch never waited for the lock of the first")
+        assert not waiting.done()
+        await first.commit()
+    assert await asyncio.wait_for(waiting, 10) == 1
+    expected, _ = documented_totals([created, rec])
+    by_day, _, _ = await stored_totals(engine)
+    assert by_day == expected

@@ -7,12 +7,15 @@ as processed and change nothing. The counting is done by PostgreSQL
 size: record the event ids (duplicates drop out here) and take advisory locks
 on the affected audits so concurrent consumers never interleave on one audit;
 then move each record's latest state forward and change every counter by what
-the records count after less what they counted before. Statements touch rows
-in key order so consumers cannot deadlock.
+the records count after less what they counted before. Each statement takes the
+batch as one JSON parameter, made in one pass of pydantic's serializer: the
+Python work per event is what bounds a consumer beside PostgreSQL's. Statements
+touch rows in key order so consumers cannot deadlock.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -125,13 +128,28 @@ async def apply_events(
     """
     if not events:
         return 0
-    followed = {e.id: kind for e in events if (kind := HANDLERS.get(type(e))) is not None}
-    keys = None if exclusive else {e.id: _lock_key(followed[e.id], e) for e in events if e.id in followed}
-    new_ids = await projections.record_processed(conn, [(e.id, e.type) for e in events], keys)
+    # One pass over the batch: this runs for every event the consumer applies, on the path each batch waits on.
+    followed: list[tuple[Envelope, Kind]] = []
+    recorded: list[projections.Recorded] = []
+    for event in events:
+        kind = HANDLERS.get(type(event))
+        if kind is None:
+            recorded.append((event.id, event.type, None, None))
+        else:
+            followed.append((event, kind))
+            recorded.append((event.id, event.type, *_lock_key(kind, event)))
+    new_ids = await projections.record_processed(conn, recorded, lock=not exclusive)
     if not new_ids:
         return 0
-    fresh = list({e.id: e for e in events if e.id in new_ids}.values())
-    changes = [_change(followed[e.id], e) for e in fresh if e.id in followed]
+    if len(new_ids) == len(events):  # all new, none twice: the usual batch
+        fresh = list(events)
+    else:
+        fresh = list({e.id: e for e in events if e.id in new_ids}.values())
+        followed = list({e.id: (e, kind) for e, kind in followed if e.id in new_ids}.values())
+    changes = [
+        (e.type, kind.name, e.subject_id, e.subject_version, isinstance(e, kind.deleted_by), e.payload)
+        for e, kind in followed
+    ]
     neighbourhoods = await projections.apply_changes(conn, changes, zone)
     if neighbourhoods:  # incidents follow the latest boundaries (see crime/store/placement.py)
         await follow_boundaries(conn, neighbourhoods)
@@ -140,20 +158,11 @@ async def apply_events(
     return len(fresh)
 
 
-def _change(kind: Kind, event: Envelope) -> projections.Change:
-    return projections.Change(
-        event.type,
-        kind.name,
-        event.subject_id,
-        event.subject_version,
-        isinstance(event, kind.deleted_by),
-        event.payload.model_dump_json(by_alias=True),
-    )
-
-
-def _lock_key(kind: Kind, event: Envelope) -> str:
-    """Events about one audit or its recommendations are applied by one consumer at a time."""
-    if kind in (AUDIT, RECOMMENDATION):
-        audit_id = getattr(event.payload, "audit_id", None) if kind is RECOMMENDATION else None
-        return f"audit:{audit_id or event.subject_id}"
-    return f"{kind.name}:{event.subject_id}"
+def _lock_key(kind: Kind, event: Envelope) -> tuple[str, uuid.UUID]:
+    """Events about one audit or its recommendations are applied by one consumer at a time: the lock's
+    ``(namespace, id)``."""
+    if kind is AUDIT:
+        return "audit", event.subject_id
+    if kind is RECOMMENDATION:
+        return "audit", getattr(event.payload, "audit_id", None) or event.subject_id
+    return kind.name, event.subject_id

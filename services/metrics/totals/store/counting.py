@@ -97,28 +97,45 @@ CROSS JOIN LATERAL (
 
 RECORD_AND_LOCK = text(
     """
-    WITH fresh AS (
+    WITH batch AS (
+        SELECT (e.v->>0)::uuid AS id, e.v->>1 AS type, e.v->>2 AS namespace, e.v->>3 AS lock_id
+        FROM jsonb_array_elements(CAST(:events AS jsonb)) AS e(v)
+    ),
+    fresh AS (
         INSERT INTO metrics.processed_event (id, type)
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) ORDER BY 1
+        SELECT DISTINCT ON (id) id, type FROM batch ORDER BY id
         ON CONFLICT DO NOTHING RETURNING id
+    ),
+    locked AS (  -- the locks the new events need, each once, taken in key order
+        SELECT pg_advisory_xact_lock(key) FROM (
+            SELECT DISTINCT hashtextextended(b.namespace || ':' || b.lock_id, 0) AS key
+            FROM batch AS b JOIN fresh AS f USING (id)
+            WHERE CAST(:lock AS boolean) AND b.namespace IS NOT NULL
+        ) AS k
+        ORDER BY key
     )
-    SELECT f.id, CASE WHEN l.key IS NOT NULL AND CAST(:lock AS boolean) THEN pg_advisory_xact_lock(l.key)::text END
-    FROM fresh AS f LEFT JOIN unnest(CAST(:lock_ids AS uuid[]), CAST(:lock_keys AS text[])) AS l0(id, k) USING (id)
-    CROSS JOIN LATERAL (SELECT hashtextextended(l0.k, 0) AS key) AS l
-    ORDER BY l.key NULLS FIRST
+    SELECT id FROM fresh UNION ALL SELECT NULL FROM locked
     """
 )
-"""Record the batch's event ids as applied; returns those not applied before, after taking the advisory lock
-of each (``:lock``) in one order, so that concurrent consumers never interleave on one audit nor deadlock."""
+"""Record the batch's events (a JSON array of ``[id, type, lock namespace, lock id]``) as applied; returns the
+ids of those not applied before (and a NULL per lock taken), after taking the advisory lock of each
+(``:lock``), named ``<namespace>:<id>``, in one order, so that concurrent consumers never interleave on one audit
+nor deadlock."""
+
+CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+"""For the rest of the transaction, each statement is planned for its own batch. A statement prepared once per
+connection otherwise gets a generic plan after a few runs, made without the batch's size and from whatever the
+tables' statistics were then (a table analyzed while nearly empty): seen to make ``APPLY`` seven times slower."""
 
 APPLY = text(
     f"""
     WITH batch AS (
         SELECT type, kind, id, version, {PARENT} AS parent_id, deleted, state, ord
-        FROM unnest(CAST(:types AS text[]), CAST(:kinds AS text[]), CAST(:subjects AS uuid[]),
-                    CAST(:versions AS int[]), CAST(:deleted AS bool[]), CAST(:states AS text[]))
-             WITH ORDINALITY AS b(type, kind, id, version, deleted, state_text, ord)
-        CROSS JOIN LATERAL (SELECT state_text::jsonb AS state) AS s
+        FROM (
+            SELECT b.v->>0 AS type, b.v->>1 AS kind, (b.v->>2)::uuid AS id, (b.v->>3)::int AS version,
+                   (b.v->>4)::boolean AS deleted, b.v->5 AS state, b.ord
+            FROM jsonb_array_elements(CAST(:batch AS jsonb)) WITH ORDINALITY AS b(v, ord)
+        ) AS b
     ),
     newest AS (  -- per record, the latest version in the batch; of two alike, the first
         SELECT DISTINCT ON (kind, id) * FROM batch ORDER BY kind, id, version DESC, ord
@@ -187,9 +204,9 @@ APPLY = text(
     SELECT id FROM changed WHERE kind = 'neighbourhood'
     """
 )
-"""Apply the new events of a batch (each with its record's kind, version, parent and payload): the latest state
-of each record moves forward, and the counters change by what the records count after less what they counted
-before. Returns the neighbourhoods whose state changed."""
+"""Apply the new events of a batch (a JSON array of ``[type, kind, subject id, subject version, deleted, payload]``,
+in order): the latest state of each record moves forward, and the counters change by what the records count
+after less what they counted before. Returns the neighbourhoods whose state changed."""
 
 STAGING = "rebuild_log"
 STAGE = text(

@@ -1,8 +1,9 @@
 """The writes of the projections: a batch of events in two statements, a rebuild from a staged log.
 
-The counting itself is SQL (``counting.py``); this module hands it its inputs
-as arrays (via ``unnest``), and swaps a rebuild's tables in. Rows are written
-in key order so that concurrent consumers never deadlock.
+The counting itself is SQL (``counting.py``); this module hands it its inputs (a
+batch as one JSON array per statement, a rebuild's kinds as arrays), and swaps a
+rebuild's tables in. Rows are written in key order so that concurrent consumers
+never deadlock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,49 +25,35 @@ LONG_S = 6 * 3600.0
 """How long one statement over a whole log may run (the engine's command timeout is for requests)."""
 
 
-@dataclass(frozen=True)
-class Change:
-    """A new event about a record the projections follow."""
+Recorded = tuple[uuid.UUID, str, str | None, uuid.UUID | None]
+"""An event to record as applied: ``(id, type, lock namespace, lock id)``; the lock, named ``<namespace>:<id>``,
+is the one its applying takes (None: none)."""
+Change = tuple[str, str, uuid.UUID, int, bool, Any]
+"""A new event about a record the projections follow: ``(type, kind, subject id, subject version, deletes it,
+payload)``, the payload a pydantic model (the record's state after the event)."""
 
-    type: str
-    kind: str
-    subject_id: uuid.UUID
-    version: int
-    deleted: bool
-    state: str
-    """The record's state after the event (the payload), as JSON."""
+_ROWS: TypeAdapter[list[Any]] = TypeAdapter(list[Any])
 
 
-async def record_processed(
-    conn: AsyncConnection, events: Sequence[tuple[uuid.UUID, str]], lock_keys: dict[uuid.UUID, str] | None
-) -> set[uuid.UUID]:
-    """Record ``(id, type)`` of events as applied; returns those not recorded before. With ``lock_keys``
-    (event id -> key), takes the transaction's advisory lock of each new event's key, in one order."""
-    ids = sorted({i: t for i, t in events}.items())
-    keys = lock_keys or {}
-    params = {
-        "ids": [i for i, _ in ids],
-        "types": [t for _, t in ids],
-        "lock": lock_keys is not None,
-        "lock_ids": list(keys),
-        "lock_keys": list(keys.values()),
-    }
-    return {row[0] for row in await conn.execute(counting.RECORD_AND_LOCK, params)}
+def _as_json(rows: Sequence[tuple[Any, ...]]) -> str:
+    """A batch's rows as one JSON array of arrays, for the statement to take apart: one pass of pydantic's
+    serializer for the whole batch (payloads as their models dump them), and one parameter to send."""
+    return _ROWS.dump_json(list(rows), by_alias=True).decode()
+
+
+async def record_processed(conn: AsyncConnection, events: Sequence[Recorded], *, lock: bool) -> set[uuid.UUID]:
+    """Record events as applied; returns those not recorded before. With ``lock``, takes the transaction's
+    advisory lock of each new event, each lock once and all in one order."""
+    await conn.execute(counting.CUSTOM_PLANS)
+    params = {"events": _as_json(events), "lock": lock}
+    return {row[0] for row in await conn.execute(counting.RECORD_AND_LOCK, params) if row[0] is not None}
 
 
 async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], zone: str) -> list[uuid.UUID]:
     """Apply new events, in the order given; returns the neighbourhoods whose state changed."""
     if not changes:
         return []
-    params: dict[str, Any] = {
-        "types": [c.type for c in changes],
-        "kinds": [c.kind for c in changes],
-        "subjects": [c.subject_id for c in changes],
-        "versions": [c.version for c in changes],
-        "deleted": [c.deleted for c in changes],
-        "states": [c.state for c in changes],
-        "zone": zone,
-    }
+    params = {"batch": _as_json(changes), "zone": zone}
     return [row[0] for row in await conn.execute(counting.APPLY, params)]
 
 
