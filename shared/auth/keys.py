@@ -305,8 +305,9 @@ async def _lookup(session: AsyncSession, digest: str) -> Principal | None:
 async def hold_key(session: AsyncSession, principal: Principal) -> None:
     """Inside a transaction: 401 unless the caller's key is still live, and keep it so until the commit.
 
-    The row is share-locked, so a revocation racing this transaction waits for it to end: a change made
-    with a key is never committed after that key's revocation."""
+    The row is share-locked, so a revocation racing this transaction waits for it to end: a key is never made or
+    revoked with a key whose revocation committed first. Other writes check the key when the request arrives
+    only."""
     if not principal.api_key:
         return
     held = await session.execute(
