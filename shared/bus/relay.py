@@ -143,6 +143,7 @@ class Relay:
         """Publish whenever a writer wakes the relay after a commit (``shared.bus.wake``), and every
         ``poll_s`` anyway, for a wake that was lost or a writer that sends none."""
         conn = await asyncpg.connect(self.database_url, timeout=10)
+        await conn.execute(SESSION_SETTINGS)
         woken = asyncio.Event()
         wakes = await subscribed(self.redis, wake_channel(self.stream))
         listening = asyncio.create_task(_listen(wakes, woken))
@@ -176,6 +177,16 @@ def _in_order(rows: Sequence[asyncpg.Record], through: int, settled_below: int) 
     return len(rows)
 
 
+SESSION_SETTINGS = (
+    "SET idle_in_transaction_session_timeout = '30s'; SET tcp_keepalives_idle = 10; "
+    "SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
+)
+"""Set once connected (not as startup parameters, which a connection pooler may refuse). The relay's session
+holds the mark's row lock from its claim until its commit, and the other relays wait for it meanwhile. A relay
+that hangs there (Redis not answering) or whose machine is gone must let go soon: the server ends a transaction
+idle for 30 s, and finds a vanished client within about 25 s instead of the system's two hours. The batch then
+goes out again, from the next relay."""
+
 CLAIM_SETTINGS = "SET LOCAL synchronous_commit = off"
 """For the claim's transaction: the commit does not wait for its WAL to reach the disk. A database crash can
 only lose a move of the mark, whose rows then go out again, as after a relay crash between XADD and commit."""
@@ -202,6 +213,7 @@ def _statements(schema: str) -> tuple[str, str, str, str]:
         SELECT EXISTS (
             SELECT FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'relation' AND l.relation = '{outbox_name}'::regclass
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND l.mode = 'RowExclusiveLock' AND l.pid IS DISTINCT FROM pg_backend_pid()
               AND (a.xact_start IS NULL OR a.xact_start <= coalesce(
                   (SELECT created_at FROM {outbox_name} WHERE position = $1), 'infinity'::timestamptz))

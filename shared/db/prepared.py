@@ -96,5 +96,10 @@ def driver(connection: AsyncConnection) -> asyncpg.Connection:
 
 
 async def _autocommit(connection: AsyncConnection) -> AsyncConnection:
-    """As the statement runs without tracing: committed on its own, no BEGIN or ROLLBACK."""
+    """As the statement runs without tracing: on the connection as it is, so committed on its own unless a
+    transaction is open on it (a unit of work holding an ``Idempotency-Key`` claim), no BEGIN or ROLLBACK of its
+    own. A connection in a transaction, even SQLAlchemy's bookkeeping one on an autocommit connection, may not
+    change its isolation level."""
+    if connection.in_transaction():
+        return connection
     return await connection.execution_options(isolation_level="AUTOCOMMIT")

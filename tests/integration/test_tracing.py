@@ -123,6 +123,26 @@ async def test_one_write_is_one_trace_from_the_request_through_the_relay_to_the_
     assert any("metrics.counter" in _statement(s) for s in children(apply))
 
 
+async def test_a_traced_recommendation_with_a_client_chosen_id_is_created_then_replayed(
+    traced_audits: httpx.AsyncClient,
+) -> None:
+    """The create's replay check reads through the ORM before its prepared write: traced, both run as untraced."""
+    n = (await traced_audits.post("/v1/neighbourhoods", json=factories.neighbourhood())).json()
+    p = (await traced_audits.post("/v1/partnerships", json=factories.partnership([n["id"]]))).json()
+    a = (await traced_audits.post("/v1/audits", json=factories.audit(p["id"], n["id"]))).json()
+    body = factories.recommendation(id="7d0f2a4e-3c1b-4f55-9a8e-0b6c2d1e4f30")
+
+    first = await traced_audits.post(f"/v1/audits/{a['id']}/recommendations", json=body)
+    again = await traced_audits.post(f"/v1/audits/{a['id']}/recommendations", json=body)
+    plain = await traced_audits.post(f"/v1/audits/{a['id']}/recommendations", json=factories.recommendation())
+    claimed = await traced_audits.post(
+        f"/v1/audits/{a['id']}/recommendations", json=factories.recommendation(), headers={"Idempotency-Key": "k-1"}
+    )
+
+    assert [r.status_code for r in (first, again, plain, claimed)] == [201, 200, 201, 201], first.text
+    assert again.json()["id"] == first.json()["id"] == body["id"]
+
+
 async def test_a_batch_of_several_writes_is_applied_under_a_span_linked_to_each_and_each_trace_ends_applied(
     traced_audits: httpx.AsyncClient, spans: InMemorySpanExporter, engine: AsyncEngine, redis: Redis
 ) -> None:

@@ -31,6 +31,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_published")),
         schema="events",
     )
+    # Writers still committing hold positions the mark must not pass: wait for them, and hold new ones off until
+    # the mark is in (this migration's transaction).
+    op.execute("LOCK TABLE events.outbox IN SHARE MODE")
     op.execute(
         """
         INSERT INTO events.outbox_published (through)
