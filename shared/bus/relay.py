@@ -37,7 +37,7 @@ from shared.bus.outbox import outbox_published_table, outbox_table
 from shared.bus.partitions import partition_of
 from shared.bus.wake import wake_channel
 from shared.clock import wait_for_any
-from shared.db.engine import plain_url
+from shared.db.engine import KEEPALIVES, plain_url
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +177,7 @@ def _in_order(rows: Sequence[asyncpg.Record], through: int, settled_below: int) 
     return len(rows)
 
 
-SESSION_SETTINGS = (
-    "SET idle_in_transaction_session_timeout = '30s'; SET tcp_keepalives_idle = 10; "
-    "SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
-)
+SESSION_SETTINGS = f"SET idle_in_transaction_session_timeout = '30s'; {KEEPALIVES}"
 """Set once connected (not as startup parameters, which a connection pooler may refuse). The relay's session
 holds the mark's row lock from its claim until its commit, and the other relays wait for it meanwhile. A relay
 that hangs there (Redis not answering) or whose machine is gone must let go soon: the server ends a transaction

@@ -52,6 +52,17 @@ def _json_dumps(value: Any) -> str:
 _engines: dict[str, AsyncEngine] = {}
 
 
+KEEPALIVES = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
+"""PostgreSQL finds a client that vanished (its machine gone, the network cut) within about 25 s, not the system's
+two hours, and ends its session: a transaction it left open after writing to an outbox stops holding up the events
+after it (the relays publish in outbox order). Set once per connection, not as startup parameters, which a
+connection pooler may refuse; ignored on a Unix socket."""
+
+
+def _keep_alive(dbapi_connection: Any, *_: Any) -> None:
+    dbapi_connection.run_async(lambda driver: driver.execute(KEEPALIVES))  # one round trip, several statements
+
+
 def _replace_if_closed(dbapi_connection: Any, *_: Any) -> None:
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the server closed this connection")
@@ -74,6 +85,7 @@ def get_engine(settings: Settings) -> AsyncEngine:
             json_deserializer=orjson.loads,
             connect_args={"timeout": settings.db_timeout_s, "command_timeout": 60},
         )
+        event.listen(engine.sync_engine, "connect", _keep_alive)
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         tracing.instrument_engine(engine)
         _engines[url] = engine

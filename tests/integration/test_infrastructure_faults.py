@@ -286,3 +286,12 @@ async def test_the_consumer_waits_out_a_restarting_database_instead_of_failing_t
     await consumer._drain_own_pending()  # what the consumer's run loop does on its next round
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM metrics.processed_event"))).scalar_one() == 1
+
+
+async def test_the_server_finds_a_vanished_client_of_the_pool_in_seconds_not_hours(engine: AsyncEngine) -> None:
+    """A pooled connection asks PostgreSQL to probe it after 10 s of silence, so a transaction an API process left
+    open when its machine went away ends within about 25 s (on TCP; a Unix socket has no probes to ask for)."""
+    async with engine.connect() as connection:
+        idle = (await connection.execute(text("SHOW tcp_keepalives_idle"))).scalar_one()
+        count = (await connection.execute(text("SHOW tcp_keepalives_count"))).scalar_one()
+    assert (idle, count) == ("10", "3")
