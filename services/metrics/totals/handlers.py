@@ -21,8 +21,7 @@ from shared.settings import Settings
 async def consumer_lag(db: AsyncSession | AsyncConnection, redis: Redis, settings: Settings) -> int:
     """Events the projections have not applied: the larger of what the producers' logs show (as the consumer's
     log watch last found) and what the bus still holds for the consumer group (0 while Redis is away)."""
-    logged = sum(row[1] for row in await log_positions.positions(db))
-    return max(logged, await on_bus(redis, settings))
+    return max(await log_positions.logged_behind(db), await on_bus(redis, settings))
 
 
 async def on_bus(redis: Redis, settings: Settings) -> int:

@@ -74,6 +74,14 @@ _POSITIONS = select(
 ).order_by(log_position.c.source)
 
 
+LOGGED_BEHIND = select(func.coalesce(func.sum(log_position.c.behind), 0))
+"""Events the producers' logs hold and the projections have not applied, as the log watch last found."""
+
+
+async def logged_behind(db: AsyncSession | AsyncConnection) -> int:
+    return int((await db.execute(LOGGED_BEHIND)).scalar_one())
+
+
 async def positions(
     db: AsyncSession | AsyncConnection,
 ) -> Sequence[tuple[str, int, int, bool, datetime | None, str | None]]:

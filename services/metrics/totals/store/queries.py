@@ -14,19 +14,21 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.totals.domain.contributions import ALL
+from services.metrics.totals.store.log_positions import LOGGED_BEHIND
 from services.metrics.totals.store.tables import (
     counter_daily,
     counter_total,
-    log_position,
     processed_event,
     recommendation_progress,
     subject,
 )
 
 
+@cache
 def _counter_query(group_by: str | None, partnership: bool, neighbourhood: bool, start: bool, end: bool) -> Select:  # type: ignore[type-arg]
     """The sums of one shape of request, values bound by name (``partnership_id``, ``neighbourhood_id``, ``start``,
-    ``end``)."""
+    ``end``). Built once per shape: the totals are polled, and building a statement costs about as much as running
+    it."""
     table = counter_daily if (start or end) else counter_total
     columns = [table.c.metric, func.sum(table.c.value).label("value")]
     if group_by:
@@ -46,10 +48,6 @@ def _counter_query(group_by: str | None, partnership: bool, neighbourhood: bool,
     return stmt.group_by(*group)
 
 
-# Built once per shape: the totals are polled, and building a statement costs about as much as running it.
-_counter_queries: dict[tuple[Any, ...], Select] = {}  # type: ignore[type-arg]
-
-
 async def counter_sums(
     session: AsyncSession,
     *,
@@ -60,9 +58,7 @@ async def counter_sums(
     end: date | None = None,
 ) -> Sequence[tuple]:  # type: ignore[type-arg]
     shape = (group_by, partnership_id is not None, neighbourhood_id is not None, start is not None, end is not None)
-    stmt = _counter_queries.get(shape)
-    if stmt is None:
-        stmt = _counter_queries.setdefault(shape, _counter_query(*shape))
+    stmt = _counter_query(*shape)
     return (await session.execute(stmt, _values(partnership_id, neighbourhood_id, start, end))).all()
 
 
@@ -79,6 +75,7 @@ def _values(
     }
 
 
+@cache
 def _partnerships_query(partnership: bool, neighbourhood: bool) -> Select:  # type: ignore[type-arg]
     stmt = select(subject.c.id, subject.c.state["neighbourhood_ids"]).where(
         subject.c.kind == "partnership", subject.c.deleted.is_(False)
@@ -90,14 +87,11 @@ def _partnerships_query(partnership: bool, neighbourhood: bool) -> Select:  # ty
     return stmt
 
 
-_partnerships_queries = {(p, n): _partnerships_query(p, n) for p in (False, True) for n in (False, True)}
-
-
 async def partnerships(
     session: AsyncSession, partnership_id: uuid.UUID | None, neighbourhood_id: uuid.UUID | None
 ) -> list[tuple[uuid.UUID, list[str]]]:
     """Known partnerships with the neighbourhoods each works in."""
-    stmt = _partnerships_queries[(partnership_id is not None, neighbourhood_id is not None)]
+    stmt = _partnerships_query(partnership_id is not None, neighbourhood_id is not None)
     values = _values(partnership_id, neighbourhood_id, None, None)
     return [(row[0], list(row[1] or [])) for row in (await session.execute(stmt, values)).all()]
 
@@ -143,7 +137,7 @@ def _snapshot(partnership: bool, neighbourhood: bool, start: bool, end: bool) ->
         select(as_json).select_from(sums).scalar_subquery().label("sums"),
         select(func.count()).select_from(listed).scalar_subquery().label("partnerships"),
         _LAST_APPLIED.scalar_subquery().label("as_of"),
-        select(func.coalesce(func.sum(log_position.c.behind), 0)).scalar_subquery().label("logged_behind"),
+        LOGGED_BEHIND.scalar_subquery().label("logged_behind"),
     )
 
 
