@@ -165,9 +165,9 @@ class UnitOfWork:
     async def _commit_one_statement(self) -> None:
         session = self._session
         touched = session is not None and bool(session.new or session.dirty or session.deleted)
-        rows = [_values(row) for row in self._new]
-        if not self._events or not rows or touched or not all(_keyed(table, values) for table, values in rows):
+        if not self._events or not self._new or touched or not all(_insertable(row) for row in self._new):
             raise RuntimeError("a one-statement unit of work commits new rows and their events only")
+        rows = [_values(row) for row in self._new]
         assert self._outbox_table is not None and self._connection is not None
         await outbox.write(self._connection, self._outbox_table, self._events, rows)
         self._events, self._new = [], []
@@ -189,19 +189,13 @@ def _insertable(row: Any) -> bool:
     return len(mapper.tables) == 1 and None not in mapper.primary_key_from_instance(row)
 
 
-def _keyed(table: Table | None, values: dict[str, Any]) -> bool:
-    """``_values`` of a row of one table (else no table) with its key set."""
-    return table is not None and all(values.get(column.key) is not None for column in table.primary_key)
-
-
 def _values(row: Any) -> tuple[Table, dict[str, Any]]:
     """What the ORM would INSERT for a new row, by column: the attributes set, None left out unless the column
-    stores it (JSON's null). Its table is None when the row spans several (``_keyed`` refuses it)."""
+    stores it (JSON's null)."""
     state = inspect(row)
     values = {}
     for prop in state.mapper.column_attrs:
         column = prop.columns[0]
         if prop.key in state.dict and (state.dict[prop.key] is not None or column.type.should_evaluate_none):
             values[column.key] = state.dict[prop.key]
-    table: Any = state.mapper.local_table if len(state.mapper.tables) == 1 else None
-    return table, values
+    return state.mapper.local_table, values
