@@ -20,7 +20,7 @@ INSERT INTO audits.recommendation (id, version, created_at, updated_at, audit_id
 VALUES (gen_random_uuid(), 1, now(), now(), '{audit_id}', 'lighting', 'Install LED lighting along the alley',
         '{priority}', '{status}');
 INSERT INTO audits.outbox (id, type, version, subject_id, envelope)
-VALUES (gen_random_uuid(), 'recommendation.created', 1, gen_random_uuid(), '{envelope}'::jsonb);
+VALUES (gen_random_uuid(), 'recommendation.created', 1, gen_random_uuid(), E'{envelope}'::jsonb);
 END;
 """
 
@@ -40,13 +40,19 @@ async def _last_write(url: str, audit_id: str) -> tuple[str, str, str]:
     return row["priority"], row["status"], row["envelope"]
 
 
+def _literal(text: str) -> str:
+    """``text`` inside ``E'...'``, with each colon escaped: pgbench takes ``:name`` anywhere in a statement, string
+    literals included, for one of its variables (a ``:null`` in the JSON would become a parameter)."""
+    return text.replace("\\", "\\\\").replace("'", "''").replace(":", "\\x3a")
+
+
 async def transactions_per_s(url: str, audit_id: str, connections: int, seconds: int) -> float:
     """Committed write transactions per second pgbench reaches (prepared statements, no vacuum)."""
     priority, status, envelope = await _last_write(url, audit_id)
     pgbench = tool("pgbench", await server_major(url))
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "write.sql"
-        body = SCRIPT.format(audit_id=audit_id, priority=priority, status=status, envelope=envelope.replace("'", "''"))
+        body = SCRIPT.format(audit_id=audit_id, priority=priority, status=status, envelope=_literal(envelope))
         script.write_text(body)
         run = await asyncio.to_thread(
             subprocess.run,

@@ -36,6 +36,7 @@ class Answer:
     answered: float
     outcome: str
     body: bytes = b""
+    etag: str = ""
 
     @property
     def ms(self) -> float:
@@ -72,14 +73,16 @@ def request_bytes(method: str, path: str, body: bytes, headers: dict[str, str]) 
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, str]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    length = 0
+    length, etag = 0, ""
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    return status, await reader.readexactly(length) if length else b""
+        elif line[:5].lower() == b"etag:":
+            etag = line[5:].strip().decode("latin-1")
+    return status, await reader.readexactly(length) if length else b"", etag
 
 
 def failure(exc: BaseException) -> str:
@@ -102,7 +105,7 @@ class Connections:
         self.idle: dict[int, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
         self.slots: dict[int, asyncio.Semaphore] = {}
 
-    async def _exchange(self, port: int, data: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, port: int, data: bytes) -> tuple[int, bytes, str]:
         async with self.slots.setdefault(port, asyncio.Semaphore(self.limit)):
             idle = self.idle.setdefault(port, [])
             reader, writer = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
@@ -118,13 +121,13 @@ class Connections:
     async def send(self, request: Request, due: float, timeout_s: float = TIMEOUT_S) -> Answer:
         """The answer to ``request``, or its failure; a timeout counts from ``due``."""
         try:
-            status, body = await asyncio.wait_for(
+            status, body, etag = await asyncio.wait_for(
                 self._exchange(request.port, request.data), due + timeout_s - time.perf_counter()
             )
             outcome = OK if 200 <= status < 300 else f"http {status}"
         except Exception as exc:
-            outcome, body = failure(exc), b""
-        return Answer(request.kind, due, time.perf_counter(), outcome, body)
+            outcome, body, etag = failure(exc), b"", ""
+        return Answer(request.kind, due, time.perf_counter(), outcome, body, etag)
 
     def close(self) -> None:
         for idle in self.idle.values():

@@ -3,19 +3,23 @@
 The processes are those of ``make run`` (``cpted.dev.children``): the three
 APIs, the audits and events relays, the metrics consumer, the Celery worker and
 beat. Each step offers a steady rate for a few seconds, starting once the
-previous writes are all applied, while a reader polls ``/v1/totals``. A write
+previous writes are all applied, while a reader watches ``/v1/totals``. A write
 is visible when the totals count it; its latency runs from when it was due to
-be sent to the answer of the first poll that counts it. The figure is the
+be sent to the answer of the first read that counts it. The figure is the
 highest offered rate of a step with p99 under 50 ms, every request answered
 2xx, every write seen and the offered rate achieved. The steps double from 10/s
 up to the first that fails, then halve the interval between the highest rate that
 passed and the lowest that failed (``REFINE`` times), so the figure is not just
 the power of two below the limit.
 
-The reader polls the totals no more often than every ``POLL_S``: polling back to
-back would make the bench's own reads a large part of what the two cores do. A
-write's latency is taken to the answer of the first poll that counts it, so the
-interval can only make a figure worse, never better.
+The reader reads the totals as a live dashboard does, by long poll: each read
+names the tag of the totals it holds and asks to wait (``Prefer: wait``), and is
+answered once the consumer has applied a batch (or after ``WAIT_S``, unchanged).
+Polling back to back instead would make the bench's own reads a large part of
+what the two cores do (about a third of a core at one read per 5 ms). A write's
+latency is taken to the answer of the first read that counts it, which comes
+after the batch's commit, so the reader can only make a figure worse, never
+better.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ TARGET_MS = 50.0
 FIRST_RATE, LAST_RATE = 10.0, 2560.0
 REFINE = 2
 """Halvings of the interval between the highest rate passed and the lowest failed."""
-POLL_S = 0.005
+WAIT_S = 2
+"""Seconds a totals read may wait for a change (below the generator's 5 s timeout)."""
 SETTLE_S = 120.0
 SEEN_WITHIN_S = 5.0
 AUDITS = 4
@@ -68,8 +73,8 @@ class Traffic:
 def visibility(due: list[float], seen: list[tuple[float, int]]) -> list[float]:
     """Milliseconds from each write's due time until the totals count it (``inf``: never).
 
-    ``seen`` holds each poll's answer time and how many of the writes it counted. The k-th write due is taken
-    as visible at the first poll counting k: it cannot be earlier, as k writes were then sent and committed."""
+    ``seen`` holds each read's answer time and how many of the writes it counted. The k-th write due is taken
+    as visible at the first read counting k: it cannot be earlier, as k writes were then sent and committed."""
     times, counts = [t for t, _ in seen], list(accumulate((c for _, c in seen), max))
     delays = []
     for k, sent in enumerate(sorted(due), start=1):
@@ -136,15 +141,23 @@ class Totals:
     """Reads ``/v1/totals`` over one keep-alive connection."""
 
     def __init__(self, port: int, headers: dict[str, str]) -> None:
-        self.request = Request("totals", port, request_bytes("GET", "/v1/totals", b"", headers))
+        self.port, self.headers = port, headers
         self.conns = Connections(1)
         self.failures: Counter[str] = Counter()
+        self.tag = ""
 
-    async def read(self) -> tuple[float, dict[str, Any] | None]:
-        answer = await self.conns.send(self.request, time.perf_counter())
-        if answer.outcome != OK:
-            self.failures[f"totals poll {answer.outcome}"] += 1
+    async def read(self, changed: bool = False) -> tuple[float, dict[str, Any] | None]:
+        """The totals now, or (``changed``) once they differ from the last read, or None after ``WAIT_S``."""
+        wait = {"If-None-Match": self.tag, "Prefer": f"wait={WAIT_S}"} if changed and self.tag else {}
+        request = Request("totals", self.port, request_bytes("GET", "/v1/totals", b"", self.headers | wait))
+        answer = await self.conns.send(request, time.perf_counter())
+        if answer.outcome == "http 304":
             return answer.answered, None
+        if answer.outcome != OK:
+            self.failures[f"totals read {answer.outcome}"] += 1
+            await asyncio.sleep(0.05)  # not a busy loop while the service is away
+            return answer.answered, None
+        self.tag = answer.etag
         return answer.answered, orjson.loads(answer.body)
 
     async def settled(self) -> dict[str, Any]:
@@ -169,13 +182,11 @@ async def step(platform: Platform, totals: Totals, traffic: Traffic, rate: float
 
     async def watch() -> None:
         while not all_seen.is_set():
-            sent = time.perf_counter()
-            answered, now = await totals.read()
+            answered, now = await totals.read(changed=True)
             if now is not None:
                 seen.append((answered, now))
             if ran and _all_seen(ran[0], traffic, before, seen):
                 all_seen.set()
-            await asyncio.sleep(max(0.0, sent + POLL_S - time.perf_counter()))
 
     watcher = asyncio.ensure_future(watch())
     cpu_before, began = cpu_seconds(platform), time.perf_counter()
@@ -207,7 +218,7 @@ def _step_figure(
     failures.update(run.failures())
     failures["unseen"] += sum(1 for d in writes if math.isinf(d))
     p99 = percentile(writes, 99)
-    note = f"write -> totals p50 {percentile(writes, 50):.1f} ms (totals polled every {POLL_S * 1000:g} ms at most)"
+    note = f"write -> totals p50 {percentile(writes, 50):.1f} ms (totals read by long poll)"
     if reads:
         note += f"; reads p50 {percentile(reads, 50):.1f} ms, p99 {percentile(reads, 99):.1f} ms"
     note += f"; sends late p99 {percentile(run.late, 99) * 1000:.1f} ms"

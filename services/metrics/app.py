@@ -12,6 +12,7 @@ from services.metrics.evaluation.api import evaluations, targeting
 from services.metrics.projection.logwatch import readiness
 from services.metrics.report import api as reports
 from services.metrics.totals import api as totals
+from services.metrics.totals import changes as totals_changes
 from services.metrics.totals.store.tables import idempotency
 from services.metrics.webhooks import api as webhooks
 from shared.bus.deadletters import dead_letter_router
@@ -31,7 +32,8 @@ def create_app() -> FastAPI:
         idempotency=idempotency,
         body_limits=incidents.BODY_LIMITS,
         slow_routes=incidents.SLOW_ROUTES,
-        on_startup=[_cswb_settings],
+        on_startup=[_cswb_settings, totals_changes.listen],
+        on_shutdown=[totals_changes.stop_listening],
         readiness=[readiness],
         routers=[  # in this order in the OpenAPI document
             totals.router,

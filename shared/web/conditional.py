@@ -4,18 +4,44 @@ A record's ``ETag`` is its version (the one ``If-Match`` takes); an answer witho
 from a hash of its body. Answers with a validator are ``Cache-Control: private, no-cache``: a browser
 or a sync client may keep them but asks again each time, and a 304 costs no body. Streamed answers
 (CSV and GeoJSON exports) pass through untouched.
+
+A route can also wait for a change (``Prefer: wait=N`` with ``If-None-Match``, a long poll): it answers as
+soon as its content differs from what the client holds, or with the 304 once the wait is over.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+import orjson
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REVALIDATE = "private, no-cache"
 # Headers a 304 keeps (RFC 9110 §15.4.5); the body and its framing go.
 KEPT_ON_304 = {"etag", "cache-control", "vary", "content-location", "date", "expires", "x-request-id"}
+
+
+def weak_tag(content: object) -> str:
+    """A weak validator of an answer's content, for a route that must know it before answering (one that waits
+    for a change): the same content gives the same tag, as the body hash of ``_answer`` would."""
+    return f'W/"{hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()}"'
+
+
+def holds(if_none_match: str | None, tag: str) -> bool:
+    """Whether the client already has the answer tagged ``tag``: it names that tag (``*`` names none)."""
+    return if_none_match is not None and if_none_match.strip() != "*" and matches(if_none_match, tag)
+
+
+def preferred_wait(prefer: str | None, limit_s: float) -> float:
+    """Seconds of the ``wait`` preference of a ``Prefer`` header (RFC 7240 §4.3), at most ``limit_s``; 0 without
+    one. A preference not understood is ignored, as the RFC asks, not refused."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.split(";")[0].strip().partition("=")
+        value = value.strip()
+        if name.strip().lower() == "wait" and value.isascii() and value.isdigit():
+            return min(float(value), limit_s)
+    return 0.0
 
 
 def matches(if_none_match: str, tag: str) -> bool:

@@ -11,10 +11,12 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.consumer import build_consumer
+from services.metrics.totals import handlers as totals_handlers
 from shared.bus.consumer import Handler, StreamConsumer, lag
 from shared.bus.outbox import publication_sql
 from shared.bus.partitions import partition_of
@@ -111,6 +113,46 @@ async def test_round_trip_gives_exact_totals(
     assert (by_n2["audits"], by_n2["recommendations"]) == (0, 0)
     period = await _totals(metrics_api, **{"from": "2025-07-01", "to": "2025-07-31"})
     assert (period["audits"], period["recommendations_implemented"]) == (0, 1)
+
+
+async def test_a_waiting_totals_reader_gets_the_totals_once_the_consumer_applied_a_batch(
+    audits_api: httpx.AsyncClient,
+    metrics_api: httpx.AsyncClient,
+    world: dict[str, Any],
+    engine: AsyncEngine,
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dashboard's long poll: holding the current totals' tag with ``Prefer: wait``, it is answered when the
+    consumer applies a batch (its wake, not the reader's own re-check, which is put out of reach here), and with a
+    304 once the wait is over if nothing changed."""
+    monkeypatch.setattr(totals_handlers, "RECHECK_S", 60.0)
+    consumer = _consumer(engine, redis)
+    await _relay_all(redis)
+    await _consume_all(consumer)
+    current = await metrics_api.get("/v1/totals")
+    tag, before = current.headers["etag"], current.json()
+
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    unchanged = await metrics_api.get("/v1/totals", headers={"If-None-Match": tag, "Prefer": "wait=1"})
+    assert unchanged.status_code == 304 and unchanged.headers["etag"] == tag
+    assert loop.time() - began >= 1.0  # it waited for a change before saying there was none
+
+    waiting = asyncio.ensure_future(metrics_api.get("/v1/totals", headers={"If-None-Match": tag, "Prefer": "wait=15"}))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    audit_id = world["audit"]["id"]
+    await audits_api.post(f"/v1/audits/{audit_id}/recommendations", json=factories.recommendation())
+    await _relay_all(redis)
+    await _consume_all(consumer)
+    changed = await asyncio.wait_for(waiting, 10)
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    assert changed.json()["recommendations"] == before["recommendations"] + 1
+
+    # No tag held, or one that is not current: the answer comes at once, whatever the wait asked.
+    stale = await metrics_api.get("/v1/totals", headers={"If-None-Match": tag, "Prefer": "wait=15"})
+    assert stale.status_code == 200 and stale.json() == changed.json()
 
 
 async def test_redelivered_events_are_applied_once(

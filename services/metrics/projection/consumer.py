@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.projection.applying import apply_and_enqueue
 from services.metrics.projection.logwatch import LogWatch
+from services.metrics.totals import changes as totals_changes
 from shared import tracing
 from shared.bus.client import redis_client
 from shared.bus.consumer import BusLost, StreamConsumer
 from shared.bus.leases import Leases
+from shared.bus.wake import Waker
 from shared.contracts.events import Envelope
 from shared.contracts.events.envelope import PRODUCERS, Source
 from shared.db.engine import get_engine
@@ -30,10 +32,10 @@ connection that will never answer cannot hold a reader, the leases or the log wa
 log = logging.getLogger(__name__)
 
 
-def handler_for(engine: AsyncEngine, zone: str):  # type: ignore[no-untyped-def]
+def handler_for(engine: AsyncEngine, zone: str, applied_hook: Callable[[], None] | None = None):  # type: ignore[no-untyped-def]
     async def handle(events: Sequence[Envelope]) -> None:
         with tracing.applying(events):  # a span of the writes' traces, when tracing is on
-            await apply_and_enqueue(engine, events, zone=zone)
+            await apply_and_enqueue(engine, events, zone=zone, applied_hook=applied_hook)
 
     return handle
 
@@ -55,7 +57,7 @@ def build_consumer(  # type: ignore[no-untyped-def]
         streams,
         settings.consumer_group,
         settings.consumer_name,
-        handler_for(engine, settings.local_timezone),
+        handler_for(engine, settings.local_timezone, Waker(redis, totals_changes.channel(settings)).wake),
         settings.dead_letter_stream,
         max_deliveries=settings.max_deliveries,
         batch=settings.consumer_batch,

@@ -4,13 +4,14 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.metrics.deps import ConsumerLag
 from services.metrics.totals import handlers
 from services.metrics.totals.domain.totals import GroupTotals, Totals
 from shared.auth.keys import ReaderKey
 from shared.errors import InvalidField
+from shared.web.conditional import preferred_wait
 from shared.web.http import ReadingSessionDep
 
 router = APIRouter(prefix="/v1/totals", tags=["totals"])
@@ -19,6 +20,15 @@ PartnershipQ = Annotated[uuid.UUID | None, Query(description="only this partners
 NeighbourhoodQ = Annotated[uuid.UUID | None, Query(description="only this neighbourhood")]
 FromQ = Annotated[date | None, Query(alias="from", description="first local day of the period (inclusive)")]
 ToQ = Annotated[date | None, Query(alias="to", description="last local day of the period (inclusive)")]
+PreferH = Annotated[
+    str | None,
+    Header(
+        description="`wait=<seconds>` with `If-None-Match`: when the totals are still those of the tag, answer as "
+        "soon as they change (the consumer applied events), or 304 after that many seconds (at most half the "
+        "request timeout). A live dashboard's long poll, instead of asking again and again.",
+        examples=["wait=20"],
+    ),
+]
 
 
 def _check_period(start: date | None, end: date | None) -> None:
@@ -29,24 +39,31 @@ def _check_period(start: date | None, end: date | None) -> None:
 @router.get("", response_model=Totals, summary="Running totals of the programme")
 async def totals(
     request: Request,
+    response: Response,
     session: ReadingSessionDep,
     principal: ReaderKey,
     partnership_id: PartnershipQ = None,
     neighbourhood_id: NeighbourhoodQ = None,
     start: FromQ = None,
     end: ToQ = None,
+    prefer: PreferH = None,
 ) -> dict[str, object]:
     _check_period(start, end)
-    return await handlers.totals(
+    state = request.app.state
+    answer, response.headers["ETag"] = await handlers.totals_when_changed(
         session,
         principal,
         partnership_id=partnership_id,
         neighbourhood_id=neighbourhood_id,
         start=start,
         end=end,
-        redis=request.app.state.redis,
-        settings=request.app.state.settings,
+        redis=state.redis,
+        settings=state.settings,
+        changes=state.totals_changes,
+        if_none_match=request.headers.get("if-none-match"),
+        wait_s=preferred_wait(prefer, state.settings.request_timeout_s / 2),
     )
+    return answer
 
 
 @router.get("/by-partnership", response_model=list[GroupTotals], summary="Totals, one row per partnership")
