@@ -26,7 +26,7 @@ PreferH = Annotated[
         description="`wait=<seconds>` with `If-None-Match`: when the totals are still those of the tag, answer as "
         "soon as they change (the consumer applied events), or 304 after that many seconds (at most half the "
         "request timeout). A live dashboard's long poll, instead of asking again and again.",
-        examples=["wait=20"],
+        examples=["wait=10"],
     ),
 ]
 
