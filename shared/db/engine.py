@@ -59,8 +59,16 @@ after it (the relays publish in outbox order). Set once per connection, not as s
 connection pooler may refuse; ignored on a Unix socket."""
 
 
-def _keep_alive(dbapi_connection: Any, *_: Any) -> None:
-    dbapi_connection.run_async(lambda driver: driver.execute(KEEPALIVES))  # one round trip, several statements
+def _session_settings(settings: Settings) -> Callable[..., None]:
+    """Each new pooled connection's settings: ``KEEPALIVES`` and ``db_idle_in_transaction_s``."""
+    statements = (
+        f"{KEEPALIVES}; SET idle_in_transaction_session_timeout = {round(settings.db_idle_in_transaction_s * 1000)}"
+    )
+
+    def on_connect(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.run_async(lambda driver: driver.execute(statements))  # one round trip, several statements
+
+    return on_connect
 
 
 def _replace_if_closed(dbapi_connection: Any, *_: Any) -> None:
@@ -85,7 +93,7 @@ def get_engine(settings: Settings) -> AsyncEngine:
             json_deserializer=orjson.loads,
             connect_args={"timeout": settings.db_timeout_s, "command_timeout": 60},
         )
-        event.listen(engine.sync_engine, "connect", _keep_alive)
+        event.listen(engine.sync_engine, "connect", _session_settings(settings))
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         tracing.instrument_engine(engine)
         _engines[url] = engine

@@ -47,7 +47,10 @@ class UnitOfWork:
         self._source = source
         self.actor = actor
         self._after_commit = after_commit
-        """Called once a commit that wrote events went through: wakes the relays."""
+        """Called once a commit that wrote events went through, or after the rollback of one that failed: wakes
+        the relays, which publish the rows, or pass the outbox positions the rollback left empty at once instead
+        of at their next poll (a later commit's rows wait behind such a position while its writer is open)."""
+        self._positions_taken = False
         self._events: list[Envelope] = []
         self._new: list[Any] = []
         self._session: AsyncSession | None = None
@@ -111,8 +114,10 @@ class UnitOfWork:
                 await session.close()
             if connection is not None:
                 await connection.close()
+            if self._positions_taken and self._after_commit is not None:
+                self._after_commit()  # a commit that wrote events failed: its positions are settled now
             self._events, self._new = [], []
-            self._one_statement = False
+            self._one_statement = self._positions_taken = False
 
     def emit(
         self,
@@ -153,12 +158,13 @@ class UnitOfWork:
         await take_claim(self.session, self._events)
         if wrote:
             assert self._outbox_table is not None
+            self._positions_taken = True
             # New rows alone (a create) go in the outbox's statement; other changes are flushed by the commit.
             await outbox.write(self.session, self._outbox_table, self._events, [_values(row) for row in rows])
             for row in rows:
                 self.session.expunge(row)
         await self.session.commit()
-        self._events = []
+        self._events, self._positions_taken = [], False
         if wrote and self._after_commit is not None:
             self._after_commit()
 
@@ -169,8 +175,9 @@ class UnitOfWork:
             raise RuntimeError("a one-statement unit of work commits new rows and their events only")
         rows = [_values(row) for row in self._new]
         assert self._outbox_table is not None and self._connection is not None
+        self._positions_taken = True
         await outbox.write(self._connection, self._outbox_table, self._events, rows)
-        self._events, self._new = [], []
+        self._events, self._new, self._positions_taken = [], [], False
         if self._after_commit is not None:
             self._after_commit()
 

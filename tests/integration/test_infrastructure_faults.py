@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cpted.embedded import EmbeddedRedis
@@ -295,3 +296,17 @@ async def test_the_server_finds_a_vanished_client_of_the_pool_in_seconds_not_hou
         idle = (await connection.execute(text("SHOW tcp_keepalives_idle"))).scalar_one()
         count = (await connection.execute(text("SHOW tcp_keepalives_count"))).scalar_one()
     assert (idle, count) == ("10", "3")
+
+
+async def test_a_pooled_session_left_idle_in_its_transaction_is_ended_by_the_server(engine: AsyncEngine) -> None:
+    """A process stuck between two statements of a transaction (its outbox position taken) would hold up every later
+    event of the outbox: the server ends such a session after ``db_idle_in_transaction_s``. Shown here with the
+    limit lowered for this one session: the connection's next statement finds its session gone."""
+    async with engine.connect() as connection:
+        limit = (await connection.execute(text("SHOW idle_in_transaction_session_timeout"))).scalar_one()
+        assert limit == "1min"
+        await connection.execute(text("SET idle_in_transaction_session_timeout = 200"))
+        await connection.execute(text("SELECT 1"))  # the transaction is open, the session idle in it
+        await asyncio.sleep(1)
+        with pytest.raises(DBAPIError):
+            await connection.execute(text("SELECT 1"))

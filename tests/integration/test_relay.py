@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus.outbox import publication_sql
 from shared.bus.relay import Relay
+from shared.bus.wake import Waker, wake_channel
 from shared.db.engine import plain_url
 from shared.settings import get_settings
 from tests.integration.test_bus import factories_event
@@ -133,3 +134,56 @@ async def test_the_expand_step_starts_the_mark_below_the_first_row_the_release_b
         await asyncio.to_thread(command.upgrade, migrations, "heads")
     assert await _relay(redis).drain(await connect()) == 3  # the fourth goes out again: a duplicate, absorbed
     assert await _stream_ids(redis, get_settings().stream("audits")) == ids[2:]
+
+
+async def test_a_commit_that_failed_after_taking_its_positions_wakes_the_relay_to_pass_them(
+    connect: Connect, redis: Redis, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later commit's row waits behind the position of a unit of work still committing; when that commit fails
+    instead, its unit of work wakes the relay after the rollback, so the row goes out then, not at the next poll
+    (out of reach here)."""
+    from services.audits.tables import outbox
+    from shared.contracts.events.audits import PartnershipCreated
+    from shared.db.uow import UnitOfWork
+
+    settings = get_settings()
+    stream = settings.stream("audits")
+    waker = Waker(redis, wake_channel(stream))
+    relay = Relay(settings.resolved_database_url(), redis, "audits", stream, poll_s=120)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    inserted, release = asyncio.Event(), asyncio.Event()
+
+    async def failing_write() -> None:
+        uow = UnitOfWork(engine, outbox, "audits", after_commit=waker.wake)
+        async with uow:
+            pid = uuid.uuid4()
+            payload = {"id": pid, "name": "P", "police_service": "WPS", "neighbourhood_ids": [], "status": "active"}
+            uow.emit(PartnershipCreated, subject_id=pid, subject_version=1, payload=payload)
+
+            async def commit_fails() -> None:  # its outbox row is written, in its open transaction
+                inserted.set()
+                await release.wait()
+                raise ConnectionError("the database went away")
+
+            monkeypatch.setattr(uow.session, "commit", commit_fails)
+            await uow.commit()
+
+    try:
+        failing = asyncio.create_task(failing_write())
+        await inserted.wait()
+        kept = await _write(await connect())  # a later position, committed
+        waker.wake()
+        await asyncio.sleep(0.5)
+        assert relay.published == 0  # behind a position that may still commit
+        release.set()
+        with pytest.raises(ConnectionError):
+            await failing
+        for _ in range(40):  # 2 s at most, against a poll of 120 s
+            if relay.published:
+                break
+            await asyncio.sleep(0.05)
+        assert await _stream_ids(redis, stream) == [kept]
+    finally:
+        stop.set()
+        await running
