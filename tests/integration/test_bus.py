@@ -15,8 +15,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.metrics.projection.applying import apply_and_enqueue
 from services.metrics.projection.consumer import build_consumer
-from services.metrics.totals import handlers as totals_handlers
+from services.metrics.totals import changes as totals_changes
 from shared.bus.consumer import Handler, StreamConsumer, lag
 from shared.bus.outbox import publication_sql
 from shared.bus.partitions import partition_of
@@ -126,7 +127,7 @@ async def test_a_waiting_totals_reader_gets_the_totals_once_the_consumer_applied
     """A dashboard's long poll: holding the current totals' tag with ``Prefer: wait``, it is answered when the
     consumer applies a batch (its wake, not the reader's own re-check, which is put out of reach here), and with a
     304 once the wait is over if nothing changed."""
-    monkeypatch.setattr(totals_handlers, "RECHECK_S", 60.0)
+    monkeypatch.setattr(totals_changes, "RECHECK_S", 60.0)
     consumer = _consumer(engine, redis)
     await _relay_all(redis)
     await _consume_all(consumer)
@@ -153,6 +154,21 @@ async def test_a_waiting_totals_reader_gets_the_totals_once_the_consumer_applied
     # No tag held, or one that is not current: the answer comes at once, whatever the wait asked.
     stale = await metrics_api.get("/v1/totals", headers={"If-None-Match": tag, "Prefer": "wait=15"})
     assert stale.status_code == 200 and stale.json() == changed.json()
+
+
+async def test_a_waiting_totals_reader_gets_a_change_that_sent_no_wake_at_its_next_recheck(
+    metrics_api: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events applied without a wake (a repair by the log watch; a wake lost with Redis) still reach a waiting reader,
+    at its next re-check: the tag remembered from its last read is trusted no longer than that."""
+    monkeypatch.setattr(totals_changes, "RECHECK_S", 0.3)
+    current = await metrics_api.get("/v1/totals")
+    tag = current.headers["etag"]
+    waiting = asyncio.ensure_future(metrics_api.get("/v1/totals", headers={"If-None-Match": tag, "Prefer": "wait=10"}))
+    await asyncio.sleep(0.1)
+    await apply_and_enqueue(engine, [factories_event(uuid.uuid4())], zone=get_settings().local_timezone)
+    changed = await asyncio.wait_for(waiting, 5)
+    assert changed.status_code == 200 and changed.json()["partnerships"] == current.json()["partnerships"] + 1
 
 
 async def test_redelivered_events_are_applied_once(

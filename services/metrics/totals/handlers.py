@@ -10,17 +10,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.metrics.totals.changes import TotalsWatch
 from services.metrics.totals.domain.totals import assemble, grouped
 from services.metrics.totals.store import log_positions, queries
 from shared.auth.keys import Principal
 from shared.bus.consumer import lag as bus_lag
-from shared.bus.wake import Wakes
 from shared.contracts.events.envelope import PRODUCERS
 from shared.settings import Settings
 from shared.web.conditional import holds, weak_tag
-
-RECHECK_S = 1.0
-"""A reader waiting for a change reads again at least this often: a wake lost with Redis delays it by no more."""
 
 
 async def consumer_lag(db: AsyncSession | AsyncConnection, redis: Redis, settings: Settings) -> int:
@@ -73,26 +70,30 @@ async def totals_when_changed(
     end: date | None,
     redis: Redis,
     settings: Settings,
-    changes: Wakes,
+    changes: TotalsWatch,
     if_none_match: str | None,
     wait_s: float,
 ) -> tuple[dict[str, object], str]:
     """The totals and their tag. A reader holding them already (``If-None-Match`` names the tag) who is ready to
     wait gets them once they change (the consumer's wake after a batch), or unchanged after ``wait_s``."""
-    loop = asyncio.get_running_loop()
+    principal.ensure_figures_visible(partnership_id)
+    loop, query = asyncio.get_running_loop(), (partnership_id, neighbourhood_id, start, end)
     deadline = loop.time() + wait_s
     while True:
-        seen = changes.count  # before reading: a batch committed after this wakes the wait below at once
-        answer = await totals(
-            session, principal, partnership_id=partnership_id, neighbourhood_id=neighbourhood_id, start=start,
-            end=end, redis=redis, settings=settings,
-        )  # fmt: skip
-        tag = weak_tag(answer)
+        seen = changes.wakes.count  # before reading: a batch committed after this wakes the wait below at once
         remaining = deadline - loop.time()
-        if remaining <= 0 or not holds(if_none_match, tag):
-            return answer, tag
-        await session.close()  # no pooled connection is held while waiting
-        await changes.after(seen, min(remaining, RECHECK_S))
+        known = changes.current(query, loop.time()) if remaining > 0 else None
+        if known is None or not holds(if_none_match, known):
+            answer = await totals(
+                session, principal, partnership_id=partnership_id, neighbourhood_id=neighbourhood_id, start=start,
+                end=end, redis=redis, settings=settings,
+            )  # fmt: skip
+            tag = weak_tag(answer)
+            changes.remember(query, seen, loop.time(), tag)
+            if remaining <= 0 or not holds(if_none_match, tag):
+                return answer, tag
+            await session.close()  # no pooled connection is held while waiting
+        await changes.wait(seen, remaining)
 
 
 async def _by(
