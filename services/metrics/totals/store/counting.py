@@ -122,10 +122,14 @@ ids of those not applied before (and a NULL per lock taken), after taking the ad
 (``:lock``), named ``<namespace>:<id>``, in one order, so that concurrent consumers never interleave on one audit
 nor deadlock."""
 
-CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
-"""For the rest of the transaction, each statement is planned for its own batch. A statement prepared once per
-connection otherwise gets a generic plan after a few runs, made without the batch's size and from whatever the
-tables' statistics were then (a table analyzed while nearly empty): seen to make ``APPLY`` seven times slower."""
+ONE_PLAN = text("SET LOCAL plan_cache_mode = force_generic_plan")
+"""For the rest of the transaction, each statement runs on the plan its connection made for it once, instead of
+being planned again for each batch: planning ``APPLY`` took about 2 ms, four times its run for a small batch,
+and a batch's values do not change its best plan (a JSON array's length is unknown to the planner either way).
+The plan must hold at any size of the tables whatever their statistics were when it was made, so every lookup
+in these statements goes by key: a record's row by ``(kind, id)``, in a ``LATERAL ... LIMIT 1``, which the
+planner cannot turn into a scan of the table, and an audit's recommendations by ``(kind, parent_id)``.
+``tests/integration/test_counting_sql.py`` checks the plans for scans of whole tables."""
 
 APPLY = text(
     f"""
@@ -169,12 +173,16 @@ APPLY = text(
         SELECT kind, after, NULL, 1 FROM changed WHERE kind <> 'recommendation'
       UNION ALL
         SELECT 'recommendation', r.before, CASE WHEN NOT pa.deleted THEN pa.state END, -1
-        FROM recommendations AS r LEFT JOIN metrics.subject AS pa ON pa.kind = 'audit' AND pa.id = r.parent_before
+        FROM recommendations AS r LEFT JOIN LATERAL (
+            SELECT * FROM metrics.subject AS pa WHERE pa.kind = 'audit' AND pa.id = r.parent_before LIMIT 1
+        ) AS pa ON true
       UNION ALL
         SELECT 'recommendation', r.after,
                CASE WHEN a.id IS NOT NULL THEN a.after WHEN NOT pa.deleted THEN pa.state END, 1
         FROM recommendations AS r LEFT JOIN audits AS a ON a.id = r.parent_after
-        LEFT JOIN metrics.subject AS pa ON pa.kind = 'audit' AND pa.id = r.parent_after
+        LEFT JOIN LATERAL (
+            SELECT * FROM metrics.subject AS pa WHERE pa.kind = 'audit' AND pa.id = r.parent_after LIMIT 1
+        ) AS pa ON true
     ),
     deltas AS (
         SELECT k.partnership_id, k.neighbourhood_id, k.metric, k.day, sum(k.value) AS value

@@ -44,7 +44,7 @@ def _as_json(rows: Sequence[tuple[Any, ...]]) -> str:
 async def record_processed(conn: AsyncConnection, events: Sequence[Recorded], *, lock: bool) -> set[uuid.UUID]:
     """Record events as applied; returns those not recorded before. With ``lock``, takes the transaction's
     advisory lock of each new event, each lock once and all in one order."""
-    await conn.execute(counting.CUSTOM_PLANS)
+    await conn.execute(counting.ONE_PLAN)
     params = {"events": _as_json(events), "lock": lock}
     return {row[0] for row in await conn.execute(counting.RECORD_AND_LOCK, params) if row[0] is not None}
 
