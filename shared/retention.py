@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.auth.keys import CurrentKey, Scope
 from shared.clock import Clock
+from shared.db.engine import UNHURRIED
 from shared.errors import Forbidden
 from shared.settings import Settings
 
@@ -58,6 +59,7 @@ async def apply(
     """
     key = {"ns": LOCK_NAMESPACE, "key": zlib.crc32(owner.encode()) & 0x7FFFFFFF}
     async with engine.connect() as conn, conn.begin():
+        await conn.execute(UNHURRIED)  # idle while the sweeps run on other connections
         await conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), key)
         return {k.name: await k.sweep(now - timedelta(days=k.days), dry_run) for k in kinds if k.days > 0}
 

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     db_timeout_s: float = 5.0
     # PostgreSQL ends a pooled session left idle inside a transaction this long (0: never). Such a session, of a
     # process stuck between two statements, would hold up every later event of its outbox (the relays publish in
-    # outbox order). Nothing here waits that long inside a transaction: outbound calls time out within 10 s.
+    # outbox order). Outbound calls inside a transaction time out within 10 s; the transactions that may rightly
+    # sit idle longer (a retention run's lock, a crime import, a CSWB feed's snapshot) lift it for themselves
+    # (shared.db.engine.UNHURRIED).
     db_idle_in_transaction_s: float = Field(default=60.0, ge=0)
     # The bin directory of pg_dump/pg_restore of the server's major version, when neither the embedded
     # server's wheel, the PATH nor /usr/lib/postgresql/<major>/bin has them (`cpted backup`, `cpted restore`).

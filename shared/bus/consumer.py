@@ -88,15 +88,18 @@ class StreamConsumer:
         heartbeat: Callable[[], None] | None = None,
         leases: Leases | None = None,
         stuck_after_s: float = 120.0,
+        on_acked: Callable[[], None] | None = None,
     ) -> None:
         """``leases``: divide ``streams`` (partitions) among the group's live consumers; None: read them all.
         ``stuck_after_s``: a reader that has not come round for this long (every step of a round is bounded by a
-        timeout far shorter) is stuck, and the consumer stops saying it is alive, to be restarted."""
+        timeout far shorter) is stuck, and the consumer stops saying it is alive, to be restarted.
+        ``on_acked``: called once events were applied and acknowledged (the lag a reader sees then leaves them out)."""
         self.redis = redis
         self.streams = list(streams)
         self.group = group
         self.name = name
         self.handler = handler
+        self.on_acked = on_acked or (lambda: None)
         self.dead_letter_stream = dead_letter_stream
         self.max_deliveries = max_deliveries
         self.batch = batch
@@ -340,6 +343,7 @@ class StreamConsumer:
             return await self._process_one_by_one(parsed)
         await self.redis.xack(stream, self.group, *[entry.entry_id for entry, _ in parsed])
         self.applied += len(parsed)
+        self.on_acked()
         return len(parsed)
 
     async def _process_one_by_one(self, parsed: list[tuple[Entry, Envelope]]) -> int:
@@ -358,6 +362,7 @@ class StreamConsumer:
                 continue
             await self.redis.xack(entry.stream, self.group, entry.entry_id)
             self.applied += 1
+            self.on_acked()
             done += 1
         return done
 

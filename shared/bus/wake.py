@@ -17,6 +17,7 @@ import logging
 from contextlib import suppress
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from shared.bus.client import subscribed
 
@@ -53,6 +54,10 @@ class Waker:
             log.debug("wake on %s not sent: %s", self.channel, exc)
 
 
+PING_S = 10.0
+STOP_S = 5.0
+
+
 class Wakes:
     """The wakes on one channel, counted, for waiters that want to know whether something changed since they
     looked (``after``). One listener task keeps the subscription and subscribes again after a Redis fault; a
@@ -65,15 +70,23 @@ class Wakes:
         self.count = 0
         self._moved = asyncio.Event()
         self._listening: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._subscription: PubSub | None = None
 
     def start(self) -> None:
         self._listening = asyncio.get_running_loop().create_task(self._listen())
 
     async def stop(self) -> None:
+        """Stop listening. The client library may turn a cancellation into a connection error, so the listener
+        also looks at ``_stopping`` before subscribing again."""
+        self._stopping = True
+        if self._subscription is not None:
+            with suppress(Exception):  # its pending read fails at once
+                await self._subscription.aclose()
         if self._listening is not None:
             self._listening.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._listening
+            with suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._listening, STOP_S)
 
     async def after(self, count: int, timeout_s: float) -> bool:
         """Whether a wake came after the one numbered ``count`` (read as ``self.count`` before looking), waiting
@@ -91,14 +104,37 @@ class Wakes:
         moved.set()
 
     async def _listen(self) -> None:
-        while True:
+        failures = 0
+        while not self._stopping:
             try:
-                wakes = await subscribed(self.redis, self.channel)
+                self._subscription = wakes = await subscribed(self.redis, self.channel)
                 try:
-                    async for _ in wakes.listen():
-                        self._woken()
+                    failures = 0
+                    await self._receive(wakes)
                 finally:
+                    self._subscription = None
                     await wakes.aclose()
             except Exception as exc:  # Redis away: subscribe again; the waiters' timeouts cover the gap
-                log.debug("wakes on %s: %s", self.channel, exc)
+                if self._stopping:
+                    return
+                failures += 1
+                (log.warning if failures == 1 else log.debug)("wakes on %s: %s; subscribing again", self.channel, exc)
             await asyncio.sleep(self.retry_s)
+
+    async def _receive(self, wakes: PubSub) -> None:
+        """Count the wakes until the subscription fails. A connection silent for ``PING_S`` is sent a ping, and
+        one that does not answer it in as long is given up: a half-open connection (the server's machine gone,
+        say) would otherwise be waited on for ever."""
+        loop = asyncio.get_running_loop()
+        heard, pinged = loop.time(), False
+        while not self._stopping:
+            message = await wakes.get_message(timeout=1.0)
+            if message is not None:
+                heard, pinged = loop.time(), False
+                if message["type"] in ("message", b"message"):
+                    self._woken()
+            elif loop.time() - heard >= 2 * PING_S:
+                raise ConnectionError(f"no answer to a ping within {PING_S:g} s")
+            elif not pinged:
+                await wakes.ping()
+                pinged = True

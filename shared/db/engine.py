@@ -59,6 +59,11 @@ after it (the relays publish in outbox order). Set once per connection, not as s
 connection pooler may refuse; ignored on a Unix socket."""
 
 
+UNHURRIED = text("SET LOCAL idle_in_transaction_session_timeout = 0")
+"""For a transaction that may rightly sit idle longer than ``db_idle_in_transaction_s`` (a lock held while other
+connections do the work, an upload read between its writes): the server leaves this one transaction alone."""
+
+
 def _session_settings(settings: Settings) -> Callable[..., None]:
     """Each new pooled connection's settings: ``KEEPALIVES`` and ``db_idle_in_transaction_s``."""
     statements = (

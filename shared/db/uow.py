@@ -107,17 +107,19 @@ class UnitOfWork:
         self._depth -= 1
         if self._depth == 0:
             session, connection, self._session, self._connection = self._session, self._connection, None, None
-            if session is not None:
-                # Detach first so that what was read stays readable after the block.
-                session.expunge_all()
-                await session.rollback()
-                await session.close()
-            if connection is not None:
-                await connection.close()
-            if self._positions_taken and self._after_commit is not None:
-                self._after_commit()  # a commit that wrote events failed: its positions are settled now
-            self._events, self._new = [], []
-            self._one_statement = self._positions_taken = False
+            try:
+                if session is not None:
+                    # Detach first so that what was read stays readable after the block.
+                    session.expunge_all()
+                    await session.rollback()
+                    await session.close()
+                if connection is not None:
+                    await connection.close()
+            finally:
+                if self._positions_taken and self._after_commit is not None:
+                    self._after_commit()  # a commit that wrote events failed: its positions are settled now
+                self._events, self._new = [], []
+                self._one_statement = self._positions_taken = False
 
     def emit(
         self,

@@ -37,6 +37,7 @@ log = logging.getLogger("cpted.http")
 
 CORS_REQUEST_HEADERS = [
     "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID", "Accept-Language",
+    "Prefer",
 ]  # fmt: skip
 CORS_EXPOSED_HEADERS = [
     "ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed", "Content-Language", "Content-Disposition",

@@ -6,7 +6,7 @@ so an event is sent to the webhooks once, when it is first applied, whichever wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -15,12 +15,9 @@ from services.metrics.webhooks import handlers as webhooks
 from shared.contracts.events import Envelope
 
 
-async def apply_and_enqueue(
-    engine: AsyncEngine, events: Sequence[Envelope], *, zone: str, applied_hook: Callable[[], None] | None = None
-) -> int:
+async def apply_and_enqueue(engine: AsyncEngine, events: Sequence[Envelope], *, zone: str) -> int:
     """Apply the events not applied before and enqueue their webhook deliveries, in one transaction: an event
-    is enqueued once, or not applied at all. Returns how many were new; ``zone`` as ``apply_events``;
-    ``applied_hook`` runs after the commit when some were (the totals' readers' wake)."""
+    is enqueued once, or not applied at all. Returns how many were new; ``zone`` as ``apply_events``."""
     tickets: list[webhooks.Ticket] = []
 
     async def enqueue(conn: AsyncConnection, fresh: list[Envelope]) -> None:
@@ -28,7 +25,5 @@ async def apply_and_enqueue(
 
     async with engine.begin() as conn:
         applied = await apply_events(conn, events, zone=zone, then=enqueue)
-    if applied and applied_hook is not None:
-        applied_hook()
     await webhooks.dispatch(tickets)
     return applied

@@ -32,10 +32,10 @@ connection that will never answer cannot hold a reader, the leases or the log wa
 log = logging.getLogger(__name__)
 
 
-def handler_for(engine: AsyncEngine, zone: str, applied_hook: Callable[[], None] | None = None):  # type: ignore[no-untyped-def]
+def handler_for(engine: AsyncEngine, zone: str):  # type: ignore[no-untyped-def]
     async def handle(events: Sequence[Envelope]) -> None:
         with tracing.applying(events):  # a span of the writes' traces, when tracing is on
-            await apply_and_enqueue(engine, events, zone=zone, applied_hook=applied_hook)
+            await apply_and_enqueue(engine, events, zone=zone)
 
     return handle
 
@@ -57,7 +57,7 @@ def build_consumer(  # type: ignore[no-untyped-def]
         streams,
         settings.consumer_group,
         settings.consumer_name,
-        handler_for(engine, settings.local_timezone, Waker(redis, totals_changes.channel(settings)).wake),
+        handler_for(engine, settings.local_timezone),
         settings.dead_letter_stream,
         max_deliveries=settings.max_deliveries,
         batch=settings.consumer_batch,
@@ -67,6 +67,7 @@ def build_consumer(  # type: ignore[no-untyped-def]
         on_bus_lost=on_bus_lost,
         heartbeat=heartbeat,
         leases=leases,
+        on_acked=Waker(redis, totals_changes.channel(settings)).wake,  # the totals' readers see the batch now
     )
 
 

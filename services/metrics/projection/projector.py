@@ -152,6 +152,7 @@ async def apply_events(
     ]
     neighbourhoods = await projections.apply_changes(conn, changes, zone)
     if neighbourhoods:  # incidents follow the latest boundaries (see crime/store/placement.py)
+        await projections.plan_each_time(conn)  # boundaries are looked up by a kind: a generic plan would scan
         await follow_boundaries(conn, neighbourhoods)
     if then is not None:
         await then(conn, fresh)

@@ -24,11 +24,20 @@ PreferH = Annotated[
     str | None,
     Header(
         description="`wait=<seconds>` with `If-None-Match`: when the totals are still those of the tag, answer as "
-        "soon as they change (the consumer applied events), or 304 after that many seconds (at most half the "
-        "request timeout). A live dashboard's long poll, instead of asking again and again.",
+        "soon as they change (the consumer applied events), or 304 after that many seconds (at most 25, and half "
+        "the request timeout). A live dashboard's long poll, instead of asking again and again.",
         examples=["wait=10"],
     ),
 ]
+
+
+LONGEST_WAIT_S = 25.0
+"""Below the idle timeout of the usual proxies and load balancers (60 s)."""
+
+
+def _longest_wait(request_timeout_s: float) -> float:
+    """How long a long poll may wait: half the request timeout (when there is one), and ``LONGEST_WAIT_S``."""
+    return min(LONGEST_WAIT_S, request_timeout_s / 2) if request_timeout_s > 0 else LONGEST_WAIT_S
 
 
 def _check_period(start: date | None, end: date | None) -> None:
@@ -52,6 +61,7 @@ async def totals(
     state = request.app.state
     answer, response.headers["ETag"] = await handlers.totals_when_changed(
         session,
+        state.engine,
         principal,
         partnership_id=partnership_id,
         neighbourhood_id=neighbourhood_id,
@@ -61,7 +71,7 @@ async def totals(
         settings=state.settings,
         changes=state.totals_changes,
         if_none_match=request.headers.get("if-none-match"),
-        wait_s=preferred_wait(prefer, state.settings.request_timeout_s / 2),
+        wait_s=preferred_wait(prefer, _longest_wait(state.settings.request_timeout_s)),
     )
     return answer
 

@@ -4,8 +4,10 @@ committed, and each metrics API process counts the wakes (``shared.bus.wake``)."
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from fastapi import FastAPI
 
@@ -15,6 +17,7 @@ from shared.settings import Settings
 RECHECK_S = 1.0
 """A reader waiting for a change reads again at least this often: a change that sent no wake (a repair by the log
 watch, a wake lost with Redis) reaches it within this."""
+T = TypeVar("T")
 KEPT = 1024
 """Queries whose last tag is kept."""
 
@@ -38,12 +41,23 @@ class TotalsWatch:
     def __init__(self, wakes: Wakes) -> None:
         self.wakes = wakes
         self._last: dict[Hashable, _Read] = {}
+        self._reading: dict[tuple[Hashable, int], asyncio.Future[Any]] = {}
 
     def current(self, query: Hashable, now: float) -> str | None:
         """The tag of ``query``'s totals, when it is known without reading them."""
         read = self._last.get(query)
         fresh = read is not None and read.wakes == self.wakes.count and now - read.at < RECHECK_S
         return read.tag if fresh and read is not None else None
+
+    async def read(self, query: Hashable, wakes: int, read: Callable[[], Awaitable[T]]) -> T:
+        """``query``'s totals read after the wake numbered ``wakes``: one ``read`` for every reader asking for that
+        same one at once; it goes on for the others if one of them goes away."""
+        key = (query, wakes)
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = self._reading[key] = asyncio.ensure_future(read())
+            reading.add_done_callback(lambda _: self._reading.pop(key, None))
+        return cast(T, await asyncio.shield(reading))
 
     async def wait(self, wakes: int, remaining_s: float) -> None:
         """Until a wake after the one numbered ``wakes``, for ``remaining_s`` at most, and ``RECHECK_S``."""

@@ -8,7 +8,7 @@ from datetime import date
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.metrics.totals.changes import TotalsWatch
 from services.metrics.totals.domain.totals import assemble, grouped
@@ -16,6 +16,7 @@ from services.metrics.totals.store import log_positions, queries
 from shared.auth.keys import Principal
 from shared.bus.consumer import lag as bus_lag
 from shared.contracts.events.envelope import PRODUCERS
+from shared.db.engine import session_factory
 from shared.settings import Settings
 from shared.web.conditional import holds, weak_tag
 
@@ -62,6 +63,7 @@ async def totals(
 
 async def totals_when_changed(
     session: AsyncSession,
+    engine: AsyncEngine,
     principal: Principal,
     *,
     partnership_id: uuid.UUID | None,
@@ -75,25 +77,36 @@ async def totals_when_changed(
     wait_s: float,
 ) -> tuple[dict[str, object], str]:
     """The totals and their tag. A reader holding them already (``If-None-Match`` names the tag) who is ready to
-    wait gets them once they change (the consumer's wake after a batch), or unchanged after ``wait_s``."""
+    wait gets them once they change (the consumer's wake after a batch), or unchanged after ``wait_s``.
+
+    The first read is the request's own. Once woken, the readers waiting on one query share one read per wake
+    (``TotalsWatch.read``), on a session of its own: a batch applied costs one read per query, not one per
+    dashboard."""
     principal.ensure_figures_visible(partnership_id)
     loop, query = asyncio.get_running_loop(), (partnership_id, neighbourhood_id, start, end)
-    deadline = loop.time() + wait_s
+    filters = {"partnership_id": partnership_id, "neighbourhood_id": neighbourhood_id, "start": start, "end": end}
+
+    async def read(on: AsyncSession) -> dict[str, object]:
+        return await totals(on, principal, **filters, redis=redis, settings=settings)
+
+    async def read_alone() -> dict[str, object]:
+        async with session_factory(engine, autocommit=True)() as own:
+            return await read(own)
+
+    deadline, waited = loop.time() + wait_s, False
     while True:
         seen = changes.wakes.count  # before reading: a batch committed after this wakes the wait below at once
         remaining = deadline - loop.time()
         known = changes.current(query, loop.time()) if remaining > 0 else None
         if known is None or not holds(if_none_match, known):
-            answer = await totals(
-                session, principal, partnership_id=partnership_id, neighbourhood_id=neighbourhood_id, start=start,
-                end=end, redis=redis, settings=settings,
-            )  # fmt: skip
+            answer = await (changes.read(query, seen, read_alone) if waited else read(session))
             tag = weak_tag(answer)
             changes.remember(query, seen, loop.time(), tag)
             if remaining <= 0 or not holds(if_none_match, tag):
                 return answer, tag
             await session.close()  # no pooled connection is held while waiting
         await changes.wait(seen, remaining)
+        waited = True
 
 
 async def _by(

@@ -24,6 +24,7 @@ from services.metrics.crime.domain.placement import Locator
 from services.metrics.crime.handlers.ingest import FLUSH_ROWS, ImportReport, Ingest, OnError, Prepared
 from services.metrics.crime.store import incidents as store
 from shared.db.claims import take_claim
+from shared.db.engine import UNHURRIED
 
 __all__ = ["CsvOptions", "ImportReport", "OnError", "import_csv", "import_rows"]
 
@@ -104,6 +105,7 @@ async def _transaction(
     """Open transaction, writer lock, locator and staging; commits unless the report says otherwise."""
     async with engine.connect() as conn:
         await conn.begin()
+        await conn.execute(UNHURRIED)  # the upload is read between writes, and read on after a rejected row
         await store.lock_writers(conn)
         # Boundaries are read only once the lock is held, so a boundary change cannot slip in between.
         locator = locator or Locator.from_geojson(await store.boundaries(conn))

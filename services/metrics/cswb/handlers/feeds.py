@@ -25,6 +25,7 @@ from services.metrics.cswb.store import queries
 from services.metrics.evaluation.handlers import summary
 from shared.auth.keys import Principal, Scope
 from shared.db.claims import take_claim
+from shared.db.engine import UNHURRIED
 from shared.errors import NotFound
 
 EVALUATOR = Principal(uuid.UUID(int=0), "CSWB feed", Scope.reader)
@@ -64,6 +65,7 @@ async def gather(session: AsyncSession, day: date, zone: str, window_days: int) 
 async def _build_locked(conn: AsyncConnection, day: date, cswb: CswbSettings, zone: str, only_missing: bool) -> Built:
     await conn.execution_options(isolation_level="REPEATABLE READ")
     async with conn.begin():
+        await conn.execute(UNHURRIED)  # the document is assembled and validated inside the snapshot
         existing = await store.stored(conn, day)
         if existing is not None and only_missing:
             return Built(day, "exists", existing.revision, existing.digest)

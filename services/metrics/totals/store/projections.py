@@ -49,6 +49,11 @@ async def record_processed(conn: AsyncConnection, events: Sequence[Recorded], *,
     return {row[0] for row in await conn.execute(counting.RECORD_AND_LOCK, params) if row[0] is not None}
 
 
+async def plan_each_time(conn: AsyncConnection) -> None:
+    """For the rest of the transaction, after the batch's statements: each statement planned for its values."""
+    await conn.execute(counting.PLANNED_EACH_TIME)
+
+
 async def apply_changes(conn: AsyncConnection, changes: Sequence[Change], zone: str) -> list[uuid.UUID]:
     """Apply new events, in the order given; returns the neighbourhoods whose state changed."""
     if not changes:
