@@ -7,7 +7,6 @@ Pure ASGI (no BaseHTTPMiddleware) so they add little to each request.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 import uuid
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.context import request_id
 from shared.errors import PROBLEM_BASE, PROBLEM_JSON, RETRY_AFTER_S, infrastructure_fault
 from shared.web.docs import PAGE_PREFIXES
+from shared.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ class EdgeMiddleware:
         self.app = app
         self.service = service
         self.per_second = per_second
+        self.limiter = RateLimiter(per_second)
         self.max_bytes = max_bytes
         self.body_limits = body_limits
         self.health = orjson.dumps({"status": "ok", "service": service})
@@ -199,15 +200,7 @@ class EdgeMiddleware:
         redis: Redis | None = getattr(getattr(scope.get("app"), "state", None), "redis", None)
         if redis is None:
             return False
-        key = f"ratelimit:{hashlib.sha256(token).hexdigest()[:24]}:{int(time.time())}"
-        try:
-            async with redis.pipeline(transaction=False) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, 2)
-                count, _ = await pipe.execute()
-        except Exception:  # the limiter must never take the API down with Redis
-            return False
-        return bool(count > self.per_second)
+        return await self.limiter.refuses(redis, token)
 
 
 async def _too_large(send: Send, limit: int) -> None:

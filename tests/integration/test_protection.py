@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from fastapi import APIRouter
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth.keys import Scope
 from shared.settings import get_settings
+from shared.web import ratelimit
 from shared.web.app import create_service_app
+from shared.web.ratelimit import RateLimiter
 from tests.integration.conftest import client_for, new_key
 
 slow = APIRouter()
@@ -126,3 +131,39 @@ async def test_development_origins_on_any_local_port_are_allowed() -> None:
                 assert (answer.headers.get("access-control-allow-origin") == origin) is allowed, origin
     finally:
         settings.cors_origin_regex = saved.cors_origin_regex
+
+
+async def test_processes_sharing_a_key_admit_no_more_than_its_limit_and_ask_redis_once_a_lease(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three processes (limiters) serve one key at 100 requests per second: each takes leases of 5 from the
+    window's count in Redis, so the window admits at most 100 over all of them and little less (a process loses
+    at most 4 it leased and did not use); past the limit each refuses without asking Redis again; the next
+    window starts afresh."""
+    now = [1_700_000_000.25]
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now[0]))
+    token = f"cpted_{uuid.uuid4().hex}".encode()
+    processes = [RateLimiter(100) for _ in range(3)]
+    commands = 0
+    original = RateLimiter._take_lease
+
+    async def counted(self: RateLimiter, redis: Redis, key: str, window: int) -> int:
+        nonlocal commands
+        commands += 1
+        return await original(self, redis, key, window)
+
+    monkeypatch.setattr(RateLimiter, "_take_lease", counted)
+    refused = [await processes[i % 3].refuses(redis, token) for i in range(200)]
+    admitted = refused.count(False)
+    assert 100 - 3 * 4 <= admitted <= 100
+    assert refused[-30:] == [True] * 30  # all three know the window is used up
+    assert commands <= admitted / 5 + 3 * 2  # one lease per 5 requests, and one refusal per process
+    now[0] += 1
+    assert not await processes[0].refuses(redis, token)  # a new window
+
+
+async def test_with_redis_away_the_rate_limit_admits_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    away = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    limiter = RateLimiter(5)
+    assert [await limiter.refuses(away, b"cpted_key") for _ in range(20)] == [False] * 20
+    await away.aclose()

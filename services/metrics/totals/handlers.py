@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
 from redis.asyncio import Redis
@@ -35,22 +36,28 @@ async def on_bus(redis: Redis, settings: Settings) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class Query:
+    """What a totals answer is of: the programme's, or one partnership's or neighbourhood's, over a period."""
+
+    partnership_id: uuid.UUID | None = None
+    neighbourhood_id: uuid.UUID | None = None
+    start: date | None = None
+    end: date | None = None
+
+
 async def totals(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    partnership_id: uuid.UUID | None,
-    neighbourhood_id: uuid.UUID | None,
-    start: date | None,
-    end: date | None,
-    redis: Redis,
-    settings: Settings,
+    session: AsyncSession, principal: Principal, query: Query, *, redis: Redis, settings: Settings
 ) -> dict[str, object]:
     """The totals, with the consumer's lag as ``consumer_lag`` finds it, read in one statement and one Redis
     round trip, side by side."""
-    principal.ensure_figures_visible(partnership_id)
+    principal.ensure_figures_visible(query.partnership_id)
     read = queries.snapshot(
-        session, partnership_id=partnership_id, neighbourhood_id=neighbourhood_id, start=start, end=end
+        session,
+        partnership_id=query.partnership_id,
+        neighbourhood_id=query.neighbourhood_id,
+        start=query.start,
+        end=query.end,
     )
     snapshot, bus = await asyncio.gather(read, on_bus(redis, settings))
     return assemble(
@@ -65,11 +72,8 @@ async def totals_when_changed(
     session: AsyncSession,
     engine: AsyncEngine,
     principal: Principal,
+    query: Query,
     *,
-    partnership_id: uuid.UUID | None,
-    neighbourhood_id: uuid.UUID | None,
-    start: date | None,
-    end: date | None,
     redis: Redis,
     settings: Settings,
     changes: TotalsWatch,
@@ -82,12 +86,11 @@ async def totals_when_changed(
     The first read is the request's own. Once woken, the readers waiting on one query share one read per wake
     (``TotalsWatch.read``), on a session of its own: a batch applied costs one read per query, not one per
     dashboard."""
-    principal.ensure_figures_visible(partnership_id)
-    loop, query = asyncio.get_running_loop(), (partnership_id, neighbourhood_id, start, end)
-    filters = {"partnership_id": partnership_id, "neighbourhood_id": neighbourhood_id, "start": start, "end": end}
+    principal.ensure_figures_visible(query.partnership_id)
+    loop = asyncio.get_running_loop()
 
     async def read(on: AsyncSession) -> dict[str, object]:
-        return await totals(on, principal, **filters, redis=redis, settings=settings)
+        return await totals(on, principal, query, redis=redis, settings=settings)
 
     async def read_alone() -> dict[str, object]:
         async with session_factory(engine, autocommit=True)() as own:
