@@ -107,7 +107,8 @@ class Wakes:
         failures = 0
         while not self._stopping:
             try:
-                self._subscription = wakes = await subscribed(self.redis, self.channel)
+                # A server that stopped answering must not hold the subscribing either.
+                self._subscription = wakes = await asyncio.wait_for(subscribed(self.redis, self.channel), PING_S)
                 try:
                     failures = 0
                     await self._receive(wakes)
@@ -135,6 +136,6 @@ class Wakes:
                     self._woken()
             elif loop.time() - heard >= 2 * PING_S:
                 raise ConnectionError(f"no answer to a ping within {PING_S:g} s")
-            elif not pinged:
+            elif loop.time() - heard >= PING_S and not pinged:
                 await wakes.ping()
                 pinged = True

@@ -18,15 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.metrics.projection.applying import apply_and_enqueue
 from services.metrics.projection.consumer import build_consumer
 from services.metrics.totals import changes as totals_changes
+from shared.bus import wake
 from shared.bus.consumer import Handler, StreamConsumer, lag
 from shared.bus.outbox import publication_sql
 from shared.bus.partitions import partition_of
 from shared.bus.relay import Relay
-from shared.bus.wake import Waker, wake_channel
+from shared.bus.wake import Waker, Wakes, wake_channel
 from shared.contracts.events import Envelope
 from shared.db.engine import plain_url
 from shared.settings import get_settings
 from tests import factories
+from tests.pgproxy import PgProxy
 
 
 async def _relay_all(redis: Redis, source: str = "audits") -> int:
@@ -515,3 +517,38 @@ async def test_with_partitions_each_event_goes_to_its_partition_in_the_outbox_or
         published = [orjson.loads(fields[b"event"]) for _, fields in await redis.xrange(stream)]
         assert [e["id"] for e in published] == [e["id"] for e in outbox if partition_of(e, 4) == n]
     assert len({partition_of(e, 4) for e in outbox}) > 1
+
+
+async def test_a_wake_listener_gives_up_a_connection_gone_silent_and_hears_wakes_again(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Redis that stops answering without closing the connection (its machine gone) would hold a listener for
+    ever: it pings a connection silent for ``PING_S``, gives it up when no answer comes, and subscribes again."""
+    monkeypatch.setattr(wake, "PING_S", 0.5)
+    channel = wake_channel(get_settings().stream("totals-test"))
+    proxy = await PgProxy(get_settings().resolved_redis_url()).start()
+    through = Redis.from_url(proxy.url)
+    wakes = Wakes(through, channel, retry_s=0.1)
+    wakes.start()
+
+    async def heard() -> bool:
+        seen = wakes.count
+        for _ in range(100):
+            await redis.publish(channel, b"")
+            if await wakes.after(seen, 0.1):
+                return True
+        return False
+
+    try:
+        assert await heard()
+        connections = len(proxy.upstream_ports)
+        await proxy.set_mode("silent")
+        assert not await wakes.after(wakes.count, 0.5)
+        await asyncio.sleep(1.5)  # past two pings' time: given up, and subscribing again (silently refused)
+        assert len(proxy.upstream_ports) > connections  # a new connection: the silent one was given up
+        await proxy.set_mode("up")
+        assert await heard()  # within 10 s
+    finally:
+        await wakes.stop()
+        await through.aclose()
+        await proxy.close()
